@@ -1,0 +1,206 @@
+//! `aigis.toml`: the project's configuration. Unknown keys are errors, so a typo never turns a
+//! control off silently. Every key is documented in `aigis.example.toml`.
+
+use std::path::Path;
+
+use aigis_core::Severity;
+use aigis_core::policy::{self, Suppression};
+use serde::Deserialize;
+
+use crate::PipelineError;
+
+/// The whole file.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `[project]`.
+    #[serde(default)]
+    pub project: ProjectConfig,
+    /// `[pipeline]`.
+    #[serde(default)]
+    pub pipeline: PipelineConfig,
+    /// `[policy]`.
+    #[serde(default)]
+    pub policy: PolicyConfig,
+    /// `[scan]`.
+    #[serde(default)]
+    pub scan: ScanConfig,
+    /// `[[suppress]]` entries.
+    #[serde(default)]
+    pub suppress: Vec<Suppression>,
+}
+
+/// `[project]`.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectConfig {
+    /// A name for reports.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// `[pipeline]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineConfig {
+    /// Stages to run, in order.
+    #[serde(default = "default_stages")]
+    pub stages: Vec<String>,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        PipelineConfig {
+            stages: default_stages(),
+        }
+    }
+}
+
+fn default_stages() -> Vec<String> {
+    vec!["scan".into()]
+}
+
+/// `[policy]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct PolicyConfig {
+    /// Findings at or above this severity fail the run.
+    #[serde(default = "default_fail_on")]
+    pub fail_on: Severity,
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        PolicyConfig {
+            fail_on: default_fail_on(),
+        }
+    }
+}
+
+fn default_fail_on() -> Severity {
+    Severity::Medium
+}
+
+/// `[scan]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ScanConfig {
+    /// Paths to scan, relative to the project directory.
+    #[serde(default = "default_paths")]
+    pub paths: Vec<String>,
+    /// Extra allowed pickle globals, `module:name`.
+    #[serde(default)]
+    pub allow: Vec<String>,
+    /// Nesting limit for archives and pickles.
+    #[serde(default)]
+    pub max_depth: Option<u32>,
+    /// Per-file time budget in seconds.
+    #[serde(default)]
+    pub timeout_secs: Option<u64>,
+    /// Compute SHA-256 digests of scanned files.
+    #[serde(default = "yes")]
+    pub digest: bool,
+}
+
+impl Default for ScanConfig {
+    fn default() -> Self {
+        ScanConfig {
+            paths: default_paths(),
+            allow: Vec::new(),
+            max_depth: None,
+            timeout_secs: None,
+            digest: true,
+        }
+    }
+}
+
+fn default_paths() -> Vec<String> {
+    vec![".".into()]
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Parse `module:name` (or `module.name` split at the last dot) for `--allow`.
+pub fn parse_allow(s: &str) -> Option<(String, String)> {
+    let (m, n) = s.split_once(':').or_else(|| s.rsplit_once('.'))?;
+    (!m.is_empty() && !n.is_empty()).then(|| (m.to_string(), n.to_string()))
+}
+
+impl Config {
+    /// Read and validate `path`.
+    pub fn load(path: &Path) -> Result<Config, PipelineError> {
+        let text = std::fs::read_to_string(path).map_err(|source| {
+            if source.kind() == std::io::ErrorKind::NotFound {
+                PipelineError::NoConfig(path.parent().unwrap_or(path).to_path_buf())
+            } else {
+                PipelineError::Io {
+                    op: "reading",
+                    path: path.to_path_buf(),
+                    source,
+                }
+            }
+        })?;
+        Config::parse(&text).map_err(|message| PipelineError::Config {
+            path: path.to_path_buf(),
+            message,
+        })
+    }
+
+    /// Parse and validate config text.
+    pub fn parse(text: &str) -> Result<Config, String> {
+        let c: Config = toml::from_str(text).map_err(|e| e.to_string())?;
+        let mut problems = policy::validate(&c.suppress);
+        for a in &c.scan.allow {
+            if parse_allow(a).is_none() {
+                problems.push(format!("scan.allow entry {a:?} is not module:name"));
+            }
+        }
+        for p in &c.scan.paths {
+            if Path::new(p).is_absolute() || p.split(['/', '\\']).any(|x| x == "..") {
+                problems.push(format!(
+                    "scan.paths entry {p:?} must be relative and stay inside the project"
+                ));
+            }
+        }
+        if problems.is_empty() {
+            Ok(c)
+        } else {
+            Err(problems.join("; "))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_full_example_parse() {
+        let c = Config::parse("").unwrap();
+        assert_eq!(c.policy.fail_on, Severity::Medium);
+        assert_eq!(c.pipeline.stages, vec!["scan"]);
+        let ex = Config::parse(include_str!("../../../aigis.example.toml")).unwrap();
+        assert!(!ex.suppress.is_empty());
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_errors() {
+        let e = Config::parse("[policy]\nfail_on = 'high'\n").unwrap_err();
+        assert!(e.contains("fail_on"), "{e}");
+        let e = Config::parse("[policy]\nfail-on = 'severe'\n").unwrap_err();
+        assert!(e.contains("severe"), "{e}");
+        let e = Config::parse("[scan]\npaths = ['../outside']\n").unwrap_err();
+        assert!(e.contains("inside the project"), "{e}");
+        let e = Config::parse("[[suppress]]\nrule = 'SCN104'\nreason = ''\n").unwrap_err();
+        assert!(e.contains("reason"), "{e}");
+    }
+
+    #[test]
+    fn allow_syntax() {
+        assert_eq!(parse_allow("a.b:C"), Some(("a.b".into(), "C".into())));
+        assert_eq!(parse_allow("a.b.C"), Some(("a.b".into(), "C".into())));
+        assert_eq!(parse_allow("nodots"), None);
+    }
+}

@@ -1,0 +1,116 @@
+//! Compressed streams (gzip, zlib, xz, lzma, joblib's old `ZF` container), decompressed within
+//! the member budget and scanned as whatever they hold.
+
+use std::io::{Read, Write};
+
+use aigis_core::Finding;
+
+use super::scan_blob;
+use crate::ctx::{Loc, Sink};
+use crate::rules;
+
+/// A writer that refuses to grow past a cap (lzma-rs writes into it).
+struct Capped {
+    buf: Vec<u8>,
+    cap: u64,
+}
+
+impl Write for Capped {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        if self.buf.len() as u64 + b.len() as u64 > self.cap {
+            return Err(std::io::Error::other("decompressed size limit reached"));
+        }
+        self.buf.extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+pub(crate) fn scan(
+    sink: &mut Sink,
+    loc: &Loc,
+    data: &[u8],
+    depth: u32,
+    name: &str,
+) -> &'static str {
+    let cap = sink.opts.max_member_bytes;
+    let (what, result): (&'static str, Result<Vec<u8>, String>) = match data {
+        [0x1f, 0x8b, ..] => (
+            "gzip",
+            read_capped(flate2::read::MultiGzDecoder::new(data), cap),
+        ),
+        [b'Z', b'F', ..] => {
+            // joblib < 0.10: b"ZF" + hex length padded to 19 bytes, then a zlib stream.
+            let body = data.get(21..).unwrap_or(&[]);
+            (
+                "joblib-zf",
+                read_capped(flate2::read::ZlibDecoder::new(body), cap),
+            )
+        }
+        [0x78, ..] => (
+            "zlib",
+            read_capped(flate2::read::ZlibDecoder::new(data), cap),
+        ),
+        [0xfd, b'7', ..] => {
+            let mut w = Capped {
+                buf: Vec::new(),
+                cap,
+            };
+            let r = lzma_rs::xz_decompress(&mut std::io::Cursor::new(data), &mut w);
+            ("xz", r.map(|()| w.buf).map_err(|e| e.to_string()))
+        }
+        _ => {
+            let mut w = Capped {
+                buf: Vec::new(),
+                cap,
+            };
+            let r = lzma_rs::lzma_decompress(&mut std::io::Cursor::new(data), &mut w);
+            ("lzma", r.map(|()| w.buf).map_err(|e| e.to_string()))
+        }
+    };
+    match result {
+        Ok(inner) => {
+            if inner.len() as u64 > cap {
+                sink.push(
+                    Finding::new(
+                        &rules::scn203::RULE,
+                        format!("{what} stream decompresses beyond the safety limits"),
+                        loc.whole(),
+                    )
+                    .evidence(format!(
+                        "{} compressed bytes expand to over {cap}",
+                        data.len()
+                    )),
+                );
+                sink.incomplete = true;
+                return what;
+            }
+            if !sink.charge(loc, inner.len() as u64) {
+                return what;
+            }
+            let inner_name = name
+                .trim_end_matches(".gz")
+                .trim_end_matches(".xz")
+                .trim_end_matches(".z");
+            let kind = scan_blob(sink, loc, &inner, depth + 1, inner_name);
+            match (what, kind) {
+                (_, "joblib" | "pickle") => "joblib-compressed",
+                _ => what,
+            }
+        }
+        Err(e) => {
+            sink.malformed(loc.whole(), &format!("{what} stream"), &e);
+            what
+        }
+    }
+}
+
+fn read_capped(r: impl Read, cap: u64) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    r.take(cap + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| e.to_string())?;
+    Ok(out)
+}

@@ -1,0 +1,314 @@
+//! Format detection (by content, never by extension) and dispatch to one module per format.
+
+pub(crate) mod compress;
+pub(crate) mod gguf;
+pub(crate) mod hdf5;
+pub(crate) mod jinja;
+pub(crate) mod keras;
+pub(crate) mod numpy;
+pub(crate) mod onnx;
+pub(crate) mod pickle;
+pub(crate) mod protobuf;
+pub(crate) mod safetensors;
+pub(crate) mod savedmodel;
+pub(crate) mod tar;
+pub(crate) mod text;
+pub(crate) mod torch;
+pub(crate) mod zip;
+
+use aigis_core::Finding;
+
+use crate::ctx::{Loc, Sink};
+use crate::rules;
+
+/// What the first bytes say a blob is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Empty,
+    Zip,
+    Npy,
+    Gguf,
+    Hdf5,
+    SevenZ,
+    Rar,
+    Gzip,
+    Bzip2,
+    Xz,
+    Lzma,
+    Zlib,
+    Lz4,
+    Zstd,
+    JoblibZf,
+    Tar,
+    Safetensors,
+    Pickle,
+    Protobuf,
+    /// A LevelDB-format table (TensorFlow checkpoint `variables.index`).
+    SsTable,
+    Text,
+    Media,
+    Unknown,
+}
+
+/// Decide what `data` is from its content; `name` only breaks ties that content cannot.
+pub(crate) fn sniff(data: &[u8], name: &str) -> Kind {
+    let starts = |m: &[u8]| data.starts_with(m);
+    if data.is_empty() {
+        return Kind::Empty;
+    }
+    if starts(b"PK\x03\x04") || starts(b"PK\x05\x06") {
+        return Kind::Zip;
+    }
+    if starts(b"\x93NUMPY") {
+        return Kind::Npy;
+    }
+    if starts(b"GGUF") {
+        return Kind::Gguf;
+    }
+    if hdf5::signature_offset(data).is_some() {
+        return Kind::Hdf5;
+    }
+    if starts(b"7z\xbc\xaf\x27\x1c") {
+        return Kind::SevenZ;
+    }
+    if starts(b"Rar!\x1a\x07") {
+        return Kind::Rar;
+    }
+    if starts(b"\x1f\x8b") {
+        return Kind::Gzip;
+    }
+    if starts(b"BZh") && data.len() > 4 && (b'1'..=b'9').contains(&data[3]) {
+        return Kind::Bzip2;
+    }
+    if starts(b"\xfd7zXZ\x00") {
+        return Kind::Xz;
+    }
+    if starts(b"\x04\x22\x4d\x18") {
+        return Kind::Lz4;
+    }
+    if starts(b"\x28\xb5\x2f\xfd") {
+        return Kind::Zstd;
+    }
+    if starts(b"ZF0x") {
+        return Kind::JoblibZf;
+    }
+    if data.len() >= 2
+        && data[0] == 0x78
+        && (u16::from(data[0]) << 8 | u16::from(data[1])) % 31 == 0
+    {
+        return Kind::Zlib;
+    }
+    // joblib's "lzma" compressor writes the legacy .lzma header: properties 0x5d, dict size.
+    if data.len() >= 13 && data[0] == 0x5d && data[1] == 0 && data[2] == 0 {
+        return Kind::Lzma;
+    }
+    if data.len() > 262 && &data[257..262] == b"ustar" {
+        return Kind::Tar;
+    }
+    if safetensors::looks_like(data) {
+        return Kind::Safetensors;
+    }
+    if pickle::looks_like_pickle(data) {
+        return Kind::Pickle;
+    }
+    if data.len() >= 48 && data.ends_with(&[0x57, 0xfb, 0x80, 0x8b, 0x24, 0x75, 0x47, 0xdb]) {
+        return Kind::SsTable;
+    }
+    if starts(b"\x89PNG\r\n\x1a\n")
+        || starts(b"\xff\xd8\xff")
+        || starts(b"GIF8")
+        || starts(b"%PDF-")
+    {
+        return Kind::Media;
+    }
+    if text::is_text(data) {
+        return Kind::Text;
+    }
+    if protobuf::looks_like_message(data) {
+        return Kind::Protobuf;
+    }
+    if zip::is_zip(data) {
+        return Kind::Zip;
+    }
+    let _ = name;
+    Kind::Unknown
+}
+
+/// Scan one blob (a file or an archive member) and return the name of its format.
+pub(crate) fn scan_blob(
+    sink: &mut Sink,
+    loc: &Loc,
+    data: &[u8],
+    depth: u32,
+    name: &str,
+) -> &'static str {
+    if depth > sink.opts.max_depth {
+        sink.limit(
+            loc.whole(),
+            format!("nested more than {} levels deep", sink.opts.max_depth),
+        );
+        return "nested";
+    }
+    if sink.out_of_time(loc) {
+        return "unscanned";
+    }
+    match sniff(data, name) {
+        Kind::Empty => "empty",
+        Kind::Zip => zip_kind(sink, loc, data, depth),
+        Kind::Npy => {
+            numpy::scan_npy(sink, loc, data, depth);
+            "numpy"
+        }
+        Kind::Gguf => {
+            gguf::scan(sink, loc, data);
+            "gguf"
+        }
+        Kind::Hdf5 => hdf5::scan(sink, loc, data),
+        Kind::SevenZ | Kind::Rar | Kind::Bzip2 | Kind::Lz4 | Kind::Zstd => {
+            let what = match sniff(data, name) {
+                Kind::SevenZ => "7z",
+                Kind::Rar => "rar",
+                Kind::Bzip2 => "bzip2",
+                Kind::Lz4 => "lz4",
+                _ => "zstd",
+            };
+            sink.push(
+                Finding::new(&rules::scn004::RULE, format!("{what} container cannot be opened; its contents were not checked"), loc.whole())
+                    .detail("Some loaders (py7zr in older scanners' paths, joblib with lz4/bz2) unpack these; \
+                             repack as zip or uncompressed, or scan the unpacked files.")
+                    .evidence(what),
+            );
+            sink.incomplete = true;
+            what
+        }
+        Kind::Gzip | Kind::Xz | Kind::Lzma | Kind::Zlib | Kind::JoblibZf => {
+            compress::scan(sink, loc, data, depth, name)
+        }
+        Kind::Tar => tar::scan(sink, loc, data, depth),
+        Kind::Safetensors => {
+            safetensors::scan(sink, loc, data);
+            "safetensors"
+        }
+        Kind::Pickle => {
+            let (legacy, joblib) = torch::scan_raw_pickle(sink, loc, data, depth);
+            if legacy {
+                "pytorch-legacy"
+            } else if joblib {
+                "joblib"
+            } else {
+                "pickle"
+            }
+        }
+        Kind::Protobuf => {
+            if savedmodel::is_saved_model(data, name) {
+                savedmodel::scan(sink, loc, data);
+                "tf-savedmodel"
+            } else if onnx::looks_like_onnx(data) {
+                onnx::scan(sink, loc, data, name);
+                "onnx"
+            } else if savedmodel::is_graph_def(data) {
+                savedmodel::scan_graph_def(sink, loc, data);
+                "tf-graphdef"
+            } else {
+                // Some other protobuf message (SentencePiece models, fingerprints): data only,
+                // and protobuf has no way to name code.
+                "protobuf"
+            }
+        }
+        Kind::Text => text::scan(sink, loc, data, name),
+        Kind::Media => "media",
+        Kind::SsTable => {
+            // Keys and BundleEntryProto records: names, dtypes, shapes, offsets. No code.
+            sink.tf_index = true;
+            "tf-checkpoint-index"
+        }
+        Kind::Unknown => unknown(sink, loc, data),
+    }
+}
+
+fn unknown(sink: &mut Sink, loc: &Loc, data: &[u8]) -> &'static str {
+    let head: String = data.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    sink.push(
+        Finding::new(&rules::scn002::RULE, "binary content of unknown format; not checked", loc.whole())
+            .detail("aigis recognises model formats by content. A file no parser accepts cannot be vouched for.")
+            .evidence(format!("first bytes {head}")),
+    );
+    "unknown"
+}
+
+fn zip_kind(sink: &mut Sink, loc: &Loc, data: &[u8], depth: u32) -> &'static str {
+    let Some(ar) = zip::Archive::open(sink, loc, data) else {
+        sink.malformed(loc.whole(), "zip archive", "no readable member");
+        return "zip";
+    };
+    // Bytes in front of the first member: polyglot files (a pickle with a zip appended).
+    let prefix = ar.prefix();
+    if !prefix.is_empty() {
+        sink.push(
+            Finding::new(&rules::scn205::RULE, "data precedes the first zip member", loc.at(0))
+                .detail("A file that is both something else and a zip can load differently in different tools; the prefix was scanned.")
+                .evidence(format!("{} bytes", prefix.len())),
+        );
+        let ploc = loc.child("<zip prefix>");
+        scan_blob(sink, &ploc, prefix, depth + 1, "");
+    }
+    let names: Vec<&str> = ar.entries.iter().map(|e| e.name.as_str()).collect();
+    let mut seen = std::collections::HashSet::new();
+    for e in &ar.entries {
+        zip::check_name(sink, loc, &e.name);
+        if let Some(l) = &e.local_name {
+            sink.push(
+                Finding::new(&rules::scn201::RULE, "zip member's local and central names differ", loc.whole())
+                    .detail("Different readers pick different names; scanners keyed on one can miss the member.")
+                    .evidence(format!("central {:?}, local {:?}", e.name, l)),
+            );
+        }
+        if !seen.insert(e.name.as_str()) {
+            sink.push(
+                Finding::new(
+                    &rules::scn201::RULE,
+                    "zip holds two members with the same name",
+                    loc.whole(),
+                )
+                .detail("Readers disagree on which copy wins; both were scanned.")
+                .evidence(&e.name),
+            );
+        }
+    }
+    if torch::is_torch_zip(&names) {
+        return torch::scan_zip(sink, loc, &ar, depth);
+    }
+    if keras::is_keras_zip(&names) {
+        keras::scan_zip(sink, loc, &ar, depth);
+        return "keras";
+    }
+    let npz = names.iter().all(|n| n.ends_with(".npy"));
+    for e in &ar.entries {
+        if sink.out_of_time(loc) {
+            break;
+        }
+        let mloc = loc.child(&e.name);
+        if let Some(bytes) = ar.read(sink, &mloc, e) {
+            scan_blob(sink, &mloc, &bytes, depth + 1, &e.name);
+        }
+    }
+    if npz { "numpy-npz" } else { "zip" }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sniffs_by_content_not_name() {
+        assert_eq!(sniff(b"\x80\x04K\x01.", "model.safetensors"), Kind::Pickle);
+        assert_eq!(sniff(b"PK\x03\x04rest", "weights.bin"), Kind::Zip);
+        assert_eq!(sniff(b"GGUF\x03\x00\x00\x00", "x.pkl"), Kind::Gguf);
+        assert_eq!(sniff(b"hello world\n", "x.pt"), Kind::Text);
+        assert_eq!(sniff(b"", "x"), Kind::Empty);
+        assert_eq!(
+            sniff(&[0xde, 0xad, 0xbe, 0xef, 0x00, 0x01], "x"),
+            Kind::Unknown
+        );
+    }
+}

@@ -1,0 +1,50 @@
+//! Find code hidden in model files before anyone loads them.
+//!
+//! Formats are detected by content: pickle (protocols 0-5, through a symbolic machine that
+//! never imports or calls anything), PyTorch zip/legacy/TorchScript, NumPy `.npy`/`.npz`,
+//! joblib (plain and compressed), Keras `.keras` and `.h5`, TensorFlow SavedModel, ONNX, GGUF
+//! (with chat-template analysis), safetensors, zip, tar and compressed streams, nested to a
+//! bounded depth. A file that cannot be fully parsed is a finding, never a silent pass.
+//!
+//! ```
+//! use aigis_scan::{scan_bytes, ScanOptions};
+//! // A protocol-0 pickle that runs `os.system("id")` when loaded.
+//! let (format, findings, _incomplete) = scan_bytes("evil.pkl", b"cos\nsystem\n(S'id'\ntR.", &ScanOptions::default());
+//! assert_eq!(format, "pickle");
+//! assert_eq!(findings[0].rule, "SCN101");
+//! ```
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+mod ctx;
+mod formats;
+mod lists;
+mod reader;
+pub mod rules;
+mod source;
+mod walk;
+
+pub use ctx::ScanOptions;
+pub use lists::Lists;
+pub use walk::{SCHEMA, scan_paths};
+
+use aigis_core::Finding;
+
+/// Scan one in-memory blob as if it were a file called `name`. Returns the detected format,
+/// the findings and whether any part could not be examined.
+pub fn scan_bytes(
+    name: &str,
+    data: &[u8],
+    opts: &ScanOptions,
+) -> (&'static str, Vec<Finding>, bool) {
+    let lists = if opts.extra_allow.is_empty() {
+        None
+    } else {
+        Some(Lists::new(&opts.extra_allow))
+    };
+    let lists_ref = lists.as_ref().unwrap_or_else(|| Lists::builtin());
+    let mut sink = ctx::Sink::new(opts, lists_ref);
+    let loc = ctx::Loc::new(name);
+    let format = formats::scan_blob(&mut sink, &loc, data, 0, name);
+    (format, sink.findings, sink.incomplete)
+}

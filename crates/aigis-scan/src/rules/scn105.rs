@@ -1,0 +1,28 @@
+//! `SCN105 pickle-unknown-import`: A pickle imports a global that is not on the allowlist but never calls it.
+//!
+//! ## What it detects
+//! A non-allowlisted global that is imported but not called.
+//!
+//! ## Why it matters
+//! Importing a module runs its top-level code, and an imported callable can still be reached by other means; it is a weak signal worth a look.
+//!
+//! ## Example
+//! `GLOBAL mylib.config CONSTANT` stored in a dict.
+//!
+//! ## Remediation
+//! Review the module; allow it with `--allow module:name` if it is trusted.
+//!
+//! ## References
+//! - https://docs.python.org/3/library/pickle.html#restricting-globals
+
+use aigis_core::{RuleInfo, Severity};
+
+/// `SCN105 pickle-unknown-import`.
+pub static RULE: RuleInfo = RuleInfo {
+    id: "SCN105",
+    name: "pickle-unknown-import",
+    severity: Severity::Low,
+    summary: "A pickle imports a global that is not on the allowlist but never calls it.",
+    doc: "## What it detects\nA non-allowlisted global that is imported but not called.\n\n## Why it matters\nImporting a module runs its top-level code, and an imported callable can still be reached by other means; it is a weak signal worth a look.\n\n## Example\n`GLOBAL mylib.config CONSTANT` stored in a dict.\n\n## Remediation\nReview the module; allow it with `--allow module:name` if it is trusted.\n\n## References\n- https://docs.python.org/3/library/pickle.html#restricting-globals\n",
+    cwe: &[502],
+};

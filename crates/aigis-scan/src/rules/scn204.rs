@@ -1,0 +1,28 @@
+//! `SCN204 archive-path-traversal`: An archive member's name or link escapes the extraction directory.
+//!
+//! ## What it detects
+//! Member names that are absolute, contain `..`, a drive letter or a NUL, and tar members that are links.
+//!
+//! ## Why it matters
+//! Tools that extract model archives (Keras, custom loaders) write wherever the name points.
+//!
+//! ## Example
+//! `../../.bashrc` inside a `.keras` zip.
+//!
+//! ## Remediation
+//! Do not extract the archive.
+//!
+//! ## References
+//! - CWE-22: Path Traversal
+
+use aigis_core::{RuleInfo, Severity};
+
+/// `SCN204 archive-path-traversal`.
+pub static RULE: RuleInfo = RuleInfo {
+    id: "SCN204",
+    name: "archive-path-traversal",
+    severity: Severity::High,
+    summary: "An archive member's name or link escapes the extraction directory.",
+    doc: "## What it detects\nMember names that are absolute, contain `..`, a drive letter or a NUL, and tar members that are links.\n\n## Why it matters\nTools that extract model archives (Keras, custom loaders) write wherever the name points.\n\n## Example\n`../../.bashrc` inside a `.keras` zip.\n\n## Remediation\nDo not extract the archive.\n\n## References\n- CWE-22: Path Traversal\n",
+    cwe: &[22],
+};

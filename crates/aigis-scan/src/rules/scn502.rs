@@ -1,0 +1,28 @@
+//! `SCN502 keras-untrusted-module`: A Keras config names a module outside Keras.
+//!
+//! ## What it detects
+//! `module` keys in a Keras config that are not `keras`, `keras.src.*`, `tf_keras`, `keras_hub` and the like; critical for denylisted modules.
+//!
+//! ## Why it matters
+//! Keras imports the module and looks the name up in it during deserialisation, even in `safe_mode` (CVE-2025-1550).
+//!
+//! ## Example
+//! `{"module": "os", "class_name": "system", ...}`
+//!
+//! ## Remediation
+//! Use only Keras classes or your own registered ones; review custom modules.
+//!
+//! ## References
+//! - CVE-2025-1550
+
+use aigis_core::{RuleInfo, Severity};
+
+/// `SCN502 keras-untrusted-module`.
+pub static RULE: RuleInfo = RuleInfo {
+    id: "SCN502",
+    name: "keras-untrusted-module",
+    severity: Severity::High,
+    summary: "A Keras config names a module outside Keras.",
+    doc: "## What it detects\n`module` keys in a Keras config that are not `keras`, `keras.src.*`, `tf_keras`, `keras_hub` and the like; critical for denylisted modules.\n\n## Why it matters\nKeras imports the module and looks the name up in it during deserialisation, even in `safe_mode` (CVE-2025-1550).\n\n## Example\n`{\"module\": \"os\", \"class_name\": \"system\", ...}`\n\n## Remediation\nUse only Keras classes or your own registered ones; review custom modules.\n\n## References\n- CVE-2025-1550\n",
+    cwe: &[94, 470],
+};
