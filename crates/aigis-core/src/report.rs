@@ -78,8 +78,22 @@ impl Report {
 
     /// Sort findings and files into a stable order and recompute every file's verdict.
     pub fn finish(&mut self) {
+        // By file, most severe first, then position inside the file.
         self.findings.sort_by(|a, b| {
-            (&a.location, a.rule, &a.evidence).cmp(&(&b.location, b.rule, &b.evidence))
+            (
+                &a.location.path,
+                std::cmp::Reverse(a.severity),
+                &a.location,
+                a.rule,
+                &a.evidence,
+            )
+                .cmp(&(
+                    &b.location.path,
+                    std::cmp::Reverse(b.severity),
+                    &b.location,
+                    b.rule,
+                    &b.evidence,
+                ))
         });
         self.files.sort_by(|a, b| a.path.cmp(&b.path));
         for f in &mut self.files {

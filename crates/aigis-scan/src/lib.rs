@@ -48,3 +48,77 @@ pub fn scan_bytes(
     let format = formats::scan_blob(&mut sink, &loc, data, 0, name);
     (format, sink.findings, sink.incomplete)
 }
+
+/// Entry points for the fuzz targets (`fuzz/`): each runs one parser on arbitrary bytes.
+/// Not part of the stable API.
+#[doc(hidden)]
+pub mod fuzzing {
+    use crate::ctx::{Loc, ScanOptions, Sink};
+    use crate::formats;
+    use crate::lists::Lists;
+
+    fn with_sink(f: impl FnOnce(&mut Sink, &Loc)) -> usize {
+        let mut opts = ScanOptions {
+            max_member_bytes: 16 << 20,
+            max_total_bytes: 64 << 20,
+            ..Default::default()
+        };
+        opts.max_pickle_values = 1 << 20;
+        let mut sink = Sink::new(&opts, Lists::builtin());
+        let loc = Loc::new("fuzz");
+        f(&mut sink, &loc);
+        sink.findings.len()
+    }
+
+    /// The pickle machine, including stacked streams.
+    pub fn pickle(data: &[u8]) -> usize {
+        with_sink(|s, l| {
+            formats::pickle::scan_pickle_file(s, l, data, 0);
+        })
+    }
+
+    /// The zip reader and member dispatch.
+    pub fn zip(data: &[u8]) -> usize {
+        with_sink(|s, l| {
+            if let Some(ar) = formats::zip::Archive::open(s, l, data) {
+                for e in &ar.entries {
+                    let _ = ar.read(s, l, e);
+                }
+            }
+        })
+    }
+
+    /// NumPy `.npy` headers.
+    pub fn npy(data: &[u8]) -> usize {
+        with_sink(|s, l| formats::numpy::scan_npy(s, l, data, 0))
+    }
+
+    /// GGUF metadata and chat templates.
+    pub fn gguf(data: &[u8]) -> usize {
+        with_sink(|s, l| formats::gguf::scan(s, l, data))
+    }
+
+    /// safetensors headers.
+    pub fn safetensors(data: &[u8]) -> usize {
+        with_sink(|s, l| {
+            if formats::safetensors::looks_like(data) {
+                formats::safetensors::scan(s, l, data);
+            }
+        })
+    }
+
+    /// ONNX and TensorFlow protobuf walkers.
+    pub fn protobuf(data: &[u8]) -> usize {
+        with_sink(|s, l| {
+            formats::onnx::scan(s, l, data, "fuzz.onnx");
+            formats::savedmodel::scan(s, l, data);
+        })
+    }
+
+    /// Everything, by content sniffing (what `aigis scan` does per file).
+    pub fn any(data: &[u8]) -> usize {
+        with_sink(|s, l| {
+            formats::scan_blob(s, l, data, 0, "fuzz");
+        })
+    }
+}

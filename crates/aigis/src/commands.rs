@@ -44,14 +44,6 @@ fn emit(text: &str, output: Option<&std::path::Path>) -> Result<()> {
 }
 
 fn scan(a: ScanArgs) -> Result<u8> {
-    for p in &a.paths {
-        if !p.exists() {
-            bail!(
-                "cannot scan {}: no such file or directory\nhint: check the path",
-                p.display()
-            );
-        }
-    }
     let mut opts = aigis_scan::ScanOptions {
         digest: !a.no_digest,
         max_depth: a.max_depth,
@@ -88,6 +80,12 @@ fn scan(a: ScanArgs) -> Result<u8> {
     }
     let text = render::render(&report, fmt(a.format), &aigis_pipeline::rules(), VERSION);
     emit(&text, a.output.as_deref())?;
+    for e in &report.errors {
+        eprintln!(
+            "error: {}: {}\nhint: check the path and its permissions; unreadable inputs make the scan exit 2",
+            e.path, e.message
+        );
+    }
     if !a.quiet && a.format != OutFormat::Table {
         eprint!("{}", summary_line(&report));
     }

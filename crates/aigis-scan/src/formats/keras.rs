@@ -162,8 +162,11 @@ pub(crate) fn check_config(sink: &mut Sink, loc: &Loc, v: &Value) {
                     .and_then(|c| c.get("name"))
                     .and_then(Value::as_str)
                     .unwrap_or(class);
-                if class == "Lambda" {
-                    let f = cfg.and_then(|c| c.get("function"));
+                let f = cfg.and_then(|c| c.get("function"));
+                // Keras 3 nests the code in a `__lambda__` object, reported when we reach it.
+                let nested = f.and_then(|x| x.get("class_name")).and_then(Value::as_str)
+                    == Some("__lambda__");
+                if class == "Lambda" && !nested {
                     let code = match f {
                         Some(Value::Object(fo)) => fo
                             .get("config")

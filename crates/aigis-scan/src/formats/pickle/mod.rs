@@ -138,26 +138,50 @@ pub(crate) fn looks_like_pickle(data: &[u8]) -> bool {
     let mut c = crate::reader::Cursor::new(data);
     let mut ops = 0;
     let mut globals = 0;
-    while let Ok(op) = c.u8() {
+    loop {
+        let Ok(op) = c.u8() else {
+            // Ran out at an opcode boundary: a truncated pickle (whose payload may already
+            // have run in a loader) if it imported something or is long enough not to be text.
+            return globals > 0 || ops >= 8;
+        };
         ops += 1;
         let Some(arg) = arg_of(op) else { return false };
-        let ok = match arg {
-            Arg::None => true,
-            Arg::Fixed(n) => c.skip(n).is_ok(),
-            Arg::Line => match c.line() {
-                Ok(l) => line_ok(op, l),
-                Err(_) => false,
-            },
+        // None: ran out of data inside the operand; Some(false): malformed operand.
+        let ok: Option<bool> = match arg {
+            Arg::None => Some(true),
+            Arg::Fixed(n) => c.skip(n).ok().map(|()| true),
+            Arg::Line => c.line().ok().map(|l| line_ok(op, l)),
             Arg::TwoLines => {
                 globals += 1;
-                matches!((c.line(), c.line()), (Ok(a), Ok(b)) if ident(a) && ident(b))
+                match (c.line(), c.line()) {
+                    (Ok(a), Ok(b)) => Some(ident(a) && ident(b)),
+                    (Ok(a), Err(_)) if !ident(a) => Some(false),
+                    _ => {
+                        globals -= 1;
+                        None
+                    }
+                }
             }
-            Arg::Len1 => c.u8().is_ok_and(|n| c.skip(usize::from(n)).is_ok()),
-            Arg::Len4 => c.u32_le().is_ok_and(|n| c.skip(n as usize).is_ok()),
-            Arg::Len8 => c.u64_le().is_ok_and(|n| c.take_u64(n).is_ok()),
+            Arg::Len1 => c
+                .u8()
+                .ok()
+                .and_then(|n| c.skip(usize::from(n)).ok())
+                .map(|()| true),
+            Arg::Len4 => c
+                .u32_le()
+                .ok()
+                .and_then(|n| c.skip(n as usize).ok())
+                .map(|()| true),
+            Arg::Len8 => c
+                .u64_le()
+                .ok()
+                .and_then(|n| c.take_u64(n).ok())
+                .map(|_| true),
         };
-        if !ok {
-            return false;
+        match ok {
+            Some(true) => {}
+            Some(false) => return false,
+            None => return globals > 0 || ops >= 8,
         }
         if op == b'.' {
             return ops >= 2 || globals > 0;
@@ -166,7 +190,6 @@ pub(crate) fn looks_like_pickle(data: &[u8]) -> bool {
             return true;
         }
     }
-    false
 }
 
 fn ident(l: &[u8]) -> bool {
@@ -206,5 +229,9 @@ mod tests {
         assert!(!looks_like_pickle(b"# README\n\nThis is a model card."));
         assert!(!looks_like_pickle(b"(hello world)"));
         assert!(!looks_like_pickle(b""));
+        assert!(
+            looks_like_pickle(b"cposix\nsystem\n(S'id'\ntR"),
+            "truncated before STOP"
+        );
     }
 }

@@ -539,6 +539,10 @@ impl<'a, 's, 'o> Machine<'a, 's, 'o> {
                     };
                     out.push_str(open);
                     for (n, it) in c.items.iter().enumerate() {
+                        if out.len() > 240 {
+                            out.push('…');
+                            break;
+                        }
                         if n > 0 {
                             out.push_str(if c.kind == ContKind::Dict && n % 2 == 1 {
                                 ": "

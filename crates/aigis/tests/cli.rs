@@ -1,0 +1,313 @@
+//! Acceptance tests of the `aigis` binary, named for the contract they check.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn fixture(rel: &str) -> PathBuf {
+    root().join("crates/aigis-scan/tests/fixtures").join(rel)
+}
+
+fn aigis() -> Command {
+    Command::cargo_bin("aigis").unwrap()
+}
+
+fn json_of(out: &[u8]) -> Value {
+    serde_json::from_slice(out).expect("stdout is JSON")
+}
+
+#[test]
+fn malicious_pickle_exits_1() {
+    let out = aigis()
+        .args(["scan", "--format", "json", "-q"])
+        .arg(fixture("malicious/os_system_p2.pkl"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v = json_of(&out.stdout);
+    assert_eq!(v["schema"], "aigis.scan/v1");
+    assert_eq!(v["files"][0]["verdict"], "unsafe");
+    assert_eq!(v["findings"][0]["rule"], "SCN101");
+    assert_eq!(
+        v["findings"][0]["evidence"],
+        "posix.system(\"echo aigis-fixture\")"
+    );
+}
+
+#[test]
+fn clean_files_exit_0() {
+    let out = aigis()
+        .args(["scan", "--format", "json", "-q"])
+        .arg(fixture("benign/model.safetensors"))
+        .arg(fixture("benign/torch_state_dict.pt"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let v = json_of(&out.stdout);
+    assert_eq!(v["findings"].as_array().unwrap().len(), 0);
+    let formats: Vec<&str> = v["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["format"].as_str().unwrap())
+        .collect();
+    assert_eq!(formats, vec!["safetensors", "pytorch-zip"]);
+    assert_eq!(v["files"][0]["sha256"].as_str().unwrap().len(), 64);
+}
+
+#[test]
+fn missing_path_exits_2_with_hint() {
+    let out = aigis()
+        .args(["scan", "/nonexistent/aigis/model.pt"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("/nonexistent/aigis/model.pt") && err.contains("hint:"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_usage_exits_2() {
+    let out = aigis()
+        .args(["scan", "--fail-on", "severe", "x"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = aigis()
+        .args(["scan", "--allow", "nocolon", "."])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn unparseable_file_is_a_finding() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("weights.bin");
+    std::fs::write(&p, [0xde, 0xad, 0xbe, 0xef, 0, 1, 2, 3, 4, 5]).unwrap();
+    let out = aigis()
+        .args(["scan", "--format", "json", "-q"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v = json_of(&out.stdout);
+    assert_eq!(v["findings"][0]["rule"], "SCN002");
+    let p2 = d.path().join("truncated.gguf");
+    std::fs::write(&p2, b"GGUF\x03\x00\x00\x00\x01").unwrap();
+    let out = aigis()
+        .args(["scan", "--format", "json", "-q"])
+        .arg(&p2)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(json_of(&out.stdout)["files"][0]["verdict"], "error");
+}
+
+#[test]
+fn fail_on_threshold_changes_exit_code() {
+    let f = fixture("malicious/unknown_call.pkl"); // one medium finding
+    assert_eq!(
+        aigis()
+            .args(["scan", "-q"])
+            .arg(&f)
+            .output()
+            .unwrap()
+            .status
+            .code(),
+        Some(1)
+    );
+    assert_eq!(
+        aigis()
+            .args(["scan", "-q", "--fail-on", "high"])
+            .arg(&f)
+            .output()
+            .unwrap()
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(
+        aigis()
+            .args(["scan", "-q", "--allow", "evil_corp.payload:Run"])
+            .arg(&f)
+            .output()
+            .unwrap()
+            .status
+            .code(),
+        Some(0)
+    );
+}
+
+#[test]
+fn findings_are_not_masked_by_errors_elsewhere() {
+    let out = aigis()
+        .args(["scan", "-q", "--format", "json"])
+        .arg(fixture("malicious/os_system_p4.pkl"))
+        .arg("/nonexistent/aigis/model.pt")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v = json_of(&out.stdout);
+    assert_eq!(v["errors"][0]["path"], "/nonexistent/aigis/model.pt");
+}
+
+#[test]
+fn sarif_output_is_valid_sarif() {
+    let out = aigis()
+        .args(["scan", "--format", "sarif", "-q"])
+        .arg(fixture("malicious"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let doc = json_of(&out.stdout);
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            root().join("crates/aigis-core/tests/fixtures/sarif-schema-2.1.0.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let v = jsonschema_validate(&schema, &doc);
+    assert!(v.is_empty(), "{v:#?}");
+    assert!(doc["runs"][0]["results"].as_array().unwrap().len() > 50);
+}
+
+fn jsonschema_validate(schema: &Value, doc: &Value) -> Vec<String> {
+    let validator = jsonschema::validator_for(schema).unwrap();
+    validator
+        .iter_errors(doc)
+        .map(|e| format!("{e} at {}", e.instance_path))
+        .collect()
+}
+
+#[test]
+fn output_file_is_written() {
+    let d = tempfile::tempdir().unwrap();
+    let o = d.path().join("report.html");
+    let out = aigis()
+        .args(["scan", "-q", "--format", "html", "-o"])
+        .arg(&o)
+        .arg(fixture("malicious/os_system_p0.pkl"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let html = std::fs::read_to_string(&o).unwrap();
+    assert!(html.contains("SCN101") && html.starts_with("<!doctype html>"));
+}
+
+#[test]
+fn demo_run_exits_1_and_writes_reports() {
+    let d = tempfile::tempdir().unwrap();
+    let out = aigis()
+        .arg("run")
+        .arg(root().join("examples/demo"))
+        .arg("--out")
+        .arg(d.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains("SCN101") && table.contains("models/checkpoint.pt"),
+        "{table}"
+    );
+    let v: Value =
+        serde_json::from_str(&std::fs::read_to_string(d.path().join("aigis-report.json")).unwrap())
+            .unwrap();
+    assert_eq!(v["schema"], "aigis.run/v1");
+    assert_eq!(v["files"].as_array().unwrap().len(), 4);
+    assert!(d.path().join("aigis-report.html").exists());
+}
+
+#[test]
+fn run_with_suppression_and_bad_config() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::create_dir(d.path().join("m")).unwrap();
+    std::fs::copy(
+        fixture("malicious/unknown_call.pkl"),
+        d.path().join("m/custom.pkl"),
+    )
+    .unwrap();
+    std::fs::write(
+        d.path().join("aigis.toml"),
+        "[scan]\npaths = [\"m\"]\n[[suppress]]\nrule = \"SCN104\"\npath = \"m/*\"\nreason = \"reviewed\"\nexpires = \"2999-01-01\"\n",
+    )
+    .unwrap();
+    assert_eq!(
+        aigis()
+            .arg("run")
+            .arg(d.path())
+            .output()
+            .unwrap()
+            .status
+            .code(),
+        Some(0)
+    );
+    std::fs::write(
+        d.path().join("aigis.toml"),
+        "[scan]\npaths = [\"m\"]\n[[suppress]]\nrule = \"SCN104\"\nreason = \"reviewed\"\nexpires = \"2001-01-01\"\n",
+    )
+    .unwrap();
+    let out = aigis().arg("run").arg(d.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(s.contains("PIP001") && s.contains("SCN104"), "{s}");
+    std::fs::write(d.path().join("aigis.toml"), "[scan]\npathz = [\"m\"]\n").unwrap();
+    let out = aigis().arg("run").arg(d.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("pathz"));
+    std::fs::write(
+        d.path().join("aigis.toml"),
+        "[pipeline]\nstages = [\"pii\"]\n",
+    )
+    .unwrap();
+    let out = aigis().arg("run").arg(d.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not available in this version"));
+}
+
+#[test]
+fn rules_lists_and_explains() {
+    let out = aigis().arg("rules").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(s.contains("SCN101") && s.contains("PIP001"));
+    let out = aigis()
+        .args(["rules", "pickle-dangerous-global"])
+        .output()
+        .unwrap();
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        s.starts_with("SCN101 pickle-dangerous-global (critical)") && s.contains("## Remediation"),
+        "{s}"
+    );
+    assert_eq!(
+        aigis()
+            .args(["rules", "XYZ999"])
+            .output()
+            .unwrap()
+            .status
+            .code(),
+        Some(2)
+    );
+}

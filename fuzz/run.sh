@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Run every fuzz target for SECONDS (default 300) each, one after the other, and print a
+# summary line per target. Needs cargo-fuzz and a nightly toolchain (or RUSTC_BOOTSTRAP=1).
+set -u
+cd "$(dirname "$0")"
+secs=${1:-300}
+tc=+nightly
+rustup toolchain list | grep -q nightly || { tc=""; export RUSTC_BOOTSTRAP=1; }
+cargo $tc fuzz build -O >/dev/null 2>&1 || { echo "cargo fuzz build failed"; exit 2; }
+for t in ${TARGETS:-pickle zip npy gguf safetensors protobuf any}; do
+  mkdir -p corpus/$t
+  log=$(mktemp)
+  cargo $tc fuzz run -O "$t" "corpus/$t" -- -max_total_time="$secs" -rss_limit_mb=2048 -timeout=10 -max_len=1048576 -print_final_stats=1 >"$log" 2>&1
+  rc=$?
+  execs=$(grep -Eo 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -Eo '[0-9]+$')
+  cov=$(grep -Eo 'cov: [0-9]+' "$log" | tail -1)
+  echo "$t: exit $rc, ${execs:-?} executions, $cov, crashes: $(ls artifacts/$t 2>/dev/null | wc -l)"
+  rm -f "$log"
+done
