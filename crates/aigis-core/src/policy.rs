@@ -112,13 +112,13 @@ pub fn validate(suppressions: &[Suppression]) -> Vec<String> {
         if s.reason.trim().is_empty() {
             out.push(format!("suppress[{i}] ({}): `reason` must say why", s.rule));
         }
-        if let Some(e) = &s.expires {
-            if Day::parse(e).is_none() {
-                out.push(format!(
-                    "suppress[{i}] ({}): `expires` = {e:?} is not YYYY-MM-DD",
-                    s.rule
-                ));
-            }
+        if let Some(e) = &s.expires
+            && Day::parse(e).is_none()
+        {
+            out.push(format!(
+                "suppress[{i}] ({}): `expires` = {e:?} is not YYYY-MM-DD",
+                s.rule
+            ));
         }
     }
     out

@@ -37,7 +37,7 @@ impl Default for ScanOptions {
             max_member_bytes: 4 << 30,
             max_total_bytes: 16 << 30,
             max_ratio: 200,
-            time_budget: Duration::from_secs(300),
+            time_budget: Duration::from_mins(5),
             max_pickle_values: 64 << 20,
             extra_allow: Vec::new(),
             digest: true,
@@ -96,7 +96,7 @@ pub(crate) struct Sink<'o> {
     deadline: Instant,
     timed_out: bool,
     pub lists: &'o crate::lists::Lists,
-    /// Inside a TorchScript archive: `__torch__.*` names are TorchScript classes compiled from
+    /// Inside a `TorchScript` archive: `__torch__.*` names are `TorchScript` classes compiled from
     /// the archive's own `code/` (reported by SCN301), not Python imports.
     pub torchscript: bool,
     /// Files this one says it reads (ONNX external data, relative to its directory).

@@ -1,8 +1,8 @@
 //! Find code hidden in model files before anyone loads them.
 //!
 //! Formats are detected by content: pickle (protocols 0-5, through a symbolic machine that
-//! never imports or calls anything), PyTorch zip/legacy/TorchScript, NumPy `.npy`/`.npz`,
-//! joblib (plain and compressed), Keras `.keras` and `.h5`, TensorFlow SavedModel, ONNX, GGUF
+//! never imports or calls anything), `PyTorch` zip/legacy/TorchScript, `NumPy` `.npy`/`.npz`,
+//! joblib (plain and compressed), Keras `.keras` and `.h5`, TensorFlow `SavedModel`, ONNX, GGUF
 //! (with chat-template analysis), safetensors, zip, tar and compressed streams, nested to a
 //! bounded depth. A file that cannot be fully parsed is a finding, never a silent pass.
 //!
@@ -88,7 +88,7 @@ pub mod fuzzing {
         })
     }
 
-    /// NumPy `.npy` headers.
+    /// `NumPy` `.npy` headers.
     pub fn npy(data: &[u8]) -> usize {
         with_sink(|s, l| formats::numpy::scan_npy(s, l, data, 0))
     }

@@ -123,7 +123,7 @@ fn scan_file(path: &Path, shown: String, opts: &ScanOptions, lists: &Lists) -> O
     };
     let data: &[u8] = &src;
     let (digest, (format, findings, incomplete, refs, tf_index)) = rayon::join(
-        || opts.digest.then(|| hex(&Sha256::digest(data))),
+        || opts.digest.then(|| formats::hex(&Sha256::digest(data))),
         || {
             let mut sink = Sink::new(opts, lists);
             let loc = Loc::new(&shown);
@@ -194,10 +194,6 @@ fn resolve_tensor_data(results: &mut [One]) {
             r.findings.retain(|f| f.rule != rules::scn002::RULE.id);
         }
     }
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 /// Scan files and directories. `base`, when given, is stripped from the paths shown in the

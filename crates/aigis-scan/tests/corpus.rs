@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)]
 //! The fixture corpus (made by the real libraries with `fixtures/generate.py`): every benign
 //! file passes, every malicious file is flagged with the rules the manifest names, and every
 //! scan rule fires on at least one fixture.

@@ -23,7 +23,7 @@ pub enum OutFormat {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Find code hidden in model files (pickle, PyTorch, NumPy, joblib, Keras, TensorFlow, ONNX, GGUF, safetensors).
+    /// Find code hidden in model files (pickle, `PyTorch`, `NumPy`, joblib, Keras, TensorFlow, ONNX, GGUF, safetensors).
     Scan(ScanArgs),
     /// Run the pipeline configured in DIR/aigis.toml and write aigis-report.json and .html.
     Run(RunArgs),

@@ -14,9 +14,9 @@ const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 pub fn dispatch(cli: Cli) -> Result<u8> {
     match cli.command {
-        Command::Scan(a) => scan(a),
-        Command::Run(a) => run(a),
-        Command::Rules(a) => rules(a),
+        Command::Scan(a) => scan(&a),
+        Command::Run(a) => run(&a),
+        Command::Rules(a) => rules(&a),
     }
 }
 
@@ -30,20 +30,17 @@ fn fmt(f: OutFormat) -> Format {
 }
 
 fn emit(text: &str, output: Option<&std::path::Path>) -> Result<()> {
-    match output {
-        Some(p) => {
-            write_atomic(p, text.as_bytes()).with_context(|| format!("writing {}", p.display()))
-        }
-        None => {
-            let mut out = std::io::stdout().lock();
-            out.write_all(text.as_bytes())
-                .context("writing to stdout")?;
-            out.flush().context("writing to stdout")
-        }
+    if let Some(p) = output {
+        write_atomic(p, text.as_bytes()).with_context(|| format!("writing {}", p.display()))
+    } else {
+        let mut out = std::io::stdout().lock();
+        out.write_all(text.as_bytes())
+            .context("writing to stdout")?;
+        out.flush().context("writing to stdout")
     }
 }
 
-fn scan(a: ScanArgs) -> Result<u8> {
+fn scan(a: &ScanArgs) -> Result<u8> {
     let mut opts = aigis_scan::ScanOptions {
         digest: !a.no_digest,
         max_depth: a.max_depth,
@@ -125,7 +122,7 @@ fn summary_line(r: &Report) -> String {
     )
 }
 
-fn run(a: RunArgs) -> Result<u8> {
+fn run(a: &RunArgs) -> Result<u8> {
     if matches!(a.format, OutFormat::Sarif | OutFormat::Html) {
         bail!(
             "aigis run prints table or json; the HTML and JSON reports are written to the project directory"
@@ -171,12 +168,12 @@ fn run(a: RunArgs) -> Result<u8> {
     Ok(outcome.exit_code as u8)
 }
 
-fn rules(a: RulesArgs) -> Result<u8> {
+fn rules(a: &RulesArgs) -> Result<u8> {
     let reg = aigis_pipeline::rules();
     let json = a.format == OutFormat::Json;
-    match a.rule {
+    match &a.rule {
         Some(key) => {
-            let Some(r) = reg.find(&key) else {
+            let Some(r) = reg.find(key) else {
                 bail!("no rule {key:?}\nhint: `aigis rules` lists them all");
             };
             if json {

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)]
 //! Acceptance tests of the `aigis` binary, named for the contract they check.
 
 use std::path::{Path, PathBuf};

@@ -24,7 +24,7 @@ pub(crate) fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
     let first = *needle.first()?;
     let mut i = from;
     while i + needle.len() <= hay.len() {
-        let p = hay[i..hay.len() - needle.len() + 1]
+        let p = hay[i..=(hay.len() - needle.len())]
             .iter()
             .position(|&b| b == first)?;
         i += p;

@@ -119,15 +119,12 @@ fn blocks(t: &str) -> Vec<&str> {
             }
         };
         let body = &after[1..];
-        match body.find(close) {
-            Some(e) => {
-                out.push(&body[..e]);
-                rest = &body[e + 2..];
-            }
-            None => {
-                out.push(body);
-                break;
-            }
+        if let Some(e) = body.find(close) {
+            out.push(&body[..e]);
+            rest = &body[e + 2..];
+        } else {
+            out.push(body);
+            break;
         }
         if out.len() > 100_000 {
             break;
@@ -155,14 +152,14 @@ pub(crate) fn analyse(template: &str) -> Vec<Hit> {
     for block in blocks(template) {
         let toks = tokens(block);
         let snippet = block.trim();
-        if let Some(Tok::Ident(kw)) = toks.first() {
-            if ["import", "include", "extends", "from"].contains(&kw.as_str()) {
-                add(
-                    Severity::Medium,
-                    "template loads other templates from the server's file system",
-                    snippet,
-                );
-            }
+        if let Some(Tok::Ident(kw)) = toks.first()
+            && ["import", "include", "extends", "from"].contains(&kw.as_str())
+        {
+            add(
+                Severity::Medium,
+                "template loads other templates from the server's file system",
+                snippet,
+            );
         }
         for (i, t) in toks.iter().enumerate() {
             let prev = if i > 0 { toks.get(i - 1) } else { None };
@@ -203,10 +200,7 @@ pub(crate) fn analyse(template: &str) -> Vec<Hit> {
                         snippet,
                     );
                 }
-                Tok::Str(s)
-                    if s.contains("%c")
-                        && matches!(next, Some(Tok::Punct('|')) | Some(Tok::Punct('%'))) =>
-                {
+                Tok::Str(s) if s.contains("%c") && matches!(next, Some(Tok::Punct('|' | '%'))) => {
                     add(
                         Severity::High,
                         "template formats characters into a string",
@@ -239,7 +233,7 @@ pub(crate) fn analyse(template: &str) -> Vec<Hit> {
             }
         }
     }
-    hits.sort_by(|a, b| b.severity.cmp(&a.severity));
+    hits.sort_by_key(|h| std::cmp::Reverse(h.severity));
     hits
 }
 

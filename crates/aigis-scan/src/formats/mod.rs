@@ -226,8 +226,18 @@ pub(crate) fn scan_blob(
     }
 }
 
+/// Lower-case hex of `b`.
+pub(crate) fn hex(b: &[u8]) -> String {
+    use std::fmt::Write;
+    b.iter()
+        .fold(String::with_capacity(b.len() * 2), |mut s, x| {
+            let _ = write!(s, "{x:02x}");
+            s
+        })
+}
+
 fn unknown(sink: &mut Sink, loc: &Loc, data: &[u8]) -> &'static str {
-    let head: String = data.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    let head = hex(&data[..data.len().min(8)]);
     sink.push(
         Finding::new(&rules::scn002::RULE, "binary content of unknown format; not checked", loc.whole())
             .detail("aigis recognises model formats by content. A file no parser accepts cannot be vouched for.")

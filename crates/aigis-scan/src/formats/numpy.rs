@@ -1,4 +1,4 @@
-//! NumPy `.npy` (v1-v3). Plain arrays hold only numbers; an object dtype means the data is a
+//! `NumPy` `.npy` (v1-v3). Plain arrays hold only numbers; an object dtype means the data is a
 //! pickle (loaded with `allow_pickle=True`), which is scanned.
 
 use aigis_core::Finding;

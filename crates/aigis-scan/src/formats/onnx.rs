@@ -48,12 +48,11 @@ struct W<'s, 'o, 'l> {
 impl W<'_, '_, '_> {
     fn each<'a>(&mut self, msg: &'a [u8], mut f: impl FnMut(&mut Self, u32, Field<'a>)) {
         for r in fields(msg) {
-            match r {
-                Ok((n, v)) => f(self, n, v),
-                Err(_) => {
-                    self.malformed = true;
-                    return;
-                }
+            if let Ok((n, v)) = r {
+                f(self, n, v)
+            } else {
+                self.malformed = true;
+                return;
             }
         }
     }

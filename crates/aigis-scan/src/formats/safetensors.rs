@@ -13,7 +13,7 @@ const MAX_HEADER: u64 = 100 << 20;
 
 pub(crate) fn looks_like(data: &[u8]) -> bool {
     let Some(n) = le64(data, 0) else { return false };
-    n >= 2 && n <= MAX_HEADER && 8 + n <= data.len() as u64 && data.get(8) == Some(&b'{')
+    (2..=MAX_HEADER).contains(&n) && 8 + n <= data.len() as u64 && data.get(8) == Some(&b'{')
 }
 
 fn dtype_size(d: &str) -> Option<u64> {

@@ -1,6 +1,6 @@
-//! TensorFlow SavedModel (`saved_model.pb`): lists the ops of every graph and function and
+//! TensorFlow `SavedModel` (`saved_model.pb`): lists the ops of every graph and function and
 //! flags those that read, write or list files or run Python. The checkpoint ops every
-//! `tf.saved_model.save` writes (SaveV2, RestoreV2, MergeV2Checkpoints, ShardedFilename, …)
+//! `tf.saved_model.save` writes (`SaveV2`, `RestoreV2`, `MergeV2Checkpoints`, `ShardedFilename`, …)
 //! are expected and not flagged.
 
 use aigis_core::{Finding, Severity};
@@ -47,7 +47,7 @@ pub(crate) fn is_saved_model(data: &[u8], name: &str) -> bool {
         match f {
             Ok((1, Field::Varint(_))) => {}
             Ok((2, Field::Bytes(m))) => {
-                meta |= fields(m).any(|x| matches!(x, Ok((2, Field::Bytes(_)))))
+                meta |= fields(m).any(|x| matches!(x, Ok((2, Field::Bytes(_)))));
             }
             _ => return false,
         }
@@ -55,7 +55,7 @@ pub(crate) fn is_saved_model(data: &[u8], name: &str) -> bool {
     meta
 }
 
-/// A frozen `GraphDef`: repeated NodeDefs (field 1) each with a name and an op string.
+/// A frozen `GraphDef`: repeated `NodeDefs` (field 1) each with a name and an op string.
 pub(crate) fn is_graph_def(data: &[u8]) -> bool {
     let mut nodes = 0;
     for f in fields(data) {
@@ -67,7 +67,7 @@ pub(crate) fn is_graph_def(data: &[u8]) -> bool {
                 }
                 nodes += 1;
             }
-            Ok((2 | 3 | 4, _)) => {}
+            Ok((2..=4, _)) => {}
             _ => return false,
         }
     }

@@ -1,4 +1,4 @@
-//! POSIX tar, including PyTorch's legacy tar checkpoints (`sys_info`, `pickle`, `storages`,
+//! POSIX tar, including `PyTorch`'s legacy tar checkpoints (`sys_info`, `pickle`, `storages`,
 //! `tensors`). Every member is scanned by content.
 
 use aigis_core::Finding;

@@ -30,11 +30,12 @@ pub(crate) fn scan(sink: &mut Sink, loc: &Loc, data: &[u8], name: &str) -> &'sta
         return "jinja";
     }
     let trimmed = text.trim_start();
-    if (trimmed.starts_with('{') || trimmed.starts_with('[')) && data.len() < (256 << 20) {
-        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
-            check_json(sink, loc, &v);
-            return "json";
-        }
+    if (trimmed.starts_with('{') || trimmed.starts_with('['))
+        && data.len() < (256 << 20)
+        && let Ok(v) = serde_json::from_str::<serde_json::Value>(&text)
+    {
+        check_json(sink, loc, &v);
+        return "json";
     }
     "text"
 }

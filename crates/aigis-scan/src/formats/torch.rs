@@ -1,4 +1,4 @@
-//! PyTorch: the zip checkpoint (`torch.save` since 1.6), TorchScript archives, and the legacy
+//! `PyTorch`: the zip checkpoint (`torch.save` since 1.6), `TorchScript` archives, and the legacy
 //! raw-pickle layout. Tensor data is never read: storages named by the pickle's persistent ids
 //! are only checked for size, and any other member is sniffed and scanned.
 
@@ -11,7 +11,7 @@ use super::{scan_blob, zip::Archive};
 use crate::ctx::{Loc, Sink};
 use crate::rules;
 
-/// A zip whose members look like a torch checkpoint or TorchScript archive (any prefix dir).
+/// A zip whose members look like a torch checkpoint or `TorchScript` archive (any prefix dir).
 pub(crate) fn is_torch_zip(names: &[&str]) -> bool {
     let has = |suffix: &str| {
         names
@@ -135,7 +135,7 @@ fn scan_zip_members(
     }
 }
 
-/// TorchScript calls that read or write files or load more code.
+/// `TorchScript` calls that read or write files or load more code.
 const TS_DANGEROUS: &[&str] = &[
     "torch.from_file",
     "aten::from_file",

@@ -1,4 +1,4 @@
-//! Zip archives read the way PyTorch's miniz reader and streaming loaders do, not the way
+//! Zip archives read the way `PyTorch`'s miniz reader and streaming loaders do, not the way
 //! Python's `zipfile` does: the central directory is read ourselves, data is located from the
 //! *local* header, CRC and name mismatches are reported but do not stop the scan, every member
 //! (duplicates and members missing from the central directory included) is returned, and
@@ -93,14 +93,14 @@ fn parse_local(data: &[u8], off: usize) -> Option<Local> {
     let xlen = usize::from(le16(data, off + 28)?);
     let name = lossy(data.get(off + 30..off + 30 + nlen)?);
     let extra = data.get(off + 30 + nlen..off + 30 + nlen + xlen)?;
-    if csize == 0xFFFF_FFFF || usize_ == 0xFFFF_FFFF {
-        if let Some(z) = zip64_extra(extra) {
-            if usize_ == 0xFFFF_FFFF {
-                usize_ = le64(z, 0).unwrap_or(usize_);
-            }
-            if csize == 0xFFFF_FFFF {
-                csize = le64(z, 8).unwrap_or(csize);
-            }
+    if (csize == 0xFFFF_FFFF || usize_ == 0xFFFF_FFFF)
+        && let Some(z) = zip64_extra(extra)
+    {
+        if usize_ == 0xFFFF_FFFF {
+            usize_ = le64(z, 0).unwrap_or(usize_);
+        }
+        if csize == 0xFFFF_FFFF {
+            csize = le64(z, 8).unwrap_or(csize);
         }
     }
     Some(Local {
@@ -140,24 +140,24 @@ impl<'a> Archive<'a> {
             let mut cd_size = u64::from(le32(data, eocd + 12).unwrap_or(0));
             let mut cd_off = u64::from(le32(data, eocd + 16).unwrap_or(0));
             let mut record = eocd;
-            if eocd >= 20 && &data[eocd - 20..eocd - 16] == EOCD64_LOC_SIG {
-                if let Some(z) = le64(data, eocd - 12).and_then(|o| usize::try_from(o).ok()) {
-                    if data.get(z..z + 4) == Some(EOCD64_SIG) {
-                        count = le64(data, z + 32).unwrap_or(count);
-                        cd_size = le64(data, z + 40).unwrap_or(cd_size);
-                        cd_off = le64(data, z + 48).unwrap_or(cd_off);
-                        record = z;
-                    }
-                }
+            if eocd >= 20
+                && &data[eocd - 20..eocd - 16] == EOCD64_LOC_SIG
+                && let Some(z) = le64(data, eocd - 12).and_then(|o| usize::try_from(o).ok())
+                && data.get(z..z + 4) == Some(EOCD64_SIG)
+            {
+                count = le64(data, z + 32).unwrap_or(count);
+                cd_size = le64(data, z + 40).unwrap_or(cd_size);
+                cd_off = le64(data, z + 48).unwrap_or(cd_off);
+                record = z;
             }
             // Where the directory really is, given its size: a difference means bytes were
             // prepended to the archive (self-extractors do this; so do polyglot attacks).
             let real = (record as u64).checked_sub(cd_size);
-            if let Some(real) = real {
-                if real != cd_off && data.get(real as usize..real as usize + 4) == Some(CENTRAL_SIG)
-                {
-                    delta = real as i64 - cd_off as i64;
-                }
+            if let Some(real) = real
+                && real != cd_off
+                && data.get(real as usize..real as usize + 4) == Some(CENTRAL_SIG)
+            {
+                delta = real as i64 - cd_off as i64;
             }
             let mut p = (cd_off as i64 + delta) as usize;
             let mut n = 0u64;

@@ -1,6 +1,6 @@
-//! Pickle: the format behind PyTorch checkpoints, joblib and NumPy object arrays, and the one
+//! Pickle: the format behind `PyTorch` checkpoints, joblib and `NumPy` object arrays, and the one
 //! that runs code on load. See [`vm`] for the machine; this module handles streams, stacked
-//! pickles and the legacy PyTorch layout.
+//! pickles and the legacy `PyTorch` layout.
 
 mod value;
 pub(crate) mod vm;

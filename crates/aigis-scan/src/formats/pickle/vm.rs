@@ -65,7 +65,7 @@ pub(crate) struct StreamEnd {
     pub end: usize,
     /// STOP was reached.
     pub complete: bool,
-    /// The stream's result was the PyTorch legacy magic number.
+    /// The stream's result was the `PyTorch` legacy magic number.
     pub torch_magic: bool,
     pub storages: Vec<StorageRef>,
 }
@@ -181,7 +181,7 @@ impl<'a, 's, 'o> Machine<'a, 's, 'o> {
         src.get(sp.start..sp.start + sp.len as usize).unwrap_or(&[])
     }
 
-    fn span(&self, start: usize, len: usize) -> Res<Span> {
+    fn span(start: usize, len: usize) -> Res<Span> {
         let len = u32::try_from(len).map_err(|_| Fail::Limit("string longer than 4 GiB".into()))?;
         Ok(Span {
             start,
@@ -383,8 +383,8 @@ impl<'a, 's, 'o> Machine<'a, 's, 'o> {
         }
     }
 
-    /// A call of `callee` with `args` (REDUCE, NEWOBJ, NEWOBJ_EX, INST, OBJ).
-    fn call(&mut self, callee: V, args: V) -> Res<V> {
+    /// A call of `callee` with `args` (REDUCE, NEWOBJ, `NEWOBJ_EX`, INST, OBJ).
+    fn call(&mut self, callee: V, args: V) -> V {
         let safe = self.is_safe_callee(callee);
         if let V::Global(i) = callee {
             let rendered = if safe {
@@ -409,7 +409,7 @@ impl<'a, 's, 'o> Machine<'a, 's, 'o> {
         if self.is_pair(callee, DESERIALIZERS) {
             self.nested_payload(args);
         }
-        Ok(self.new_call(callee, args))
+        self.new_call(callee, args)
     }
 
     /// Scan a pickle passed as bytes to a deserialiser (`pickle.loads(b'...')`).
@@ -618,12 +618,11 @@ impl<'a, 's, 'o> Machine<'a, 's, 'o> {
         // A state dict (or slot-state pair) that sets a dunder attribute such as __setstate__
         // or __reduce__ turns the next BUILD or load into a call.
         let mut dicts = vec![state];
-        if let V::Cont(i) = state {
-            if let Some(c) = self.conts.get(i as usize) {
-                if c.kind == ContKind::Tuple {
-                    dicts = c.items.clone();
-                }
-            }
+        if let V::Cont(i) = state
+            && let Some(c) = self.conts.get(i as usize)
+            && c.kind == ContKind::Tuple
+        {
+            dicts.clone_from(&c.items);
         }
         for d in dicts {
             let V::Cont(i) = d else { continue };
@@ -657,7 +656,7 @@ impl<'a, 's, 'o> Machine<'a, 's, 'o> {
 
     // ---- the machine --------------------------------------------------------------------
 
-    fn line_str(&mut self, c: &mut Cursor<'a>) -> Res<&'a [u8]> {
+    fn line_str(c: &mut Cursor<'a>) -> Res<&'a [u8]> {
         let l = c.line().or_else(|_| bad("line not terminated"))?;
         Ok(l.strip_suffix(b"\r").unwrap_or(l))
     }
@@ -671,7 +670,7 @@ impl<'a, 's, 'o> Machine<'a, 's, 'o> {
         let mut ops: u64 = 0;
         loop {
             ops += 1;
-            if ops & 0xF_FFFF == 0 && self.sink.out_of_time(self.loc) {
+            if ops.trailing_zeros() >= 20 && self.sink.out_of_time(self.loc) {
                 return Err(Fail::Limit("time budget spent inside a pickle".into()));
             }
             self.op_off = c.pos();
@@ -712,7 +711,7 @@ impl<'a, 's, 'o> Machine<'a, 's, 'o> {
                 }
                 // -- numbers --
                 b'I' => {
-                    let l = self.line_str(c)?;
+                    let l = Self::line_str(c)?;
                     let v = match l {
                         b"00" => V::Bool(false),
                         b"01" => V::Bool(true),
@@ -731,7 +730,7 @@ impl<'a, 's, 'o> Machine<'a, 's, 'o> {
                     self.push(v)?;
                 }
                 b'L' => {
-                    let l = self.line_str(c)?;
+                    let l = Self::line_str(c)?;
                     let l = l.strip_suffix(b"L").unwrap_or(l);
                     if l.is_empty()
                         || !l
@@ -747,7 +746,7 @@ impl<'a, 's, 'o> Machine<'a, 's, 'o> {
                     self.push(v)?;
                 }
                 b'F' => {
-                    let l = self.line_str(c)?;
+                    let l = Self::line_str(c)?;
                     if std::str::from_utf8(l)
                         .ok()
                         .and_then(|s| s.trim().parse::<f64>().ok())
@@ -791,7 +790,7 @@ impl<'a, 's, 'o> Machine<'a, 's, 'o> {
                 0x89 => self.push(V::Bool(false))?,
                 // -- strings and bytes --
                 b'S' => {
-                    let l = self.line_str(c)?;
+                    let l = Self::line_str(c)?;
                     let Some(body) = unquote(l) else {
                         return bad("STRING operand is not a quoted string");
                     };
@@ -799,7 +798,7 @@ impl<'a, 's, 'o> Machine<'a, 's, 'o> {
                     self.push(V::Str(sp))?;
                 }
                 b'V' => {
-                    let l = self.line_str(c)?;
+                    let l = Self::line_str(c)?;
                     let decoded = raw_unicode_unescape(l);
                     let sp = self.owned(decoded.as_bytes())?;
                     self.push(V::Str(sp))?;
@@ -819,7 +818,7 @@ impl<'a, 's, 'o> Machine<'a, 's, 'o> {
                     };
                     let start = c.pos();
                     Self::take(c, n)?;
-                    let sp = self.span(start, n as usize)?;
+                    let sp = Self::span(start, n as usize)?;
                     let v = match op {
                         b'B' | b'C' | 0x8e | 0x96 => V::Bytes(sp),
                         _ => V::Str(sp),
@@ -903,7 +902,7 @@ impl<'a, 's, 'o> Machine<'a, 's, 'o> {
                 }
                 // -- memo --
                 b'g' => {
-                    let l = self.line_str(c)?;
+                    let l = Self::line_str(c)?;
                     let k = parse_u64(l)
                         .ok_or_else(|| Fail::Malformed("GET key is not a number".into()))?;
                     let v = self.memo_get(k)?;
@@ -920,7 +919,7 @@ impl<'a, 's, 'o> Machine<'a, 's, 'o> {
                     self.push(v)?;
                 }
                 b'p' => {
-                    let l = self.line_str(c)?;
+                    let l = Self::line_str(c)?;
                     let k = parse_u64(l)
                         .ok_or_else(|| Fail::Malformed("PUT key is not a number".into()))?;
                     let v = *self.top_mut()?;
@@ -943,8 +942,8 @@ impl<'a, 's, 'o> Machine<'a, 's, 'o> {
                 }
                 // -- imports and calls --
                 b'c' | b'i' => {
-                    let m = self.line_str(c)?;
-                    let n = self.line_str(c)?;
+                    let m = Self::line_str(c)?;
+                    let n = Self::line_str(c)?;
                     let (m, n) = (
                         String::from_utf8_lossy(m).into_owned(),
                         String::from_utf8_lossy(n).into_owned(),
@@ -955,7 +954,7 @@ impl<'a, 's, 'o> Machine<'a, 's, 'o> {
                     } else {
                         let args = self.pop_mark()?;
                         let a = self.new_cont(ContKind::Tuple, args);
-                        let r = self.call(g, a)?;
+                        let r = self.call(g, a);
                         self.push(r)?;
                     }
                 }
@@ -985,13 +984,13 @@ impl<'a, 's, 'o> Machine<'a, 's, 'o> {
                     }
                     let cls = items.remove(0);
                     let a = self.new_cont(ContKind::Tuple, items);
-                    let r = self.call(cls, a)?;
+                    let r = self.call(cls, a);
                     self.push(r)?;
                 }
                 b'R' | 0x81 => {
                     let args = self.pop()?;
                     let f = self.pop()?;
-                    let r = self.call(f, args)?;
+                    let r = self.call(f, args);
                     self.push(r)?;
                 }
                 0x92 => {
@@ -999,7 +998,7 @@ impl<'a, 's, 'o> Machine<'a, 's, 'o> {
                     let args = self.pop()?;
                     let cls = self.pop()?;
                     let a = self.new_cont(ContKind::Tuple, vec![args, kwargs]);
-                    let r = self.call(cls, a)?;
+                    let r = self.call(cls, a);
                     self.push(r)?;
                 }
                 b'b' => {
@@ -1027,7 +1026,7 @@ impl<'a, 's, 'o> Machine<'a, 's, 'o> {
                     self.push(g)?;
                 }
                 b'P' => {
-                    let _pid = self.line_str(c)?;
+                    let _pid = Self::line_str(c)?;
                     self.push(V::Opaque)?;
                 }
                 b'Q' => {
@@ -1116,9 +1115,8 @@ impl<'a, 's, 'o> Machine<'a, 's, 'o> {
         let aligned = self
             .dict_get(state, "numpy_array_alignment_bytes")
             .is_some_and(|v| !matches!(v, V::None));
-        let (itemsize, object) = match dtype.and_then(|d| self.dtype_info(d)) {
-            Some(x) => x,
-            None => return bad("joblib array wrapper without a readable dtype"),
+        let Some((itemsize, object)) = dtype.and_then(|d| self.dtype_info(d)) else {
+            return bad("joblib array wrapper without a readable dtype");
         };
         if object {
             // An object array is a whole pickle of its own, loaded by a fresh unpickler.
@@ -1190,10 +1188,10 @@ impl<'a, 's, 'o> Machine<'a, 's, 'o> {
         let mut object = kind == 'O';
         if let V::Cont(s) = call.state {
             let st = self.conts.get(s as usize)?;
-            if let Some(V::Int(el)) = st.items.get(5) {
-                if *el > 0 {
-                    size = *el as u64;
-                }
+            if let Some(V::Int(el)) = st.items.get(5)
+                && *el > 0
+            {
+                size = *el as u64;
             }
             if let Some(V::Int(flags)) = st.items.get(7) {
                 object |= flags & 1 != 0;
