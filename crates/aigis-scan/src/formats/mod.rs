@@ -11,6 +11,7 @@ pub(crate) mod pickle;
 pub(crate) mod protobuf;
 pub(crate) mod safetensors;
 pub(crate) mod savedmodel;
+pub(crate) mod skops;
 pub(crate) mod tar;
 pub(crate) mod text;
 pub(crate) mod torch;
@@ -291,6 +292,10 @@ fn zip_kind(sink: &mut Sink, loc: &Loc, data: &[u8], depth: u32) -> &'static str
     if keras::is_keras_zip(&names) {
         keras::scan_zip(sink, loc, &ar, depth);
         return "keras";
+    }
+    if skops::is_skops(&names) {
+        skops::scan_zip(sink, loc, &ar, depth);
+        return "skops";
     }
     let npz = names.iter().all(|n| n.ends_with(".npy"));
     for e in &ar.entries {

@@ -25,6 +25,7 @@ pub mod scn301;
 pub mod scn302;
 pub mod scn303;
 pub mod scn401;
+pub mod scn402;
 pub mod scn501;
 pub mod scn502;
 pub mod scn503;
@@ -60,6 +61,7 @@ pub static RULES: &[&RuleInfo] = &[
     &scn302::RULE,
     &scn303::RULE,
     &scn401::RULE,
+    &scn402::RULE,
     &scn501::RULE,
     &scn502::RULE,
     &scn503::RULE,

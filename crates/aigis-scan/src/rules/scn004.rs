@@ -4,7 +4,7 @@
 //! Archives and compressed streams whose contents aigis does not unpack.
 //!
 //! ## Why it matters
-//! Older scanners unpacked 7z through py7zr and some loaders (joblib with lz4 or bz2) open these formats; a payload inside is invisible unless unpacked (the nullifAI samples used 7z-compressed `PyTorch` files).
+//! Older scanners unpacked 7z through py7zr and some loaders (joblib with lz4 or bz2) open these formats; a payload inside is invisible unless unpacked (the nullifAI samples used 7z-compressed PyTorch files).
 //!
 //! ## Example
 //! `model.pt` that is a 7z archive.
@@ -13,7 +13,7 @@
 //! Repack as zip or uncompressed and scan again.
 //!
 //! ## References
-//! - nullifAI: <https://www.reversinglabs.com/blog/rl-identifies-malware-ml-model-hosted-on-hugging-face>
+//! - nullifAI: https://www.reversinglabs.com/blog/rl-identifies-malware-ml-model-hosted-on-hugging-face
 
 use aigis_core::{RuleInfo, Severity};
 

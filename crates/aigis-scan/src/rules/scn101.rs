@@ -13,7 +13,7 @@
 //! Do not load the file. Obtain the model from a trusted source in a safe format (safetensors), or load with `torch.load(weights_only=True)` after verifying its signature.
 //!
 //! ## References
-//! - <https://docs.python.org/3/library/pickle.html>
+//! - https://docs.python.org/3/library/pickle.html
 //! - CVE-2025-1716 (pip.main)
 //! - CVE-2025-10157 (asyncio submodules)
 

@@ -13,7 +13,7 @@
 //! Save `state_dict()` instead of whole objects, or export to safetensors. If the class is yours and trusted, allow it: `aigis scan --allow mypkg.models:MyModel`, or suppress the finding with a reason.
 //!
 //! ## References
-//! - <https://pytorch.org/docs/stable/notes/serialization.html>
+//! - https://pytorch.org/docs/stable/notes/serialization.html
 
 use aigis_core::{RuleInfo, Severity};
 

@@ -13,7 +13,7 @@
 //! Review the module; allow it with `--allow module:name` if it is trusted.
 //!
 //! ## References
-//! - <https://docs.python.org/3/library/pickle.html#restricting-globals>
+//! - https://docs.python.org/3/library/pickle.html#restricting-globals
 
 use aigis_core::{RuleInfo, Severity};
 

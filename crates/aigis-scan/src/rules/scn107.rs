@@ -13,7 +13,7 @@
 //! Do not load the file.
 //!
 //! ## References
-//! - <https://docs.python.org/3/library/copyreg.html>
+//! - https://docs.python.org/3/library/copyreg.html
 
 use aigis_core::{RuleInfo, Severity};
 

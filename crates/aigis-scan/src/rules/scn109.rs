@@ -4,7 +4,7 @@
 //! Bytes after a pickle's `STOP` in a raw pickle file: another pickle (each is scanned) or trailing data.
 //!
 //! ## Why it matters
-//! Loaders that call `pickle.load` repeatedly (legacy `PyTorch`, custom loaders) run stacked pickles; scanners that stop at the first `STOP` miss them.
+//! Loaders that call `pickle.load` repeatedly (legacy PyTorch, custom loaders) run stacked pickles; scanners that stop at the first `STOP` miss them.
 //!
 //! ## Example
 //! Two pickles concatenated in one `.pkl`.

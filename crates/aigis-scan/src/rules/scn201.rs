@@ -4,7 +4,7 @@
 //! CRC mismatches, local and central names that differ, duplicate member names, a missing or truncated central directory, entries pointing at no local header.
 //!
 //! ## Why it matters
-//! Real writers never produce these. `PyTorch` (miniz) and Python's `zipfile` react differently, which is how scanners were bypassed (picklescan CVE-2025-10156 bad CRC, CVE-2025-1944 name mismatch, duplicate `data.pkl`).
+//! Real writers never produce these. PyTorch (miniz) and Python's `zipfile` react differently, which is how scanners were bypassed (picklescan CVE-2025-10156 bad CRC, CVE-2025-1944 name mismatch, duplicate `data.pkl`).
 //!
 //! ## Example
 //! A `data.pkl` whose stored CRC is wrong; torch loads it, `zipfile` refuses it.

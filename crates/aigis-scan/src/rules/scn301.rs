@@ -1,16 +1,16 @@
-//! `SCN301 torchscript-code`: A `TorchScript` archive: loading it runs its compiled code.
+//! `SCN301 torchscript-code`: A TorchScript archive: loading it runs its compiled code.
 //!
 //! ## What it detects
-//! Zip checkpoints with `code/` and `constants.pkl`: `TorchScript` modules.
+//! Zip checkpoints with `code/` and `constants.pkl`: TorchScript modules.
 //!
 //! ## Why it matters
-//! `torch.load` hands `TorchScript` archives to `torch.jit.load` even with `weights_only=True` (CVE-2025-32434): the model's code runs, within `TorchScript`'s operator set.
+//! `torch.load` hands TorchScript archives to `torch.jit.load` even with `weights_only=True` (CVE-2025-32434): the model's code runs, within TorchScript's operator set.
 //!
 //! ## Example
 //! A model saved with `torch.jit.save`.
 //!
 //! ## Remediation
-//! Load `TorchScript` only from trusted, signed sources.
+//! Load TorchScript only from trusted, signed sources.
 //!
 //! ## References
 //! - CVE-2025-32434

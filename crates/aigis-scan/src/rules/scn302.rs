@@ -1,7 +1,7 @@
-//! `SCN302 torchscript-dangerous-call`: `TorchScript` code calls operators that read or write files or load libraries.
+//! `SCN302 torchscript-dangerous-call`: TorchScript code calls operators that read or write files or load libraries.
 //!
 //! ## What it detects
-//! Calls such as `torch.from_file`, `aten::save`, `torch.load` or `torch.ops.load_library` in a `TorchScript` archive's code.
+//! Calls such as `torch.from_file`, `aten::save`, `torch.load` or `torch.ops.load_library` in a TorchScript archive's code.
 //!
 //! ## Why it matters
 //! These operators reach the file system or load native code when the model runs.

@@ -7,7 +7,7 @@
 //! Loaders trusting the declared size read out of bounds (the CVE-2026-24747 class).
 //!
 //! ## Example
-//! A `FloatStorage` of 1,000,000 elements backed by 16 bytes.
+//! A FloatStorage of 1,000,000 elements backed by 16 bytes.
 //!
 //! ## Remediation
 //! Re-export the checkpoint.

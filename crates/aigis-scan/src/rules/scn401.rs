@@ -1,4 +1,4 @@
-//! `SCN401 numpy-object-array`: A `NumPy` array of Python objects: its data is a pickle.
+//! `SCN401 numpy-object-array`: A NumPy array of Python objects: its data is a pickle.
 //!
 //! ## What it detects
 //! `.npy` headers (also inside `.npz`) whose dtype has an object (`O`) field.

@@ -4,7 +4,7 @@
 //! References to `keras.utils.get_file` and `TFSMLayer`.
 //!
 //! ## Why it matters
-//! `get_file` downloads and writes files while the model loads (CVE-2025-8747); `TFSMLayer` loads and runs an external `SavedModel` (CVE-2026-1462).
+//! `get_file` downloads and writes files while the model loads (CVE-2025-8747); `TFSMLayer` loads and runs an external SavedModel (CVE-2026-1462).
 //!
 //! ## Example
 //! `{"class_name": "TFSMLayer", "config": {"filepath": "/tmp/evil"}}`

@@ -13,7 +13,7 @@
 //! Remove the ops from the exported graph.
 //!
 //! ## References
-//! - <https://www.tensorflow.org/guide/saved_model>
+//! - https://www.tensorflow.org/guide/saved_model
 
 use aigis_core::{RuleInfo, Severity};
 

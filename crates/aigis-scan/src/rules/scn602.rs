@@ -1,4 +1,4 @@
-//! `SCN602 tf-python-op`: A TensorFlow graph calls Python through `PyFunc`.
+//! `SCN602 tf-python-op`: A TensorFlow graph calls Python through PyFunc.
 //!
 //! ## What it detects
 //! `PyFunc`, `EagerPyFunc` and `PyFuncStateless` ops.
@@ -13,7 +13,7 @@
 //! Rewrite the function with TensorFlow ops.
 //!
 //! ## References
-//! - <https://www.tensorflow.org/api_docs/python/tf/py_function>
+//! - https://www.tensorflow.org/api_docs/python/tf/py_function
 
 use aigis_core::{RuleInfo, Severity};
 

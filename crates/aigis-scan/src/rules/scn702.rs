@@ -13,7 +13,7 @@
 //! Use standard operators, or review the custom operator library.
 //!
 //! ## References
-//! - <https://onnxruntime.ai/docs/reference/operators/add-custom-op.html>
+//! - https://onnxruntime.ai/docs/reference/operators/add-custom-op.html
 
 use aigis_core::{RuleInfo, Severity};
 

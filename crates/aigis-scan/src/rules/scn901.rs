@@ -13,7 +13,7 @@
 //! Re-export the file with the safetensors library.
 //!
 //! ## References
-//! - <https://github.com/huggingface/safetensors>
+//! - https://github.com/huggingface/safetensors
 
 use aigis_core::{RuleInfo, Severity};
 
