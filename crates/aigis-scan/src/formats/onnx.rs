@@ -49,7 +49,7 @@ impl W<'_, '_, '_> {
     fn each<'a>(&mut self, msg: &'a [u8], mut f: impl FnMut(&mut Self, u32, Field<'a>)) {
         for r in fields(msg) {
             if let Ok((n, v)) = r {
-                f(self, n, v)
+                f(self, n, v);
             } else {
                 self.malformed = true;
                 return;

@@ -85,7 +85,7 @@ fn check_schema(sink: &mut Sink, loc: &Loc, v: &Value) {
                         judge(sink, loc, m, f, "references function", true);
                     }
                     (Some("TypeNode"), Some(m), Some(t)) => {
-                        judge(sink, loc, m, t, "references type", false)
+                        judge(sink, loc, m, t, "references type", false);
                     }
                     (Some("MethodNode"), _, _) => {
                         let f = o

@@ -1,19 +1,7 @@
 //! `SCN002 unknown-format`: Binary content that matches no known model format.
 //!
-//! ## What it detects
-//! A binary file (not text, image or PDF) that no aigis parser recognises by content.
-//!
-//! ## Why it matters
-//! Formats are detected by content, never by extension: a renamed pickle is still a pickle. A binary that is nothing aigis knows cannot be vouched for, so it is not passed silently (scanners that print 'no issues' for skipped files are a common complaint).
-//!
-//! ## Example
-//! `weights.bin` holding an unknown serialisation.
-//!
-//! ## Remediation
-//! Convert the artifact to a known format (safetensors preferably), or suppress the finding for that path with a reason.
-//!
-//! ## References
-//! - modelscan issue #218 (skipped files reported as clean)
+//! The full text (what it detects, why it matters, an example, remediation, references) is
+//! [`RULE`]`.doc`, shown by `aigis rules SCN002`.
 
 use aigis_core::{RuleInfo, Severity};
 

@@ -1,19 +1,7 @@
 //! `SCN003 scan-limit-exceeded`: A safety limit (depth, size, time, count) stopped the scan of part of the input.
 //!
-//! ## What it detects
-//! Nesting deeper than `max_depth`, more decompressed data than the budget, too many archive entries or pickle values, or a file that took longer than the time budget.
-//!
-//! ## Why it matters
-//! Limits keep a hostile file from exhausting the scanner; what lies beyond a limit was not examined, so the file cannot be called clean.
-//!
-//! ## Example
-//! A zip nested 20 levels deep; a pickle whose memo grows past 64 million values.
-//!
-//! ## Remediation
-//! Inspect the file by hand. If it is legitimately large, raise the limit in `aigis.toml` under `[scan]`.
-//!
-//! ## References
-//! - CWE-400: Uncontrolled Resource Consumption
+//! The full text (what it detects, why it matters, an example, remediation, references) is
+//! [`RULE`]`.doc`, shown by `aigis rules SCN003`.
 
 use aigis_core::{RuleInfo, Severity};
 

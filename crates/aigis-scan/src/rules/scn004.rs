@@ -1,19 +1,7 @@
 //! `SCN004 unsupported-container`: A container or compression aigis cannot open (7z, rar, bzip2, lz4, zstd, unknown zip method).
 //!
-//! ## What it detects
-//! Archives and compressed streams whose contents aigis does not unpack.
-//!
-//! ## Why it matters
-//! Older scanners unpacked 7z through py7zr and some loaders (joblib with lz4 or bz2) open these formats; a payload inside is invisible unless unpacked (the nullifAI samples used 7z-compressed PyTorch files).
-//!
-//! ## Example
-//! `model.pt` that is a 7z archive.
-//!
-//! ## Remediation
-//! Repack as zip or uncompressed and scan again.
-//!
-//! ## References
-//! - nullifAI: https://www.reversinglabs.com/blog/rl-identifies-malware-ml-model-hosted-on-hugging-face
+//! The full text (what it detects, why it matters, an example, remediation, references) is
+//! [`RULE`]`.doc`, shown by `aigis rules SCN004`.
 
 use aigis_core::{RuleInfo, Severity};
 

@@ -1,20 +1,7 @@
 //! `SCN005 symlink-escape`: A symbolic link in the scanned tree points outside it.
 //!
-//! ## What it detects
-//! Links inside a model directory whose target lies outside the scanned directory, or nowhere.
-//!
-//! ## Why it matters
-//! Loaders follow links: ONNX external data and tokenizer files read through a link reach files the model should never see (CVE-2026-27489 class).
-//!
-//! ## Example
-//! `model.onnx.data -> /home/user/.ssh/id_rsa`
-//!
-//! ## Remediation
-//! Replace the link with the file it should be, or remove it.
-//!
-//! ## References
-//! - CVE-2026-27489
-//! - CWE-59: Link Following
+//! The full text (what it detects, why it matters, an example, remediation, references) is
+//! [`RULE`]`.doc`, shown by `aigis rules SCN005`.
 
 use aigis_core::{RuleInfo, Severity};
 

@@ -1,19 +1,7 @@
 //! `SCN102 pickle-dynamic-import`: A pickle imports a name computed at load time.
 //!
-//! ## What it detects
-//! `STACK_GLOBAL` whose module or name operand is not a literal string but the result of a call, or an `EXT` code resolved through the copyreg registry.
-//!
-//! ## Why it matters
-//! Scanners that read import names statically see nothing; the name is produced by running code while loading. No legitimate library writes this.
-//!
-//! ## Example
-//! `STACK_GLOBAL` over the result of `_codecs.decode('bf', 'rot13')`.
-//!
-//! ## Remediation
-//! Do not load the file.
-//!
-//! ## References
-//! - The Art of Hide and Seek (arXiv 2508.19774)
+//! The full text (what it detects, why it matters, an example, remediation, references) is
+//! [`RULE`]`.doc`, shown by `aigis rules SCN102`.
 
 use aigis_core::{RuleInfo, Severity};
 

@@ -1,20 +1,7 @@
 //! `SCN103 pickle-attribute-traversal`: A pickle resolves a dotted or special name that walks into dangerous attributes.
 //!
-//! ## What it detects
-//! Protocol 4 dotted names resolved attribute by attribute: a step through a dunder (`__builtins__`, `__globals__`, `__class__`, `__subclasses__`) or through a module attribute that reaches a denylisted callable (`pathlib` then `os.system`).
-//!
-//! ## Why it matters
-//! A name like `numpy.__builtins__.eval` starts in an allowed module and ends in code execution; allowlists keyed on the module alone are bypassed this way.
-//!
-//! ## Example
-//! `STACK_GLOBAL('pathlib', 'os.system')`
-//!
-//! ## Remediation
-//! Do not load the file.
-//!
-//! ## References
-//! - picklescan bypass reports (dotted names)
-//! - modelscan issue #330
+//! The full text (what it detects, why it matters, an example, remediation, references) is
+//! [`RULE`]`.doc`, shown by `aigis rules SCN103`.
 
 use aigis_core::{RuleInfo, Severity};
 

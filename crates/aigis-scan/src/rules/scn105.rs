@@ -1,19 +1,7 @@
 //! `SCN105 pickle-unknown-import`: A pickle imports a global that is not on the allowlist but never calls it.
 //!
-//! ## What it detects
-//! A non-allowlisted global that is imported but not called.
-//!
-//! ## Why it matters
-//! Importing a module runs its top-level code, and an imported callable can still be reached by other means; it is a weak signal worth a look.
-//!
-//! ## Example
-//! `GLOBAL mylib.config CONSTANT` stored in a dict.
-//!
-//! ## Remediation
-//! Review the module; allow it with `--allow module:name` if it is trusted.
-//!
-//! ## References
-//! - https://docs.python.org/3/library/pickle.html#restricting-globals
+//! The full text (what it detects, why it matters, an example, remediation, references) is
+//! [`RULE`]`.doc`, shown by `aigis rules SCN105`.
 
 use aigis_core::{RuleInfo, Severity};
 

@@ -1,20 +1,7 @@
 //! `SCN106 pickle-attribute-injection`: A pickle's BUILD rewrites an imported object or injects a special attribute.
 //!
-//! ## What it detects
-//! `BUILD` applied to a global (class, function or module) rather than to a fresh instance, or `BUILD` state that sets a dunder attribute such as `__setstate__` or `__reduce__`.
-//!
-//! ## Why it matters
-//! Setting attributes on a class rewrites it for the whole process; installing `__setstate__` on an instance makes the next `BUILD` call an attacker-chosen function without any `REDUCE` opcode.
-//!
-//! ## Example
-//! `BUILD` with state `{'__setstate__': os.system}` followed by `BUILD` with state `'id'`.
-//!
-//! ## Remediation
-//! Do not load the file.
-//!
-//! ## References
-//! - Trail of Bits, Sleepy Pickle
-//! - fickling documentation
+//! The full text (what it detects, why it matters, an example, remediation, references) is
+//! [`RULE`]`.doc`, shown by `aigis rules SCN106`.
 
 use aigis_core::{RuleInfo, Severity};
 

@@ -1,19 +1,7 @@
 //! `SCN107 pickle-extension-code`: A pickle imports through copyreg extension codes (EXT1/EXT2/EXT4).
 //!
-//! ## What it detects
-//! `EXT1`, `EXT2` or `EXT4` opcodes, which resolve a global through the loading process's copyreg extension registry.
-//!
-//! ## Why it matters
-//! What gets imported is not named in the file, so no scanner can vouch for it; ML libraries never use extension codes.
-//!
-//! ## Example
-//! `\x82\x01` (EXT1 code 1).
-//!
-//! ## Remediation
-//! Do not load the file.
-//!
-//! ## References
-//! - https://docs.python.org/3/library/copyreg.html
+//! The full text (what it detects, why it matters, an example, remediation, references) is
+//! [`RULE`]`.doc`, shown by `aigis rules SCN107`.
 
 use aigis_core::{RuleInfo, Severity};
 

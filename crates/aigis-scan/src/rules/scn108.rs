@@ -1,20 +1,7 @@
 //! `SCN108 pickle-malformed-stream`: A pickle stream is malformed or truncated.
 //!
-//! ## What it detects
-//! An invalid opcode, a stack underflow, a memo key that does not exist, a length past the end, or a stream without `STOP`.
-//!
-//! ## Why it matters
-//! Python executes every opcode before the damage: a payload placed before a deliberate error runs, while scanners that give up on parse errors see nothing (nullifAI). What was seen before the damage is reported by the other rules.
-//!
-//! ## Example
-//! `cposix\nsystem\n(S'id'\ntR` followed by the byte 0xff.
-//!
-//! ## Remediation
-//! Do not load the file; re-export it from its source.
-//!
-//! ## References
-//! - nullifAI
-//! - modelscan issue #356 (fail closed on parse errors)
+//! The full text (what it detects, why it matters, an example, remediation, references) is
+//! [`RULE`]`.doc`, shown by `aigis rules SCN108`.
 
 use aigis_core::{RuleInfo, Severity};
 

@@ -1,19 +1,7 @@
 //! `SCN109 pickle-stacked-data`: More data (another pickle, or other bytes) follows the end of a pickle.
 //!
-//! ## What it detects
-//! Bytes after a pickle's `STOP` in a raw pickle file: another pickle (each is scanned) or trailing data.
-//!
-//! ## Why it matters
-//! Loaders that call `pickle.load` repeatedly (legacy PyTorch, custom loaders) run stacked pickles; scanners that stop at the first `STOP` miss them.
-//!
-//! ## Example
-//! Two pickles concatenated in one `.pkl`.
-//!
-//! ## Remediation
-//! Re-export the model; a single object needs a single pickle.
-//!
-//! ## References
-//! - fickling documentation (stacked pickles)
+//! The full text (what it detects, why it matters, an example, remediation, references) is
+//! [`RULE`]`.doc`, shown by `aigis rules SCN109`.
 
 use aigis_core::{RuleInfo, Severity};
 

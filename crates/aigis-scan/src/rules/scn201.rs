@@ -1,21 +1,7 @@
 //! `SCN201 zip-integrity`: Zip headers disagree with each other or with the data.
 //!
-//! ## What it detects
-//! CRC mismatches, local and central names that differ, duplicate member names, a missing or truncated central directory, entries pointing at no local header.
-//!
-//! ## Why it matters
-//! Real writers never produce these. PyTorch (miniz) and Python's `zipfile` react differently, which is how scanners were bypassed (picklescan CVE-2025-10156 bad CRC, CVE-2025-1944 name mismatch, duplicate `data.pkl`).
-//!
-//! ## Example
-//! A `data.pkl` whose stored CRC is wrong; torch loads it, `zipfile` refuses it.
-//!
-//! ## Remediation
-//! Do not load the file; re-export it.
-//!
-//! ## References
-//! - CVE-2025-10156
-//! - CVE-2025-1944
-//! - CVE-2025-1945
+//! The full text (what it detects, why it matters, an example, remediation, references) is
+//! [`RULE`]`.doc`, shown by `aigis rules SCN201`.
 
 use aigis_core::{RuleInfo, Severity};
 

@@ -1,19 +1,7 @@
 //! `SCN202 zip-encrypted`: A zip member is encrypted and cannot be inspected.
 //!
-//! ## What it detects
-//! A member with the encryption flag set.
-//!
-//! ## Why it matters
-//! Its contents cannot be checked; model archives are never encrypted member by member.
-//!
-//! ## Example
-//! A `.pt` archive whose `data.pkl` has flag bit 0 set.
-//!
-//! ## Remediation
-//! Obtain an unencrypted copy.
-//!
-//! ## References
-//! - APPNOTE.TXT 4.4.4 general purpose bit flag
+//! The full text (what it detects, why it matters, an example, remediation, references) is
+//! [`RULE`]`.doc`, shown by `aigis rules SCN202`.
 
 use aigis_core::{RuleInfo, Severity};
 

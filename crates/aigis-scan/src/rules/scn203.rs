@@ -1,19 +1,7 @@
 //! `SCN203 archive-bomb`: An archive member or compressed stream expands beyond the safety limits.
 //!
-//! ## What it detects
-//! Decompressed size over `max_member_bytes`, or a compression ratio over `max_ratio` for a member larger than 16 MiB.
-//!
-//! ## Why it matters
-//! Decompression bombs exhaust memory or disk in whatever unpacks them; model files never compress this well.
-//!
-//! ## Example
-//! A 40 KiB member that inflates to 4 GiB.
-//!
-//! ## Remediation
-//! Do not unpack the file.
-//!
-//! ## References
-//! - CWE-409: Improper Handling of Highly Compressed Data
+//! The full text (what it detects, why it matters, an example, remediation, references) is
+//! [`RULE`]`.doc`, shown by `aigis rules SCN203`.
 
 use aigis_core::{RuleInfo, Severity};
 

@@ -1,19 +1,7 @@
 //! `SCN204 archive-path-traversal`: An archive member's name or link escapes the extraction directory.
 //!
-//! ## What it detects
-//! Member names that are absolute, contain `..`, a drive letter or a NUL, and tar members that are links.
-//!
-//! ## Why it matters
-//! Tools that extract model archives (Keras, custom loaders) write wherever the name points.
-//!
-//! ## Example
-//! `../../.bashrc` inside a `.keras` zip.
-//!
-//! ## Remediation
-//! Do not extract the archive.
-//!
-//! ## References
-//! - CWE-22: Path Traversal
+//! The full text (what it detects, why it matters, an example, remediation, references) is
+//! [`RULE`]`.doc`, shown by `aigis rules SCN204`.
 
 use aigis_core::{RuleInfo, Severity};
 

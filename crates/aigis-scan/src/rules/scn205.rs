@@ -1,19 +1,7 @@
 //! `SCN205 archive-hidden-content`: An archive hides content from some readers: members missing from the central directory, or data before the first member.
 //!
-//! ## What it detects
-//! Local headers not listed in the central directory, and bytes in front of the first zip member (polyglot files).
-//!
-//! ## Why it matters
-//! Scanners that read the directory never see hidden members, while streaming readers load them; a file that is both a pickle and a zip loads differently in different tools.
-//!
-//! ## Example
-//! A pickle with a zip appended (`torch.load` reads the zip, `pickle.load` the pickle).
-//!
-//! ## Remediation
-//! Do not load the file. Hidden members and prefixes were scanned; see the other findings.
-//!
-//! ## References
-//! - picklescan CVE-2025-1889
+//! The full text (what it detects, why it matters, an example, remediation, references) is
+//! [`RULE`]`.doc`, shown by `aigis rules SCN205`.
 
 use aigis_core::{RuleInfo, Severity};
 

@@ -1,19 +1,7 @@
 //! `SCN301 torchscript-code`: A TorchScript archive: loading it runs its compiled code.
 //!
-//! ## What it detects
-//! Zip checkpoints with `code/` and `constants.pkl`: TorchScript modules.
-//!
-//! ## Why it matters
-//! `torch.load` hands TorchScript archives to `torch.jit.load` even with `weights_only=True` (CVE-2025-32434): the model's code runs, within TorchScript's operator set.
-//!
-//! ## Example
-//! A model saved with `torch.jit.save`.
-//!
-//! ## Remediation
-//! Load TorchScript only from trusted, signed sources.
-//!
-//! ## References
-//! - CVE-2025-32434
+//! The full text (what it detects, why it matters, an example, remediation, references) is
+//! [`RULE`]`.doc`, shown by `aigis rules SCN301`.
 
 use aigis_core::{RuleInfo, Severity};
 

@@ -1,19 +1,7 @@
 //! `SCN302 torchscript-dangerous-call`: TorchScript code calls operators that read or write files or load libraries.
 //!
-//! ## What it detects
-//! Calls such as `torch.from_file`, `aten::save`, `torch.load` or `torch.ops.load_library` in a TorchScript archive's code.
-//!
-//! ## Why it matters
-//! These operators reach the file system or load native code when the model runs.
-//!
-//! ## Example
-//! `torch.from_file("/etc/passwd", ...)` in `code/__torch__.py`.
-//!
-//! ## Remediation
-//! Do not run the model.
-//!
-//! ## References
-//! - CVE-2025-32434
+//! The full text (what it detects, why it matters, an example, remediation, references) is
+//! [`RULE`]`.doc`, shown by `aigis rules SCN302`.
 
 use aigis_core::{RuleInfo, Severity};
 

@@ -1,19 +1,7 @@
 //! `SCN303 torch-storage-mismatch`: A tensor storage in a torch zip is smaller than the size its pickle declares.
 //!
-//! ## What it detects
-//! A `data/<key>` member with fewer bytes than element count times element size.
-//!
-//! ## Why it matters
-//! Loaders trusting the declared size read out of bounds (the CVE-2026-24747 class).
-//!
-//! ## Example
-//! A FloatStorage of 1,000,000 elements backed by 16 bytes.
-//!
-//! ## Remediation
-//! Re-export the checkpoint.
-//!
-//! ## References
-//! - CVE-2026-24747
+//! The full text (what it detects, why it matters, an example, remediation, references) is
+//! [`RULE`]`.doc`, shown by `aigis rules SCN303`.
 
 use aigis_core::{RuleInfo, Severity};
 

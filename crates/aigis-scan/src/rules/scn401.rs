@@ -1,19 +1,7 @@
 //! `SCN401 numpy-object-array`: A NumPy array of Python objects: its data is a pickle.
 //!
-//! ## What it detects
-//! `.npy` headers (also inside `.npz`) whose dtype has an object (`O`) field.
-//!
-//! ## Why it matters
-//! Loading it needs `allow_pickle=True`, which runs the embedded pickle (CVE-2019-6446); the pickle itself is scanned and reported by the pickle rules.
-//!
-//! ## Example
-//! `np.save('a.npy', np.array([obj], dtype=object))`
-//!
-//! ## Remediation
-//! Store numeric arrays, or save objects some other way.
-//!
-//! ## References
-//! - CVE-2019-6446
+//! The full text (what it detects, why it matters, an example, remediation, references) is
+//! [`RULE`]`.doc`, shown by `aigis rules SCN401`.
 
 use aigis_core::{RuleInfo, Severity};
 

@@ -1,20 +1,7 @@
 //! `SCN402 skops-untrusted-type`: A skops file names a type or function outside the known-safe set.
 //!
-//! ## What it detects
-//! Types, functions and methods named in a `.skops` file's `schema.json` that are not on the allowlist; critical when denylisted.
-//!
-//! ## Why it matters
-//! skops refuses untrusted types unless the caller trusts them, and callers often pass `get_untrusted_types()` straight back; a function node naming `posix.system` then runs on load.
-//!
-//! ## Example
-//! `{"__loader__": "FunctionNode", "content": {"module_path": "posix", "function": "system"}}`
-//!
-//! ## Remediation
-//! Review `skops.io.get_untrusted_types()` before trusting anything; never trust process, eval or import functions.
-//!
-//! ## References
-//! - https://skops.readthedocs.io/en/stable/persistence.html
-//! - CVE-2025-54886
+//! The full text (what it detects, why it matters, an example, remediation, references) is
+//! [`RULE`]`.doc`, shown by `aigis rules SCN402`.
 
 use aigis_core::{RuleInfo, Severity};
 

@@ -1,20 +1,7 @@
 //! `SCN501 keras-lambda`: A Keras model carries a Lambda layer's Python bytecode.
 //!
-//! ## What it detects
-//! Lambda layers in `.keras` `config.json` or legacy `.h5` model configs; critical when the bytecode names process, file or eval functions.
-//!
-//! ## Why it matters
-//! Keras unmarshals the bytecode and runs it when building the model; legacy `.h5` ignores `safe_mode` (CVE-2024-3660, CVE-2025-9905).
-//!
-//! ## Example
-//! `Lambda(lambda x: __import__('os').system('id') or x)`
-//!
-//! ## Remediation
-//! Replace Lambda layers with registered custom layers in code you control.
-//!
-//! ## References
-//! - CVE-2024-3660
-//! - CVE-2025-9905
+//! The full text (what it detects, why it matters, an example, remediation, references) is
+//! [`RULE`]`.doc`, shown by `aigis rules SCN501`.
 
 use aigis_core::{RuleInfo, Severity};
 

@@ -1,19 +1,7 @@
 //! `SCN502 keras-untrusted-module`: A Keras config names a module outside Keras.
 //!
-//! ## What it detects
-//! `module` keys in a Keras config that are not `keras`, `keras.src.*`, `tf_keras`, `keras_hub` and the like; critical for denylisted modules.
-//!
-//! ## Why it matters
-//! Keras imports the module and looks the name up in it during deserialisation, even in `safe_mode` (CVE-2025-1550).
-//!
-//! ## Example
-//! `{"module": "os", "class_name": "system", ...}`
-//!
-//! ## Remediation
-//! Use only Keras classes or your own registered ones; review custom modules.
-//!
-//! ## References
-//! - CVE-2025-1550
+//! The full text (what it detects, why it matters, an example, remediation, references) is
+//! [`RULE`]`.doc`, shown by `aigis rules SCN502`.
 
 use aigis_core::{RuleInfo, Severity};
 

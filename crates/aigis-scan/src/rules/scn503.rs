@@ -1,20 +1,7 @@
 //! `SCN503 keras-dangerous-reference`: A Keras config uses a layer or function that loads or downloads files.
 //!
-//! ## What it detects
-//! References to `keras.utils.get_file` and `TFSMLayer`.
-//!
-//! ## Why it matters
-//! `get_file` downloads and writes files while the model loads (CVE-2025-8747); `TFSMLayer` loads and runs an external SavedModel (CVE-2026-1462).
-//!
-//! ## Example
-//! `{"class_name": "TFSMLayer", "config": {"filepath": "/tmp/evil"}}`
-//!
-//! ## Remediation
-//! Remove the reference; ship the data with the model.
-//!
-//! ## References
-//! - CVE-2025-8747
-//! - CVE-2026-1462
+//! The full text (what it detects, why it matters, an example, remediation, references) is
+//! [`RULE`]`.doc`, shown by `aigis rules SCN503`.
 
 use aigis_core::{RuleInfo, Severity};
 

@@ -1,19 +1,7 @@
 //! `SCN601 tf-file-access-op`: A TensorFlow graph uses ops that read, write or list files.
 //!
-//! ## What it detects
-//! `ReadFile`, `WriteFile`, `MatchingFiles`, `ImmutableConst`, summary writers, file-backed datasets and table initialisers in `saved_model.pb` graphs and functions. Checkpoint ops (`SaveV2`, `RestoreV2`, `MergeV2Checkpoints`) are expected and not flagged.
-//!
-//! ## Why it matters
-//! Serving the model runs the graph: these ops read secrets or write files on the host.
-//!
-//! ## Example
-//! A serving signature that returns `tf.io.read_file('/etc/passwd')`.
-//!
-//! ## Remediation
-//! Remove the ops from the exported graph.
-//!
-//! ## References
-//! - https://www.tensorflow.org/guide/saved_model
+//! The full text (what it detects, why it matters, an example, remediation, references) is
+//! [`RULE`]`.doc`, shown by `aigis rules SCN601`.
 
 use aigis_core::{RuleInfo, Severity};
 

@@ -1,19 +1,7 @@
 //! `SCN602 tf-python-op`: A TensorFlow graph calls Python through PyFunc.
 //!
-//! ## What it detects
-//! `PyFunc`, `EagerPyFunc` and `PyFuncStateless` ops.
-//!
-//! ## Why it matters
-//! They call a Python function registered in the loading process; a graph that needs one cannot be run safely elsewhere.
-//!
-//! ## Example
-//! `tf.py_function` inside a saved signature.
-//!
-//! ## Remediation
-//! Rewrite the function with TensorFlow ops.
-//!
-//! ## References
-//! - https://www.tensorflow.org/api_docs/python/tf/py_function
+//! The full text (what it detects, why it matters, an example, remediation, references) is
+//! [`RULE`]`.doc`, shown by `aigis rules SCN602`.
 
 use aigis_core::{RuleInfo, Severity};
 

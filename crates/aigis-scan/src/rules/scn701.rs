@@ -1,20 +1,7 @@
 //! `SCN701 onnx-external-data-escape`: An ONNX tensor's external data location escapes the model directory.
 //!
-//! ## What it detects
-//! `external_data` locations that are absolute, name a drive or stream, contain a NUL, or climb with `..`.
-//!
-//! ## Why it matters
-//! onnx and onnxruntime read (and some tools write) the named file (CVE-2022-25882, CVE-2024-27318).
-//!
-//! ## Example
-//! `location: "../../../home/user/.ssh/id_rsa"`
-//!
-//! ## Remediation
-//! Keep external data next to the model with a plain relative name.
-//!
-//! ## References
-//! - CVE-2022-25882
-//! - CVE-2024-27318
+//! The full text (what it detects, why it matters, an example, remediation, references) is
+//! [`RULE`]`.doc`, shown by `aigis rules SCN701`.
 
 use aigis_core::{RuleInfo, Severity};
 

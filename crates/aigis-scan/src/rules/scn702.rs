@@ -1,19 +1,7 @@
 //! `SCN702 onnx-nonstandard-domain`: An ONNX model uses operators from a non-standard domain.
 //!
-//! ## What it detects
-//! Operators outside the ONNX, ONNX-ML, training and Microsoft domains; high for Python operators (onnxruntime-extensions `PyOp`).
-//!
-//! ## Why it matters
-//! Custom operators need native or Python code registered at load time, outside the model's checks.
-//!
-//! ## Example
-//! `domain: "ai.onnx.contrib", op_type: "PyOp"`
-//!
-//! ## Remediation
-//! Use standard operators, or review the custom operator library.
-//!
-//! ## References
-//! - https://onnxruntime.ai/docs/reference/operators/add-custom-op.html
+//! The full text (what it detects, why it matters, an example, remediation, references) is
+//! [`RULE`]`.doc`, shown by `aigis rules SCN702`.
 
 use aigis_core::{RuleInfo, Severity};
 

@@ -1,20 +1,7 @@
 //! `SCN801 chat-template-injection`: A chat template reaches Python internals (server-side template injection).
 //!
-//! ## What it detects
-//! Jinja chat templates (GGUF `tokenizer.chat_template*`, `tokenizer_config.json`, `.jinja` files) that read dunder attributes, build dunder names from strings, use the `attr` filter, or include other templates.
-//!
-//! ## Why it matters
-//! Inference servers render chat templates with user text; a template that reaches `__globals__` runs code on the server (CVE-2024-34359, CVE-2026-5760).
-//!
-//! ## Example
-//! `{{ cycler.__init__.__globals__.os.popen('id').read() }}`
-//!
-//! ## Remediation
-//! Use the template shipped by the model's authors; rendering should use a sandboxed environment.
-//!
-//! ## References
-//! - CVE-2024-34359
-//! - CVE-2026-5760
+//! The full text (what it detects, why it matters, an example, remediation, references) is
+//! [`RULE`]`.doc`, shown by `aigis rules SCN801`.
 
 use aigis_core::{RuleInfo, Severity};
 

@@ -1,19 +1,7 @@
 //! `SCN901 safetensors-invalid-header`: A safetensors header is invalid.
 //!
-//! ## What it detects
-//! Header JSON that does not parse, unknown dtypes, shapes that disagree with offsets, overlapping tensors, offsets past the data.
-//!
-//! ## Why it matters
-//! safetensors is the safe format because it holds no code; a malformed header is either damage or an attempt on parsers that are less careful than the reference one.
-//!
-//! ## Example
-//! Two tensors whose `data_offsets` overlap.
-//!
-//! ## Remediation
-//! Re-export the file with the safetensors library.
-//!
-//! ## References
-//! - https://github.com/huggingface/safetensors
+//! The full text (what it detects, why it matters, an example, remediation, references) is
+//! [`RULE`]`.doc`, shown by `aigis rules SCN901`.
 
 use aigis_core::{RuleInfo, Severity};
 
