@@ -48,7 +48,7 @@ def make_inputs(gb):
         torch.save({f"layer{i}.weight": torch.zeros(n) for i in range(8)}, big)
     dense = os.path.join(WORK, "vocab_200mb.pkl")
     if not os.path.exists(dense):
-        vocab = {f"tok_{i:08d}_{'x' * (i % 7)}": i for i in range(7_000_000)}
+        vocab = {f"tok_{i:08d}_{'x' * (i % 7)}": i for i in range(8_500_000)}
         with open(dense, "wb") as f:
             pickle.dump(vocab, f, protocol=4)
     return big, dense

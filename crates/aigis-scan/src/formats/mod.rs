@@ -5,6 +5,7 @@ pub(crate) mod gguf;
 pub(crate) mod hdf5;
 pub(crate) mod jinja;
 pub(crate) mod keras;
+pub(crate) mod msgpack;
 pub(crate) mod numpy;
 pub(crate) mod onnx;
 pub(crate) mod pickle;
@@ -48,6 +49,10 @@ pub(crate) enum Kind {
     SsTable,
     Text,
     Media,
+    /// Datasets and other data containers that hold no code (Parquet, Arrow, MessagePack, TFLite, GGML).
+    Data(&'static str),
+    /// Native executables and shared libraries.
+    Executable(&'static str),
     Unknown,
 }
 
@@ -119,8 +124,39 @@ pub(crate) fn sniff(data: &[u8], name: &str) -> Kind {
         || starts(b"\xff\xd8\xff")
         || starts(b"GIF8")
         || starts(b"%PDF-")
+        || starts(b"RIFF")
+        || starts(b"fLaC")
+        || starts(b"ID3")
+        || starts(b"OggS")
     {
         return Kind::Media;
+    }
+    if starts(b"\x7fELF") {
+        return Kind::Executable("ELF");
+    }
+    if starts(b"MZ") && data.len() > 0x40 {
+        return Kind::Executable("PE");
+    }
+    if starts(&[0xcf, 0xfa, 0xed, 0xfe])
+        || starts(&[0xce, 0xfa, 0xed, 0xfe])
+        || starts(&[0xfe, 0xed, 0xfa, 0xcf])
+    {
+        return Kind::Executable("Mach-O");
+    }
+    if starts(b"PAR1") && data.ends_with(b"PAR1") {
+        return Kind::Data("parquet");
+    }
+    if starts(b"ARROW1") {
+        return Kind::Data("arrow");
+    }
+    if data.len() >= 8 && &data[4..8] == b"TFL3" {
+        return Kind::Data("tflite");
+    }
+    if starts(b"lmgg") || starts(b"tjgg") || starts(b"fmgg") {
+        return Kind::Data("ggml");
+    }
+    if msgpack::is_msgpack_map(data) {
+        return Kind::Data("msgpack");
     }
     if text::is_text(data) {
         return Kind::Text;
@@ -218,6 +254,16 @@ pub(crate) fn scan_blob(
         }
         Kind::Text => text::scan(sink, loc, data, name),
         Kind::Media => "media",
+        Kind::Data(what) => what,
+        Kind::Executable(what) => {
+            sink.push(
+                Finding::new(&rules::scn006::RULE, format!("{what} executable or shared library"), loc.whole())
+                    .detail("Native code shipped with a model runs with the loader's privileges once anything loads it \
+                             (custom-op libraries, bundled tools).")
+                    .evidence(what),
+            );
+            "executable"
+        }
         Kind::SsTable => {
             // Keys and BundleEntryProto records: names, dtypes, shapes, offsets. No code.
             sink.tf_index = true;

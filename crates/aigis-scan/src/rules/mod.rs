@@ -7,6 +7,7 @@ pub mod scn002;
 pub mod scn003;
 pub mod scn004;
 pub mod scn005;
+pub mod scn006;
 pub mod scn101;
 pub mod scn102;
 pub mod scn103;
@@ -43,6 +44,7 @@ pub static RULES: &[&RuleInfo] = &[
     &scn003::RULE,
     &scn004::RULE,
     &scn005::RULE,
+    &scn006::RULE,
     &scn101::RULE,
     &scn102::RULE,
     &scn103::RULE,
