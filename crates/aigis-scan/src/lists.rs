@@ -166,8 +166,11 @@ impl Lists {
             return Class::Traversal(format!("empty module or name in `{module}.{name}`"));
         }
         let parts: Vec<&str> = module.split('.').chain(name.split('.')).collect();
+        // `__main__` is the loading script's module: a real module, not an attribute hop.
+        let first_is_main = module == "__main__" || module.starts_with("__main__.");
         if let Some(p) = parts
             .iter()
+            .skip(usize::from(first_is_main))
             .find(|p| p.starts_with("__") && p.ends_with("__") && p.len() > 4)
             && !(self.is_allowed(module, name))
         {
@@ -259,5 +262,7 @@ mod tests {
         assert!(matches!(c("", "x"), Class::Traversal(_)));
         // A nested class in an unknown module is only unknown.
         assert_eq!(c("mylib", "Outer.Inner"), Class::Unknown);
+        assert_eq!(c("__main__", "Net"), Class::Unknown);
+        assert!(matches!(c("__main__", "Net.__init__"), Class::Traversal(_)));
     }
 }

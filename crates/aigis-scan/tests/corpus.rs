@@ -68,7 +68,7 @@ fn corpus_matches_manifest() {
             let loud: Vec<_> = report
                 .findings
                 .iter()
-                .filter(|f| &f.location.path == path && f.severity >= Severity::Low)
+                .filter(|f| &f.location.path == path && f.severity >= Severity::Medium)
                 .map(|f| format!("{} {}", f.rule, f.title))
                 .collect();
             if !loud.is_empty() || rec.verdict != Verdict::Clean {

@@ -70,11 +70,6 @@ pub(crate) fn scan_pickle_file(
     storages
 }
 
-/// Scan a nested pickle held in memory (decoded from a call argument).
-pub(crate) fn scan_stream_bytes(sink: &mut Sink, loc: &Loc, data: &[u8], depth: u32) {
-    scan_pickle_file(sink, loc, data, depth);
-}
-
 /// Operand layout of an opcode, for the syntactic sniffer.
 enum Arg {
     None,

@@ -47,8 +47,16 @@ pub(crate) struct GlobalRec {
     pub offset: usize,
     pub opcode: &'static str,
     pub invoked: bool,
+    /// Only ever instantiated by NEWOBJ/NEWOBJ_EX (`cls.__new__(cls)`: no `__init__`, no call).
+    pub instantiated: bool,
     pub example: Option<String>,
     pub dynamic: bool,
+    /// For deserialisers: every call had a literal payload that was scanned.
+    pub nested_scanned: Option<bool>,
+    /// For `builtins.getattr`: every call took a literal, non-dunder method name of an
+    /// allowlisted object and no result was ever called (a stored bound method, as torch
+    /// writes for module hooks).
+    pub method_ref_only: Option<bool>,
 }
 
 /// A torch storage named by a persistent id: `('storage', cls, key, location, numel)`.
@@ -314,6 +322,9 @@ impl<'a, 's, 'o> Machine<'a, 's, 'o> {
             offset: self.op_off,
             opcode,
             invoked: false,
+            instantiated: false,
+            nested_scanned: None,
+            method_ref_only: None,
             example: None,
             dynamic: false,
         });
@@ -332,6 +343,9 @@ impl<'a, 's, 'o> Machine<'a, 's, 'o> {
             offset: self.op_off,
             opcode: "STACK_GLOBAL",
             invoked: false,
+            instantiated: false,
+            nested_scanned: None,
+            method_ref_only: None,
             example: None,
             dynamic: true,
         });
@@ -384,7 +398,9 @@ impl<'a, 's, 'o> Machine<'a, 's, 'o> {
     }
 
     /// A call of `callee` with `args` (REDUCE, NEWOBJ, `NEWOBJ_EX`, INST, OBJ).
-    fn call(&mut self, callee: V, args: V) -> V {
+    /// With `newobj`, an instantiation by NEWOBJ/NEWOBJ_EX: `cls.__new__(cls, *args)`, no
+    /// constructor runs.
+    fn call(&mut self, callee: V, args: V, newobj: bool) -> V {
         let safe = self.is_safe_callee(callee);
         if let V::Global(i) = callee {
             let rendered = if safe {
@@ -393,7 +409,11 @@ impl<'a, 's, 'o> Machine<'a, 's, 'o> {
                 Some(self.render_call(callee, args))
             };
             if let Some(g) = self.globals.get_mut(i as usize) {
-                g.invoked = true;
+                if newobj {
+                    g.instantiated = true;
+                } else {
+                    g.invoked = true;
+                }
                 if g.example.is_none() {
                     g.example = rendered;
                 }
@@ -402,18 +422,58 @@ impl<'a, 's, 'o> Machine<'a, 's, 'o> {
             // Calling something computed (the result of another call, a container item):
             // whatever produced it is invoked too.
             self.mark_invoked(callee, 0);
+            if let V::Obj(k) = callee {
+                if let Some(V::Global(gi)) = self.calls.get(k as usize).map(|c| c.callee) {
+                    if let Some(g) = self.globals.get_mut(gi as usize) {
+                        g.method_ref_only = Some(false);
+                    }
+                }
+            }
+        }
+        if !newobj && self.is_pair(callee, &[("builtins", "getattr")]) {
+            let safe_ref = self.is_safe_method_ref(args);
+            if let V::Global(i) = callee {
+                if let Some(g) = self.globals.get_mut(i as usize) {
+                    g.method_ref_only = Some(g.method_ref_only.unwrap_or(true) && safe_ref);
+                }
+            }
         }
         if !safe || self.is_pair(callee, HIGHER_ORDER) {
             self.mark_invoked(args, 0);
         }
         if self.is_pair(callee, DESERIALIZERS) {
-            self.nested_payload(args);
+            let scanned = self.nested_payload(args);
+            if let V::Global(i) = callee {
+                if let Some(g) = self.globals.get_mut(i as usize) {
+                    g.nested_scanned = Some(g.nested_scanned.unwrap_or(true) && scanned);
+                }
+            }
         }
         self.new_call(callee, args)
     }
 
+    /// `getattr(obj, "name")` where `obj` was made by an allowlisted class and the name is a
+    /// literal that is not a dunder.
+    fn is_safe_method_ref(&self, args: V) -> bool {
+        let V::Cont(i) = args else { return false };
+        let Some(c) = self.conts.get(i as usize) else {
+            return false;
+        };
+        match c.items.as_slice() {
+            [V::Obj(o), V::Str(sp)] => {
+                let name = self.text(*sp);
+                let callee = self.calls.get(*o as usize).map(|k| k.callee);
+                !name.starts_with("__")
+                    && !name.is_empty()
+                    && callee.is_some_and(|cl| self.is_safe_callee(cl))
+            }
+            _ => false,
+        }
+    }
+
     /// Scan a pickle passed as bytes to a deserialiser (`pickle.loads(b'...')`).
-    fn nested_payload(&mut self, args: V) {
+    /// True when the payload was a literal and was scanned.
+    fn nested_payload(&mut self, args: V) -> bool {
         let first = match args {
             V::Cont(i) => self
                 .conts
@@ -450,17 +510,19 @@ impl<'a, 's, 'o> Machine<'a, 's, 'o> {
             }
             _ => None,
         };
-        if let Some(b) = bytes {
-            if self.depth + 1 > self.sink.opts.max_depth {
-                self.sink.limit(
-                    self.loc.at(self.op_off),
-                    "nested pickle deeper than the depth limit",
-                );
-                return;
-            }
-            let loc = self.loc.child(&format!("<nested pickle @{}>", self.op_off));
-            super::scan_stream_bytes(self.sink, &loc, &b, self.depth + 1);
+        let Some(b) = bytes else { return false };
+        if self.depth + 1 > self.sink.opts.max_depth {
+            self.sink.limit(
+                self.loc.at(self.op_off),
+                "nested payload deeper than the depth limit",
+            );
+            return false;
         }
+        let loc = self
+            .loc
+            .child(&format!("<nested payload @{}>", self.op_off));
+        crate::formats::scan_blob(self.sink, &loc, &b, self.depth + 1, "");
+        true
     }
 
     // ---- evidence -----------------------------------------------------------------------
@@ -569,7 +631,13 @@ impl<'a, 's, 'o> Machine<'a, 's, 'o> {
         let globals = std::mem::take(&mut self.globals);
         for g in globals {
             let full = format!("{}.{}", g.module, g.name);
-            let verb = if g.invoked { "calls" } else { "imports" };
+            let verb = if g.invoked {
+                "calls"
+            } else if g.instantiated {
+                "instantiates"
+            } else {
+                "imports"
+            };
             let evidence = g.example.clone().unwrap_or_else(|| full.clone());
             let loc = self.loc.at(g.offset);
             let f = if g.dynamic {
@@ -577,8 +645,23 @@ impl<'a, 's, 'o> Machine<'a, 's, 'o> {
                     .detail("STACK_GLOBAL's module or name is not a literal string but the result of a call; \
                              this is how scanners that read names statically are bypassed.")
             } else {
+                // torch pickles the storage of a plainly pickled tensor as
+                // `_load_from_bytes(<a torch file>)`; with a literal payload it was scanned.
+                let nested_ok = g.nested_scanned == Some(true)
+                    && g.module == "torch.storage"
+                    && g.name == "_load_from_bytes";
+                if g.method_ref_only == Some(true) {
+                    self.sink.push(
+                        Finding::new(&rules::scn105::RULE, "pickle stores a bound method of an allowlisted object", loc)
+                            .detail("builtins.getattr with a literal method name on an object of an allowlisted class, \
+                                     never called by the pickle (PyTorch writes module hooks this way).")
+                            .evidence(evidence),
+                    );
+                    continue;
+                }
                 match &g.class {
                     Class::Safe => continue,
+                    Class::Denied(_) if nested_ok => continue,
                     Class::Denied(reason) => {
                         Finding::new(&rules::scn101::RULE, format!("pickle {verb} {full}"), loc)
                             .detail(format!("{full} {reason}; loading this file can run it ({} at this offset).", g.opcode))
@@ -592,6 +675,14 @@ impl<'a, 's, 'o> Machine<'a, 's, 'o> {
                             .detail("Loading runs this callable; it is not one that ML libraries are known to write. \
                                      Review it, or allow it with --allow module:name if it is yours.")
                     }
+                    Class::Unknown if g.instantiated => Finding::new(
+                        &rules::scn105::RULE,
+                        format!("pickle instantiates {full} without calling it; not on the allowlist"),
+                        loc,
+                    )
+                    .detail("NEWOBJ creates the object with cls.__new__ and runs no __init__; the module is \
+                             imported and a __setstate__ the class defines would run. Typical of whole-object \
+                             saves (torch.save(model)) of classes the loading program defines."),
                     Class::Unknown => Finding::new(
                         &rules::scn105::RULE,
                         format!("pickle imports {full}, which is not on the allowlist"),
@@ -954,7 +1045,7 @@ impl<'a, 's, 'o> Machine<'a, 's, 'o> {
                     } else {
                         let args = self.pop_mark()?;
                         let a = self.new_cont(ContKind::Tuple, args);
-                        let r = self.call(g, a);
+                        let r = self.call(g, a, false);
                         self.push(r)?;
                     }
                 }
@@ -984,13 +1075,13 @@ impl<'a, 's, 'o> Machine<'a, 's, 'o> {
                     }
                     let cls = items.remove(0);
                     let a = self.new_cont(ContKind::Tuple, items);
-                    let r = self.call(cls, a);
+                    let r = self.call(cls, a, false);
                     self.push(r)?;
                 }
                 b'R' | 0x81 => {
                     let args = self.pop()?;
                     let f = self.pop()?;
-                    let r = self.call(f, args);
+                    let r = self.call(f, args, op == 0x81);
                     self.push(r)?;
                 }
                 0x92 => {
@@ -998,7 +1089,7 @@ impl<'a, 's, 'o> Machine<'a, 's, 'o> {
                     let args = self.pop()?;
                     let cls = self.pop()?;
                     let a = self.new_cont(ContKind::Tuple, vec![args, kwargs]);
-                    let r = self.call(cls, a);
+                    let r = self.call(cls, a, true);
                     self.push(r)?;
                 }
                 b'b' => {
