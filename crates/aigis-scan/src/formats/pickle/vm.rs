@@ -422,20 +422,19 @@ impl<'a, 's, 'o> Machine<'a, 's, 'o> {
             // Calling something computed (the result of another call, a container item):
             // whatever produced it is invoked too.
             self.mark_invoked(callee, 0);
-            if let V::Obj(k) = callee {
-                if let Some(V::Global(gi)) = self.calls.get(k as usize).map(|c| c.callee) {
-                    if let Some(g) = self.globals.get_mut(gi as usize) {
-                        g.method_ref_only = Some(false);
-                    }
-                }
+            if let V::Obj(k) = callee
+                && let Some(V::Global(gi)) = self.calls.get(k as usize).map(|c| c.callee)
+                && let Some(g) = self.globals.get_mut(gi as usize)
+            {
+                g.method_ref_only = Some(false);
             }
         }
         if !newobj && self.is_pair(callee, &[("builtins", "getattr")]) {
             let safe_ref = self.is_safe_method_ref(args);
-            if let V::Global(i) = callee {
-                if let Some(g) = self.globals.get_mut(i as usize) {
-                    g.method_ref_only = Some(g.method_ref_only.unwrap_or(true) && safe_ref);
-                }
+            if let V::Global(i) = callee
+                && let Some(g) = self.globals.get_mut(i as usize)
+            {
+                g.method_ref_only = Some(g.method_ref_only.unwrap_or(true) && safe_ref);
             }
         }
         if !safe || self.is_pair(callee, HIGHER_ORDER) {
@@ -443,10 +442,10 @@ impl<'a, 's, 'o> Machine<'a, 's, 'o> {
         }
         if self.is_pair(callee, DESERIALIZERS) {
             let scanned = self.nested_payload(args);
-            if let V::Global(i) = callee {
-                if let Some(g) = self.globals.get_mut(i as usize) {
-                    g.nested_scanned = Some(g.nested_scanned.unwrap_or(true) && scanned);
-                }
+            if let V::Global(i) = callee
+                && let Some(g) = self.globals.get_mut(i as usize)
+            {
+                g.nested_scanned = Some(g.nested_scanned.unwrap_or(true) && scanned);
             }
         }
         self.new_call(callee, args)
