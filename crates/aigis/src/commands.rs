@@ -77,7 +77,9 @@ fn scan(a: &ScanArgs) -> Result<u8> {
     }
     let text = render::render(&report, fmt(a.format), &aigis_pipeline::rules(), VERSION);
     emit(&text, a.output.as_deref())?;
-    for e in &report.errors {
+    // The table already lists errors when it goes to the terminal; otherwise say them on stderr.
+    let table_on_stdout = a.format == OutFormat::Table && a.output.is_none();
+    for e in report.errors.iter().filter(|_| !table_on_stdout) {
         eprintln!(
             "error: {}: {}\nhint: check the path and its permissions; unreadable inputs make the scan exit 2",
             e.path, e.message
