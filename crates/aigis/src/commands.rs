@@ -77,9 +77,7 @@ fn scan(a: &ScanArgs) -> Result<u8> {
     }
     let text = render::render(&report, fmt(a.format), &aigis_pipeline::rules(), VERSION);
     emit(&text, a.output.as_deref())?;
-    // The table already lists errors when it goes to the terminal; otherwise say them on stderr.
-    let table_on_stdout = a.format == OutFormat::Table && a.output.is_none();
-    for e in report.errors.iter().filter(|_| !table_on_stdout) {
+    for e in &report.errors {
         eprintln!(
             "error: {}: {}\nhint: check the path and its permissions; unreadable inputs make the scan exit 2",
             e.path, e.message
@@ -159,6 +157,9 @@ fn run(a: &RunArgs) -> Result<u8> {
             outcome.fail_on
         );
     } else if !outcome.report.errors.is_empty() {
+        for e in &outcome.report.errors {
+            eprintln!("error: {}: {}", e.path, e.message);
+        }
         eprintln!("aigis run: some inputs could not be read");
         return Ok(2);
     } else {
