@@ -56,14 +56,6 @@ pub fn table(report: &Report) -> String {
             format!(", {} errors", report.errors.len())
         },
     );
-    for e in &report.errors {
-        let _ = writeln!(
-            out,
-            "error: {}: {}",
-            printable(&e.path),
-            printable(&e.message)
-        );
-    }
     out
 }
 
