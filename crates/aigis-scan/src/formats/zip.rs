@@ -5,7 +5,7 @@
 //! decompression is bounded.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::io::Read;
 
 use aigis_core::Finding;
@@ -133,7 +133,8 @@ impl<'a> Archive<'a> {
     /// all can be found.
     pub(crate) fn open(sink: &mut Sink, loc: &Loc, data: &'a [u8]) -> Option<Archive<'a>> {
         let mut entries = Vec::new();
-        let mut seen_offsets = HashSet::new();
+        // data offset -> compressed size, for members the central directory lists.
+        let mut seen_offsets: HashMap<usize, u64> = HashMap::new();
         let mut delta: i64 = 0;
         if let Some(eocd) = find_eocd(data) {
             let mut count = u64::from(le16(data, eocd + 10).unwrap_or(0));
@@ -173,7 +174,7 @@ impl<'a> Archive<'a> {
                 p = next;
                 n += 1;
                 if let Some(entry) = entry {
-                    seen_offsets.insert(entry.data_start);
+                    seen_offsets.insert(entry.data_start, entry.csize);
                     entries.push(entry);
                 } else {
                     sink.push(
@@ -216,19 +217,19 @@ impl<'a> Archive<'a> {
             }
             let ds = l.data_start;
             let next = if l.flags & 8 != 0 && l.csize == 0 {
-                // Sizes live in a data descriptor after the data: find the next header.
-                data.get(ds..)
-                    .and_then(|r| {
-                        r.windows(4)
-                            .position(|w| w == LOCAL_SIG || w == CENTRAL_SIG)
-                    })
-                    .map(|x| ds + x)
+                // Sizes live in a data descriptor after the data. The central directory knows
+                // them for listed members (PyTorch writes every member this way); only a
+                // hidden member needs a search for the next header.
+                match seen_offsets.get(&ds) {
+                    Some(&cs) => usize::try_from(cs).ok().and_then(|c| ds.checked_add(c)),
+                    None => next_header(data, ds),
+                }
             } else {
                 usize::try_from(l.csize)
                     .ok()
                     .and_then(|c| ds.checked_add(c))
             };
-            if !seen_offsets.contains(&ds) {
+            if !seen_offsets.contains_key(&ds) {
                 let csize = next.map_or(0, |n| n.saturating_sub(ds)) as u64;
                 entries.push(Entry {
                     name: l.name.clone(),
@@ -420,6 +421,18 @@ impl<'a> Archive<'a> {
             );
         }
         Some(out)
+    }
+}
+
+/// Offset of the next local or central header at or after `from`.
+fn next_header(data: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
+    loop {
+        let p = super::hdf5::find(data, b"PK", i)?;
+        if matches!(data.get(p + 2..p + 4), Some([3, 4] | [1, 2])) {
+            return Some(p);
+        }
+        i = p + 1;
     }
 }
 
