@@ -34,7 +34,7 @@ impl Default for ScanOptions {
     fn default() -> Self {
         ScanOptions {
             max_depth: 8,
-            max_member_bytes: 4 << 30,
+            max_member_bytes: 1 << 30,
             max_total_bytes: 16 << 30,
             max_ratio: 200,
             time_budget: Duration::from_mins(5),

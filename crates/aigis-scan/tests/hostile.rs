@@ -126,3 +126,20 @@ proptest! {
         let _ = scan_bytes(names[idx], &data, &ScanOptions::default());
     }
 }
+
+#[test]
+fn compression_bombs_are_stopped_early() {
+    use std::io::Write;
+    let zeros = vec![0u8; 64 << 20];
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(&zeros).unwrap();
+    let gz = gz.finish().unwrap();
+    let mut zl = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+    zl.write_all(&zeros).unwrap();
+    let zl = zl.finish().unwrap();
+    for (what, data) in [("gzip", gz), ("zlib", zl)] {
+        let (_, f, incomplete) = scan_bytes("bomb", &data, &ScanOptions::default());
+        assert!(f.iter().any(|x| x.rule == "SCN203"), "{what}: {f:?}");
+        assert!(incomplete, "{what}");
+    }
+}

@@ -13,12 +13,15 @@ use crate::rules;
 struct Capped {
     buf: Vec<u8>,
     cap: u64,
+    /// Stop past 16 MiB once the output exceeds this many bytes in all.
+    ratio_cap: u64,
 }
 
 impl Write for Capped {
     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        if self.buf.len() as u64 + b.len() as u64 > self.cap {
-            return Err(std::io::Error::other("decompressed size limit reached"));
+        let out = self.buf.len() as u64 + b.len() as u64;
+        if out > self.cap || (out > (16 << 20) && out > self.ratio_cap) {
+            return Err(std::io::Error::other(LIMIT));
         }
         self.buf.extend_from_slice(b);
         Ok(b.len())
@@ -28,6 +31,8 @@ impl Write for Capped {
     }
 }
 
+const LIMIT: &str = "decompressed size limit reached";
+
 pub(crate) fn scan(
     sink: &mut Sink,
     loc: &Loc,
@@ -36,27 +41,30 @@ pub(crate) fn scan(
     name: &str,
 ) -> &'static str {
     let cap = sink.opts.max_member_bytes;
+    let ratio_cap = (data.len() as u64).saturating_mul(sink.opts.max_ratio);
+    let limit = |out: u64| out > cap || (out > (16 << 20) && out > ratio_cap);
     let (what, result): (&'static str, Result<Vec<u8>, String>) = match data {
         [0x1f, 0x8b, ..] => (
             "gzip",
-            read_capped(flate2::read::MultiGzDecoder::new(data), cap),
+            read_capped(flate2::read::MultiGzDecoder::new(data), &limit),
         ),
         [b'Z', b'F', ..] => {
             // joblib < 0.10: b"ZF" + hex length padded to 19 bytes, then a zlib stream.
             let body = data.get(21..).unwrap_or(&[]);
             (
                 "joblib-zf",
-                read_capped(flate2::read::ZlibDecoder::new(body), cap),
+                read_capped(flate2::read::ZlibDecoder::new(body), &limit),
             )
         }
         [0x78, ..] => (
             "zlib",
-            read_capped(flate2::read::ZlibDecoder::new(data), cap),
+            read_capped(flate2::read::ZlibDecoder::new(data), &limit),
         ),
         [0xfd, b'7', ..] => {
             let mut w = Capped {
                 buf: Vec::new(),
                 cap,
+                ratio_cap,
             };
             let r = lzma_rs::xz_decompress(&mut std::io::Cursor::new(data), &mut w);
             ("xz", r.map(|()| w.buf).map_err(|e| e.to_string()))
@@ -65,12 +73,29 @@ pub(crate) fn scan(
             let mut w = Capped {
                 buf: Vec::new(),
                 cap,
+                ratio_cap,
             };
             let r = lzma_rs::lzma_decompress(&mut std::io::Cursor::new(data), &mut w);
             ("lzma", r.map(|()| w.buf).map_err(|e| e.to_string()))
         }
     };
     match result {
+        Err(e) if e.contains(LIMIT) => {
+            sink.push(
+                Finding::new(
+                    &rules::scn203::RULE,
+                    format!("{what} stream decompresses beyond the safety limits"),
+                    loc.whole(),
+                )
+                .evidence(format!(
+                    "{} compressed bytes expand past 16 MiB at a ratio above {}",
+                    data.len(),
+                    sink.opts.max_ratio
+                )),
+            );
+            sink.incomplete = true;
+            what
+        }
         Ok(inner) => {
             if inner.len() as u64 > cap {
                 sink.push(
@@ -107,10 +132,18 @@ pub(crate) fn scan(
     }
 }
 
-fn read_capped(r: impl Read, cap: u64) -> Result<Vec<u8>, String> {
+/// Read a decoder in 1 MiB chunks until the end, or until `limit(bytes so far)` says stop.
+fn read_capped(mut r: impl Read, limit: &dyn Fn(u64) -> bool) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
-    r.take(cap + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| e.to_string())?;
-    Ok(out)
+    let mut chunk = vec![0u8; 1 << 20];
+    loop {
+        let n = r.read(&mut chunk).map_err(|e| e.to_string())?;
+        if n == 0 {
+            return Ok(out);
+        }
+        out.extend_from_slice(&chunk[..n]);
+        if limit(out.len() as u64) {
+            return Err(LIMIT.into());
+        }
+    }
 }

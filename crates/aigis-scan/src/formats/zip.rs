@@ -357,36 +357,35 @@ impl<'a> Archive<'a> {
             0 => Cow::Borrowed(raw),
             8 => {
                 let cap = sink.opts.max_member_bytes;
-                let mut dec = flate2::read::DeflateDecoder::new(raw).take(cap + 1);
-                let mut buf = Vec::with_capacity((e.usize.min(cap).min(64 << 20)) as usize);
-                if let Err(err) = dec.read_to_end(&mut buf) {
-                    sink.malformed(
-                        loc.whole(),
-                        "compressed zip member",
-                        &format!("{name}: {err}"),
-                    );
-                    if buf.is_empty() {
+                let buf = match inflate_bounded(raw, cap, sink.opts.max_ratio) {
+                    Inflated::Done(b) => b,
+                    Inflated::Damaged(b, err) => {
+                        sink.malformed(
+                            loc.whole(),
+                            "compressed zip member",
+                            &format!("{name}: {err}"),
+                        );
+                        if b.is_empty() {
+                            return None;
+                        }
+                        b
+                    }
+                    Inflated::Bomb { out, ratio } => {
+                        sink.push(
+                            Finding::new(
+                                &rules::scn203::RULE,
+                                "zip member decompresses beyond the safety limits",
+                                loc.whole(),
+                            )
+                            .evidence(format!(
+                                "{name}: {} compressed bytes expand to over {out} (ratio {ratio})",
+                                raw.len()
+                            )),
+                        );
+                        sink.incomplete = true;
                         return None;
                     }
-                }
-                let ratio = buf.len() as u64 / (raw.len() as u64).max(1);
-                if buf.len() as u64 > cap || (buf.len() > (16 << 20) && ratio > sink.opts.max_ratio)
-                {
-                    sink.push(
-                        Finding::new(
-                            &rules::scn203::RULE,
-                            "zip member decompresses beyond the safety limits",
-                            loc.whole(),
-                        )
-                        .evidence(format!(
-                            "{name}: {} compressed bytes expand to over {} (ratio {ratio})",
-                            raw.len(),
-                            buf.len()
-                        )),
-                    );
-                    sink.incomplete = true;
-                    return None;
-                }
+                };
                 if !sink.charge(loc, buf.len() as u64) {
                     return None;
                 }
@@ -421,6 +420,39 @@ impl<'a> Archive<'a> {
             );
         }
         Some(out)
+    }
+}
+
+/// What bounded inflation produced.
+pub(crate) enum Inflated {
+    Done(Vec<u8>),
+    /// Stopped: output over the cap, or over 16 MiB at a ratio above the limit so far.
+    Bomb {
+        out: u64,
+        ratio: u64,
+    },
+    /// The stream is damaged; what came out before the damage.
+    Damaged(Vec<u8>, String),
+}
+
+/// Inflate `raw` in chunks, stopping early (without holding the whole output) once it is past
+/// `cap`, or past 16 MiB at a compression ratio above `max_ratio`: a bomb is caught after a
+/// few megabytes, not after gigabytes.
+pub(crate) fn inflate_bounded(raw: &[u8], cap: u64, max_ratio: u64) -> Inflated {
+    let mut dec = flate2::read::DeflateDecoder::new(raw);
+    let mut buf = Vec::new();
+    let mut chunk = vec![0u8; 1 << 20];
+    loop {
+        match dec.read(&mut chunk) {
+            Ok(0) => return Inflated::Done(buf),
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) => return Inflated::Damaged(buf, e.to_string()),
+        }
+        let out = buf.len() as u64;
+        let ratio = out / dec.total_in().max(1);
+        if out > cap || (out > (16 << 20) && ratio > max_ratio) {
+            return Inflated::Bomb { out, ratio };
+        }
     }
 }
 
