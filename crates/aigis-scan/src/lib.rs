@@ -115,6 +115,12 @@ pub mod fuzzing {
         })
     }
 
+    /// The Jinja chat-template analyser and the MessagePack validator.
+    pub fn template(data: &[u8]) -> usize {
+        let _ = formats::msgpack::is_msgpack_map(data);
+        std::str::from_utf8(data).map_or(0, |t| formats::jinja::analyse(t).len())
+    }
+
     /// Everything, by content sniffing (what `aigis scan` does per file).
     pub fn any(data: &[u8]) -> usize {
         with_sink(|s, l| {
