@@ -18,14 +18,27 @@ WORK = os.path.join(ROOT, "bench", "work")
 FIX = os.path.join(ROOT, "crates", "aigis-scan", "tests", "fixtures")
 
 
+ENV = dict(os.environ, PROMPTFOO_DISABLE_TELEMETRY="1", NO_COLOR="1")
+TIMEOUT = 600
+
+
+def run(cmd):
+    """Run one command; returns its exit code, or None when it hit TIMEOUT seconds."""
+    try:
+        return subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV, timeout=TIMEOUT).returncode
+    except subprocess.TimeoutExpired:
+        return None
+
+
 def timed(cmd, runs):
     ts = []
     rc = None
     for _ in range(runs):
         t = time.perf_counter()
-        p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        ts.append(time.perf_counter() - t)
-        rc = p.returncode
+        rc = run(cmd)
+        ts.append(time.perf_counter() - t if rc is not None else float("inf"))
+        if rc is None:
+            break
     return statistics.median(ts), rc
 
 
@@ -34,14 +47,14 @@ def per_file(cmd_for, files, runs):
     for _ in range(runs):
         t = time.perf_counter()
         for f in files:
-            subprocess.run(cmd_for(f), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            run(cmd_for(f))
         ts.append(time.perf_counter() - t)
     return statistics.median(ts)
 
 
 def make_inputs(gb):
     os.makedirs(WORK, exist_ok=True)
-    big = os.path.join(WORK, f"checkpoint_{gb}gb.pt")
+    big = os.path.join(WORK, f"checkpoint_{gb:g}gb.pt")
     if not os.path.exists(big):
         import torch
         n = int(gb * (1 << 30) / 4 / 8)
@@ -63,7 +76,7 @@ def tool_cmds(aigis):
         "fickling": lambda p: [os.path.join(bindir, "fickling"), "--check-safety", p],
     }
     if shutil.which("modelaudit", path=bindir):
-        t["modelaudit"] = lambda p: [os.path.join(bindir, "modelaudit"), "scan", p]
+        t["modelaudit"] = lambda p: [os.path.join(bindir, "modelaudit"), "scan", "--no-cache", p]
     return t
 
 
@@ -76,11 +89,11 @@ def detection(tools, manifest):
     for name, cmd in tools.items():
         hits = errs = fps = 0
         for k in mal:
-            rc = subprocess.run(cmd(os.path.join(FIX, k)), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+            rc = run(cmd(os.path.join(FIX, k)))
             hits += rc == 1
             errs += rc not in (0, 1)
         for k in ben:
-            rc = subprocess.run(cmd(os.path.join(FIX, k)), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+            rc = run(cmd(os.path.join(FIX, k)))
             fps += rc == 1
         out.append(f"| {name} | {hits}/{len(mal)} ({100 * hits / len(mal):.0f}%) | {fps}/{len(ben)} | {errs} |")
         print(out[-1], file=sys.stderr)
@@ -114,7 +127,8 @@ def main():
         d_big, _ = timed(cmd(big), a.runs if name == "aigis" else 1)
         d_dense, _ = timed(cmd(dense), a.runs if name == "aigis" else 1)
         rows[name] = (d_dir, d_files, d_big, d_dense)
-        out.append(f"| {name} | {d_dir:.3f} | {d_files:.2f} | {d_big:.3f} | {d_dense:.2f} |")
+        fmt = lambda x, p: f">{TIMEOUT}" if x == float("inf") else f"{x:.{p}f}"
+        out.append(f"| {name} | {fmt(d_dir, 3)} | {fmt(d_files, 2)} | {fmt(d_big, 3)} | {fmt(d_dense, 2)} |")
         print(out[-1], file=sys.stderr)
     nd, _ = timed([tools["aigis"](big)[0], "scan", "-q", "--no-digest", "--format", "json", big], a.runs)
     out.append(f"\naigis on the checkpoint without SHA-256 digests (`--no-digest`): {nd:.3f} s.")
@@ -125,7 +139,8 @@ def main():
     for name, r in rows.items():
         if name == "aigis":
             continue
-        out.append(f"| {name} | {r[0] / a_row[0]:.0f}x | {r[1] / a_row[1]:.0f}x | {r[2] / a_row[2]:.0f}x | {r[3] / a_row[3]:.0f}x |")
+        ratio = lambda x, y: f">{TIMEOUT / y:.0f}x" if x == float("inf") else f"{x / y:.0f}x"
+        out.append(f"| {name} | {ratio(r[0], a_row[0])} | {ratio(r[1], a_row[1])} | {ratio(r[2], a_row[2])} | {ratio(r[3], a_row[3])} |")
     mbps = os.path.getsize(dense) / 1e6 / a_row[3]
     out.append(f"\naigis throughput on the opcode-dense pickle: {mbps:.0f} MB/s (wall, including process start and SHA-256).")
     import json

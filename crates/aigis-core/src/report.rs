@@ -112,6 +112,21 @@ impl Report {
         self.findings.iter().map(|f| f.severity).max()
     }
 
+    /// One line for humans: `N files, M findings (critical …, high …, medium …, low …, info …)`.
+    pub fn summary(&self) -> String {
+        let c = self.counts();
+        format!(
+            "{} files, {} findings (critical {}, high {}, medium {}, low {}, info {})",
+            self.files.len(),
+            self.findings.len(),
+            c[4],
+            c[3],
+            c[2],
+            c[1],
+            c[0]
+        )
+    }
+
     /// Count of findings per severity, lowest first.
     pub fn counts(&self) -> [usize; 5] {
         let mut c = [0; 5];

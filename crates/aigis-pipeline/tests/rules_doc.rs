@@ -9,7 +9,15 @@ fn render() -> String {
     );
     let reg = aigis_pipeline::rules();
     for r in reg.all() {
-        let _ = writeln!(out, "| [{}](#{}) | `{}` | {} | {} |", r.id, r.id.to_lowercase(), r.name, r.severity, r.summary);
+        let _ = writeln!(
+            out,
+            "| [{}](#{}) | `{}` | {} | {} |",
+            r.id,
+            r.id.to_lowercase(),
+            r.name,
+            r.severity,
+            r.summary
+        );
     }
     for r in reg.all() {
         let cwe: Vec<String> = r.cwe.iter().map(|c| format!("CWE-{c}")).collect();
@@ -19,7 +27,11 @@ fn render() -> String {
             r.id,
             r.name,
             r.severity,
-            if cwe.is_empty() { String::new() } else { format!(" · {}", cwe.join(", ")) },
+            if cwe.is_empty() {
+                String::new()
+            } else {
+                format!(" · {}", cwe.join(", "))
+            },
             r.summary,
             r.doc.replace("## ", "### ")
         );
@@ -35,7 +47,10 @@ fn rules_doc_is_current() {
         std::fs::write(&path, &want).expect("writing docs/rules.md");
     }
     let have = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(have == want, "docs/rules.md is stale: run AIGIS_UPDATE_DOCS=1 cargo test -p aigis-pipeline --test rules_doc");
+    assert!(
+        have == want,
+        "docs/rules.md is stale: run AIGIS_UPDATE_DOCS=1 cargo test -p aigis-pipeline --test rules_doc"
+    );
 }
 
 #[test]

@@ -107,16 +107,9 @@ fn exit_code(report: &Report, fail_on: aigis_core::Severity) -> u8 {
 }
 
 fn summary_line(r: &Report) -> String {
-    let c = r.counts();
     format!(
-        "aigis: {} files, {} findings (critical {}, high {}, medium {}, low {}, info {}), {} errors, {} ms\n",
-        r.files.len(),
-        r.findings.len(),
-        c[4],
-        c[3],
-        c[2],
-        c[1],
-        c[0],
+        "aigis: {}, {} errors, {} ms\n",
+        r.summary(),
         r.errors.len(),
         r.elapsed_ms
     )

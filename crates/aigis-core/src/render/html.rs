@@ -21,7 +21,6 @@ pub(crate) fn esc(s: &str) -> String {
 
 /// A self-contained HTML page (no scripts, no external resources) for people and archives.
 pub fn html(report: &Report, rules: &RuleRegistry, tool_version: &str) -> String {
-    let c = report.counts();
     let mut o = String::new();
     o.push_str("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n");
     o.push_str("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\n");
@@ -37,14 +36,8 @@ th{background:#f3f3f3}.critical{background:#f8d0d0}.high{background:#fbe0c8}.med
     );
     let _ = writeln!(
         o,
-        "<p><strong>{}</strong> files, <strong>{}</strong> findings: critical {}, high {}, medium {}, low {}, info {}; {} suppressed; {} errors.</p>",
-        report.files.len(),
-        report.findings.len(),
-        c[4],
-        c[3],
-        c[2],
-        c[1],
-        c[0],
+        "<p>{}; {} suppressed; {} errors.</p>",
+        esc(&report.summary()),
         report.suppressed,
         report.errors.len()
     );

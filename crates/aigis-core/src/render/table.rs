@@ -34,17 +34,10 @@ pub fn table(report: &Report) -> String {
             }
         }
     }
-    let c = report.counts();
     let _ = writeln!(
         out,
-        "\n{} files, {} findings (critical {}, high {}, medium {}, low {}, info {}){}{}",
-        report.files.len(),
-        report.findings.len(),
-        c[4],
-        c[3],
-        c[2],
-        c[1],
-        c[0],
+        "\n{}{}{}",
+        report.summary(),
         if report.suppressed > 0 {
             format!(", {} suppressed", report.suppressed)
         } else {

@@ -6,7 +6,6 @@
 use aigis_core::{Finding, Severity};
 use serde_json::Value;
 
-use super::{scan_blob, zip::Archive};
 use crate::ctx::{Loc, Sink};
 use crate::lists::Class;
 use crate::rules;
@@ -15,23 +14,6 @@ pub(crate) fn is_keras_zip(names: &[&str]) -> bool {
     names.contains(&"config.json")
         && (names.contains(&"metadata.json")
             || names.iter().any(|n| n.starts_with("model.weights")))
-}
-
-pub(crate) fn scan_zip(sink: &mut Sink, loc: &Loc, ar: &Archive, depth: u32) {
-    for e in &ar.entries {
-        let mloc = loc.child(&e.name);
-        let Some(bytes) = ar.read(sink, &mloc, e) else {
-            continue;
-        };
-        if e.name == "config.json" {
-            match serde_json::from_slice::<Value>(&bytes) {
-                Ok(v) => check_config(sink, &mloc, &v),
-                Err(err) => sink.malformed(mloc.whole(), "Keras config.json", &err.to_string()),
-            }
-        } else {
-            scan_blob(sink, &mloc, &bytes, depth + 1, &e.name);
-        }
-    }
 }
 
 /// Names in marshalled bytecode that mean the lambda reaches the OS or evaluates code.

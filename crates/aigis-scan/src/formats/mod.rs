@@ -56,8 +56,8 @@ pub(crate) enum Kind {
     Unknown,
 }
 
-/// Decide what `data` is from its content; `name` only breaks ties that content cannot.
-pub(crate) fn sniff(data: &[u8], name: &str) -> Kind {
+/// Decide what `data` is from its content alone.
+pub(crate) fn sniff(data: &[u8]) -> Kind {
     let starts = |m: &[u8]| data.starts_with(m);
     if data.is_empty() {
         return Kind::Empty;
@@ -167,7 +167,6 @@ pub(crate) fn sniff(data: &[u8], name: &str) -> Kind {
     if zip::is_zip(data) {
         return Kind::Zip;
     }
-    let _ = name;
     Kind::Unknown
 }
 
@@ -189,7 +188,7 @@ pub(crate) fn scan_blob(
     if sink.out_of_time(loc) {
         return "unscanned";
     }
-    match sniff(data, name) {
+    match sniff(data) {
         Kind::Empty => "empty",
         Kind::Zip => zip_kind(sink, loc, data, depth),
         Kind::Npy => {
@@ -201,8 +200,8 @@ pub(crate) fn scan_blob(
             "gguf"
         }
         Kind::Hdf5 => hdf5::scan(sink, loc, data),
-        Kind::SevenZ | Kind::Rar | Kind::Bzip2 | Kind::Lz4 | Kind::Zstd => {
-            let what = match sniff(data, name) {
+        k @ (Kind::SevenZ | Kind::Rar | Kind::Bzip2 | Kind::Lz4 | Kind::Zstd) => {
+            let what = match k {
                 Kind::SevenZ => "7z",
                 Kind::Rar => "rar",
                 Kind::Bzip2 => "bzip2",
@@ -293,6 +292,32 @@ fn unknown(sink: &mut Sink, loc: &Loc, data: &[u8]) -> &'static str {
     "unknown"
 }
 
+/// Scan an archive whose member `config` is a JSON document checked by `check`; every other
+/// member is scanned by content (Keras `config.json`, skops `schema.json`).
+pub(crate) fn scan_zip_with_config(
+    sink: &mut Sink,
+    loc: &Loc,
+    ar: &zip::Archive,
+    depth: u32,
+    config: &str,
+    check: fn(&mut Sink, &Loc, &serde_json::Value),
+) {
+    for e in &ar.entries {
+        let mloc = loc.child(&e.name);
+        let Some(bytes) = ar.read(sink, &mloc, e) else {
+            continue;
+        };
+        if e.name == config {
+            match serde_json::from_slice::<serde_json::Value>(&bytes) {
+                Ok(v) => check(sink, &mloc, &v),
+                Err(err) => sink.malformed(mloc.whole(), config, &err.to_string()),
+            }
+        } else {
+            scan_blob(sink, &mloc, &bytes, depth + 1, &e.name);
+        }
+    }
+}
+
 fn zip_kind(sink: &mut Sink, loc: &Loc, data: &[u8], depth: u32) -> &'static str {
     let Some(ar) = zip::Archive::open(sink, loc, data) else {
         sink.malformed(loc.whole(), "zip archive", "no readable member");
@@ -336,11 +361,11 @@ fn zip_kind(sink: &mut Sink, loc: &Loc, data: &[u8], depth: u32) -> &'static str
         return torch::scan_zip(sink, loc, &ar, depth);
     }
     if keras::is_keras_zip(&names) {
-        keras::scan_zip(sink, loc, &ar, depth);
+        scan_zip_with_config(sink, loc, &ar, depth, "config.json", keras::check_config);
         return "keras";
     }
     if skops::is_skops(&names) {
-        skops::scan_zip(sink, loc, &ar, depth);
+        scan_zip_with_config(sink, loc, &ar, depth, "schema.json", skops::check_schema);
         return "skops";
     }
     let npz = names.iter().all(|n| n.ends_with(".npy"));
@@ -362,14 +387,11 @@ mod tests {
 
     #[test]
     fn sniffs_by_content_not_name() {
-        assert_eq!(sniff(b"\x80\x04K\x01.", "model.safetensors"), Kind::Pickle);
-        assert_eq!(sniff(b"PK\x03\x04rest", "weights.bin"), Kind::Zip);
-        assert_eq!(sniff(b"GGUF\x03\x00\x00\x00", "x.pkl"), Kind::Gguf);
-        assert_eq!(sniff(b"hello world\n", "x.pt"), Kind::Text);
-        assert_eq!(sniff(b"", "x"), Kind::Empty);
-        assert_eq!(
-            sniff(&[0xde, 0xad, 0xbe, 0xef, 0x00, 0x01], "x"),
-            Kind::Unknown
-        );
+        assert_eq!(sniff(b"\x80\x04K\x01."), Kind::Pickle);
+        assert_eq!(sniff(b"PK\x03\x04rest"), Kind::Zip);
+        assert_eq!(sniff(b"GGUF\x03\x00\x00\x00"), Kind::Gguf);
+        assert_eq!(sniff(b"hello world\n"), Kind::Text);
+        assert_eq!(sniff(b""), Kind::Empty);
+        assert_eq!(sniff(&[0xde, 0xad, 0xbe, 0xef, 0x00, 0x01]), Kind::Unknown);
     }
 }

@@ -5,30 +5,12 @@
 use aigis_core::{Finding, Severity};
 use serde_json::Value;
 
-use super::{scan_blob, zip::Archive};
 use crate::ctx::{Loc, Sink};
 use crate::lists::Class;
 use crate::rules;
 
 pub(crate) fn is_skops(names: &[&str]) -> bool {
     names.contains(&"schema.json")
-}
-
-pub(crate) fn scan_zip(sink: &mut Sink, loc: &Loc, ar: &Archive, depth: u32) {
-    for e in &ar.entries {
-        let mloc = loc.child(&e.name);
-        let Some(bytes) = ar.read(sink, &mloc, e) else {
-            continue;
-        };
-        if e.name == "schema.json" {
-            match serde_json::from_slice::<Value>(&bytes) {
-                Ok(v) => check_schema(sink, &mloc, &v),
-                Err(err) => sink.malformed(mloc.whole(), "skops schema.json", &err.to_string()),
-            }
-        } else {
-            scan_blob(sink, &mloc, &bytes, depth + 1, &e.name);
-        }
-    }
 }
 
 fn judge(sink: &mut Sink, loc: &Loc, module: &str, name: &str, what: &str, called: bool) {
@@ -58,7 +40,7 @@ fn judge(sink: &mut Sink, loc: &Loc, module: &str, name: &str, what: &str, calle
     );
 }
 
-fn check_schema(sink: &mut Sink, loc: &Loc, v: &Value) {
+pub(crate) fn check_schema(sink: &mut Sink, loc: &Loc, v: &Value) {
     let mut stack = vec![(v, 0u32)];
     let mut seen = 0u32;
     while let Some((node, depth)) = stack.pop() {
