@@ -68,17 +68,27 @@ fn json_end(data: &[u8], start: usize) -> Option<usize> {
 }
 
 pub(crate) fn scan(sink: &mut Sink, loc: &Loc, data: &[u8]) -> &'static str {
-    let mut format = "hdf5";
+    if scan_embedded_keras(sink, loc, data) {
+        "keras-h5"
+    } else {
+        "hdf5"
+    }
+}
+
+/// Find Keras model configs stored as JSON inside a binary container (HDF5 attributes,
+/// `keras_metadata.pb`) and check them. True when one was found.
+pub(crate) fn scan_embedded_keras(sink: &mut Sink, loc: &Loc, data: &[u8]) -> bool {
+    let mut found = false;
     let mut from = 0;
     let mut seen = 0;
     while let Some(p) = find(data, b"{\"class_name\"", from) {
         seen += 1;
-        if seen > 64 {
+        if seen > 256 {
             break;
         }
         if let Some(end) = json_end(data, p) {
             if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&data[p..end]) {
-                format = "keras-h5";
+                found = true;
                 check_config(sink, loc, &v);
             }
             from = end;
@@ -86,5 +96,5 @@ pub(crate) fn scan(sink: &mut Sink, loc: &Loc, data: &[u8]) -> &'static str {
             from = p + 1;
         }
     }
-    format
+    found
 }

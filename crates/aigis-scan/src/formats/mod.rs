@@ -247,8 +247,13 @@ pub(crate) fn scan_blob(
                 "tf-graphdef"
             } else {
                 // Some other protobuf message (SentencePiece models, fingerprints): data only,
-                // and protobuf has no way to name code.
-                "protobuf"
+                // and protobuf has no way to name code. TF-Keras SavedModels keep layer
+                // configs (Lambda bytecode included) as JSON inside keras_metadata.pb.
+                if hdf5::scan_embedded_keras(sink, loc, data) {
+                    "keras-metadata"
+                } else {
+                    "protobuf"
+                }
             }
         }
         Kind::Text => text::scan(sink, loc, data, name),
