@@ -18,7 +18,7 @@ pub struct ScanOptions {
     pub max_member_bytes: u64,
     /// Largest total decompressed size per top-level file.
     pub max_total_bytes: u64,
-    /// Compression ratio above which a member counts as a bomb (when it is also over 16 MiB).
+    /// Compression ratio above which a member counts as a bomb (once it is over 8 MiB).
     pub max_ratio: u64,
     /// Wall-clock budget per top-level file.
     pub time_budget: Duration,

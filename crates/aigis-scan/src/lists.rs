@@ -40,6 +40,7 @@ struct DenyFile {
     name_aliases: HashMap<String, String>,
 }
 
+#[cfg(test)]
 #[derive(Deserialize)]
 struct AllowFile {
     allow: HashMap<String, Vec<String>>,
@@ -57,6 +58,66 @@ pub struct Lists {
 fn split_dotted(s: &str) -> (String, String) {
     let (m, n) = s.rsplit_once('.').unwrap_or(("", s));
     (m.to_string(), n.to_string())
+}
+
+const ALLOW_SOURCES: [&str; 2] = [
+    include_str!("../data/allowlist.toml"),
+    include_str!("../data/allowlist-generated.toml"),
+];
+
+/// Parse the allowlist files: a `[allow]` table of `"module" = ["name", …]` entries, one per
+/// line (arrays may span lines), `#` comments. A hand parser, because the generated list has
+/// a thousand entries and every `aigis` process reads it at start-up; a test checks it agrees
+/// with the TOML parser on the shipped files. Returns None on anything else.
+fn parse_allow(src: &str) -> Option<Vec<(&str, &str)>> {
+    let mut out = Vec::new();
+    let mut rest = src;
+    let mut in_allow = false;
+    let mut module: Option<&str> = None;
+    loop {
+        rest = rest.trim_start();
+        if rest.is_empty() {
+            return module.is_none().then_some(out);
+        }
+        if let Some(r) = rest.strip_prefix('#') {
+            rest = r.split_once('\n').map_or("", |x| x.1);
+            continue;
+        }
+        if module.is_none() {
+            if let Some(r) = rest.strip_prefix("[allow]") {
+                in_allow = true;
+                rest = r;
+                continue;
+            }
+            if !in_allow {
+                return None;
+            }
+            // "module" = [
+            let r = rest.strip_prefix('"')?;
+            let (m, r) = r.split_once('"')?;
+            let r = r
+                .trim_start()
+                .strip_prefix('=')?
+                .trim_start()
+                .strip_prefix('[')?;
+            module = Some(m);
+            rest = r;
+            continue;
+        }
+        if let Some(r) = rest.strip_prefix(']') {
+            module = None;
+            rest = r;
+            continue;
+        }
+        if let Some(r) = rest.strip_prefix(',') {
+            rest = r;
+            continue;
+        }
+        let r = rest.strip_prefix('"')?;
+        let (n, r) = r.split_once('"')?;
+        out.push((module?, n));
+        rest = r;
+    }
 }
 
 fn leak(s: String) -> &'static str {
@@ -94,16 +155,9 @@ impl Lists {
                 }
             }
         }
-        for src in [
-            include_str!("../data/allowlist.toml"),
-            include_str!("../data/allowlist-generated.toml"),
-        ] {
-            let allow: AllowFile =
-                toml::from_str(src).expect("data/allowlist*.toml is valid (tested)");
-            for (m, names) in allow.allow {
-                for n in names {
-                    lists.allow.insert((m.clone(), n));
-                }
+        for src in ALLOW_SOURCES {
+            for (m, n) in parse_allow(src).expect("data/allowlist*.toml is valid (tested)") {
+                lists.allow.insert((m.to_string(), n.to_string()));
             }
         }
         for (m, n) in extra {
@@ -216,6 +270,30 @@ mod tests {
 
     fn c(m: &str, n: &str) -> Class {
         Lists::builtin().classify(m, n)
+    }
+
+    #[test]
+    fn allowlist_fast_parser_agrees_with_toml() {
+        for src in ALLOW_SOURCES {
+            let fast: HashSet<(String, String)> = parse_allow(src)
+                .unwrap()
+                .into_iter()
+                .map(|(m, n)| (m.to_string(), n.to_string()))
+                .collect();
+            let slow: AllowFile = toml::from_str(src).unwrap();
+            let slow: HashSet<(String, String)> = slow
+                .allow
+                .into_iter()
+                .flat_map(|(m, ns)| ns.into_iter().map(move |n| (m.clone(), n)))
+                .collect();
+            assert_eq!(fast, slow);
+            assert!(!fast.is_empty());
+        }
+        assert!(parse_allow("[deny]\n\"a\" = [\"b\"]").is_none());
+        assert!(
+            parse_allow("[allow]\n\"a\" = [\"b\"").is_none(),
+            "unterminated array"
+        );
     }
 
     #[test]

@@ -13,14 +13,14 @@ use crate::rules;
 struct Capped {
     buf: Vec<u8>,
     cap: u64,
-    /// Stop past 16 MiB once the output exceeds this many bytes in all.
+    /// Stop past 8 MiB once the output exceeds this many bytes in all.
     ratio_cap: u64,
 }
 
 impl Write for Capped {
     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
         let out = self.buf.len() as u64 + b.len() as u64;
-        if out > self.cap || (out > (16 << 20) && out > self.ratio_cap) {
+        if out > self.cap || (out > (8 << 20) && out > self.ratio_cap) {
             return Err(std::io::Error::other(LIMIT));
         }
         self.buf.extend_from_slice(b);
@@ -42,7 +42,7 @@ pub(crate) fn scan(
 ) -> &'static str {
     let cap = sink.opts.max_member_bytes;
     let ratio_cap = (data.len() as u64).saturating_mul(sink.opts.max_ratio);
-    let limit = |out: u64| out > cap || (out > (16 << 20) && out > ratio_cap);
+    let limit = |out: u64| out > cap || (out > (8 << 20) && out > ratio_cap);
     let (what, result): (&'static str, Result<Vec<u8>, String>) = match data {
         [0x1f, 0x8b, ..] => (
             "gzip",
@@ -88,7 +88,7 @@ pub(crate) fn scan(
                     loc.whole(),
                 )
                 .evidence(format!(
-                    "{} compressed bytes expand past 16 MiB at a ratio above {}",
+                    "{} compressed bytes expand past 8 MiB at a ratio above {}",
                     data.len(),
                     sink.opts.max_ratio
                 )),

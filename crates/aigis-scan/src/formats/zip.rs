@@ -426,7 +426,7 @@ impl<'a> Archive<'a> {
 /// What bounded inflation produced.
 pub(crate) enum Inflated {
     Done(Vec<u8>),
-    /// Stopped: output over the cap, or over 16 MiB at a ratio above the limit so far.
+    /// Stopped: output over the cap, or over 8 MiB at a ratio above the limit so far.
     Bomb {
         out: u64,
         ratio: u64,
@@ -436,7 +436,7 @@ pub(crate) enum Inflated {
 }
 
 /// Inflate `raw` in chunks, stopping early (without holding the whole output) once it is past
-/// `cap`, or past 16 MiB at a compression ratio above `max_ratio`: a bomb is caught after a
+/// `cap`, or past 8 MiB at a compression ratio above `max_ratio`: a bomb is caught after a
 /// few megabytes, not after gigabytes.
 pub(crate) fn inflate_bounded(raw: &[u8], cap: u64, max_ratio: u64) -> Inflated {
     let mut dec = flate2::read::DeflateDecoder::new(raw);
@@ -450,7 +450,7 @@ pub(crate) fn inflate_bounded(raw: &[u8], cap: u64, max_ratio: u64) -> Inflated 
         }
         let out = buf.len() as u64;
         let ratio = out / dec.total_in().max(1);
-        if out > cap || (out > (16 << 20) && ratio > max_ratio) {
+        if out > cap || (out > (8 << 20) && ratio > max_ratio) {
             return Inflated::Bomb { out, ratio };
         }
     }
