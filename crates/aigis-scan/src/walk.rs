@@ -163,7 +163,7 @@ fn scan_file(path: &Path, shown: String, opts: &ScanOptions, lists: &Lists) -> O
 /// TensorFlow checkpoint index. When such a file is of unknown format *and* a model in the
 /// same scan names it, it is tensor data, not an unknown binary. (A pickle renamed to
 /// `model.onnx.data` is still sniffed as a pickle first.)
-fn resolve_tensor_data(results: &mut [One]) {
+fn resolve_tensor_data(results: &mut [One], opts: &ScanOptions, lists: &Lists) {
     let refs: std::collections::HashSet<PathBuf> = results
         .iter()
         .flat_map(|r| r.refs.iter().cloned())
@@ -188,12 +188,58 @@ fn resolve_tensor_data(results: &mut [One]) {
             .file_name()
             .is_some_and(|n| n.to_string_lossy().starts_with("variables.data-"))
             && real.parent().is_some_and(|d| tf_dirs.contains(d));
-        if refs.contains(real) || tf_shard {
+        if refs.contains(real) || tf_shard || named_by_sibling(real, opts, lists) {
             rec.format = "tensor-data".into();
             rec.incomplete = false;
             r.findings.retain(|f| f.rule != rules::scn002::RULE.id);
         }
     }
+}
+
+/// When a raw-looking file is scanned without the model that names it (`aigis scan
+/// model.onnx.data`), look at its directory: an ONNX model there (up to 256 MiB, parsed by
+/// content) that lists it as external data, or a TensorFlow checkpoint index beside a
+/// `variables.data-*` shard.
+fn named_by_sibling(real: &Path, opts: &ScanOptions, lists: &Lists) -> bool {
+    let (Some(dir), Some(name)) = (real.parent(), real.file_name()) else {
+        return false;
+    };
+    let Ok(entries) = std::fs::read_dir(if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    }) else {
+        return false;
+    };
+    let tf_shard = name.to_string_lossy().starts_with("variables.data-");
+    for e in entries.flatten().take(4096) {
+        let p = e.path();
+        let n = e.file_name().to_string_lossy().into_owned();
+        let small = e
+            .metadata()
+            .is_ok_and(|m| m.is_file() && m.len() <= 256 << 20);
+        if !small || p == real {
+            continue;
+        }
+        if tf_shard && n == "variables.index" {
+            if let Ok(b) = std::fs::read(&p) {
+                if formats::sniff_is_tf_index(&b) {
+                    return true;
+                }
+            }
+        }
+        if n.ends_with(".onnx") {
+            let Ok(b) = std::fs::read(&p) else { continue };
+            let mut sink = Sink::new(opts, lists);
+            let loc = Loc::new(&n);
+            if formats::scan_blob(&mut sink, &loc, &b, 0, &n) == "onnx"
+                && sink.data_refs.iter().any(|r| dir.join(r) == real)
+            {
+                return true;
+            }
+        }
+    }
+    false
 }
 
 /// Scan files and directories. `base`, when given, is stripped from the paths shown in the
@@ -224,7 +270,7 @@ pub fn scan_paths(
             r
         })
         .collect();
-    resolve_tensor_data(&mut results);
+    resolve_tensor_data(&mut results, opts, lists);
     results.append(&mut extra);
     let mut report = Report::new(SCHEMA);
     for r in results {

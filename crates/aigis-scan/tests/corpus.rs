@@ -202,3 +202,27 @@ fn output_formats_snapshot() {
         aigis_core::render::sarif(&report, &reg, "0.0.0-test")
     );
 }
+
+#[test]
+fn external_data_scanned_alone_is_resolved_through_its_model() {
+    let root = fixtures();
+    let data = root.join("benign/onnx_external/model.onnx.data");
+    let r = scan_paths(
+        std::slice::from_ref(&data),
+        &ScanOptions::default(),
+        Some(&root),
+        &|_, _| {},
+    );
+    assert_eq!(r.files[0].format, "tensor-data");
+    assert!(r.findings.is_empty(), "{:?}", r.findings);
+    // The same bytes with no model naming them are an unknown binary.
+    let d = tempfile::tempdir().unwrap();
+    std::fs::copy(&data, d.path().join("model.onnx.data")).unwrap();
+    let r = scan_paths(
+        &[d.path().join("model.onnx.data")],
+        &ScanOptions::default(),
+        None,
+        &|_, _| {},
+    );
+    assert_eq!(r.findings[0].rule, "SCN002");
+}

@@ -170,6 +170,11 @@ pub(crate) fn sniff(data: &[u8]) -> Kind {
     Kind::Unknown
 }
 
+/// Whether `data` is a LevelDB-format table (a TensorFlow checkpoint index).
+pub(crate) fn sniff_is_tf_index(data: &[u8]) -> bool {
+    sniff(data) == Kind::SsTable
+}
+
 /// Scan one blob (a file or an archive member) and return the name of its format.
 pub(crate) fn scan_blob(
     sink: &mut Sink,
