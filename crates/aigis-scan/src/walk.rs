@@ -221,12 +221,12 @@ fn named_by_sibling(real: &Path, opts: &ScanOptions, lists: &Lists) -> bool {
         if !small || p == real {
             continue;
         }
-        if tf_shard && n == "variables.index" {
-            if let Ok(b) = std::fs::read(&p) {
-                if formats::sniff_is_tf_index(&b) {
-                    return true;
-                }
-            }
+        if tf_shard
+            && n == "variables.index"
+            && let Ok(b) = std::fs::read(&p)
+            && formats::sniff_is_tf_index(&b)
+        {
+            return true;
         }
         if n.ends_with(".onnx") {
             let Ok(b) = std::fs::read(&p) else { continue };
