@@ -357,7 +357,20 @@ impl<'a> Archive<'a> {
             0 => Cow::Borrowed(raw),
             8 => {
                 let cap = sink.opts.max_member_bytes;
-                let buf = match inflate_bounded(raw, cap, sink.opts.max_ratio) {
+                // The declared sizes already tell a bomb: no need to inflate megabytes to see it.
+                // (Sizes that lie low are caught while inflating.)
+                let declared_ratio = e.usize / (raw.len() as u64).max(1);
+                let declared = if e.usize > cap
+                    || (e.usize > (8 << 20) && declared_ratio > sink.opts.max_ratio)
+                {
+                    Inflated::Bomb {
+                        out: e.usize,
+                        ratio: declared_ratio,
+                    }
+                } else {
+                    inflate_bounded(raw, cap, sink.opts.max_ratio)
+                };
+                let buf = match declared {
                     Inflated::Done(b) => b,
                     Inflated::Damaged(b, err) => {
                         sink.malformed(
