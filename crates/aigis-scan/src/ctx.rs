@@ -157,6 +157,19 @@ impl<'o> Sink<'o> {
         );
     }
 
+    /// Record a decompression bomb (`SCN203`): the member was not examined.
+    pub(crate) fn bomb(&mut self, loc: Location, what: &str, evidence: String) {
+        self.incomplete = true;
+        self.push(
+            Finding::new(
+                &rules::scn203::RULE,
+                format!("{what} decompresses beyond the safety limits"),
+                loc,
+            )
+            .evidence(evidence),
+        );
+    }
+
     /// True once the time budget is spent (reported once).
     pub(crate) fn out_of_time(&mut self, loc: &Loc) -> bool {
         if self.timed_out {

@@ -3,11 +3,9 @@
 
 use std::io::{Read, Write};
 
-use aigis_core::Finding;
 
 use super::scan_blob;
 use crate::ctx::{Loc, Sink};
-use crate::rules;
 
 /// A writer that refuses to grow past a cap (lzma-rs writes into it).
 struct Capped {
@@ -81,37 +79,15 @@ pub(crate) fn scan(
     };
     match result {
         Err(e) if e.contains(LIMIT) => {
-            sink.push(
-                Finding::new(
-                    &rules::scn203::RULE,
-                    format!("{what} stream decompresses beyond the safety limits"),
-                    loc.whole(),
-                )
-                .evidence(format!(
-                    "{} compressed bytes expand past 8 MiB at a ratio above {}",
-                    data.len(),
-                    sink.opts.max_ratio
-                )),
+            let ev = format!(
+                "{} compressed bytes expand past 8 MiB at a ratio above {}, or past {cap}",
+                data.len(),
+                sink.opts.max_ratio
             );
-            sink.incomplete = true;
+            sink.bomb(loc.whole(), &format!("{what} stream"), ev);
             what
         }
         Ok(inner) => {
-            if inner.len() as u64 > cap {
-                sink.push(
-                    Finding::new(
-                        &rules::scn203::RULE,
-                        format!("{what} stream decompresses beyond the safety limits"),
-                        loc.whole(),
-                    )
-                    .evidence(format!(
-                        "{} compressed bytes expand to over {cap}",
-                        data.len()
-                    )),
-                );
-                sink.incomplete = true;
-                return what;
-            }
             if !sink.charge(loc, inner.len() as u64) {
                 return what;
             }

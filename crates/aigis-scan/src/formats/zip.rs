@@ -384,18 +384,11 @@ impl<'a> Archive<'a> {
                         b
                     }
                     Inflated::Bomb { out, ratio } => {
-                        sink.push(
-                            Finding::new(
-                                &rules::scn203::RULE,
-                                "zip member decompresses beyond the safety limits",
-                                loc.whole(),
-                            )
-                            .evidence(format!(
-                                "{name}: {} compressed bytes expand to over {out} (ratio {ratio})",
-                                raw.len()
-                            )),
+                        let ev = format!(
+                            "{name}: {} compressed bytes expand to over {out} (ratio {ratio})",
+                            raw.len()
                         );
-                        sink.incomplete = true;
+                        sink.bomb(loc.whole(), "zip member", ev);
                         return None;
                     }
                 };
