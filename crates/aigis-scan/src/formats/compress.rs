@@ -3,7 +3,6 @@
 
 use std::io::{Read, Write};
 
-
 use super::scan_blob;
 use crate::ctx::{Loc, Sink};
 
