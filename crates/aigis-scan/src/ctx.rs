@@ -1,5 +1,6 @@
 //! Scan context: where we are (file, nested member), what we found, and the budgets that
 //! bound the work a hostile file can cause.
+#![forbid(unsafe_code)] // parsers and the scan driver: no exceptions (the one mmap lives in source.rs)
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -7,6 +7,7 @@
 //! 3. an exact allowlisted pair: safe;
 //! 4. a module (or any parent module) on the denylist: critical;
 //! 5. anything else is unknown: medium when called, low when only imported.
+#![forbid(unsafe_code)] // parsers and the scan driver: no exceptions (the one mmap lives in source.rs)
 
 use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;

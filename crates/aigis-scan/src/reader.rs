@@ -1,6 +1,7 @@
 //! A bounds-checked cursor over untrusted bytes. Every read returns `Err(Eof)` at the end of
 //! input instead of panicking, and lengths are checked against what remains before anything
 //! is sliced or allocated.
+#![forbid(unsafe_code)] // parsers and the scan driver: no exceptions (the one mmap lives in source.rs)
 
 /// Ran past the end of the input (or a length did not fit in what remains).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

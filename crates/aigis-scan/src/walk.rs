@@ -1,4 +1,5 @@
 //! Walking paths, scanning files in parallel and assembling the report.
+#![forbid(unsafe_code)] // parsers and the scan driver: no exceptions (the one mmap lives in source.rs)
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;

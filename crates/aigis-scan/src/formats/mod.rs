@@ -1,4 +1,5 @@
 //! Format detection (by content, never by extension) and dispatch to one module per format.
+#![forbid(unsafe_code)] // parsers and the scan driver: no exceptions (the one mmap lives in source.rs)
 
 pub(crate) mod compress;
 pub(crate) mod gguf;
