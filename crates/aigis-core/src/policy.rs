@@ -181,6 +181,17 @@ pub fn exit_code(findings: &[Finding], fail_on: Severity) -> i32 {
     i32::from(findings.iter().any(|f| f.severity >= fail_on))
 }
 
+/// Exit code for a report: 1 when a finding is at or above `fail_on` *or* some file could not
+/// be fully examined (verdict `error`): a run is never clean when something went unchecked,
+/// whatever the threshold.
+pub fn report_exit_code(report: &crate::Report, fail_on: Severity) -> i32 {
+    let unchecked = report
+        .files
+        .iter()
+        .any(|f| f.verdict == crate::Verdict::Error);
+    i32::from(exit_code(&report.findings, fail_on) == 1 || unchecked)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

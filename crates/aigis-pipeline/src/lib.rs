@@ -133,7 +133,7 @@ pub fn run(dir: &Path, opts: &RunOptions) -> Result<RunOutcome, PipelineError> {
     report.finish();
     report.elapsed_ms = start.elapsed().as_millis();
     let fail_on = opts.fail_on.unwrap_or(config.policy.fail_on);
-    let exit_code = policy::exit_code(&report.findings, fail_on);
+    let exit_code = policy::report_exit_code(&report, fail_on);
     let out_dir = opts.out_dir.clone().unwrap_or_else(|| dir.to_path_buf());
     std::fs::create_dir_all(&out_dir).map_err(|source| PipelineError::Io {
         op: "creating",

@@ -97,7 +97,7 @@ fn aigis_pipeline_allow(s: &str) -> Option<(String, String)> {
 /// 1 for findings at or above the threshold (never masked by errors elsewhere), else 2 when
 /// some input could not be read, else 0.
 fn exit_code(report: &Report, fail_on: aigis_core::Severity) -> u8 {
-    if policy::exit_code(&report.findings, fail_on) == 1 {
+    if policy::report_exit_code(report, fail_on) == 1 {
         1
     } else if !report.errors.is_empty() {
         2

@@ -116,6 +116,13 @@ fn unparseable_file_is_a_finding() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(json_of(&out.stdout)["files"][0]["verdict"], "error");
+    // Never 0 when something could not be checked, whatever the threshold.
+    let out = aigis()
+        .args(["scan", "-q", "--fail-on", "critical"])
+        .arg(&p2)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
 }
 
 #[test]
