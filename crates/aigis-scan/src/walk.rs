@@ -187,7 +187,8 @@ fn resolve_tensor_data(results: &mut [One], opts: &ScanOptions, lists: &Lists) {
         }
         let tf_shard = real
             .file_name()
-            .is_some_and(|n| n.to_string_lossy().starts_with("variables.data-"))
+            .and_then(|n| tf_shard_index(&n.to_string_lossy()))
+            .is_some()
             && real.parent().is_some_and(|d| tf_dirs.contains(d));
         if refs.contains(real) || tf_shard || named_by_sibling(real, opts, lists) {
             rec.format = "tensor-data".into();
@@ -197,10 +198,18 @@ fn resolve_tensor_data(results: &mut [One], opts: &ScanOptions, lists: &Lists) {
     }
 }
 
+/// For a TensorFlow checkpoint shard `PREFIX.data-00000-of-00001`, the index `PREFIX.index`.
+fn tf_shard_index(name: &str) -> Option<String> {
+    let (prefix, rest) = name.rsplit_once(".data-")?;
+    let (a, b) = rest.split_once("-of-")?;
+    let digits = |x: &str| !x.is_empty() && x.bytes().all(|c| c.is_ascii_digit());
+    (digits(a) && digits(b)).then(|| format!("{prefix}.index"))
+}
+
 /// When a raw-looking file is scanned without the model that names it (`aigis scan
 /// model.onnx.data`), look at its directory: an ONNX model there (up to 256 MiB, parsed by
 /// content) that lists it as external data, or a TensorFlow checkpoint index beside a
-/// `variables.data-*` shard.
+/// checkpoint shard (`variables.data-00000-of-00001`, `model.ckpt.data-…`).
 fn named_by_sibling(real: &Path, opts: &ScanOptions, lists: &Lists) -> bool {
     let (Some(dir), Some(name)) = (real.parent(), real.file_name()) else {
         return false;
@@ -212,7 +221,7 @@ fn named_by_sibling(real: &Path, opts: &ScanOptions, lists: &Lists) -> bool {
     }) else {
         return false;
     };
-    let tf_shard = name.to_string_lossy().starts_with("variables.data-");
+    let tf_index = tf_shard_index(&name.to_string_lossy());
     for e in entries.flatten().take(4096) {
         let p = e.path();
         let n = e.file_name().to_string_lossy().into_owned();
@@ -222,8 +231,7 @@ fn named_by_sibling(real: &Path, opts: &ScanOptions, lists: &Lists) -> bool {
         if !small || p == real {
             continue;
         }
-        if tf_shard
-            && n == "variables.index"
+        if tf_index.as_deref() == Some(n.as_str())
             && let Ok(b) = std::fs::read(&p)
             && formats::sniff_is_tf_index(&b)
         {

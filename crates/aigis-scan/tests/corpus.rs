@@ -226,3 +226,41 @@ fn external_data_scanned_alone_is_resolved_through_its_model() {
     );
     assert_eq!(r.findings[0].rule, "SCN002");
 }
+
+#[test]
+fn tf1_checkpoint_shards_are_tensor_data() {
+    let src = fixtures().join("benign/tf_savedmodel/variables");
+    let d = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        src.join("variables.index"),
+        d.path().join("model.ckpt.index"),
+    )
+    .unwrap();
+    std::fs::copy(
+        src.join("variables.data-00000-of-00001"),
+        d.path().join("model.ckpt.data-00000-of-00001"),
+    )
+    .unwrap();
+    for target in [
+        d.path().to_path_buf(),
+        d.path().join("model.ckpt.data-00000-of-00001"),
+    ] {
+        let r = scan_paths(
+            &[target],
+            &ScanOptions::default(),
+            Some(d.path()),
+            &|_, _| {},
+        );
+        assert!(r.findings.is_empty(), "{:?}", r.findings);
+        assert!(r.files.iter().any(|f| f.format == "tensor-data"));
+    }
+    // Without its index, the shard is an unknown binary.
+    std::fs::remove_file(d.path().join("model.ckpt.index")).unwrap();
+    let r = scan_paths(
+        &[d.path().to_path_buf()],
+        &ScanOptions::default(),
+        Some(d.path()),
+        &|_, _| {},
+    );
+    assert_eq!(r.findings[0].rule, "SCN002");
+}
