@@ -96,13 +96,17 @@ impl Report {
                 ))
         });
         self.files.sort_by(|a, b| a.path.cmp(&b.path));
+        // Worst severity per path in one pass (a directory scan has many files and findings).
+        let mut worst_by_path: std::collections::HashMap<&str, Severity> =
+            std::collections::HashMap::new();
+        for x in &self.findings {
+            let w = worst_by_path
+                .entry(x.location.path.as_str())
+                .or_insert(x.severity);
+            *w = (*w).max(x.severity);
+        }
         for f in &mut self.files {
-            let worst = self
-                .findings
-                .iter()
-                .filter(|x| x.location.path == f.path)
-                .map(|x| x.severity)
-                .max();
+            let worst = worst_by_path.get(f.path.as_str()).copied();
             f.verdict = verdict_for(worst, f.incomplete);
         }
     }

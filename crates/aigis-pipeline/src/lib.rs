@@ -24,7 +24,7 @@ use aigis_core::policy::{self, Day};
 use aigis_core::render::{self, Format};
 use aigis_core::{Report, RuleInfo, RuleRegistry, Severity};
 
-pub use config::{Config, PolicyConfig, ScanConfig};
+pub use config::{Config, PolicyConfig, ScanConfig, parse_allow};
 pub use stages::{ProjectContext, Stage};
 
 /// Schema id of the report `aigis run` writes.

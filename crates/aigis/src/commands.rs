@@ -48,7 +48,7 @@ fn scan(a: &ScanArgs) -> Result<u8> {
         ..Default::default()
     };
     for s in &a.allow {
-        match aigis_pipeline_allow(s) {
+        match aigis_pipeline::parse_allow(s) {
             Some(pair) => opts.extra_allow.push(pair),
             None => {
                 bail!("--allow {s:?} is not module:name\nhint: e.g. --allow mypkg.models:MyModel")
@@ -87,11 +87,6 @@ fn scan(a: &ScanArgs) -> Result<u8> {
         eprint!("{}", summary_line(&report));
     }
     Ok(exit_code(&report, a.fail_on))
-}
-
-fn aigis_pipeline_allow(s: &str) -> Option<(String, String)> {
-    let (m, n) = s.split_once(':').or_else(|| s.rsplit_once('.'))?;
-    (!m.is_empty() && !n.is_empty()).then(|| (m.to_string(), n.to_string()))
 }
 
 /// 1 for findings at or above the threshold (never masked by errors elsewhere), else 2 when

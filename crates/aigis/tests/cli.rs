@@ -22,15 +22,20 @@ fn json_of(out: &[u8]) -> Value {
     serde_json::from_slice(out).expect("stdout is JSON")
 }
 
-#[test]
-fn malicious_pickle_exits_1() {
+/// `aigis scan -q --format json PATHS…`: the exit code and the parsed report.
+fn scan_json<P: AsRef<std::ffi::OsStr>>(paths: &[P]) -> (Option<i32>, Value) {
     let out = aigis()
         .args(["scan", "--format", "json", "-q"])
-        .arg(fixture("malicious/os_system_p2.pkl"))
+        .args(paths)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let v = json_of(&out.stdout);
+    (out.status.code(), json_of(&out.stdout))
+}
+
+#[test]
+fn malicious_pickle_exits_1() {
+    let (code, v) = scan_json(&[fixture("malicious/os_system_p2.pkl")]);
+    assert_eq!(code, Some(1));
     assert_eq!(v["schema"], "aigis.scan/v1");
     assert_eq!(v["files"][0]["verdict"], "unsafe");
     assert_eq!(v["findings"][0]["rule"], "SCN101");
@@ -42,19 +47,11 @@ fn malicious_pickle_exits_1() {
 
 #[test]
 fn clean_files_exit_0() {
-    let out = aigis()
-        .args(["scan", "--format", "json", "-q"])
-        .arg(fixture("benign/model.safetensors"))
-        .arg(fixture("benign/torch_state_dict.pt"))
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    let v = json_of(&out.stdout);
+    let (code, v) = scan_json(&[
+        fixture("benign/model.safetensors"),
+        fixture("benign/torch_state_dict.pt"),
+    ]);
+    assert_eq!(code, Some(0), "{v:#}");
     assert_eq!(v["findings"].as_array().unwrap().len(), 0);
     let formats: Vec<&str> = v["files"]
         .as_array()
@@ -99,13 +96,8 @@ fn unparseable_file_is_a_finding() {
     let d = tempfile::tempdir().unwrap();
     let p = d.path().join("weights.bin");
     std::fs::write(&p, [0xde, 0xad, 0xbe, 0xef, 0, 1, 2, 3, 4, 5]).unwrap();
-    let out = aigis()
-        .args(["scan", "--format", "json", "-q"])
-        .arg(&p)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let v = json_of(&out.stdout);
+    let (code, v) = scan_json(&[&p]);
+    assert_eq!(code, Some(1));
     assert_eq!(v["findings"][0]["rule"], "SCN002");
     let p2 = d.path().join("truncated.gguf");
     std::fs::write(&p2, b"GGUF\x03\x00\x00\x00\x01").unwrap();
@@ -162,14 +154,11 @@ fn fail_on_threshold_changes_exit_code() {
 
 #[test]
 fn findings_are_not_masked_by_errors_elsewhere() {
-    let out = aigis()
-        .args(["scan", "-q", "--format", "json"])
-        .arg(fixture("malicious/os_system_p4.pkl"))
-        .arg("/nonexistent/aigis/model.pt")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let v = json_of(&out.stdout);
+    let (code, v) = scan_json(&[
+        fixture("malicious/os_system_p4.pkl"),
+        PathBuf::from("/nonexistent/aigis/model.pt"),
+    ]);
+    assert_eq!(code, Some(1));
     assert_eq!(v["errors"][0]["path"], "/nonexistent/aigis/model.pt");
 }
 

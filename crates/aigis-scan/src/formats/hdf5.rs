@@ -36,12 +36,15 @@ pub(crate) fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
     None
 }
 
-/// The end (exclusive) of the JSON object starting at `start`, by brace matching.
-fn json_end(data: &[u8], start: usize) -> Option<usize> {
+/// The end (exclusive) of the JSON object starting at `start`, by brace matching, looking at
+/// no more than `limit` bytes. Also returns how many bytes were looked at.
+fn json_end(data: &[u8], start: usize, limit: usize) -> (Option<usize>, usize) {
     let mut depth = 0usize;
     let mut in_str = false;
     let mut esc = false;
-    for (i, &b) in data[start..].iter().enumerate().take(64 << 20) {
+    let mut seen = 0;
+    for (i, &b) in data[start..].iter().enumerate().take(limit) {
+        seen = i + 1;
         if in_str {
             match (esc, b) {
                 (true, _) => esc = false,
@@ -55,16 +58,19 @@ fn json_end(data: &[u8], start: usize) -> Option<usize> {
             b'"' => in_str = true,
             b'{' => depth += 1,
             b'}' => {
-                depth = depth.checked_sub(1)?;
+                let Some(d) = depth.checked_sub(1) else {
+                    return (None, seen);
+                };
+                depth = d;
                 if depth == 0 {
-                    return Some(start + i + 1);
+                    return (Some(start + i + 1), seen);
                 }
             }
-            0 => return None,
+            0 => return (None, seen),
             _ => {}
         }
     }
-    None
+    (None, seen)
 }
 
 pub(crate) fn scan(sink: &mut Sink, loc: &Loc, data: &[u8]) -> &'static str {
@@ -81,12 +87,17 @@ pub(crate) fn scan_embedded_keras(sink: &mut Sink, loc: &Loc, data: &[u8]) -> bo
     let mut found = false;
     let mut from = 0;
     let mut seen = 0;
+    // One budget for all candidates: hostile files full of unbalanced `{"class_name"` prefixes
+    // must not cost 256 scans of 64 MiB each.
+    let mut budget: usize = 64 << 20;
     while let Some(p) = find(data, b"{\"class_name\"", from) {
         seen += 1;
-        if seen > 256 {
+        if seen > 256 || budget == 0 {
             break;
         }
-        if let Some(end) = json_end(data, p) {
+        let (end, examined) = json_end(data, p, budget);
+        budget = budget.saturating_sub(examined);
+        if let Some(end) = end {
             if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&data[p..end]) {
                 found = true;
                 check_config(sink, loc, &v);
@@ -97,4 +108,35 @@ pub(crate) fn scan_embedded_keras(sink: &mut Sink, loc: &Loc, data: &[u8]) -> bo
         }
     }
     found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_end_respects_its_limit_and_reports_what_it_read() {
+        let d = br#"xx{"class_name": "A", "config": {"b": "}"}}tail"#;
+        let (end, seen) = json_end(d, 2, 1 << 20);
+        assert_eq!(
+            &d[2..end.unwrap()],
+            br#"{"class_name": "A", "config": {"b": "}"}}"#
+        );
+        assert_eq!(seen, end.unwrap() - 2);
+        assert_eq!(json_end(d, 2, 5), (None, 5));
+        assert_eq!(json_end(b"{\0}", 0, 100), (None, 2));
+    }
+
+    #[test]
+    fn a_stray_prefix_before_the_real_config_does_not_hide_it() {
+        let mut d = b"{\"class_name\"\0 padding".to_vec();
+        d.extend_from_slice(
+            br#"{"class_name": "Lambda", "config": {"name": "l", "function": "YWJj"}}"#,
+        );
+        let lists = crate::lists::Lists::builtin();
+        let opts = crate::ctx::ScanOptions::default();
+        let mut sink = Sink::new(&opts, lists);
+        assert!(scan_embedded_keras(&mut sink, &Loc::new("m.h5"), &d));
+        assert_eq!(sink.findings[0].rule, "SCN501");
+    }
 }

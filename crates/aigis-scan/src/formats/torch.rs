@@ -176,7 +176,7 @@ pub(crate) fn scan_raw_pickle(sink: &mut Sink, loc: &Loc, data: &[u8], depth: u3
     let legacy = data.len() > 16
         && data[..32.min(data.len())]
             .windows(10)
-            .any(|w| w == [0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19]);
+            .any(|w| w == pickle::vm::TORCH_MAGIC);
     pickle::scan_pickle_file(sink, loc, data, depth);
     let head = &data[..data.len().min(1 << 16)];
     let joblib = head.windows(17).any(|w| w == b"NumpyArrayWrapper");

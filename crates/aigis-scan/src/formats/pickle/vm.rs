@@ -108,7 +108,9 @@ pub(crate) struct Machine<'a, 's, 'o> {
     op_off: usize,
 }
 
-const TORCH_MAGIC: [u8; 10] = [0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19];
+/// The legacy PyTorch format opens with a pickle of this integer (little-endian bytes).
+pub(crate) const TORCH_MAGIC: [u8; 10] =
+    [0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19];
 
 impl<'a, 's, 'o> Machine<'a, 's, 'o> {
     pub(crate) fn new(data: &'a [u8], sink: &'s mut Sink<'o>, loc: &'s Loc, depth: u32) -> Self {
