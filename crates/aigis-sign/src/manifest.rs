@@ -1,0 +1,534 @@
+//! The model manifest: which files a signature covers, in which order, with which digests.
+//!
+//! The walk follows model-signing 1.1.x exactly where interop depends on it:
+//! - a single file is one resource named `.`; a directory's regular files are named by their POSIX
+//!   path relative to the model root, dotfiles included, empty directories not recorded;
+//! - `.git`, `.gitattributes`, `.github` and `.gitignore` at the root, the signature file itself
+//!   when it lies inside the model, and user ignore paths are skipped; an ignore path covers whole
+//!   components (`sub` ignores `sub/x`, not `subx`);
+//! - any symlink is an error unless symlinks are allowed; then a symlink to a file is hashed as its
+//!   target (which must stay inside the model) and a symlink to a directory is not descended;
+//! - resources are ordered by path components compared as strings (`a/b` < `a.txt`), and the
+//!   subject digest is SHA-256 over the raw digests in that order.
+//!
+//! Stricter than model-signing: ignored directories are not descended at all, special files and
+//! non-UTF-8 names are errors naming the path, duplicate names in a signature are rejected, and
+//! [`Manifest::version_id`] binds file names (the OMS subject digest does not).
+
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use serde_json::json;
+use sha2::{Digest as _, Sha256};
+
+use crate::SignError;
+use crate::digest::{HashAlg, hash_file};
+
+/// Paths model-signing ignores at the model root unless told otherwise.
+pub const GIT_PATHS: [&str; 4] = [".git", ".gitattributes", ".github", ".gitignore"];
+
+/// One covered file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Item {
+    /// POSIX path relative to the model root (`.` for a single-file model).
+    pub name: String,
+    /// The digest algorithm (`sha256`, `blake3`).
+    pub algorithm: String,
+    /// The raw digest.
+    pub digest: Vec<u8>,
+}
+
+/// How the manifest was built (`predicate.serialization` in OMS).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Serialization {
+    /// The per-file hash.
+    pub hash: HashAlg,
+    /// Whether symlinks were followed.
+    pub allow_symlinks: bool,
+    /// Ignored paths, relative to the model root, in the order recorded.
+    pub ignore_paths: Vec<String>,
+}
+
+/// A hashed model.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Manifest {
+    /// Informative name: the file name or directory name.
+    pub model_name: String,
+    /// How the items were computed.
+    pub serialization: Serialization,
+    /// Items in OMS order (see [`component_cmp`]).
+    pub items: Vec<Item>,
+}
+
+/// What to hash and how.
+#[derive(Clone, Debug)]
+pub struct WalkOptions {
+    /// Per-file hash.
+    pub hash: HashAlg,
+    /// Follow symlinks to files inside the model instead of refusing them.
+    pub allow_symlinks: bool,
+    /// Ignore `.git`, `.gitattributes`, `.github`, `.gitignore` at the root.
+    pub ignore_git_paths: bool,
+    /// Extra ignored paths, relative to the model root.
+    pub ignore_paths: Vec<String>,
+    /// Hash only these names (model-signing's `--ignore_unsigned_files`).
+    pub only: Option<HashSet<String>>,
+}
+
+impl Default for WalkOptions {
+    fn default() -> Self {
+        Self {
+            hash: HashAlg::Sha256,
+            allow_symlinks: false,
+            ignore_git_paths: true,
+            ignore_paths: Vec::new(),
+            only: None,
+        }
+    }
+}
+
+/// OMS resource order: compare `/`-separated components as strings, like Python's `PurePosixPath`.
+pub fn component_cmp(a: &str, b: &str) -> Ordering {
+    a.split('/').cmp(b.split('/'))
+}
+
+/// A path given on the command line (absolute or relative to the working directory) as a path
+/// relative to the model root, or `None` when it lies outside the model.
+pub fn relative_to_model(model: &Path, path: &Path) -> Option<String> {
+    let root = std::fs::canonicalize(model).ok()?;
+    let abs = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir().ok()?.join(path)
+    };
+    // The signature may not exist yet: resolve its parent.
+    let resolved = match std::fs::canonicalize(&abs) {
+        Ok(p) => p,
+        Err(_) => std::fs::canonicalize(abs.parent()?)
+            .ok()?
+            .join(abs.file_name()?),
+    };
+    let rel = resolved.strip_prefix(&root).ok()?;
+    let parts: Vec<&str> = rel
+        .components()
+        .map(|c| c.as_os_str().to_str())
+        .collect::<Option<_>>()?;
+    if parts.is_empty() {
+        return None;
+    }
+    Some(parts.join("/"))
+}
+
+struct Found {
+    name: String,
+    path: PathBuf,
+    len: u64,
+}
+
+impl Manifest {
+    /// Walks and hashes `model` (a file or directory). `progress` receives bytes hashed.
+    pub fn compute(
+        model: &Path,
+        opts: &WalkOptions,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<Self, SignError> {
+        let (files, ignore_paths) = collect(model, opts)?;
+        let mut order: Vec<usize> = (0..files.len()).collect();
+        // Largest first so one big file does not start last and leave the other cores idle.
+        order.sort_by(|&a, &b| files[b].len.cmp(&files[a].len));
+        let digests: Vec<(usize, Result<[u8; 32], SignError>)> = order
+            .par_iter()
+            .map(|&i| (i, hash_file(&files[i].path, opts.hash, progress)))
+            .collect();
+        let mut items = Vec::with_capacity(files.len());
+        for (i, d) in digests {
+            items.push(Item {
+                name: files[i].name.clone(),
+                algorithm: opts.hash.name().to_string(),
+                digest: d?.to_vec(),
+            });
+        }
+        items.sort_by(|a, b| component_cmp(&a.name, &b.name));
+        Ok(Self {
+            model_name: model_name(model),
+            serialization: Serialization {
+                hash: opts.hash,
+                allow_symlinks: opts.allow_symlinks,
+                ignore_paths,
+            },
+            items,
+        })
+    }
+
+    /// The OMS subject digest: SHA-256 over the raw item digests in order. Does not bind names.
+    pub fn root(&self) -> [u8; 32] {
+        let mut h = Sha256::new();
+        for it in &self.items {
+            h.update(&it.digest);
+        }
+        h.finalize().into()
+    }
+
+    /// aigis's content address for a model version: `sha256:` + SHA-256 of the canonical JSON
+    /// `[[name, algorithm, hex digest], …]`. Unlike [`Self::root`], a rename changes it.
+    pub fn version_id(&self) -> String {
+        let list: Vec<serde_json::Value> = self
+            .items
+            .iter()
+            .map(|i| json!([i.name, i.algorithm, crate::hex(&i.digest)]))
+            .collect();
+        let s = crate::canonical::to_string(&serde_json::Value::Array(list));
+        format!("sha256:{}", crate::hex(&Sha256::digest(s.as_bytes())))
+    }
+
+    /// Total number of covered files.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// True when nothing is covered.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+}
+
+/// One difference between a signed manifest and the model on disk.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// Same name, different digest.
+    Changed {
+        /// File name.
+        name: String,
+        /// Digest algorithm.
+        algorithm: String,
+        /// Signed digest (hex).
+        expected: String,
+        /// Digest on disk (hex).
+        actual: String,
+    },
+    /// On disk, not in the signature.
+    Added(String),
+    /// In the signature, not on disk.
+    Removed(String),
+    /// Content moved to another name (a removed and an added file with equal digests).
+    Renamed {
+        /// Signed name.
+        from: String,
+        /// Name on disk.
+        to: String,
+    },
+}
+
+impl std::fmt::Display for Change {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let short = |h: &str| h.chars().take(12).collect::<String>();
+        match self {
+            Self::Changed {
+                name,
+                algorithm,
+                expected,
+                actual,
+            } => write!(
+                f,
+                "changed: {name} ({algorithm} {}… → {}…)",
+                short(expected),
+                short(actual)
+            ),
+            Self::Added(n) => write!(f, "added: {n}"),
+            Self::Removed(n) => write!(f, "removed: {n}"),
+            Self::Renamed { from, to } => write!(f, "renamed: {from} → {to}"),
+        }
+    }
+}
+
+/// Differences from `expected` (signed) to `actual` (on disk), in name order.
+pub fn diff(expected: &Manifest, actual: &Manifest) -> Vec<Change> {
+    let exp: BTreeMap<&str, &Item> = expected
+        .items
+        .iter()
+        .map(|i| (i.name.as_str(), i))
+        .collect();
+    let act: BTreeMap<&str, &Item> = actual.items.iter().map(|i| (i.name.as_str(), i)).collect();
+    let mut out = Vec::new();
+    let mut removed: Vec<&Item> = Vec::new();
+    let mut added: Vec<&Item> = Vec::new();
+    for (name, e) in &exp {
+        match act.get(name) {
+            Some(a) if a.digest == e.digest && a.algorithm == e.algorithm => {}
+            Some(a) => out.push(Change::Changed {
+                name: (*name).to_string(),
+                algorithm: e.algorithm.clone(),
+                expected: crate::hex(&e.digest),
+                actual: crate::hex(&a.digest),
+            }),
+            None => removed.push(e),
+        }
+    }
+    for (name, a) in &act {
+        if !exp.contains_key(name) {
+            added.push(a);
+        }
+    }
+    for r in removed {
+        if let Some(pos) = added.iter().position(|a| a.digest == r.digest) {
+            let a = added.remove(pos);
+            out.push(Change::Renamed {
+                from: r.name.clone(),
+                to: a.name.clone(),
+            });
+        } else {
+            out.push(Change::Removed(r.name.clone()));
+        }
+    }
+    out.extend(added.into_iter().map(|a| Change::Added(a.name.clone())));
+    out
+}
+
+fn model_name(model: &Path) -> String {
+    match model.file_name().and_then(|n| n.to_str()) {
+        Some(n) if n != ".." => n.to_string(),
+        _ => std::fs::canonicalize(model)
+            .ok()
+            .and_then(|p| p.file_name().and_then(|n| n.to_str()).map(str::to_string))
+            .unwrap_or_else(|| "model".to_string()),
+    }
+}
+
+/// Ignore paths as component lists, plus the list recorded in the signature.
+fn ignore_set(opts: &WalkOptions) -> (Vec<Vec<String>>, Vec<String>) {
+    let mut recorded: Vec<String> = Vec::new();
+    let mut push = |p: &str| {
+        let norm: Vec<&str> = p
+            .split('/')
+            .filter(|c| !c.is_empty() && *c != ".")
+            .collect();
+        if norm.is_empty() || norm.contains(&"..") {
+            return;
+        }
+        let s = norm.join("/");
+        if !recorded.contains(&s) {
+            recorded.push(s);
+        }
+    };
+    for p in &opts.ignore_paths {
+        push(p);
+    }
+    if opts.ignore_git_paths {
+        for p in GIT_PATHS {
+            push(p);
+        }
+    }
+    let parts = recorded
+        .iter()
+        .map(|s| s.split('/').map(str::to_string).collect())
+        .collect();
+    (parts, recorded)
+}
+
+fn is_ignored(rel: &[String], ignores: &[Vec<String>]) -> bool {
+    ignores
+        .iter()
+        .any(|ig| rel.len() >= ig.len() && rel[..ig.len()] == ig[..])
+}
+
+fn collect(model: &Path, opts: &WalkOptions) -> Result<(Vec<Found>, Vec<String>), SignError> {
+    let (ignores, recorded) = ignore_set(opts);
+    let meta = std::fs::symlink_metadata(model).map_err(|e| SignError::io(model, e))?;
+    if meta.file_type().is_symlink() && !opts.allow_symlinks {
+        return Err(SignError::Model(format!(
+            "{} is a symlink; sign the real path, or pass --allow-symlinks",
+            model.display()
+        )));
+    }
+    let meta = std::fs::metadata(model).map_err(|e| SignError::io(model, e))?;
+    if meta.is_file() {
+        let found = Found {
+            name: ".".into(),
+            path: model.to_path_buf(),
+            len: meta.len(),
+        };
+        return Ok((vec![found], recorded));
+    }
+    if !meta.is_dir() {
+        return Err(SignError::Model(format!(
+            "{} is neither a regular file nor a directory",
+            model.display()
+        )));
+    }
+    let root = std::fs::canonicalize(model).map_err(|e| SignError::io(model, e))?;
+    let mut files = Vec::new();
+    let mut stack: Vec<(PathBuf, Vec<String>)> = vec![(model.to_path_buf(), Vec::new())];
+    while let Some((dir, rel)) = stack.pop() {
+        let rd = std::fs::read_dir(&dir).map_err(|e| SignError::io(&dir, e))?;
+        for entry in rd {
+            let entry = entry.map_err(|e| SignError::io(&dir, e))?;
+            let path = entry.path();
+            let name = entry.file_name().into_string().map_err(|n| {
+                SignError::Model(format!(
+                    "{}: file name {n:?} is not UTF-8 and cannot be named in a signature",
+                    dir.display()
+                ))
+            })?;
+            let mut child = rel.clone();
+            child.push(name);
+            if is_ignored(&child, &ignores) {
+                continue;
+            }
+            if let Some(only) = &opts.only
+                && !only.contains(&child.join("/"))
+            {
+                // Directories must still be descended to find the named files below them.
+                let ft = entry.file_type().map_err(|e| SignError::io(&path, e))?;
+                if !ft.is_dir() {
+                    continue;
+                }
+            }
+            let ft = entry.file_type().map_err(|e| SignError::io(&path, e))?;
+            if ft.is_symlink() {
+                if !opts.allow_symlinks {
+                    return Err(SignError::Model(format!(
+                        "{} is a symlink; symlinks are refused unless --allow-symlinks is given",
+                        path.display()
+                    )));
+                }
+                let target = std::fs::canonicalize(&path).map_err(|e| SignError::io(&path, e))?;
+                if !target.starts_with(&root) {
+                    return Err(SignError::Model(format!(
+                        "{} is a symlink to {}, outside the model directory",
+                        path.display(),
+                        target.display()
+                    )));
+                }
+                let m = std::fs::metadata(&target).map_err(|e| SignError::io(&target, e))?;
+                if m.is_file() {
+                    files.push(Found {
+                        name: child.join("/"),
+                        path,
+                        len: m.len(),
+                    });
+                }
+                // A symlinked directory is not descended (as model-signing on Python 3.11).
+                continue;
+            }
+            if ft.is_dir() {
+                stack.push((path, child));
+            } else if ft.is_file() {
+                let len = entry.metadata().map_err(|e| SignError::io(&path, e))?.len();
+                files.push(Found {
+                    name: child.join("/"),
+                    path,
+                    len,
+                });
+            } else {
+                return Err(SignError::Model(format!(
+                    "{} is a special file (socket, FIFO or device); remove it or add it to --ignore-paths",
+                    path.display()
+                )));
+            }
+        }
+    }
+    Ok((files, recorded))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn component_order_matches_python_pureposixpath() {
+        let mut names = vec!["ä", "a.txt", "a-b", "a b", "a/ü", "a/b", "B", "b", "A/z"];
+        names.sort_by(|a, b| component_cmp(a, b));
+        assert_eq!(
+            names,
+            ["A/z", "B", "a/b", "a/ü", "a b", "a-b", "a.txt", "b", "ä"]
+        );
+    }
+
+    #[test]
+    fn ignore_matches_whole_components() {
+        let ig = vec![vec!["sub".to_string()]];
+        assert!(is_ignored(&["sub".into(), "x".into()], &ig));
+        assert!(!is_ignored(&["subx".into()], &ig));
+    }
+
+    fn tree() -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path();
+        std::fs::create_dir_all(p.join("sub/.git")).unwrap();
+        std::fs::create_dir_all(p.join(".git")).unwrap();
+        std::fs::create_dir_all(p.join("empty")).unwrap();
+        std::fs::write(p.join("a.txt"), b"a").unwrap();
+        std::fs::write(p.join("sub/b.bin"), b"b").unwrap();
+        std::fs::write(p.join("sub/.git/HEAD"), b"ref").unwrap();
+        std::fs::write(p.join(".git/HEAD"), b"ref").unwrap();
+        std::fs::write(p.join(".hidden"), b"").unwrap();
+        std::fs::write(p.join("model.sig"), b"{}").unwrap();
+        d
+    }
+
+    #[test]
+    fn walk_follows_model_signing_rules() {
+        let d = tree();
+        let opts = WalkOptions {
+            ignore_paths: vec!["model.sig".into()],
+            ..WalkOptions::default()
+        };
+        let m = Manifest::compute(d.path(), &opts, &|_| {}).unwrap();
+        let names: Vec<&str> = m.items.iter().map(|i| i.name.as_str()).collect();
+        // Root .git ignored, nested sub/.git kept, empty file covered, empty dir not recorded.
+        assert_eq!(names, [".hidden", "a.txt", "sub/.git/HEAD", "sub/b.bin"]);
+        assert_eq!(
+            m.serialization.ignore_paths,
+            [
+                "model.sig",
+                ".git",
+                ".gitattributes",
+                ".github",
+                ".gitignore"
+            ]
+        );
+        // Renaming keeps the OMS root but changes the version id.
+        std::fs::rename(d.path().join("a.txt"), d.path().join("0.txt")).unwrap();
+        let m2 = Manifest::compute(d.path(), &opts, &|_| {}).unwrap();
+        assert_eq!(m.root(), m2.root());
+        assert_ne!(m.version_id(), m2.version_id());
+        assert_eq!(
+            diff(&m, &m2),
+            vec![Change::Renamed {
+                from: "a.txt".into(),
+                to: "0.txt".into()
+            }]
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlinks_refused_or_confined() {
+        let d = tree();
+        std::os::unix::fs::symlink("a.txt", d.path().join("link")).unwrap();
+        let e = Manifest::compute(d.path(), &WalkOptions::default(), &|_| {}).unwrap_err();
+        assert!(e.to_string().contains("symlink"), "{e}");
+        let allow = WalkOptions {
+            allow_symlinks: true,
+            ..WalkOptions::default()
+        };
+        let m = Manifest::compute(d.path(), &allow, &|_| {}).unwrap();
+        assert!(m.items.iter().any(|i| i.name == "link"));
+        let outside = tempfile::NamedTempFile::new().unwrap();
+        std::os::unix::fs::symlink(outside.path(), d.path().join("escape")).unwrap();
+        let e = Manifest::compute(d.path(), &allow, &|_| {}).unwrap_err();
+        assert!(e.to_string().contains("outside the model"), "{e}");
+    }
+
+    #[test]
+    fn single_file_is_named_dot() {
+        let d = tree();
+        let m =
+            Manifest::compute(&d.path().join("a.txt"), &WalkOptions::default(), &|_| {}).unwrap();
+        assert_eq!(m.model_name, "a.txt");
+        assert_eq!(m.items.len(), 1);
+        assert_eq!(m.items[0].name, ".");
+    }
+}
