@@ -13,6 +13,7 @@
 #![warn(missing_docs)]
 
 mod config;
+pub mod integrity;
 pub mod fsutil;
 mod stages;
 

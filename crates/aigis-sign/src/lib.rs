@@ -14,6 +14,7 @@ pub mod digest;
 pub mod keys;
 pub mod manifest;
 pub mod merkle;
+pub mod model;
 pub mod note;
 pub mod oms;
 pub mod registry;

@@ -29,6 +29,297 @@ pub enum Command {
     Run(RunArgs),
     /// List the rules, or explain one (`aigis rules SCN101`).
     Rules(RulesArgs),
+    /// Create an ECDSA signing key pair (PKCS#8 PEM, private key mode 0600).
+    Keygen(KeygenArgs),
+    /// Sign a model file or directory (OpenSSF Model Signing v1.0, model-signing compatible).
+    Sign(SignArgs),
+    /// Verify a model against an OMS signature; exit 0 valid, 1 invalid or tampered, 2 error.
+    Verify(VerifyArgs),
+    /// The local transparency log: append, show, prove, verify, checkpoint.
+    #[command(subcommand)]
+    Log(LogCommand),
+    /// The versioned model registry: push, list, show, pull, verify.
+    #[command(subcommand)]
+    Registry(RegistryCommand),
+}
+
+/// Where aigis keeps its state (log, registry, caches).
+#[derive(Debug, Clone, clap::Args)]
+pub struct HomeArgs {
+    /// State directory (transparency log, registry).
+    #[arg(long, env = "AIGIS_HOME", value_name = "DIR", default_value_os_t = default_home())]
+    pub home: PathBuf,
+}
+
+fn default_home() -> PathBuf {
+    std::env::var_os("HOME").map_or_else(|| PathBuf::from(".aigis"), |h| PathBuf::from(h).join(".aigis"))
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum CurveArg {
+    P256,
+    P384,
+    P521,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum HashArg {
+    /// SHA-256 per file: the OMS default, verifiable by model-signing's CLI.
+    Sha256,
+    /// BLAKE3 per file, parallel inside large files (model-signing verifies it only through its API).
+    Blake3,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum MachineFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct KeygenArgs {
+    /// Private key file to write (PKCS#8 PEM, mode 0600).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub out: PathBuf,
+    /// Public key file (default: the private key path with `.pub.pem`).
+    #[arg(long, value_name = "FILE")]
+    pub public: Option<PathBuf>,
+    /// Curve.
+    #[arg(long, value_enum, default_value = "p256")]
+    pub curve: CurveArg,
+    /// Encrypt the private key with the passphrase in FILE (or in $AIGIS_KEY_PASSPHRASE).
+    #[arg(long, value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
+    /// Encrypt with the passphrase from $AIGIS_KEY_PASSPHRASE.
+    #[arg(long)]
+    pub encrypt: bool,
+    /// Overwrite existing files.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Options shared by sign and verify that decide which files are covered.
+#[derive(Debug, Clone, clap::Args)]
+pub struct WalkArgs {
+    /// Leave this path (relative to the working directory, or absolute) out of the signature (repeatable).
+    #[arg(long = "ignore-paths", value_name = "PATH")]
+    pub ignore_paths: Vec<PathBuf>,
+    /// Cover .git, .gitattributes, .github and .gitignore too.
+    #[arg(long)]
+    pub no_ignore_git_paths: bool,
+    /// Follow symlinks to files inside the model instead of refusing them.
+    #[arg(long)]
+    pub allow_symlinks: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SignArgs {
+    /// Model file or directory.
+    pub model: PathBuf,
+    /// Private key (PEM: PKCS#8, encrypted PKCS#8 or SEC1).
+    #[arg(long, value_name = "PRIVATE.pem")]
+    pub key: PathBuf,
+    /// Signing certificate (PEM) for the certificate method.
+    #[arg(long, value_name = "LEAF.pem")]
+    pub cert: Option<PathBuf>,
+    /// Intermediate certificates to include in the bundle (PEM, repeatable).
+    #[arg(long, value_name = "CHAIN.pem", requires = "cert")]
+    pub cert_chain: Vec<PathBuf>,
+    /// Signature file to write.
+    #[arg(long, value_name = "OUT", default_value = "model.sig")]
+    pub signature: PathBuf,
+    /// Passphrase of an encrypted key, from FILE (or $AIGIS_KEY_PASSPHRASE).
+    #[arg(long, value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
+    /// Per-file hash.
+    #[arg(long, value_enum, default_value = "sha256")]
+    pub hash: HashArg,
+    #[command(flatten)]
+    pub walk: WalkArgs,
+    /// Also record per-tensor digests of safetensors and GGUF files inside the signed payload.
+    #[arg(long)]
+    pub tensors: bool,
+    #[command(flatten)]
+    pub home: HomeArgs,
+    /// Do not record the signature in the transparency log.
+    #[arg(long)]
+    pub no_log: bool,
+    /// Summary format on stdout.
+    #[arg(long, short = 'f', value_enum, default_value = "table")]
+    pub format: MachineFormat,
+    /// No progress bar.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    /// Model file or directory.
+    pub model: PathBuf,
+    /// Public key (PEM SubjectPublicKeyInfo) for the key method.
+    #[arg(long, value_name = "PUBLIC.pem", conflicts_with = "cert_chain")]
+    pub key: Option<PathBuf>,
+    /// Trusted root certificates (PEM, repeatable) for the certificate method.
+    #[arg(long, value_name = "ROOT.pem")]
+    pub cert_chain: Vec<PathBuf>,
+    /// Signature file.
+    #[arg(long, value_name = "SIG")]
+    pub signature: PathBuf,
+    #[command(flatten)]
+    pub walk: WalkArgs,
+    /// Hash only the files the signature names (extra files are not reported).
+    #[arg(long)]
+    pub ignore_unsigned_files: bool,
+    /// Reuse digests of files whose size, mtime and inode are unchanged since the last verify of
+    /// this model on this machine (local re-checks only; never used when signing).
+    #[arg(long)]
+    pub cached: bool,
+    #[command(flatten)]
+    pub home: HomeArgs,
+    /// Do not record the verification in the transparency log.
+    #[arg(long)]
+    pub no_log: bool,
+    /// Result format on stdout.
+    #[arg(long, short = 'f', value_enum, default_value = "table")]
+    pub format: MachineFormat,
+    /// No progress bar.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LogCommand {
+    /// Append a JSON object (from FILE or `-` for stdin) as a new entry.
+    Append {
+        /// JSON file, or `-`.
+        file: PathBuf,
+        #[command(flatten)]
+        home: HomeArgs,
+    },
+    /// Print entries as JSON lines (all, or one index).
+    Show {
+        /// Entry index.
+        index: Option<u64>,
+        #[command(flatten)]
+        home: HomeArgs,
+    },
+    /// Print an inclusion proof for an entry, or a consistency proof from an older checkpoint.
+    Prove {
+        /// Entry index for an inclusion proof.
+        #[arg(required_unless_present = "since")]
+        index: Option<u64>,
+        /// Older signed checkpoint file: print a consistency proof from it to now.
+        #[arg(long, value_name = "CHECKPOINT", conflicts_with = "index")]
+        since: Option<PathBuf>,
+        #[command(flatten)]
+        home: HomeArgs,
+    },
+    /// Verify the whole log, or (with --proof and --log-key) a proof file offline.
+    Verify {
+        /// A checkpoint kept elsewhere that the log must still extend (rollback check).
+        #[arg(long, value_name = "CHECKPOINT")]
+        trusted: Option<PathBuf>,
+        /// Inclusion or consistency proof file (from `aigis log prove`) to check offline.
+        #[arg(long, value_name = "PROOF.json")]
+        proof: Option<PathBuf>,
+        /// The log's public key (`log.pub`, or the string `aigis log key` prints).
+        #[arg(long, value_name = "KEY", requires = "proof")]
+        log_key: Option<String>,
+        #[command(flatten)]
+        home: HomeArgs,
+    },
+    /// Print the latest signed checkpoint.
+    Checkpoint {
+        #[command(flatten)]
+        home: HomeArgs,
+    },
+    /// Print the log's public key (give it to whoever checks proofs).
+    Key {
+        #[command(flatten)]
+        home: HomeArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RegistryCommand {
+    /// Store a model version: files (deduplicated), manifest, signature, scan report, provenance.
+    Push(RegistryPushArgs),
+    /// List models and versions.
+    List {
+        /// Only this model.
+        name: Option<String>,
+        #[command(flatten)]
+        reg: RegistryArgs,
+        #[arg(long, short = 'f', value_enum, default_value = "table")]
+        format: MachineFormat,
+    },
+    /// Show one version (NAME@VERSION) as JSON.
+    Show {
+        /// NAME@VERSION.
+        reference: String,
+        #[command(flatten)]
+        reg: RegistryArgs,
+    },
+    /// Copy a version's files to DEST, checking every digest.
+    Pull {
+        /// NAME@VERSION.
+        reference: String,
+        /// Destination directory (must not exist).
+        dest: PathBuf,
+        #[command(flatten)]
+        reg: RegistryArgs,
+    },
+    /// Re-hash a stored version and check its signature and log record.
+    Verify {
+        /// NAME@VERSION.
+        reference: String,
+        /// Public key to check the stored signature with.
+        #[arg(long, value_name = "PUBLIC.pem")]
+        key: Option<PathBuf>,
+        /// Trusted roots for a certificate signature.
+        #[arg(long, value_name = "ROOT.pem")]
+        cert_chain: Vec<PathBuf>,
+        #[command(flatten)]
+        reg: RegistryArgs,
+    },
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct RegistryArgs {
+    #[command(flatten)]
+    pub home: HomeArgs,
+    /// Registry index: `sqlite:PATH` (default: HOME/registry/index.db) or `postgres://…`.
+    #[arg(long, env = "AIGIS_REGISTRY_INDEX", value_name = "URL")]
+    pub index: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RegistryPushArgs {
+    /// Model file or directory.
+    pub model: PathBuf,
+    /// Model name.
+    #[arg(long)]
+    pub name: String,
+    /// Version label.
+    #[arg(long)]
+    pub version: String,
+    /// OMS signature of the model, stored with it after it verifies.
+    #[arg(long, value_name = "SIG")]
+    pub signature: Option<PathBuf>,
+    /// Public key to verify --signature with.
+    #[arg(long, value_name = "PUBLIC.pem")]
+    pub key: Option<PathBuf>,
+    /// Trusted roots to verify a certificate --signature with.
+    #[arg(long, value_name = "ROOT.pem")]
+    pub cert_chain: Vec<PathBuf>,
+    /// Parent version (NAME@VERSION) this one derives from.
+    #[arg(long, value_name = "NAME@VERSION")]
+    pub parent: Option<String>,
+    /// Push even when the scan finds problems or the signature does not verify (recorded).
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub reg: RegistryArgs,
 }
 
 #[derive(Debug, clap::Args)]

@@ -17,6 +17,11 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
         Command::Scan(a) => scan(&a),
         Command::Run(a) => run(&a),
         Command::Rules(a) => rules(&a),
+        Command::Keygen(a) => Ok(crate::integrity::keygen(&a)),
+        Command::Sign(a) => Ok(crate::integrity::sign(&a)),
+        Command::Verify(a) => Ok(crate::integrity::verify(&a)),
+        Command::Log(c) => Ok(crate::integrity::log(&c)),
+        Command::Registry(c) => Ok(crate::integrity::registry(&c)),
     }
 }
 
