@@ -25,9 +25,79 @@ pub struct Config {
     /// `[scan]`.
     #[serde(default)]
     pub scan: ScanConfig,
+    /// `[sign]`.
+    #[serde(default)]
+    pub sign: Option<SignConfig>,
+    /// `[verify]`.
+    #[serde(default)]
+    pub verify: Option<VerifyConfig>,
     /// `[[suppress]]` entries.
     #[serde(default)]
     pub suppress: Vec<Suppression>,
+}
+
+/// `[sign]`: the `sign` stage signs the approved models and records them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct SignConfig {
+    /// Approved models (files or directories), relative to the project.
+    pub models: Vec<String>,
+    /// Private key (PEM), relative to the project or absolute. An encrypted key takes its
+    /// passphrase from `$AIGIS_KEY_PASSPHRASE`.
+    pub key: String,
+    /// Signature directory; each model's signature is `<dir>/<model file name>.sig`.
+    #[serde(default = "default_signatures")]
+    pub signatures: String,
+    /// Push each signed model to the registry as `<registry-prefix><model file name>@<version>`.
+    #[serde(default)]
+    pub version: Option<String>,
+    /// Registry name prefix (default: none).
+    #[serde(default)]
+    pub registry_prefix: String,
+    /// State directory (registry, transparency log), relative to the project.
+    #[serde(default = "default_home")]
+    pub home: String,
+    /// Registry index URL (`sqlite:PATH` or `postgres://…`); default SQLite under `home`.
+    #[serde(default)]
+    pub index: Option<String>,
+}
+
+/// `[verify]`: the `verify` stage checks the approved models against their signatures.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct VerifyConfig {
+    /// Models to verify (default: `[sign] models`).
+    #[serde(default)]
+    pub models: Vec<String>,
+    /// Public key (PEM) for the key method.
+    #[serde(default)]
+    pub key: Option<String>,
+    /// Trusted root certificates (PEM) for the certificate method.
+    #[serde(default)]
+    pub cert_chain: Vec<String>,
+    /// Signature directory (as in `[sign]`).
+    #[serde(default = "default_signatures")]
+    pub signatures: String,
+    /// Also check each model against its registry record `<prefix><file name>@<version>`.
+    #[serde(default)]
+    pub version: Option<String>,
+    /// Registry name prefix.
+    #[serde(default)]
+    pub registry_prefix: String,
+    /// State directory, relative to the project.
+    #[serde(default = "default_home")]
+    pub home: String,
+    /// Registry index URL.
+    #[serde(default)]
+    pub index: Option<String>,
+}
+
+fn default_signatures() -> String {
+    "signatures".into()
+}
+
+fn default_home() -> String {
+    ".aigis".into()
 }
 
 /// `[project]`.

@@ -15,6 +15,7 @@
 mod config;
 pub mod integrity;
 pub mod fsutil;
+mod sign_stages;
 mod stages;
 
 use std::path::{Path, PathBuf};
@@ -25,7 +26,7 @@ use aigis_core::policy::{self, Day};
 use aigis_core::render::{self, Format};
 use aigis_core::{Report, RuleInfo, RuleRegistry, Severity};
 
-pub use config::{Config, PolicyConfig, ScanConfig, parse_allow};
+pub use config::{Config, PolicyConfig, ScanConfig, SignConfig, VerifyConfig, parse_allow};
 pub use stages::{ProjectContext, Stage};
 
 /// Schema id of the report `aigis run` writes.
@@ -50,6 +51,14 @@ pub enum PipelineError {
         /// What is wrong.
         message: String,
     },
+    /// A stage could not do its work (bad key, unreadable signature, registry unavailable).
+    #[error("stage {stage}: {message}")]
+    Stage {
+        /// The stage.
+        stage: &'static str,
+        /// What failed.
+        message: String,
+    },
     /// Reading or writing a file failed.
     #[error("{op} {path}: {source}")]
     Io {
@@ -68,6 +77,7 @@ pub fn rules() -> RuleRegistry {
     let v = ALL.get_or_init(|| {
         let mut v: Vec<&'static RuleInfo> = aigis_scan::rules::RULES.to_vec();
         v.push(&policy::PIP001);
+        v.extend_from_slice(aigis_sign::rules::RULES);
         v.sort_by_key(|r| r.id);
         v
     });

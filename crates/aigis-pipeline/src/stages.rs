@@ -27,9 +27,9 @@ pub trait Stage {
 }
 
 /// Stages the design names that this version does not have yet.
-const PLANNED: &[&str] = &[
-    "pii", "data", "sign", "verify", "bom", "guard", "redteam", "robust", "monitor",
-];
+const PLANNED: &[&str] = &["pii", "data", "bom", "guard", "redteam", "robust", "monitor"];
+
+const AVAILABLE: &str = "scan, sign, verify";
 
 /// Build the configured stages, or say which name is wrong.
 pub(crate) fn build(config: &Config) -> Result<Vec<Box<dyn Stage>>, String> {
@@ -37,12 +37,14 @@ pub(crate) fn build(config: &Config) -> Result<Vec<Box<dyn Stage>>, String> {
     for s in &config.pipeline.stages {
         match s.as_str() {
             "scan" => out.push(Box::new(ScanStage)),
+            "sign" => out.push(Box::new(crate::sign_stages::SignStage)),
+            "verify" => out.push(Box::new(crate::sign_stages::VerifyStage)),
             p if PLANNED.contains(&p) => {
                 return Err(format!(
-                    "stage `{p}` is not available in this version of aigis; available: scan"
+                    "stage `{p}` is not available in this version of aigis; available: {AVAILABLE}"
                 ));
             }
-            other => return Err(format!("unknown stage `{other}`; available: scan")),
+            other => return Err(format!("unknown stage `{other}`; available: {AVAILABLE}")),
         }
     }
     if out.is_empty() {

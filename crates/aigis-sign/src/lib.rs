@@ -18,6 +18,7 @@ pub mod model;
 pub mod note;
 pub mod oms;
 pub mod registry;
+pub mod rules;
 pub mod tensors;
 pub mod tlog;
 pub mod x509;

@@ -243,6 +243,7 @@ pub enum LogCommand {
 #[derive(Debug, Subcommand)]
 pub enum RegistryCommand {
     /// Store a model version: files (deduplicated), manifest, signature, scan report, provenance.
+    #[command(disable_version_flag = true)]
     Push(RegistryPushArgs),
     /// List models and versions.
     List {
@@ -376,4 +377,13 @@ pub struct RulesArgs {
     /// Output format (table or json).
     #[arg(long, short = 'f', value_enum, default_value = "table")]
     pub format: OutFormat,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn clap_definitions_are_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
 }
