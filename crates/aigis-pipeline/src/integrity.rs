@@ -99,7 +99,7 @@ fn user_and_host() -> (String, String) {
 }
 
 /// Scans, verifies, stores and logs a model version.
-pub fn push(loc: &RegistryLocation<'_>, req: PushRequest<'_>) -> Result<PushOutcome, SignError> {
+pub fn push(loc: &RegistryLocation<'_>, req: &PushRequest<'_>) -> Result<PushOutcome, SignError> {
     for l in [req.name, req.version] {
         if !registry::valid_label(l) {
             return Err(SignError::Usage(format!(
@@ -117,7 +117,9 @@ pub fn push(loc: &RegistryLocation<'_>, req: PushRequest<'_>) -> Result<PushOutc
     if let Some(p) = req.parent {
         let (pn, pv) = registry::parse_ref(p)?;
         if index.get(pn, pv)?.is_none() {
-            return Err(SignError::Usage(format!("parent {p} is not in the registry")));
+            return Err(SignError::Usage(format!(
+                "parent {p} is not in the registry"
+            )));
         }
     }
     let mut reasons = Vec::new();
@@ -127,17 +129,23 @@ pub fn push(loc: &RegistryLocation<'_>, req: PushRequest<'_>) -> Result<PushOutc
     if let Some((bytes, trust)) = &req.signature {
         match verify_model(req.model, bytes, trust, &VerifyOptions::default(), &|_| {}) {
             Ok(v) if v.ok() => {
-                walk.ignore_paths.clone_from(&v.verified.manifest.serialization.ignore_paths);
+                walk.ignore_paths
+                    .clone_from(&v.verified.manifest.serialization.ignore_paths);
                 walk.allow_symlinks = v.verified.manifest.serialization.allow_symlinks;
                 signer = Some(v.verified.signer.clone());
                 signature = Some(String::from_utf8_lossy(bytes).into_owned());
             }
             Ok(v) => {
                 let diff: Vec<String> = v.changes.iter().map(ToString::to_string).collect();
-                reasons.push(format!("the model does not match its signature: {}", diff.join(", ")));
+                reasons.push(format!(
+                    "the model does not match its signature: {}",
+                    diff.join(", ")
+                ));
                 signature = Some(String::from_utf8_lossy(bytes).into_owned());
             }
-            Err(e) if e.exit_code() == 1 => reasons.push(format!("the signature does not verify: {e}")),
+            Err(e) if e.exit_code() == 1 => {
+                reasons.push(format!("the signature does not verify: {e}"));
+            }
             Err(e) => return Err(e),
         }
     }
@@ -149,7 +157,32 @@ pub fn push(loc: &RegistryLocation<'_>, req: PushRequest<'_>) -> Result<PushOutc
         "clean".to_string()
     } else {
         let v = format!("blocked: {}", report.summary());
-        reasons.push(format!("aigis scan: {}", report.summary()));
+        let top: Vec<String> = report
+            .findings
+            .iter()
+            .filter(|f| f.severity >= req.fail_on)
+            .take(5)
+            .map(|f| {
+                format!(
+                    "{} {} {} ({})",
+                    f.location.display(),
+                    f.rule,
+                    f.name,
+                    f.evidence
+                )
+            })
+            .collect();
+        reasons.push(format!(
+            "aigis scan: {}: {}",
+            report.summary(),
+            top.join("; ")
+        ));
+        for e in report.errors.iter().take(5) {
+            reasons.push(format!(
+                "aigis scan could not read {}: {}",
+                e.path, e.message
+            ));
+        }
         v
     };
     let (user, host) = user_and_host();
@@ -180,7 +213,12 @@ pub fn push(loc: &RegistryLocation<'_>, req: PushRequest<'_>) -> Result<PushOutc
             req.model.join(&it.name)
         };
         let hex = aigis_sign::hex(&it.digest);
-        let bytes = std::fs::metadata(&path).map_err(|e| SignError::Io { path: path.clone(), source: e })?.len();
+        let bytes = std::fs::metadata(&path)
+            .map_err(|e| SignError::Io {
+                path: path.clone(),
+                source: e,
+            })?
+            .len();
         if objects.put(&path, &hex)? {
             new_objects += 1;
         }
@@ -191,8 +229,13 @@ pub fn push(loc: &RegistryLocation<'_>, req: PushRequest<'_>) -> Result<PushOutc
         });
     }
     let (t, utc) = registry::now();
-    let scan_json: Option<Value> =
-        serde_json::from_str(&render::render(&report, Format::Json, &crate::rules(), env!("CARGO_PKG_VERSION"))).ok();
+    let scan_json: Option<Value> = serde_json::from_str(&render::render(
+        &report,
+        Format::Json,
+        &crate::rules(),
+        env!("CARGO_PKG_VERSION"),
+    ))
+    .ok();
     let mut rec = VersionRecord {
         schema: registry::RECORD_SCHEMA.into(),
         name: req.name.into(),
@@ -234,26 +277,42 @@ pub fn push(loc: &RegistryLocation<'_>, req: PushRequest<'_>) -> Result<PushOutc
 /// Looks up `NAME@VERSION`.
 pub fn show(loc: &RegistryLocation<'_>, reference: &str) -> Result<VersionRecord, SignError> {
     let (n, v) = registry::parse_ref(reference)?;
-    loc.open()?
-        .get(n, v)?
-        .ok_or_else(|| SignError::Usage(format!("{reference} is not in the registry (`aigis registry list` shows what is)")))
+    loc.open()?.get(n, v)?.ok_or_else(|| {
+        SignError::Usage(format!(
+            "{reference} is not in the registry (`aigis registry list` shows what is)"
+        ))
+    })
 }
 
 /// Lists versions.
-pub fn list(loc: &RegistryLocation<'_>, name: Option<&str>) -> Result<Vec<registry::Summary>, SignError> {
+pub fn list(
+    loc: &RegistryLocation<'_>,
+    name: Option<&str>,
+) -> Result<Vec<registry::Summary>, SignError> {
     loc.open()?.list(name)
 }
 
 fn safe_name(name: &str) -> bool {
-    name == "." || (!name.starts_with('/') && name.split('/').all(|c| !c.is_empty() && c != "." && c != ".."))
+    name == "."
+        || (!name.starts_with('/')
+            && name
+                .split('/')
+                .all(|c| !c.is_empty() && c != "." && c != ".."))
 }
 
 /// Copies a version's files to `dest` (which must not exist), checking every digest, atomically:
 /// the files appear under `dest` only when all were copied and checked.
-pub fn pull(loc: &RegistryLocation<'_>, reference: &str, dest: &Path) -> Result<VersionRecord, SignError> {
+pub fn pull(
+    loc: &RegistryLocation<'_>,
+    reference: &str,
+    dest: &Path,
+) -> Result<VersionRecord, SignError> {
     let rec = show(loc, reference)?;
     if dest.exists() {
-        return Err(SignError::Usage(format!("{} already exists; pull into a new path", dest.display())));
+        return Err(SignError::Usage(format!(
+            "{} already exists; pull into a new path",
+            dest.display()
+        )));
     }
     let objects = Objects::new(&loc.root());
     let parent = match dest.parent() {
@@ -262,7 +321,9 @@ pub fn pull(loc: &RegistryLocation<'_>, reference: &str, dest: &Path) -> Result<
     };
     let tmp = parent.join(format!(
         ".{}.partial{}",
-        dest.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default(),
+        dest.file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default(),
         std::process::id()
     ));
     let _ = std::fs::remove_dir_all(&tmp);
@@ -272,19 +333,31 @@ pub fn pull(loc: &RegistryLocation<'_>, reference: &str, dest: &Path) -> Result<
         if single {
             objects.get(&rec.files[0].sha256, &tmp)?;
         } else {
-            std::fs::create_dir_all(&tmp).map_err(|e| SignError::Io { path: tmp.clone(), source: e })?;
+            std::fs::create_dir_all(&tmp).map_err(|e| SignError::Io {
+                path: tmp.clone(),
+                source: e,
+            })?;
             for f in &rec.files {
                 if !safe_name(&f.name) || f.name == "." {
-                    return Err(SignError::Invalid(format!("registry record names an unsafe path `{}`", f.name)));
+                    return Err(SignError::Invalid(format!(
+                        "registry record names an unsafe path `{}`",
+                        f.name
+                    )));
                 }
                 let out = tmp.join(&f.name);
                 if let Some(p) = out.parent() {
-                    std::fs::create_dir_all(p).map_err(|e| SignError::Io { path: p.to_path_buf(), source: e })?;
+                    std::fs::create_dir_all(p).map_err(|e| SignError::Io {
+                        path: p.to_path_buf(),
+                        source: e,
+                    })?;
                 }
                 objects.get(&f.sha256, &out)?;
             }
         }
-        std::fs::rename(&tmp, dest).map_err(|e| SignError::Io { path: dest.to_path_buf(), source: e })
+        std::fs::rename(&tmp, dest).map_err(|e| SignError::Io {
+            path: dest.to_path_buf(),
+            source: e,
+        })
     })();
     if let Err(e) = result {
         let _ = std::fs::remove_dir_all(&tmp);
@@ -310,14 +383,21 @@ pub fn pull(loc: &RegistryLocation<'_>, reference: &str, dest: &Path) -> Result<
 /// Re-checks a stored version: every object's digest, the version id, the stored signature
 /// (against `trust` when given) and the push entry in the log (with an inclusion proof).
 /// Returns the problems found (empty = intact).
-pub fn verify_version(loc: &RegistryLocation<'_>, reference: &str, trust: Option<&Trust>) -> Result<(VersionRecord, Vec<String>, Vec<String>), SignError> {
+pub fn verify_version(
+    loc: &RegistryLocation<'_>,
+    reference: &str,
+    trust: Option<&Trust>,
+) -> Result<(VersionRecord, Vec<String>, Vec<String>), SignError> {
     let rec = show(loc, reference)?;
     let mut problems = Vec::new();
     let mut notes = Vec::new();
     let objects = Objects::new(&loc.root());
     for f in &rec.files {
         if !objects.check(&f.sha256)? {
-            problems.push(format!("stored file {} ({}) is missing or corrupted", f.name, f.sha256));
+            problems.push(format!(
+                "stored file {} ({}) is missing or corrupted",
+                f.name, f.sha256
+            ));
         }
     }
     let manifest = rec.manifest();
@@ -335,18 +415,26 @@ pub fn verify_version(loc: &RegistryLocation<'_>, reference: &str, trust: Option
                     .iter()
                     .map(|i| (i.name.clone(), aigis_sign::hex(&i.digest)))
                     .collect();
-                let stored: Vec<(String, String)> = rec.files.iter().map(|f| (f.name.clone(), f.sha256.clone())).collect();
+                let stored: Vec<(String, String)> = rec
+                    .files
+                    .iter()
+                    .map(|f| (f.name.clone(), f.sha256.clone()))
+                    .collect();
                 if v.manifest.serialization.hash != aigis_sign::digest::HashAlg::Sha256 {
                     notes.push("signature uses a non-SHA-256 hash; its digests are checked at push time only".into());
                 } else if signed != stored {
-                    problems.push("the stored files are not the ones the stored signature covers".into());
+                    problems.push(
+                        "the stored files are not the ones the stored signature covers".into(),
+                    );
                 } else {
                     notes.push(format!("signature valid ({})", v.signer));
                 }
             }
             Err(e) => problems.push(format!("stored signature: {e}")),
         },
-        (Some(_), None) => notes.push("a signature is stored; give --key or --cert-chain to check it".into()),
+        (Some(_), None) => {
+            notes.push("a signature is stored; give --key or --cert-chain to check it".into());
+        }
         (None, _) => notes.push("no signature stored with this version".into()),
     }
     match rec.log_index {
@@ -360,7 +448,9 @@ pub fn verify_version(loc: &RegistryLocation<'_>, reference: &str, trust: Option
                 if e.get("kind").and_then(Value::as_str) != Some("registry.push")
                     || e.get("version_id").and_then(Value::as_str) != Some(rec.version_id.as_str())
                 {
-                    problems.push(format!("log entry {i} does not record this push (index and log disagree)"));
+                    problems.push(format!(
+                        "log entry {i} does not record this push (index and log disagree)"
+                    ));
                 } else {
                     notes.push(format!("push recorded in the transparency log at entry {i} (inclusion proof checked)"));
                 }
@@ -373,7 +463,12 @@ pub fn verify_version(loc: &RegistryLocation<'_>, reference: &str, trust: Option
     let mut index = loc.open()?;
     index.event(&Event {
         time: t,
-        kind: if problems.is_empty() { "verified" } else { "verify-failed" }.into(),
+        kind: if problems.is_empty() {
+            "verified"
+        } else {
+            "verify-failed"
+        }
+        .into(),
         name: rec.name.clone(),
         version: rec.version.clone(),
         detail: problems.join("; "),

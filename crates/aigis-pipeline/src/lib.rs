@@ -13,8 +13,8 @@
 #![warn(missing_docs)]
 
 mod config;
-pub mod integrity;
 pub mod fsutil;
+pub mod integrity;
 mod sign_stages;
 mod stages;
 

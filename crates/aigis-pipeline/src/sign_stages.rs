@@ -13,9 +13,9 @@ use aigis_sign::oms::Trust;
 use aigis_sign::rules::{SIG101, SIG102, SIG103, SIG104};
 use serde_json::json;
 
+use crate::PipelineError;
 use crate::integrity::{self, PushOutcome, PushRequest, RegistryLocation};
 use crate::stages::{ProjectContext, Stage};
-use crate::PipelineError;
 
 fn stage_err(stage: &'static str) -> impl Fn(SignError) -> PipelineError {
     move |e| PipelineError::Stage {
@@ -36,11 +36,18 @@ fn signature_path(ctx: &ProjectContext, dir: &str, model: &str) -> PathBuf {
 
 fn resolve(ctx: &ProjectContext, p: &str) -> PathBuf {
     let p = Path::new(p);
-    if p.is_absolute() { p.to_path_buf() } else { ctx.dir.join(p) }
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        ctx.dir.join(p)
+    }
 }
 
 fn read_text(path: &Path) -> Result<String, SignError> {
-    std::fs::read_to_string(path).map_err(|e| SignError::Io { path: path.to_path_buf(), source: e })
+    std::fs::read_to_string(path).map_err(|e| SignError::Io {
+        path: path.to_path_buf(),
+        source: e,
+    })
 }
 
 /// `sign`: scan, sign, record.
@@ -53,14 +60,25 @@ impl Stage for SignStage {
 
     fn run(&self, ctx: &ProjectContext, report: &mut Report) -> Result<(), PipelineError> {
         let err = stage_err("sign");
-        let cfg = ctx.config.sign.as_ref().ok_or_else(|| PipelineError::Stage {
-            stage: "sign",
-            message: "the sign stage needs a [sign] section (models, key); see aigis.example.toml".into(),
-        })?;
+        let cfg = ctx
+            .config
+            .sign
+            .as_ref()
+            .ok_or_else(|| PipelineError::Stage {
+                stage: "sign",
+                message:
+                    "the sign stage needs a [sign] section (models, key); see aigis.example.toml"
+                        .into(),
+            })?;
         let key_path = resolve(ctx, &cfg.key);
-        let pass = std::env::var_os("AIGIS_KEY_PASSPHRASE").map(|v| Passphrase::new(v.into_encoded_bytes()));
-        let key = SigningKey::from_pem(&read_text(&key_path).map_err(&err)?, pass.as_ref(), &format!("[sign] key {}", cfg.key))
-            .map_err(&err)?;
+        let pass = std::env::var_os("AIGIS_KEY_PASSPHRASE")
+            .map(|v| Passphrase::new(v.into_encoded_bytes()));
+        let key = SigningKey::from_pem(
+            &read_text(&key_path).map_err(&err)?,
+            pass.as_ref(),
+            &format!("[sign] key {}", cfg.key),
+        )
+        .map_err(&err)?;
         let home = ctx.dir.join(&cfg.home);
         let fail_on = ctx.config.policy.fail_on;
         for model in &cfg.models {
@@ -71,7 +89,12 @@ impl Stage for SignStage {
                     message: format!("approved model {model} does not exist"),
                 });
             }
-            let scan = aigis_scan::scan_paths(std::slice::from_ref(&path), &aigis_scan::ScanOptions::default(), None, &|_, _| {});
+            let scan = aigis_scan::scan_paths(
+                std::slice::from_ref(&path),
+                &aigis_scan::ScanOptions::default(),
+                None,
+                &|_, _| {},
+            );
             if aigis_core::policy::report_exit_code(&scan, fail_on) != 0 {
                 let seen: Vec<String> = scan
                     .findings
@@ -85,19 +108,36 @@ impl Stage for SignStage {
                         .detail("The sign stage signs only models that pass `aigis scan` at the policy threshold.")
                         .evidence(seen.join("; ")),
                 );
-                integrity::record(&home, json!({"kind": "sign.refused", "model": model, "findings": seen})).map_err(&err)?;
+                integrity::record(
+                    &home,
+                    json!({"kind": "sign.refused", "model": model, "findings": seen}),
+                )
+                .map_err(&err)?;
                 continue;
             }
             let sig_path = signature_path(ctx, &cfg.signatures, model);
             if let Some(parent) = sig_path.parent() {
-                std::fs::create_dir_all(parent).map_err(|e| PipelineError::Io { op: "creating", path: parent.to_path_buf(), source: e })?;
+                std::fs::create_dir_all(parent).map_err(|e| PipelineError::Io {
+                    op: "creating",
+                    path: parent.to_path_buf(),
+                    source: e,
+                })?;
             }
             let mut walk = WalkOptions::default();
             if let Some(rel) = relative_to_model(&path, &sig_path) {
                 walk.ignore_paths.push(rel);
             }
-            let signed = sign_model(&SignRequest { model: &path, key: &key, chain: None, walk, tensors: true }, &|_| {})
-                .map_err(&err)?;
+            let signed = sign_model(
+                &SignRequest {
+                    model: &path,
+                    key: &key,
+                    chain: None,
+                    walk,
+                    tensors: true,
+                },
+                &|_| {},
+            )
+            .map_err(&err)?;
             let text = signed.bundle.to_json();
             aigis_sign::write_atomic(&sig_path, text.as_bytes(), false).map_err(&err)?;
             integrity::record(
@@ -107,10 +147,23 @@ impl Stage for SignStage {
             )
             .map_err(&err)?;
             if let Some(version) = &cfg.version {
-                let loc = RegistryLocation { home: &home, index: cfg.index.as_deref() };
+                let loc = RegistryLocation {
+                    home: &home,
+                    index: cfg.index.as_deref(),
+                };
                 let name = format!("{}{}", cfg.registry_prefix, file_name(model));
-                push_or_match(&loc, &path, &name, version, text.into_bytes(), &key.verifying_key(), &signed.manifest, model, report)
-                    .map_err(&err)?;
+                push_or_match(
+                    &loc,
+                    &path,
+                    &name,
+                    version,
+                    text.into_bytes(),
+                    &key.verifying_key(),
+                    &signed.manifest,
+                    model,
+                    report,
+                )
+                .map_err(&err)?;
             }
         }
         Ok(())
@@ -134,16 +187,24 @@ fn push_or_match(
     if let Ok(rec) = integrity::show(loc, &format!("{name}@{version}")) {
         if rec.version_id != manifest.version_id() {
             report.findings.push(
-                Finding::new(&SIG103, format!("{name}@{version} is already in the registry with other content"), Location::file(model))
-                    .detail("Versions are immutable: bump [sign] version for a new model.")
-                    .evidence(format!("recorded {}, now {}", rec.version_id, manifest.version_id())),
+                Finding::new(
+                    &SIG103,
+                    format!("{name}@{version} is already in the registry with other content"),
+                    Location::file(model),
+                )
+                .detail("Versions are immutable: bump [sign] version for a new model.")
+                .evidence(format!(
+                    "recorded {}, now {}",
+                    rec.version_id,
+                    manifest.version_id()
+                )),
             );
         }
         return Ok(());
     }
     let out = integrity::push(
         loc,
-        PushRequest {
+        &PushRequest {
             model: path,
             name,
             version,
@@ -155,7 +216,12 @@ fn push_or_match(
     )?;
     if let PushOutcome::Refused { reasons, .. } = out {
         report.findings.push(
-            Finding::new(&SIG104, format!("{name}@{version} was not pushed"), Location::file(model)).evidence(reasons.join("; ")),
+            Finding::new(
+                &SIG104,
+                format!("{name}@{version} was not pushed"),
+                Location::file(model),
+            )
+            .evidence(reasons.join("; ")),
         );
     }
     Ok(())
@@ -176,23 +242,39 @@ impl Stage for VerifyStage {
             message: "the verify stage needs a [verify] section (key or cert-chain); see aigis.example.toml".into(),
         })?;
         let models: Vec<String> = if cfg.models.is_empty() {
-            ctx.config.sign.as_ref().map(|s| s.models.clone()).unwrap_or_default()
+            ctx.config
+                .sign
+                .as_ref()
+                .map(|s| s.models.clone())
+                .unwrap_or_default()
         } else {
             cfg.models.clone()
         };
         if models.is_empty() {
-            return Err(PipelineError::Stage { stage: "verify", message: "no models to verify: set [verify] models".into() });
+            return Err(PipelineError::Stage {
+                stage: "verify",
+                message: "no models to verify: set [verify] models".into(),
+            });
         }
         let trust = match (&cfg.key, cfg.cert_chain.is_empty()) {
             (Some(k), true) => {
                 let p = resolve(ctx, k);
-                Trust::Key(VerifyingKey::from_pem(&read_text(&p).map_err(&err)?, &format!("[verify] key {k}")).map_err(&err)?)
+                Trust::Key(
+                    VerifyingKey::from_pem(
+                        &read_text(&p).map_err(&err)?,
+                        &format!("[verify] key {k}"),
+                    )
+                    .map_err(&err)?,
+                )
             }
             (None, false) => {
                 let mut certs = Vec::new();
                 for c in &cfg.cert_chain {
                     let p = resolve(ctx, c);
-                    certs.extend(aigis_sign::x509::Cert::from_pem_file(&read_text(&p).map_err(&err)?, c).map_err(&err)?);
+                    certs.extend(
+                        aigis_sign::x509::Cert::from_pem_file(&read_text(&p).map_err(&err)?, c)
+                            .map_err(&err)?,
+                    );
                 }
                 Trust::Roots(certs)
             }
@@ -209,8 +291,18 @@ impl Stage for VerifyStage {
             let sig_path = signature_path(ctx, &cfg.signatures, model);
             let Ok(bytes) = std::fs::read(&sig_path) else {
                 report.findings.push(
-                    Finding::new(&SIG102, format!("{model} has no signature"), Location::file(model.clone()))
-                        .evidence(format!("{} not found", sig_path.strip_prefix(&ctx.dir).unwrap_or(&sig_path).display())),
+                    Finding::new(
+                        &SIG102,
+                        format!("{model} has no signature"),
+                        Location::file(model.clone()),
+                    )
+                    .evidence(format!(
+                        "{} not found",
+                        sig_path
+                            .strip_prefix(&ctx.dir)
+                            .unwrap_or(&sig_path)
+                            .display()
+                    )),
                 );
                 continue;
             };
@@ -222,50 +314,85 @@ impl Stage for VerifyStage {
             let ok = match &outcome {
                 Ok(v) if v.ok() => true,
                 Ok(v) => {
-                    let mut changes: Vec<String> = v.changes.iter().map(ToString::to_string).collect();
+                    let mut changes: Vec<String> =
+                        v.changes.iter().map(ToString::to_string).collect();
                     for (f, ts) in &v.tensor_changes {
                         changes.push(format!("{f}: tensors {}", ts.join(", ")));
                     }
                     report.findings.push(
-                        Finding::new(&SIG101, format!("{model} differs from its signature"), Location::file(model.clone()))
-                            .detail(format!("signed by {}", v.verified.signer))
-                            .evidence(changes.join("; ")),
+                        Finding::new(
+                            &SIG101,
+                            format!("{model} differs from its signature"),
+                            Location::file(model.clone()),
+                        )
+                        .detail(format!("signed by {}", v.verified.signer))
+                        .evidence(changes.join("; ")),
                     );
                     false
                 }
                 Err(e) if e.exit_code() == 1 => {
                     report.findings.push(
-                        Finding::new(&SIG101, format!("{model}: signature does not verify"), Location::file(model.clone()))
-                            .evidence(e.to_string()),
+                        Finding::new(
+                            &SIG101,
+                            format!("{model}: signature does not verify"),
+                            Location::file(model.clone()),
+                        )
+                        .evidence(e.to_string()),
                     );
                     false
                 }
                 Err(e) => {
-                    return Err(PipelineError::Stage { stage: "verify", message: format!("{model}: {e}") });
+                    return Err(PipelineError::Stage {
+                        stage: "verify",
+                        message: format!("{model}: {e}"),
+                    });
                 }
             };
-            integrity::record(&home, json!({"kind": "verify", "model": model, "ok": ok})).map_err(&err)?;
+            integrity::record(&home, json!({"kind": "verify", "model": model, "ok": ok}))
+                .map_err(&err)?;
             if let (Some(version), true) = (&cfg.version, ok) {
-                let loc = RegistryLocation { home: &home, index: cfg.index.as_deref() };
+                let loc = RegistryLocation {
+                    home: &home,
+                    index: cfg.index.as_deref(),
+                };
                 let reference = format!("{}{}@{version}", cfg.registry_prefix, file_name(model));
-                let on_disk = Manifest::compute(&path, &WalkOptions { ignore_paths: opts.ignore_paths.clone(), ..WalkOptions::default() }, &|_| {})
-                    .map_err(&err)?;
+                let on_disk = Manifest::compute(
+                    &path,
+                    &WalkOptions {
+                        ignore_paths: opts.ignore_paths.clone(),
+                        ..WalkOptions::default()
+                    },
+                    &|_| {},
+                )
+                .map_err(&err)?;
                 match integrity::verify_version(&loc, &reference, Some(&trust)) {
                     Ok((rec, problems, _)) => {
                         let mut problems = problems;
                         if rec.version_id != on_disk.version_id() {
-                            problems.push(format!("recorded {}, on disk {}", rec.version_id, on_disk.version_id()));
+                            problems.push(format!(
+                                "recorded {}, on disk {}",
+                                rec.version_id,
+                                on_disk.version_id()
+                            ));
                         }
                         if !problems.is_empty() {
                             report.findings.push(
-                                Finding::new(&SIG103, format!("{model} does not match registry record {reference}"), Location::file(model.clone()))
-                                    .evidence(problems.join("; ")),
+                                Finding::new(
+                                    &SIG103,
+                                    format!("{model} does not match registry record {reference}"),
+                                    Location::file(model.clone()),
+                                )
+                                .evidence(problems.join("; ")),
                             );
                         }
                     }
                     Err(e) if matches!(e, SignError::Usage(_)) => report.findings.push(
-                        Finding::new(&SIG103, format!("{model}: no registry record {reference}"), Location::file(model.clone()))
-                            .evidence(e.to_string()),
+                        Finding::new(
+                            &SIG103,
+                            format!("{model}: no registry record {reference}"),
+                            Location::file(model.clone()),
+                        )
+                        .evidence(e.to_string()),
                     ),
                     Err(e) => return Err(err(e)),
                 }

@@ -27,7 +27,9 @@ pub trait Stage {
 }
 
 /// Stages the design names that this version does not have yet.
-const PLANNED: &[&str] = &["pii", "data", "bom", "guard", "redteam", "robust", "monitor"];
+const PLANNED: &[&str] = &[
+    "pii", "data", "bom", "guard", "redteam", "robust", "monitor",
+];
 
 const AVAILABLE: &str = "scan, sign, verify";
 

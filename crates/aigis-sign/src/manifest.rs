@@ -367,8 +367,9 @@ fn collect(model: &Path, opts: &WalkOptions) -> Result<(Vec<Found>, Vec<String>)
             let path = entry.path();
             let name = entry.file_name().into_string().map_err(|n| {
                 SignError::Model(format!(
-                    "{}: file name {n:?} is not UTF-8 and cannot be named in a signature",
-                    dir.display()
+                    "{}: file name {} is not UTF-8 and cannot be named in a signature",
+                    dir.display(),
+                    n.display()
                 ))
             })?;
             let mut child = rel.clone();

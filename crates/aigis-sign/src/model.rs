@@ -36,7 +36,10 @@ pub struct Signed {
 }
 
 /// Hashes and signs a model.
-pub fn sign_model(req: &SignRequest<'_>, progress: &(dyn Fn(u64) + Sync)) -> Result<Signed, SignError> {
+pub fn sign_model(
+    req: &SignRequest<'_>,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Signed, SignError> {
     let manifest = Manifest::compute(req.model, &req.walk, progress)?;
     let extension = if req.tensors {
         Some(json!({"tensors": tensor_digests(req.model, &manifest)?}))
@@ -51,7 +54,11 @@ pub fn sign_model(req: &SignRequest<'_>, progress: &(dyn Fn(u64) + Sync)) -> Res
 }
 
 fn file_path(model: &Path, name: &str) -> std::path::PathBuf {
-    if name == "." { model.to_path_buf() } else { model.join(name) }
+    if name == "." {
+        model.to_path_buf()
+    } else {
+        model.join(name)
+    }
 }
 
 fn tensor_digests(model: &Path, m: &Manifest) -> Result<Value, SignError> {
@@ -122,9 +129,13 @@ pub fn verify_model(
         allow_symlinks: signed.serialization.allow_symlinks || opts.allow_symlinks,
         ignore_git_paths: !opts.no_ignore_git_paths,
         ignore_paths,
-        only: opts
-            .ignore_unsigned_files
-            .then(|| signed.items.iter().map(|i| i.name.clone()).collect::<HashSet<_>>()),
+        only: opts.ignore_unsigned_files.then(|| {
+            signed
+                .items
+                .iter()
+                .map(|i| i.name.clone())
+                .collect::<HashSet<_>>()
+        }),
     };
     let actual = Manifest::compute(model, &walk, progress).map_err(invalid)?;
     let changes = diff(signed, &actual);
@@ -149,5 +160,6 @@ pub fn verify_model(
 
 /// The hash algorithm named on the command line.
 pub fn hash_alg(name: &str) -> Result<HashAlg, SignError> {
-    HashAlg::parse(name).ok_or_else(|| SignError::Usage(format!("unknown hash `{name}`: use sha256 or blake3")))
+    HashAlg::parse(name)
+        .ok_or_else(|| SignError::Usage(format!("unknown hash `{name}`: use sha256 or blake3")))
 }

@@ -162,7 +162,8 @@ impl SqliteIndex {
             std::fs::create_dir_all(p).map_err(|e| SignError::io(p, e))?;
         }
         let conn = rusqlite::Connection::open(path).map_err(store_err)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(store_err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(store_err)?;
         conn.execute_batch(
             "PRAGMA journal_mode=WAL;
              CREATE TABLE IF NOT EXISTS aigis_versions (
@@ -199,7 +200,9 @@ impl Index for SqliteIndex {
             .conn
             .prepare("SELECT record FROM aigis_versions WHERE name = ?1 AND version = ?2")
             .map_err(store_err)?;
-        let mut rows = st.query(rusqlite::params![name, version]).map_err(store_err)?;
+        let mut rows = st
+            .query(rusqlite::params![name, version])
+            .map_err(store_err)?;
         match rows.next().map_err(store_err)? {
             Some(row) => {
                 let s: String = row.get(0).map_err(store_err)?;
@@ -269,8 +272,11 @@ impl PostgresIndex {
     /// Connects (`postgres://user@host:port/db`) and creates the tables if needed. TLS is not
     /// configured here: use a local socket, a trusted network or a TLS-terminating proxy.
     pub fn connect(url: &str) -> Result<Self, SignError> {
-        let mut client = postgres::Client::connect(url, postgres::NoTls)
-            .map_err(|e| SignError::Store(format!("cannot connect to the PostgreSQL registry index: {e}")))?;
+        let mut client = postgres::Client::connect(url, postgres::NoTls).map_err(|e| {
+            SignError::Store(format!(
+                "cannot connect to the PostgreSQL registry index: {e}"
+            ))
+        })?;
         client
             .batch_execute(
                 "CREATE TABLE IF NOT EXISTS aigis_versions (
@@ -306,10 +312,15 @@ impl Index for PostgresIndex {
     fn get(&mut self, name: &str, version: &str) -> Result<Option<VersionRecord>, SignError> {
         let row = self
             .client
-            .query_opt("SELECT record FROM aigis_versions WHERE name = $1 AND version = $2", &[&name, &version])
+            .query_opt(
+                "SELECT record FROM aigis_versions WHERE name = $1 AND version = $2",
+                &[&name, &version],
+            )
             .map_err(store_err)?;
-        row.map(|r| serde_json::from_str::<VersionRecord>(&r.get::<_, String>(0)).map_err(store_err))
-            .transpose()
+        row.map(|r| {
+            serde_json::from_str::<VersionRecord>(&r.get::<_, String>(0)).map_err(store_err)
+        })
+        .transpose()
     }
 
     fn list(&mut self, name: Option<&str>) -> Result<Vec<Summary>, SignError> {
@@ -367,8 +378,12 @@ impl Index for PostgresIndex {
 /// SQLite file under `root`.
 pub fn open_index(root: &Path, url: Option<&str>) -> Result<Box<dyn Index>, SignError> {
     match url {
-        Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => Ok(Box::new(PostgresIndex::connect(u)?)),
-        Some(u) if u.starts_with("sqlite:") => Ok(Box::new(SqliteIndex::open(Path::new(&u["sqlite:".len()..]))?)),
+        Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => {
+            Ok(Box::new(PostgresIndex::connect(u)?))
+        }
+        Some(u) if u.starts_with("sqlite:") => Ok(Box::new(SqliteIndex::open(Path::new(
+            &u["sqlite:".len()..],
+        ))?)),
         Some(u) => Err(SignError::Usage(format!(
             "registry index `{u}`: use sqlite:PATH or postgres://USER@HOST:PORT/DB"
         ))),
@@ -390,7 +405,8 @@ pub fn parse_ref(s: &str) -> Result<(&str, &str), SignError> {
 pub fn valid_label(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 200
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/' | '+'))
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/' | '+'))
         && !s.starts_with(['.', '/'])
         && !s.contains("..")
 }
@@ -511,7 +527,12 @@ pub fn rfc3339(t: u64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs / 60 % 60, secs % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
 }
 
 #[cfg(test)]

@@ -49,7 +49,11 @@ impl TensorDigests {
             .iter()
             .map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
             .collect::<Option<_>>()?;
-        Some(Self { format, header, tensors })
+        Some(Self {
+            format,
+            header,
+            tensors,
+        })
     }
 }
 
@@ -80,13 +84,16 @@ pub fn digest_file(path: &Path) -> Result<Option<TensorDigests>, SignError> {
     if len < 8 {
         return Ok(None);
     }
-    f.read_exact(&mut head).map_err(|e| SignError::io(path, e))?;
+    f.read_exact(&mut head)
+        .map_err(|e| SignError::io(path, e))?;
     let parsed = if &head[..4] == b"GGUF" {
         gguf_ranges(&mut f, len).map(|r| r.map(|r| ("gguf", r)))
     } else {
-        safetensors_ranges(&mut f, len, u64::from_le_bytes(head)).map(|r| r.map(|r| ("safetensors", r)))
+        safetensors_ranges(&mut f, len, u64::from_le_bytes(head))
+            .map(|r| r.map(|r| ("safetensors", r)))
     };
-    let Some((format, (data_start, mut ranges))) = parsed.map_err(|e| SignError::io(path, e))? else {
+    let Some((format, (data_start, mut ranges))) = parsed.map_err(|e| SignError::io(path, e))?
+    else {
         return Ok(None);
     };
     ranges.sort_by_key(|(_, start)| *start);
@@ -98,7 +105,11 @@ pub fn digest_file(path: &Path) -> Result<Option<TensorDigests>, SignError> {
         let d = hash_range(&mut f, start, end).map_err(|e| SignError::io(path, e))?;
         tensors.insert(ranges[i].0.clone(), d);
     }
-    Ok(Some(TensorDigests { format, header, tensors }))
+    Ok(Some(TensorDigests {
+        format,
+        header,
+        tensors,
+    }))
 }
 
 fn hash_range(f: &mut File, start: u64, end: u64) -> std::io::Result<String> {
@@ -122,12 +133,13 @@ fn invalid(msg: &str) -> std::io::Error {
 }
 
 fn safetensors_ranges(f: &mut File, len: u64, n: u64) -> std::io::Result<Option<Ranges>> {
-    if n < 2 || n > MAX_HEADER || n > len - 8 {
+    if !(2..=MAX_HEADER).contains(&n) || n > len - 8 {
         return Ok(None);
     }
     let mut buf = vec![0u8; n as usize];
     f.read_exact(&mut buf)?;
-    let Ok(serde_json::Value::Object(map)) = serde_json::from_slice::<serde_json::Value>(&buf) else {
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_slice::<serde_json::Value>(&buf)
+    else {
         return Ok(None);
     };
     let data_len = len - 8 - n;
@@ -136,9 +148,18 @@ fn safetensors_ranges(f: &mut File, len: u64, n: u64) -> std::io::Result<Option<
         if name == "__metadata__" {
             continue;
         }
-        let offs = v.get("data_offsets").and_then(|o| o.as_array()).ok_or_else(|| invalid("safetensors tensor without data_offsets"))?;
-        let begin = offs.first().and_then(serde_json::Value::as_u64).ok_or_else(|| invalid("bad data_offsets"))?;
-        let end = offs.get(1).and_then(serde_json::Value::as_u64).ok_or_else(|| invalid("bad data_offsets"))?;
+        let offs = v
+            .get("data_offsets")
+            .and_then(|o| o.as_array())
+            .ok_or_else(|| invalid("safetensors tensor without data_offsets"))?;
+        let begin = offs
+            .first()
+            .and_then(serde_json::Value::as_u64)
+            .ok_or_else(|| invalid("bad data_offsets"))?;
+        let end = offs
+            .get(1)
+            .and_then(serde_json::Value::as_u64)
+            .ok_or_else(|| invalid("bad data_offsets"))?;
         if begin > end || end > data_len {
             return Err(invalid("safetensors data_offsets out of range"));
         }
@@ -181,7 +202,9 @@ impl Reader<'_> {
         if n > self.len.saturating_sub(self.pos) {
             return Err(invalid("GGUF value runs past the end of the file"));
         }
-        self.f.seek(SeekFrom::Current(i64::try_from(n).map_err(|_| invalid("GGUF value too large"))?))?;
+        self.f.seek(SeekFrom::Current(
+            i64::try_from(n).map_err(|_| invalid("GGUF value too large"))?,
+        ))?;
         self.pos += n;
         Ok(())
     }
@@ -322,7 +345,8 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("x");
         for bytes in [
-            b"GGUF\x03\x00\x00\x00\xff\xff\xff\xff\xff\xff\xff\xff\x00\x00\x00\x00\x00\x00\x00\x00".to_vec(),
+            b"GGUF\x03\x00\x00\x00\xff\xff\xff\xff\xff\xff\xff\xff\x00\x00\x00\x00\x00\x00\x00\x00"
+                .to_vec(),
             b"GGUF\x03\x00\x00\x00".to_vec(),
             {
                 let mut v = 20u64.to_le_bytes().to_vec();

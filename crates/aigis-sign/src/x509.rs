@@ -187,7 +187,7 @@ impl Cert {
         match bc {
             Some(b) if b.ca => {
                 if let Some(max) = b.path_len_constraint
-                    && below > usize::from(max) + 1
+                    && below > usize::from(max)
                 {
                     return Err(SignError::Invalid(format!(
                         "certificate {}: path length constraint {max} exceeded",
@@ -240,8 +240,8 @@ pub fn verify_chain(
     }
     let key = leaf.public_key()?;
     let mut current = leaf.clone();
-    let mut path_len = 0usize;
-    for _ in 0..MAX_DEPTH {
+    // `below`: intermediates between the certificate being checked and the leaf.
+    for below in 0..MAX_DEPTH {
         if !current.valid_at(at) {
             return Err(SignError::Invalid(format!(
                 "certificate {} was not valid when the signing certificate was issued",
@@ -272,8 +272,7 @@ pub fn verify_chain(
                 current.subject()
             )));
         };
-        issuer.check_ca(path_len)?;
-        path_len += 1;
+        issuer.check_ca(below)?;
         current = issuer;
     }
     Err(SignError::Invalid(

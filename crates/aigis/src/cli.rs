@@ -52,7 +52,10 @@ pub struct HomeArgs {
 }
 
 fn default_home() -> PathBuf {
-    std::env::var_os("HOME").map_or_else(|| PathBuf::from(".aigis"), |h| PathBuf::from(h).join(".aigis"))
+    std::env::var_os("HOME").map_or_else(
+        || PathBuf::from(".aigis"),
+        |h| PathBuf::from(h).join(".aigis"),
+    )
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]

@@ -14,7 +14,8 @@ use aigis_sign::x509::Cert;
 use serde_json::json;
 
 use crate::cli::{
-    CurveArg, HashArg, KeygenArgs, LogCommand, MachineFormat, RegistryCommand, SignArgs, VerifyArgs, WalkArgs,
+    CurveArg, HashArg, KeygenArgs, LogCommand, MachineFormat, RegistryCommand, SignArgs,
+    VerifyArgs, WalkArgs,
 };
 
 /// Maps a library error to the exit code and prints it.
@@ -24,11 +25,17 @@ fn fail(e: &SignError) -> u8 {
 }
 
 fn read(path: &Path, what: &str) -> Result<Vec<u8>, SignError> {
-    std::fs::read(path).map_err(|e| SignError::Usage(format!("cannot read {what} {}: {e}", path.display())))
+    std::fs::read(path)
+        .map_err(|e| SignError::Usage(format!("cannot read {what} {}: {e}", path.display())))
 }
 
 fn read_text(path: &Path, what: &str) -> Result<String, SignError> {
-    String::from_utf8(read(path, what)?).map_err(|_| SignError::Key(format!("{what} {} is not text (PEM expected)", path.display())))
+    String::from_utf8(read(path, what)?).map_err(|_| {
+        SignError::Key(format!(
+            "{what} {} is not text (PEM expected)",
+            path.display()
+        ))
+    })
 }
 
 fn passphrase(file: Option<&Path>, required: bool) -> Result<Option<Passphrase>, SignError> {
@@ -48,8 +55,10 @@ fn progress_bar(quiet: bool, total: u64) -> Option<indicatif::ProgressBar> {
     (!quiet && std::io::stderr().is_terminal() && total > 64 << 20).then(|| {
         let b = indicatif::ProgressBar::new(total);
         b.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} hashing {bytes}/{total_bytes} {wide_bar} {bytes_per_sec} {eta}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            indicatif::ProgressStyle::with_template(
+                "{spinner} hashing {bytes}/{total_bytes} {wide_bar} {bytes_per_sec} {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         b
     })
@@ -70,11 +79,17 @@ pub fn keygen(a: &KeygenArgs) -> u8 {
     let r = (|| {
         let public = a.public.clone().unwrap_or_else(|| {
             let s = a.out.to_string_lossy();
-            PathBuf::from(s.strip_suffix(".pem").map_or_else(|| format!("{s}.pub.pem"), |b| format!("{b}.pub.pem")))
+            PathBuf::from(
+                s.strip_suffix(".pem")
+                    .map_or_else(|| format!("{s}.pub.pem"), |b| format!("{b}.pub.pem")),
+            )
         });
         for p in [&a.out, &public] {
             if p.exists() && !a.force {
-                return Err(SignError::Usage(format!("{} exists; pass --force to overwrite it", p.display())));
+                return Err(SignError::Usage(format!(
+                    "{} exists; pass --force to overwrite it",
+                    p.display()
+                )));
             }
         }
         let curve = match a.curve {
@@ -105,7 +120,11 @@ pub fn keygen(a: &KeygenArgs) -> u8 {
 
 fn walk_ignores(model: &Path, w: &WalkArgs, signature: &Path) -> Vec<String> {
     let mut out = Vec::new();
-    for p in w.ignore_paths.iter().chain(std::iter::once(&signature.to_path_buf())) {
+    for p in w
+        .ignore_paths
+        .iter()
+        .chain(std::iter::once(&signature.to_path_buf()))
+    {
         if let Some(rel) = relative_to_model(model, p) {
             out.push(rel);
         }
@@ -121,12 +140,18 @@ pub fn sign(a: &SignArgs) -> u8 {
         let chain = match &a.cert {
             None => None,
             Some(leaf) => {
-                let mut ders: Vec<Vec<u8>> = Cert::from_pem_file(&read_text(leaf, "certificate")?, &leaf.display().to_string())?
-                    .iter()
-                    .map(|c| c.der().to_vec())
-                    .collect();
+                let mut ders: Vec<Vec<u8>> = Cert::from_pem_file(
+                    &read_text(leaf, "certificate")?,
+                    &leaf.display().to_string(),
+                )?
+                .iter()
+                .map(|c| c.der().to_vec())
+                .collect();
                 for c in &a.cert_chain {
-                    for cert in Cert::from_pem_file(&read_text(c, "certificate chain")?, &c.display().to_string())? {
+                    for cert in Cert::from_pem_file(
+                        &read_text(c, "certificate chain")?,
+                        &c.display().to_string(),
+                    )? {
                         ders.push(cert.der().to_vec());
                     }
                 }
@@ -195,7 +220,9 @@ pub fn sign(a: &SignArgs) -> u8 {
                 m.serialization.hash.name(),
                 a.signature.display(),
                 m.version_id(),
-                log_index.map_or(String::new(), |i| format!("\nrecorded in the transparency log at entry {i}"))
+                log_index.map_or(String::new(), |i| format!(
+                    "\nrecorded in the transparency log at entry {i}"
+                ))
             ),
         }
         Ok(())
@@ -251,10 +278,16 @@ pub fn verify(a: &VerifyArgs) -> u8 {
             Ok(v) => v,
             Err(e) => {
                 if !a.no_log && e.exit_code() == 1 {
-                    let _ = integrity::record(&a.home.home, json!({"kind": "verify", "ok": false, "model": a.model.display().to_string(), "error": e.to_string()}));
+                    let _ = integrity::record(
+                        &a.home.home,
+                        json!({"kind": "verify", "ok": false, "model": a.model.display().to_string(), "error": e.to_string()}),
+                    );
                 }
                 if a.format == MachineFormat::Json {
-                    println!("{}", json!({"schema": "aigis.verify/v1", "valid": false, "error": e.to_string()}));
+                    println!(
+                        "{}",
+                        json!({"schema": "aigis.verify/v1", "valid": false, "error": e.to_string()})
+                    );
                 }
                 return Err(e);
             }
@@ -283,7 +316,11 @@ pub fn verify(a: &VerifyArgs) -> u8 {
             );
         }
         if v.ok() {
-            eprintln!("Verification succeeded: {} files match the signature by {}", m.len(), v.verified.signer);
+            eprintln!(
+                "Verification succeeded: {} files match the signature by {}",
+                m.len(),
+                v.verified.signer
+            );
             Ok(0)
         } else {
             eprintln!("Verification FAILED: the model differs from its signature");
@@ -304,12 +341,14 @@ pub fn log(c: &LogCommand) -> u8 {
         LogCommand::Append { file, home } => {
             let mut text = String::new();
             if file.as_os_str() == "-" {
-                std::io::stdin().read_to_string(&mut text).map_err(|e| SignError::Usage(format!("reading stdin: {e}")))?;
+                std::io::stdin()
+                    .read_to_string(&mut text)
+                    .map_err(|e| SignError::Usage(format!("reading stdin: {e}")))?;
             } else {
                 text = read_text(file, "entry")?;
             }
-            let v: serde_json::Value =
-                serde_json::from_str(&text).map_err(|e| SignError::Usage(format!("the entry is not JSON: {e}")))?;
+            let v: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| SignError::Usage(format!("the entry is not JSON: {e}")))?;
             let i = integrity::open_log(&home.home)?.append(&v)?;
             println!("{i}");
             Ok(0)
@@ -326,14 +365,21 @@ pub fn log(c: &LogCommand) -> u8 {
         LogCommand::Prove { index, since, home } => {
             let log = aigis_sign::tlog::Log::open(&home.home.join("log"))?;
             let out = if let Some(old) = since {
-                serde_json::to_string_pretty(&log.prove_consistency(&read_text(old, "checkpoint")?)?)
+                serde_json::to_string_pretty(
+                    &log.prove_consistency(&read_text(old, "checkpoint")?)?,
+                )
             } else {
                 serde_json::to_string_pretty(&log.prove_inclusion(index.unwrap_or_default())?)
             };
             println!("{}", out.map_err(|e| SignError::Store(e.to_string()))?);
             Ok(0)
         }
-        LogCommand::Verify { trusted, proof, log_key, home } => {
+        LogCommand::Verify {
+            trusted,
+            proof,
+            log_key,
+            home,
+        } => {
             if let Some(p) = proof {
                 let key_text = match log_key {
                     Some(k) if Path::new(k).is_file() => read_text(Path::new(k), "log key")?,
@@ -344,23 +390,40 @@ pub fn log(c: &LogCommand) -> u8 {
                 let text = read_text(p, "proof")?;
                 if let Ok(ip) = serde_json::from_str::<aigis_sign::tlog::InclusionProof>(&text) {
                     let cp = aigis_sign::tlog::check_inclusion(&ip, &verifier)?;
-                    eprintln!("inclusion proof valid: entry {} is in {} at size {}", ip.index, cp.origin, cp.size);
-                } else if let Ok(cp) = serde_json::from_str::<aigis_sign::tlog::ConsistencyProof>(&text) {
+                    eprintln!(
+                        "inclusion proof valid: entry {} is in {} at size {}",
+                        ip.index, cp.origin, cp.size
+                    );
+                } else if let Ok(cp) =
+                    serde_json::from_str::<aigis_sign::tlog::ConsistencyProof>(&text)
+                {
                     let (o, n) = aigis_sign::tlog::check_consistency(&cp, &verifier)?;
-                    eprintln!("consistency proof valid: {} at size {} extends size {}", n.origin, n.size, o.size);
+                    eprintln!(
+                        "consistency proof valid: {} at size {} extends size {}",
+                        n.origin, n.size, o.size
+                    );
                 } else {
-                    return Err(SignError::Malformed(format!("{}: not an inclusion or consistency proof", p.display())));
+                    return Err(SignError::Malformed(format!(
+                        "{}: not an inclusion or consistency proof",
+                        p.display()
+                    )));
                 }
                 return Ok(0);
             }
             let log = aigis_sign::tlog::Log::open(&home.home.join("log"))?;
-            let t = trusted.as_ref().map(|p| read_text(p, "checkpoint")).transpose()?;
+            let t = trusted
+                .as_ref()
+                .map(|p| read_text(p, "checkpoint"))
+                .transpose()?;
             let n = log.verify(t.as_deref())?;
             eprintln!("log intact: {n} entries, every checkpoint matches");
             Ok(0)
         }
         LogCommand::Checkpoint { home } => {
-            print!("{}", aigis_sign::tlog::Log::open(&home.home.join("log"))?.checkpoint()?);
+            print!(
+                "{}",
+                aigis_sign::tlog::Log::open(&home.home.join("log"))?.checkpoint()?
+            );
             Ok(0)
         }
         LogCommand::Key { home } => {
@@ -371,17 +434,27 @@ pub fn log(c: &LogCommand) -> u8 {
     r.unwrap_or_else(|e| fail(&e))
 }
 
+fn location(reg: &crate::cli::RegistryArgs) -> RegistryLocation<'_> {
+    RegistryLocation {
+        home: &reg.home.home,
+        index: reg.index.as_deref(),
+    }
+}
+
 pub fn registry(c: &RegistryCommand) -> u8 {
     let r: Result<u8, SignError> = (|| match c {
         RegistryCommand::Push(a) => {
-            let loc = RegistryLocation { home: &a.reg.home.home, index: a.reg.index.as_deref() };
+            let loc = location(&a.reg);
             let signature = match &a.signature {
                 None => None,
-                Some(s) => Some((read(s, "signature")?, trust(a.key.as_deref(), &a.cert_chain)?)),
+                Some(s) => Some((
+                    read(s, "signature")?,
+                    trust(a.key.as_deref(), &a.cert_chain)?,
+                )),
             };
             let out = integrity::push(
                 &loc,
-                PushRequest {
+                &PushRequest {
                     model: &a.model,
                     name: &a.name,
                     version: &a.version,
@@ -392,7 +465,11 @@ pub fn registry(c: &RegistryCommand) -> u8 {
                 },
             )?;
             match out {
-                PushOutcome::Stored { record, new_objects, overridden } => {
+                PushOutcome::Stored {
+                    record,
+                    new_objects,
+                    overridden,
+                } => {
                     for o in &overridden {
                         eprintln!("warning: forced past: {o}");
                     }
@@ -411,44 +488,83 @@ pub fn registry(c: &RegistryCommand) -> u8 {
                     for r in &reasons {
                         eprintln!("  {r}");
                     }
-                    eprintln!("hint: fix the model or its signature, or pass --force to store it anyway (recorded)");
+                    eprintln!(
+                        "hint: fix the model or its signature, or pass --force to store it anyway (recorded)"
+                    );
                     Ok(1)
                 }
             }
         }
         RegistryCommand::List { name, reg, format } => {
-            let loc = RegistryLocation { home: &reg.home.home, index: reg.index.as_deref() };
+            let loc = location(&reg);
             let rows = integrity::list(&loc, name.as_deref())?;
             if *format == MachineFormat::Json {
-                println!("{}", serde_json::to_string_pretty(&rows).map_err(|e| SignError::Store(e.to_string()))?);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&rows)
+                        .map_err(|e| SignError::Store(e.to_string()))?
+                );
             } else {
                 for r in rows {
-                    println!("{}@{}\t{}\t{}", r.name, r.version, r.version_id, aigis_sign::registry::rfc3339(r.created));
+                    println!(
+                        "{}@{}\t{}\t{}",
+                        r.name,
+                        r.version,
+                        r.version_id,
+                        aigis_sign::registry::rfc3339(r.created)
+                    );
                 }
             }
             Ok(0)
         }
         RegistryCommand::Show { reference, reg } => {
-            let loc = RegistryLocation { home: &reg.home.home, index: reg.index.as_deref() };
+            let loc = location(&reg);
             let rec = integrity::show(&loc, reference)?;
-            println!("{}", serde_json::to_string_pretty(&rec).map_err(|e| SignError::Store(e.to_string()))?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&rec).map_err(|e| SignError::Store(e.to_string()))?
+            );
             Ok(0)
         }
-        RegistryCommand::Pull { reference, dest, reg } => {
-            let loc = RegistryLocation { home: &reg.home.home, index: reg.index.as_deref() };
+        RegistryCommand::Pull {
+            reference,
+            dest,
+            reg,
+        } => {
+            let loc = location(&reg);
             let rec = integrity::pull(&loc, reference, dest)?;
-            eprintln!("pulled {}@{} ({} files, every digest checked) to {}", rec.name, rec.version, rec.files.len(), dest.display());
+            eprintln!(
+                "pulled {}@{} ({} files, every digest checked) to {}",
+                rec.name,
+                rec.version,
+                rec.files.len(),
+                dest.display()
+            );
             Ok(0)
         }
-        RegistryCommand::Verify { reference, key, cert_chain, reg } => {
-            let loc = RegistryLocation { home: &reg.home.home, index: reg.index.as_deref() };
-            let t = if key.is_some() || !cert_chain.is_empty() { Some(trust(key.as_deref(), cert_chain)?) } else { None };
+        RegistryCommand::Verify {
+            reference,
+            key,
+            cert_chain,
+            reg,
+        } => {
+            let loc = location(&reg);
+            let t = if key.is_some() || !cert_chain.is_empty() {
+                Some(trust(key.as_deref(), cert_chain)?)
+            } else {
+                None
+            };
             let (rec, problems, notes) = integrity::verify_version(&loc, reference, t.as_ref())?;
             for n in &notes {
                 eprintln!("  {n}");
             }
             if problems.is_empty() {
-                eprintln!("{}@{} intact: {} files re-hashed", rec.name, rec.version, rec.files.len());
+                eprintln!(
+                    "{}@{} intact: {} files re-hashed",
+                    rec.name,
+                    rec.version,
+                    rec.files.len()
+                );
                 Ok(0)
             } else {
                 eprintln!("{}@{} FAILED:", rec.name, rec.version);
