@@ -2,8 +2,8 @@
 //! (PKCS#8, passphrase-encrypted PKCS#8, SEC1; SubjectPublicKeyInfo for public keys), DER signatures
 //! over the curve's own hash, and the `publicKey.hint` model-signing writes.
 //!
-//! P-256 and P-384 signing uses RFC 6979 deterministic nonces, so the same key and payload always
-//! give the same signature bytes. Secret material never appears in an error message.
+//! Signing uses RFC 6979 deterministic nonces, so the same key and payload always give the same
+//! signature bytes. Secret material never appears in an error message.
 
 use std::fmt;
 
@@ -149,9 +149,8 @@ impl SigningKey {
         }
     }
 
-    /// An ASN.1 DER ECDSA signature over `msg`, hashed with the curve's hash. P-256 and P-384 use
-    /// RFC 6979 deterministic nonces; P-521 uses a random nonce, because this RustCrypto generation
-    /// (p521 0.13, pinned by `age`) has no RFC 6979 for it, so P-521 signatures are not reproducible.
+    /// An ASN.1 DER ECDSA signature over `msg`, hashed with the curve's hash, with an RFC 6979
+    /// deterministic nonce (for P-521 computed here: p521 0.13 only offers random nonces).
     pub fn sign_der(&self, msg: &[u8]) -> Vec<u8> {
         match self {
             Self::P256(k) => {
@@ -162,10 +161,7 @@ impl SigningKey {
                 let s: p384::ecdsa::Signature = k.sign(msg);
                 s.to_der().as_bytes().to_vec()
             }
-            Self::P521(k) => {
-                let s: p521::ecdsa::Signature = k.sign(msg);
-                s.to_der().as_bytes().to_vec()
-            }
+            Self::P521(k) => p521_sign_rfc6979(k, msg).to_der().as_bytes().to_vec(),
         }
     }
 
@@ -272,6 +268,58 @@ impl SigningKey {
         Err(SignError::Key(format!(
             "{what}: not an ECDSA P-256, P-384 or P-521 key (Ed25519, RSA and secp256k1 are not allowed by OMS)"
         )))
+    }
+}
+
+/// ECDSA P-521 / SHA-512 with the RFC 6979 §3.2 nonce (HMAC-SHA-512 DRBG). The hash (512 bits)
+/// is shorter than the group order (521 bits), so `bits2int(h)` is `h` itself and the nonce is
+/// the leftmost 521 bits of two HMAC blocks.
+fn p521_sign_rfc6979(key: &p521::ecdsa::SigningKey, msg: &[u8]) -> p521::ecdsa::Signature {
+    use hmac::{Hmac, Mac};
+    use p521::elliptic_curve::ff::PrimeField;
+    type H = Hmac<sha2::Sha512>;
+    let mac = |k: &[u8], parts: &[&[u8]]| -> [u8; 64] {
+        // HMAC accepts keys of any length.
+        let mut m = <H as Mac>::new_from_slice(k).unwrap_or_else(|_| unreachable!());
+        for p in parts {
+            m.update(p);
+        }
+        m.finalize().into_bytes().into()
+    };
+    let h1: [u8; 64] = sha2::Sha512::digest(msg).into();
+    let x = key.to_bytes(); // int2octets(x): 66 bytes
+    let mut h_oct = [0u8; 66]; // bits2octets(h1) = h1 mod q = h1, left-padded to 66 bytes
+    h_oct[2..].copy_from_slice(&h1);
+    let mut v = [1u8; 64];
+    let mut k = [0u8; 64];
+    k = mac(&k, &[&v, &[0], &x, &h_oct]);
+    v = mac(&k, &[&v]);
+    k = mac(&k, &[&v, &[1], &x, &h_oct]);
+    v = mac(&k, &[&v]);
+    let z = ecdsa::hazmat::bits2field::<p521::NistP521>(&h1).unwrap_or_default();
+    let d = key.as_nonzero_scalar();
+    loop {
+        let mut t = [0u8; 128];
+        v = mac(&k, &[&v]);
+        t[..64].copy_from_slice(&v);
+        v = mac(&k, &[&v]);
+        t[64..].copy_from_slice(&v);
+        // Leftmost 521 bits of T: the first 66 bytes shifted right by 7.
+        let mut cand = [0u8; 66];
+        let mut carry = 0u8;
+        for (i, b) in t[..66].iter().enumerate() {
+            cand[i] = (b >> 7) | carry;
+            carry = b << 1;
+        }
+        let scalar = p521::Scalar::from_repr(p521::FieldBytes::clone_from_slice(&cand));
+        if let Some(kk) = Option::<p521::Scalar>::from(scalar)
+            && let Ok((sig, _)) =
+                ecdsa::hazmat::sign_prehashed::<p521::NistP521, _>(d.as_ref(), kk, &z)
+        {
+            return sig;
+        }
+        k = mac(&k, &[&v, &[0]]);
+        v = mac(&k, &[&v]);
     }
 }
 
@@ -420,10 +468,8 @@ mod tests {
             let sig = k.sign_der(b"payload");
             assert!(vk.verify_der(b"payload", &sig), "{curve}");
             assert!(!vk.verify_der(b"payloaD", &sig), "{curve}");
-            // Deterministic nonces: same message, same signature (P-521: see sign_der).
-            if curve != Curve::P521 {
-                assert_eq!(sig, k.sign_der(b"payload"));
-            }
+            // Deterministic nonces: same message, same signature.
+            assert_eq!(sig, k.sign_der(b"payload"));
 
             let plain = k.to_pkcs8_pem(None).unwrap();
             let k2 = SigningKey::from_pem(&plain, None, "k").unwrap();
@@ -441,6 +487,29 @@ mod tests {
             assert!(err.contains("wrong passphrase"), "{err}");
             assert!(!err.contains("correct horse"));
             assert!(SigningKey::from_pem(&enc, None, "k").is_err());
+        }
+    }
+
+    #[test]
+    fn p521_nonces_follow_rfc6979_appendix_a27() {
+        let x = crate::unhex("00FAD06DAA62BA3B25D2FB40133DA757205DE67F5BB0018FEE8C86E1B68C7E75CAA896EB32F1F47C70855836A6D16FCC1466F6D8FBEC67DB89EC0C08B0E996B83538").unwrap();
+        let k = p521::ecdsa::SigningKey::from_slice(&x).unwrap();
+        for (msg, r, s) in [
+            (
+                "sample",
+                "00C328FAFCBD79DD77850370C46325D987CB525569FB63C5D3BC53950E6D4C5F174E25A1EE9017B5D450606ADD152B534931D7D4E8455CC91F9B15BF05EC36E377FA",
+                "00617CCE7CF5064806C467F678D3B4080D6F1CC50AF26CA209417308281B68AF282623EAA63E5B5C0723D8B8C37FF0777B1A20F8CCB1DCCC43997F1EE0E44DA4A67A",
+            ),
+            (
+                "test",
+                "013E99020ABF5CEE7525D16B69B229652AB6BDF2AFFCAEF38773B4B7D08725F10CDB93482FDCC54EDCEE91ECA4166B2A7C6265EF0CE2BD7051B7CEF945BABD47EE6D",
+                "01FBD0013C674AA79CB39849527916CE301C66EA7CE8B80682786AD60F98F7E78A19CA69EFF5C57400E3B3A0AD66CE0978214D13BAF4E9AC60752F7B155E2DE4DCE3",
+            ),
+        ] {
+            let sig = p521_sign_rfc6979(&k, msg.as_bytes());
+            let bytes = sig.to_bytes();
+            assert_eq!(crate::hex(&bytes[..66]), r.to_lowercase(), "r for {msg}");
+            assert_eq!(crate::hex(&bytes[66..]), s.to_lowercase(), "s for {msg}");
         }
     }
 

@@ -132,7 +132,7 @@ fn invalid(msg: &str) -> std::io::Error {
     std::io::Error::new(std::io::ErrorKind::InvalidData, msg.to_string())
 }
 
-fn safetensors_ranges(f: &mut File, len: u64, n: u64) -> std::io::Result<Option<Ranges>> {
+fn safetensors_ranges<R: Read>(f: &mut R, len: u64, n: u64) -> std::io::Result<Option<Ranges>> {
     if !(2..=MAX_HEADER).contains(&n) || n > len - 8 {
         return Ok(None);
     }
@@ -168,13 +168,13 @@ fn safetensors_ranges(f: &mut File, len: u64, n: u64) -> std::io::Result<Option<
     Ok(Some((8 + n, out)))
 }
 
-struct Reader<'a> {
-    f: &'a mut File,
+struct Reader<'a, R> {
+    f: &'a mut R,
     len: u64,
     pos: u64,
 }
 
-impl Reader<'_> {
+impl<R: Read + Seek> Reader<'_, R> {
     fn bytes(&mut self, n: u64) -> std::io::Result<Vec<u8>> {
         if n > self.len.saturating_sub(self.pos) || n > MAX_HEADER {
             return Err(invalid("GGUF field runs past the end of the file"));
@@ -258,7 +258,7 @@ impl Reader<'_> {
     }
 }
 
-fn gguf_ranges(f: &mut File, len: u64) -> std::io::Result<Option<Ranges>> {
+fn gguf_ranges<R: Read + Seek>(f: &mut R, len: u64) -> std::io::Result<Option<Ranges>> {
     let mut r = Reader { f, len, pos: 4 };
     r.f.seek(SeekFrom::Start(4))?;
     let version = r.u32()?;
@@ -338,6 +338,26 @@ mod tests {
         let after = digest_file(&p).unwrap().unwrap();
         assert_eq!(changed_tensors(&before, &after), ["b.bias"]);
         assert_eq!(TensorDigests::from_json(&before.to_json()).unwrap(), before);
+    }
+
+    #[test]
+    fn gguf_tensors_are_found_and_a_change_is_named() {
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../aigis-scan/tests/fixtures/benign/tiny.gguf");
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("m.gguf");
+        std::fs::copy(&src, &p).unwrap();
+        let before = digest_file(&p).unwrap().unwrap();
+        assert_eq!(before.format, "gguf");
+        assert!(!before.tensors.is_empty());
+        let mut bytes = std::fs::read(&p).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        std::fs::write(&p, &bytes).unwrap();
+        let after = digest_file(&p).unwrap().unwrap();
+        let changed = changed_tensors(&before, &after);
+        assert_eq!(changed.len(), 1, "{changed:?}");
+        assert_ne!(changed[0], "<header>");
     }
 
     #[test]
