@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod bundle;
+pub mod cache;
 pub mod canonical;
 pub mod digest;
 pub mod keys;

@@ -125,6 +125,7 @@ struct Found {
     name: String,
     path: PathBuf,
     len: u64,
+    stamp: Option<crate::cache::Stamp>,
 }
 
 impl Manifest {
@@ -134,20 +135,45 @@ impl Manifest {
         opts: &WalkOptions,
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<Self, SignError> {
+        Self::compute_cached(model, opts, progress, None)
+    }
+
+    /// [`Self::compute`], answering unchanged files from `cache` and recording new digests in it.
+    /// For local re-verification only: never sign from cached digests.
+    pub fn compute_cached(
+        model: &Path,
+        opts: &WalkOptions,
+        progress: &(dyn Fn(u64) + Sync),
+        mut cache: Option<&mut crate::cache::DigestCache>,
+    ) -> Result<Self, SignError> {
         let (files, ignore_paths) = collect(model, opts)?;
         let mut order: Vec<usize> = (0..files.len()).collect();
         // Largest first so one big file does not start last and leave the other cores idle.
         order.sort_by(|&a, &b| files[b].len.cmp(&files[a].len));
-        let digests: Vec<(usize, Result<[u8; 32], SignError>)> = order
+        let shared = cache.as_deref();
+        let digests: Vec<(usize, bool, Result<[u8; 32], SignError>)> = order
             .par_iter()
-            .map(|&i| (i, hash_file(&files[i].path, opts.hash, progress)))
+            .map(|&i| {
+                let f = &files[i];
+                let cached = shared
+                    .zip(f.stamp.as_ref())
+                    .and_then(|(c, s)| c.get(&f.path, s, opts.hash));
+                match cached {
+                    Some(d) => (i, false, Ok(d)),
+                    None => (i, true, hash_file(&f.path, opts.hash, progress)),
+                }
+            })
             .collect();
         let mut items = Vec::with_capacity(files.len());
-        for (i, d) in digests {
+        for (i, fresh, d) in digests {
+            let d = d?;
+            if fresh && let (Some(c), Some(s)) = (cache.as_deref_mut(), files[i].stamp.clone()) {
+                c.put(&files[i].path, s, opts.hash, &d);
+            }
             items.push(Item {
                 name: files[i].name.clone(),
                 algorithm: opts.hash.name().to_string(),
-                digest: d?.to_vec(),
+                digest: d.to_vec(),
             });
         }
         items.sort_by(|a, b| component_cmp(&a.name, &b.name));
@@ -348,6 +374,7 @@ fn collect(model: &Path, opts: &WalkOptions) -> Result<(Vec<Found>, Vec<String>)
             name: ".".into(),
             path: model.to_path_buf(),
             len: meta.len(),
+            stamp: crate::cache::Stamp::of(&meta),
         };
         return Ok((vec![found], recorded));
     }
@@ -408,6 +435,7 @@ fn collect(model: &Path, opts: &WalkOptions) -> Result<(Vec<Found>, Vec<String>)
                         name: child.join("/"),
                         path,
                         len: m.len(),
+                        stamp: crate::cache::Stamp::of(&m),
                     });
                 }
                 // A symlinked directory is not descended (as model-signing on Python 3.11).
@@ -416,11 +444,12 @@ fn collect(model: &Path, opts: &WalkOptions) -> Result<(Vec<Found>, Vec<String>)
             if ft.is_dir() {
                 stack.push((path, child));
             } else if ft.is_file() {
-                let len = entry.metadata().map_err(|e| SignError::io(&path, e))?.len();
+                let meta = entry.metadata().map_err(|e| SignError::io(&path, e))?;
                 files.push(Found {
                     name: child.join("/"),
                     path,
-                    len,
+                    len: meta.len(),
+                    stamp: crate::cache::Stamp::of(&meta),
                 });
             } else {
                 return Err(SignError::Model(format!(
@@ -521,6 +550,32 @@ mod tests {
         std::os::unix::fs::symlink(outside.path(), d.path().join("escape")).unwrap();
         let e = Manifest::compute(d.path(), &allow, &|_| {}).unwrap_err();
         assert!(e.to_string().contains("outside the model"), "{e}");
+    }
+
+    #[test]
+    fn cache_reuses_unchanged_files_only() {
+        let d = tree();
+        let mut cache = crate::cache::DigestCache::default();
+        let opts = WalkOptions::default();
+        let m1 = Manifest::compute_cached(d.path(), &opts, &|_| {}, Some(&mut cache)).unwrap();
+        assert_eq!(cache.hits(), 0);
+        let hashed = std::sync::atomic::AtomicU64::new(0);
+        let count = |n: u64| {
+            hashed.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        };
+        let m2 = Manifest::compute_cached(d.path(), &opts, &count, Some(&mut cache)).unwrap();
+        assert_eq!(m1, m2);
+        assert_eq!(cache.hits(), m1.len());
+        assert_eq!(
+            hashed.load(std::sync::atomic::Ordering::Relaxed),
+            0,
+            "nothing re-hashed"
+        );
+        // Same size, content changed: the change time moves, so it is re-hashed.
+        std::fs::write(d.path().join("a.txt"), b"b").unwrap();
+        let m3 = Manifest::compute_cached(d.path(), &opts, &count, Some(&mut cache)).unwrap();
+        assert_ne!(m1.items, m3.items);
+        assert_eq!(hashed.load(std::sync::atomic::Ordering::Relaxed), 1);
     }
 
     #[test]

@@ -113,6 +113,18 @@ pub fn verify_model(
     opts: &VerifyOptions,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<ModelVerification, SignError> {
+    verify_model_cached(model, bundle_bytes, trust, opts, progress, None)
+}
+
+/// [`verify_model`] reusing digests of unchanged files from `cache` (local re-checks only).
+pub fn verify_model_cached(
+    model: &Path,
+    bundle_bytes: &[u8],
+    trust: &Trust,
+    opts: &VerifyOptions,
+    progress: &(dyn Fn(u64) + Sync),
+    cache: Option<&mut crate::cache::DigestCache>,
+) -> Result<ModelVerification, SignError> {
     // In verification, a malformed bundle or a model the signing rules reject (a symlink or
     // special file appeared) means "does not verify" (exit 1), not a usage error.
     let invalid = |e: SignError| match e {
@@ -137,7 +149,7 @@ pub fn verify_model(
                 .collect::<HashSet<_>>()
         }),
     };
-    let actual = Manifest::compute(model, &walk, progress).map_err(invalid)?;
+    let actual = Manifest::compute_cached(model, &walk, progress, cache).map_err(invalid)?;
     let changes = diff(signed, &actual);
     let mut tensor_changes = Vec::new();
     if let Some(Value::Object(ts)) = verified.extension.as_ref().and_then(|e| e.get("tensors")) {

@@ -173,8 +173,8 @@ pub struct VerifyArgs {
     /// Hash only the files the signature names (extra files are not reported).
     #[arg(long)]
     pub ignore_unsigned_files: bool,
-    /// Reuse digests of files whose size, mtime and inode are unchanged since the last verify of
-    /// this model on this machine (local re-checks only; never used when signing).
+    /// Re-hash only files whose inode, size, mtime or ctime changed since the last `--cached`
+    /// verify on this machine (cache in HOME/cache; local re-checks only, never used when signing).
     #[arg(long)]
     pub cached: bool,
     #[command(flatten)]

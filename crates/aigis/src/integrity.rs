@@ -8,7 +8,7 @@ use aigis_pipeline::integrity::{self, PushOutcome, PushRequest, RegistryLocation
 use aigis_sign::SignError;
 use aigis_sign::keys::{Curve, Passphrase, SigningKey, VerifyingKey};
 use aigis_sign::manifest::{WalkOptions, relative_to_model};
-use aigis_sign::model::{SignRequest, VerifyOptions, sign_model, verify_model};
+use aigis_sign::model::{SignRequest, VerifyOptions, sign_model, verify_model_cached};
 use aigis_sign::oms::Trust;
 use aigis_sign::x509::Cert;
 use serde_json::json;
@@ -257,11 +257,10 @@ pub fn verify(a: &VerifyArgs) -> u8 {
             allow_symlinks: a.walk.allow_symlinks,
             ignore_unsigned_files: a.ignore_unsigned_files,
         };
-        if a.cached {
-            return Err(SignError::Usage(
-                "--cached re-verification is not built yet; verify without it (every file is re-hashed)".into(),
-            ));
-        }
+        let cache_path = a.home.home.join("cache").join("digests.json");
+        let mut cache = a
+            .cached
+            .then(|| aigis_sign::cache::DigestCache::load(&cache_path));
         let bar = progress_bar(a.quiet, total_size(&a.model));
         let done = AtomicU64::new(0);
         let tick = |n: u64| {
@@ -270,7 +269,14 @@ pub fn verify(a: &VerifyArgs) -> u8 {
                 b.set_position(d);
             }
         };
-        let res = verify_model(&a.model, &bytes, &trust, &opts, &tick);
+        let res = verify_model_cached(&a.model, &bytes, &trust, &opts, &tick, cache.as_mut());
+        if let Some(c) = &cache {
+            c.save(&cache_path)?;
+            eprintln!(
+                "aigis verify: {} files unchanged since the last check (digests reused)",
+                c.hits()
+            );
+        }
         if let Some(b) = bar {
             b.finish_and_clear();
         }

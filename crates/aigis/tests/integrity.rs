@@ -623,3 +623,33 @@ fn aigis_time() -> u128 {
         .unwrap()
         .as_nanos()
 }
+
+#[test]
+fn cached_verify_rehashes_only_changed_files_and_still_catches_tampering() {
+    let e = Env::new();
+    assert_eq!(e.sign("model", "m.sig").status.code(), Some(0));
+    let verify = || {
+        e.aigis()
+            .args(["verify", "--no-log", "--cached", "--key"])
+            .arg(e.path("key.pub.pem"))
+            .arg(e.path("model"))
+            .arg("--signature")
+            .arg(e.path("m.sig"))
+            .output()
+            .unwrap()
+    };
+    let first = verify();
+    assert_exit(&first, 0);
+    assert!(String::from_utf8_lossy(&first.stderr).contains("0 files unchanged"));
+    let second = verify();
+    assert_exit(&second, 0);
+    assert!(String::from_utf8_lossy(&second.stderr).contains("4 files unchanged"));
+    std::fs::write(e.path("model/config.json"), b"[]").unwrap();
+    let third = verify();
+    assert_exit(&third, 1);
+    let err = String::from_utf8_lossy(&third.stderr);
+    assert!(
+        err.contains("3 files unchanged") && err.contains("changed: config.json"),
+        "{err}"
+    );
+}
