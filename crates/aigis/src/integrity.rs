@@ -502,7 +502,7 @@ pub fn registry(c: &RegistryCommand) -> u8 {
             }
         }
         RegistryCommand::List { name, reg, format } => {
-            let loc = location(&reg);
+            let loc = location(reg);
             let rows = integrity::list(&loc, name.as_deref())?;
             if *format == MachineFormat::Json {
                 println!(
@@ -524,7 +524,7 @@ pub fn registry(c: &RegistryCommand) -> u8 {
             Ok(0)
         }
         RegistryCommand::Show { reference, reg } => {
-            let loc = location(&reg);
+            let loc = location(reg);
             let rec = integrity::show(&loc, reference)?;
             println!(
                 "{}",
@@ -537,7 +537,7 @@ pub fn registry(c: &RegistryCommand) -> u8 {
             dest,
             reg,
         } => {
-            let loc = location(&reg);
+            let loc = location(reg);
             let rec = integrity::pull(&loc, reference, dest)?;
             eprintln!(
                 "pulled {}@{} ({} files, every digest checked) to {}",
@@ -554,7 +554,7 @@ pub fn registry(c: &RegistryCommand) -> u8 {
             cert_chain,
             reg,
         } => {
-            let loc = location(&reg);
+            let loc = location(reg);
             let t = if key.is_some() || !cert_chain.is_empty() {
                 Some(trust(key.as_deref(), cert_chain)?)
             } else {
