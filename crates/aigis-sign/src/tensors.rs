@@ -80,30 +80,35 @@ pub fn changed_tensors(signed: &TensorDigests, now: &TensorDigests) -> Vec<Strin
 pub fn digest_file(path: &Path) -> Result<Option<TensorDigests>, SignError> {
     let mut f = File::open(path).map_err(|e| SignError::io(path, e))?;
     let len = f.metadata().map_err(|e| SignError::io(path, e))?.len();
+    digest_stream(&mut f, len).map_err(|e| SignError::io(path, e))
+}
+
+/// [`digest_file`] over any seekable stream of `len` bytes (the fuzz target drives this).
+pub fn digest_stream<R: Read + Seek>(
+    f: &mut R,
+    len: u64,
+) -> std::io::Result<Option<TensorDigests>> {
     let mut head = [0u8; 8];
     if len < 8 {
         return Ok(None);
     }
-    f.read_exact(&mut head)
-        .map_err(|e| SignError::io(path, e))?;
+    f.seek(SeekFrom::Start(0))?;
+    f.read_exact(&mut head)?;
     let parsed = if &head[..4] == b"GGUF" {
-        gguf_ranges(&mut f, len).map(|r| r.map(|r| ("gguf", r)))
+        gguf_ranges(f, len)?.map(|r| ("gguf", r))
     } else {
-        safetensors_ranges(&mut f, len, u64::from_le_bytes(head))
-            .map(|r| r.map(|r| ("safetensors", r)))
+        safetensors_ranges(f, len, u64::from_le_bytes(head))?.map(|r| ("safetensors", r))
     };
-    let Some((format, (data_start, mut ranges))) = parsed.map_err(|e| SignError::io(path, e))?
-    else {
+    let Some((format, (data_start, mut ranges))) = parsed else {
         return Ok(None);
     };
     ranges.sort_by_key(|(_, start)| *start);
-    let header = hash_range(&mut f, 0, data_start).map_err(|e| SignError::io(path, e))?;
+    let header = hash_range(f, 0, data_start)?;
     let mut tensors = BTreeMap::new();
     for i in 0..ranges.len() {
         let start = data_start + ranges[i].1;
         let end = ranges.get(i + 1).map_or(len, |r| data_start + r.1);
-        let d = hash_range(&mut f, start, end).map_err(|e| SignError::io(path, e))?;
-        tensors.insert(ranges[i].0.clone(), d);
+        tensors.insert(ranges[i].0.clone(), hash_range(f, start, end)?);
     }
     Ok(Some(TensorDigests {
         format,
@@ -112,7 +117,7 @@ pub fn digest_file(path: &Path) -> Result<Option<TensorDigests>, SignError> {
     }))
 }
 
-fn hash_range(f: &mut File, start: u64, end: u64) -> std::io::Result<String> {
+fn hash_range<R: Read + Seek>(f: &mut R, start: u64, end: u64) -> std::io::Result<String> {
     f.seek(SeekFrom::Start(start))?;
     let mut h = Sha256::new();
     let mut left = end.saturating_sub(start);
