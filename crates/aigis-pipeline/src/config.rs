@@ -227,8 +227,31 @@ impl Config {
                 problems.push(format!("scan.allow entry {a:?} is not module:name"));
             }
         }
+        let inside = |p: &str| !(Path::new(p).is_absolute() || p.split(['/', '\\']).any(|x| x == ".."));
+        let mut project_paths: Vec<(&str, &str)> = Vec::new();
+        if let Some(sc) = &c.sign {
+            project_paths.extend(sc.models.iter().map(|m| ("sign.models", m.as_str())));
+            project_paths.push(("sign.signatures", &sc.signatures));
+            project_paths.push(("sign.home", &sc.home));
+            if sc.models.is_empty() {
+                problems.push("sign.models is empty: list the approved models".into());
+            }
+        }
+        if let Some(vc) = &c.verify {
+            project_paths.extend(vc.models.iter().map(|m| ("verify.models", m.as_str())));
+            project_paths.push(("verify.signatures", &vc.signatures));
+            project_paths.push(("verify.home", &vc.home));
+            if vc.key.is_some() == !vc.cert_chain.is_empty() {
+                problems.push("[verify] needs exactly one of key or cert-chain".into());
+            }
+        }
+        for (key, p) in project_paths {
+            if !inside(p) {
+                problems.push(format!("{key} entry {p:?} must be relative and stay inside the project"));
+            }
+        }
         for p in &c.scan.paths {
-            if Path::new(p).is_absolute() || p.split(['/', '\\']).any(|x| x == "..") {
+            if !inside(p) {
                 problems.push(format!(
                     "scan.paths entry {p:?} must be relative and stay inside the project"
                 ));
@@ -253,6 +276,7 @@ mod tests {
         assert_eq!(c.pipeline.stages, vec!["scan"]);
         let ex = Config::parse(include_str!("../../../aigis.example.toml")).unwrap();
         assert!(!ex.suppress.is_empty());
+        assert!(ex.sign.is_some() && ex.verify.is_some());
     }
 
     #[test]
@@ -263,6 +287,10 @@ mod tests {
         assert!(e.contains("severe"), "{e}");
         let e = Config::parse("[scan]\npaths = ['../outside']\n").unwrap_err();
         assert!(e.contains("inside the project"), "{e}");
+        let e = Config::parse("[sign]\nmodels = ['../m.pt']\nkey = 'k.pem'\n").unwrap_err();
+        assert!(e.contains("sign.models"), "{e}");
+        let e = Config::parse("[verify]\nkey = 'k.pem'\ncert-chain = ['r.pem']\n").unwrap_err();
+        assert!(e.contains("exactly one"), "{e}");
         let e = Config::parse("[[suppress]]\nrule = 'SCN104'\nreason = ''\n").unwrap_err();
         assert!(e.contains("reason"), "{e}");
     }
