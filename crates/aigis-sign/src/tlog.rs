@@ -87,6 +87,8 @@ impl Log {
         let log = Self {
             dir: dir.to_path_buf(),
         };
+        // Two processes creating the log at once must not both generate a key.
+        let _guard = log.lock()?;
         if !log.dir.join("log.key").exists() {
             let key = LogKey::generate(name)?;
             crate::write_atomic(
@@ -117,6 +119,19 @@ impl Log {
         Ok(Self {
             dir: dir.to_path_buf(),
         })
+    }
+
+    /// Exclusive lock over the log directory, released when the file is dropped.
+    fn lock(&self) -> Result<File, SignError> {
+        let p = self.dir.join(".lock");
+        let f = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&p)
+            .map_err(|e| SignError::io(&p, e))?;
+        f.lock().map_err(|e| SignError::io(&p, e))?;
+        Ok(f)
     }
 
     fn entries_path(&self) -> PathBuf {
@@ -460,6 +475,25 @@ mod tests {
             s.push('\n');
         }
         std::fs::write(&p, s).unwrap();
+    }
+
+    #[test]
+    fn concurrent_appends_from_many_threads_keep_the_log_valid() {
+        let d = tempfile::tempdir().unwrap();
+        std::thread::scope(|s| {
+            for t in 0..8 {
+                let dir = d.path().to_path_buf();
+                s.spawn(move || {
+                    // Each thread opens (and may create) the log itself, like separate processes.
+                    let log = Log::open_or_init(&dir, "aigis.test/log").unwrap();
+                    for i in 0..5 {
+                        log.append(&json!({"t": t, "i": i})).unwrap();
+                    }
+                });
+            }
+        });
+        let log = Log::open(d.path()).unwrap();
+        assert_eq!(log.verify(None).unwrap(), 40);
     }
 
     #[test]
