@@ -1,8 +1,8 @@
 """Generate a small test PKI for the OMS certificate method.
 
 root (P-384, self-signed CA) -> intermediate (P-256, CA, pathlen 0) -> leaf (P-256, digitalSignature)
-plus hostile variants: a leaf without signing usage, a leaf under another root, and a leaf whose
-"intermediate" is not a CA. Validity is 1 Jan 2020 - 1 Jan 2120 so the fixtures do not expire.
+plus hostile variants: a leaf without signing usage, a leaf under another root, a leaf whose
+"intermediate" is not a CA, and a leaf two CAs below the pathlen-0 intermediate. Validity is 1 Jan 2020 - 1 Jan 2120 so the fixtures do not expire.
 
 usage: python gen_pki.py OUT_DIR
 """
@@ -87,6 +87,12 @@ def main(out):
     bad_leaf_k = ec.generate_private_key(ec.SECP256R1())
     bad_leaf = cert("aigis bad leaf", bad_leaf_k, "aigis not a ca", notca_k, ca=False)
 
+    # A second intermediate below one with pathlen 0: the chain breaks its path length.
+    deep_k = ec.generate_private_key(ec.SECP256R1())
+    deep = cert("aigis too deep", deep_k, "aigis test intermediate", int_k, ca=True)
+    deep_leaf_k = ec.generate_private_key(ec.SECP256R1())
+    deep_leaf = cert("aigis deep leaf", deep_leaf_k, "aigis too deep", deep_k, ca=False)
+
     files = {
         "root.pem": pem(root),
         "intermediate.pem": pem(inter),
@@ -100,6 +106,9 @@ def main(out):
         "notca.pem": pem(notca),
         "notca-leaf.pem": pem(bad_leaf),
         "notca-leaf.key": key_pem(bad_leaf_k),
+        "deep-chain.pem": pem(deep) + pem(inter),
+        "deep-leaf.pem": pem(deep_leaf),
+        "deep-leaf.key": key_pem(deep_leaf_k),
     }
     for n, data in files.items():
         (out / n).write_bytes(data)

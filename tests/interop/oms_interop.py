@@ -203,7 +203,7 @@ def main():
                *run([t.ms, "verify", "certificate", m, "--signature", sig, "--certificate_chain", pki / "other-root.pem"]))
         expect(f"aigis rejects {who} certificate with an intermediate-only anchor", False,
                *run([aigis, "verify", m, "--cert-chain", pki / "intermediate.pem", "--signature", sig, "--no-log"], t.env))
-    for bad, chain in [("nosign-leaf", "intermediate.pem"), ("notca-leaf", "notca.pem")]:
+    for bad, chain in [("nosign-leaf", "intermediate.pem"), ("notca-leaf", "notca.pem"), ("deep-leaf", "deep-chain.pem")]:
         sig = tmp / f"{bad}.sig"
         expect(f"aigis sign with {bad}", True, *run([aigis, "sign", m, "--key", pki / f"{bad}.key", "--cert", pki / f"{bad}.pem",
                                                      "--cert-chain", pki / chain, "--signature", sig, "--no-log"], t.env))

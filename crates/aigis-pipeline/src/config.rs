@@ -227,7 +227,8 @@ impl Config {
                 problems.push(format!("scan.allow entry {a:?} is not module:name"));
             }
         }
-        let inside = |p: &str| !(Path::new(p).is_absolute() || p.split(['/', '\\']).any(|x| x == ".."));
+        let inside =
+            |p: &str| !(Path::new(p).is_absolute() || p.split(['/', '\\']).any(|x| x == ".."));
         let mut project_paths: Vec<(&str, &str)> = Vec::new();
         if let Some(sc) = &c.sign {
             project_paths.extend(sc.models.iter().map(|m| ("sign.models", m.as_str())));
@@ -247,7 +248,9 @@ impl Config {
         }
         for (key, p) in project_paths {
             if !inside(p) {
-                problems.push(format!("{key} entry {p:?} must be relative and stay inside the project"));
+                problems.push(format!(
+                    "{key} entry {p:?} must be relative and stay inside the project"
+                ));
             }
         }
         for p in &c.scan.paths {

@@ -279,3 +279,52 @@ pub fn verify_chain(
         "certificate chain is longer than 8 certificates".into(),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pki(name: &str) -> Vec<Cert> {
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/pki")
+            .join(name);
+        Cert::from_pem_file(&std::fs::read_to_string(p).unwrap(), name).unwrap()
+    }
+
+    #[test]
+    fn chains_are_validated_like_openssl_and_stricter() {
+        let root = pki("root.pem");
+        let inter = pki("intermediate.pem");
+        let leaf = &pki("leaf.pem")[0];
+        assert!(verify_chain(leaf, &inter, &root).is_ok());
+        assert!(
+            verify_chain(&pki("eku-leaf.pem")[0], &inter, &root).is_ok(),
+            "codeSigning EKU suffices"
+        );
+        let cases = [
+            (
+                verify_chain(leaf, &inter, &pki("other-root.pem")),
+                "trusted root",
+            ),
+            (verify_chain(leaf, &[], &root), "trusted root"),
+            (verify_chain(leaf, &[], &inter), "trusted root"),
+            (
+                verify_chain(&pki("nosign-leaf.pem")[0], &inter, &root),
+                "neither digital signatures",
+            ),
+            (
+                verify_chain(&pki("notca-leaf.pem")[0], &pki("notca.pem"), &root),
+                "not a CA",
+            ),
+            (
+                verify_chain(&pki("deep-leaf.pem")[0], &pki("deep-chain.pem"), &root),
+                "path length",
+            ),
+        ];
+        for (r, want) in cases {
+            let e = r.unwrap_err().to_string();
+            assert!(e.contains(want), "{e}");
+        }
+        assert!(Cert::from_der(b"\x30\x03\x02\x01\x00").is_err());
+    }
+}
