@@ -242,7 +242,7 @@ impl Config {
             project_paths.extend(vc.models.iter().map(|m| ("verify.models", m.as_str())));
             project_paths.push(("verify.signatures", &vc.signatures));
             project_paths.push(("verify.home", &vc.home));
-            if vc.key.is_some() == !vc.cert_chain.is_empty() {
+            if vc.key.is_some() != vc.cert_chain.is_empty() {
                 problems.push("[verify] needs exactly one of key or cert-chain".into());
             }
         }

@@ -51,8 +51,14 @@ fn passphrase(file: Option<&Path>, required: bool) -> Result<Option<Passphrase>,
     }
 }
 
-fn progress_bar(quiet: bool, total: u64) -> Option<indicatif::ProgressBar> {
-    (!quiet && std::io::stderr().is_terminal() && total > 64 << 20).then(|| {
+/// A byte progress bar for hashing `model`, only on a terminal and only for large models (the
+/// size walk is skipped otherwise).
+fn progress_bar(quiet: bool, model: &Path) -> Option<indicatif::ProgressBar> {
+    if quiet || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let total = total_size(model);
+    (total > 64 << 20).then(|| {
         let b = indicatif::ProgressBar::new(total);
         b.set_style(
             indicatif::ProgressStyle::with_template(
@@ -168,7 +174,7 @@ pub fn sign(a: &SignArgs) -> u8 {
             ignore_paths: walk_ignores(&a.model, &a.walk, &a.signature),
             only: None,
         };
-        let bar = progress_bar(a.quiet, total_size(&a.model));
+        let bar = progress_bar(a.quiet, &a.model);
         let done = AtomicU64::new(0);
         let tick = |n: u64| {
             let d = done.fetch_add(n, Ordering::Relaxed) + n;
@@ -261,7 +267,7 @@ pub fn verify(a: &VerifyArgs) -> u8 {
         let mut cache = a
             .cached
             .then(|| aigis_sign::cache::DigestCache::load(&cache_path));
-        let bar = progress_bar(a.quiet, total_size(&a.model));
+        let bar = progress_bar(a.quiet, &a.model);
         let done = AtomicU64::new(0);
         let tick = |n: u64| {
             let d = done.fetch_add(n, Ordering::Relaxed) + n;
