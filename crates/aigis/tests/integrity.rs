@@ -653,3 +653,36 @@ fn cached_verify_rehashes_only_changed_files_and_still_catches_tampering() {
         "{err}"
     );
 }
+
+#[test]
+fn ignore_unsigned_files_checks_only_what_was_signed() {
+    let e = Env::new();
+    assert_eq!(e.sign("model", "m.sig").status.code(), Some(0));
+    std::fs::write(e.path("model/notes.md"), b"added after signing").unwrap();
+    let verify = || {
+        e.aigis()
+            .args([
+                "verify",
+                "-q",
+                "--no-log",
+                "--ignore-unsigned-files",
+                "--key",
+            ])
+            .arg(e.path("key.pub.pem"))
+            .arg(e.path("model"))
+            .arg("--signature")
+            .arg(e.path("m.sig"))
+            .output()
+            .unwrap()
+    };
+    assert_exit(&verify(), 0);
+    assert_eq!(
+        e.verify("model", "m.sig").0,
+        Some(1),
+        "without the flag the extra file fails"
+    );
+    std::fs::remove_file(e.path("model/config.json")).unwrap();
+    let out = verify();
+    assert_exit(&out, 1);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("removed: config.json"));
+}
