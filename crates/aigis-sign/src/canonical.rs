@@ -20,7 +20,8 @@ fn write(v: &Value, out: &mut String) {
                 if i > 0 {
                     out.push(',');
                 }
-                out.push_str(&Value::String(k.clone()).to_string());
+                // Serialising a string cannot fail.
+                out.push_str(&serde_json::to_string(k).unwrap_or_default());
                 out.push(':');
                 write(&map[k], out);
             }

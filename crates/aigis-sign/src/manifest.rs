@@ -24,7 +24,8 @@ use serde_json::json;
 use sha2::{Digest as _, Sha256};
 
 use crate::SignError;
-use crate::digest::{HashAlg, hash_file};
+use crate::cache::Stamp;
+use crate::digest::{HashAlg, hash_opened};
 
 /// Paths model-signing ignores at the model root unless told otherwise.
 pub const GIT_PATHS: [&str; 4] = [".git", ".gitattributes", ".github", ".gitignore"];
@@ -121,11 +122,12 @@ pub fn relative_to_model(model: &Path, path: &Path) -> Option<String> {
     Some(parts.join("/"))
 }
 
+/// One file's digest: whether it was freshly hashed (not cached), the digest, its stamp.
+type Hashed = (bool, [u8; 32], Option<Stamp>);
+
 struct Found {
     name: String,
     path: PathBuf,
-    len: u64,
-    stamp: Option<crate::cache::Stamp>,
 }
 
 impl Manifest {
@@ -147,31 +149,40 @@ impl Manifest {
         mut cache: Option<&mut crate::cache::DigestCache>,
     ) -> Result<Self, SignError> {
         let (files, ignore_paths) = collect(model, opts)?;
-        let mut order: Vec<usize> = (0..files.len()).collect();
-        // Largest first so one big file does not start last and leave the other cores idle.
-        order.sort_by(|&a, &b| files[b].len.cmp(&files[a].len));
         let shared = cache.as_deref();
-        let digests: Vec<(usize, bool, Result<[u8; 32], SignError>)> = order
+        // Each file is opened once and stat-ed through its descriptor (no second path lookup);
+        // rayon's work stealing spreads files over the cores.
+        let digests: Vec<Result<Hashed, SignError>> = files
             .par_iter()
-            .map(|&i| {
-                let f = &files[i];
-                let cached = shared
-                    .zip(f.stamp.as_ref())
-                    .and_then(|(c, s)| c.get(&f.path, s, opts.hash));
-                match cached {
-                    Some(d) => (i, false, Ok(d)),
-                    None => (i, true, hash_file(&f.path, opts.hash, progress)),
+            .map(|f| {
+                let io = |e| SignError::io(&f.path, e);
+                let file = std::fs::File::open(&f.path).map_err(io)?;
+                let meta = file.metadata().map_err(io)?;
+                if !meta.is_file() {
+                    return Err(SignError::Model(format!(
+                        "{} changed type while the model was being walked",
+                        f.path.display()
+                    )));
                 }
+                let stamp = Stamp::of(&meta);
+                if let Some(d) = shared
+                    .zip(stamp.as_ref())
+                    .and_then(|(c, s)| c.get(&f.path, s, opts.hash))
+                {
+                    return Ok((false, d, stamp));
+                }
+                let d = hash_opened(file, meta.len(), opts.hash, progress).map_err(io)?;
+                Ok((true, d, stamp))
             })
             .collect();
         let mut items = Vec::with_capacity(files.len());
-        for (i, fresh, d) in digests {
-            let d = d?;
-            if fresh && let (Some(c), Some(s)) = (cache.as_deref_mut(), files[i].stamp.clone()) {
-                c.put(&files[i].path, s, opts.hash, &d);
+        for (f, r) in files.iter().zip(digests) {
+            let (fresh, d, stamp) = r?;
+            if fresh && let (Some(c), Some(s)) = (cache.as_deref_mut(), stamp) {
+                c.put(&f.path, s, opts.hash, &d);
             }
             items.push(Item {
-                name: files[i].name.clone(),
+                name: f.name.clone(),
                 algorithm: opts.hash.name().to_string(),
                 digest: d.to_vec(),
             });
@@ -373,8 +384,6 @@ fn collect(model: &Path, opts: &WalkOptions) -> Result<(Vec<Found>, Vec<String>)
         let found = Found {
             name: ".".into(),
             path: model.to_path_buf(),
-            len: meta.len(),
-            stamp: crate::cache::Stamp::of(&meta),
         };
         return Ok((vec![found], recorded));
     }
@@ -434,8 +443,6 @@ fn collect(model: &Path, opts: &WalkOptions) -> Result<(Vec<Found>, Vec<String>)
                     files.push(Found {
                         name: child.join("/"),
                         path,
-                        len: m.len(),
-                        stamp: crate::cache::Stamp::of(&m),
                     });
                 }
                 // A symlinked directory is not descended (as model-signing on Python 3.11).
@@ -444,12 +451,9 @@ fn collect(model: &Path, opts: &WalkOptions) -> Result<(Vec<Found>, Vec<String>)
             if ft.is_dir() {
                 stack.push((path, child));
             } else if ft.is_file() {
-                let meta = entry.metadata().map_err(|e| SignError::io(&path, e))?;
                 files.push(Found {
                     name: child.join("/"),
                     path,
-                    len: meta.len(),
-                    stamp: crate::cache::Stamp::of(&meta),
                 });
             } else {
                 return Err(SignError::Model(format!(
