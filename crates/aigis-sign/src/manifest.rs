@@ -364,6 +364,14 @@ fn ignore_set(opts: &WalkOptions) -> (Vec<Vec<String>>, Vec<String>) {
     (parts, recorded)
 }
 
+fn is_ignored_name(rel: &str, ignores: &[Vec<String>]) -> bool {
+    ignores.iter().any(|ig| {
+        let mut parts = rel.split('/');
+        ig.iter().all(|c| parts.next() == Some(c.as_str()))
+    })
+}
+
+#[cfg(test)]
 fn is_ignored(rel: &[String], ignores: &[Vec<String>]) -> bool {
     ignores
         .iter()
@@ -394,44 +402,73 @@ fn collect(model: &Path, opts: &WalkOptions) -> Result<(Vec<Found>, Vec<String>)
         )));
     }
     let root = std::fs::canonicalize(model).map_err(|e| SignError::io(model, e))?;
-    let mut files = Vec::new();
-    let mut stack: Vec<(PathBuf, Vec<String>)> = vec![(model.to_path_buf(), Vec::new())];
-    while let Some((dir, rel)) = stack.pop() {
-        let rd = std::fs::read_dir(&dir).map_err(|e| SignError::io(&dir, e))?;
+    let walk = Walk {
+        opts,
+        ignores: &ignores,
+        root: &root,
+    };
+    let files = walk.dir(model, "", 0)?;
+    Ok((files, recorded))
+}
+
+/// Deepest directory nesting walked (deeper trees are refused rather than risking the stack).
+const MAX_DIR_DEPTH: usize = 256;
+
+struct Walk<'a> {
+    opts: &'a WalkOptions,
+    ignores: &'a [Vec<String>],
+    root: &'a Path,
+}
+
+impl Walk<'_> {
+    /// The files under `dir` (named `rel` in the model); subdirectories are walked in parallel.
+    fn dir(&self, dir: &Path, rel: &str, depth: usize) -> Result<Vec<Found>, SignError> {
+        if depth > MAX_DIR_DEPTH {
+            return Err(SignError::Model(format!(
+                "{}: directories nest more than {MAX_DIR_DEPTH} deep",
+                dir.display()
+            )));
+        }
+        let mut files = Vec::new();
+        let mut subdirs = Vec::new();
+        let rd = std::fs::read_dir(dir).map_err(|e| SignError::io(dir, e))?;
         for entry in rd {
-            let entry = entry.map_err(|e| SignError::io(&dir, e))?;
+            let entry = entry.map_err(|e| SignError::io(dir, e))?;
             let path = entry.path();
-            let name = entry.file_name().into_string().map_err(|n| {
-                SignError::Model(format!(
+            let os_name = entry.file_name();
+            let Some(name) = os_name.to_str() else {
+                return Err(SignError::Model(format!(
                     "{}: file name {} is not UTF-8 and cannot be named in a signature",
                     dir.display(),
-                    n.display()
-                ))
-            })?;
-            let mut child = rel.clone();
-            child.push(name);
-            if is_ignored(&child, &ignores) {
+                    os_name.display()
+                )));
+            };
+            // Relative names are built as strings (`sub/x`): one allocation per entry.
+            let child = if rel.is_empty() {
+                name.to_string()
+            } else {
+                format!("{rel}/{name}")
+            };
+            if is_ignored_name(&child, self.ignores) {
                 continue;
             }
-            if let Some(only) = &opts.only
-                && !only.contains(&child.join("/"))
-            {
-                // Directories must still be descended to find the named files below them.
-                let ft = entry.file_type().map_err(|e| SignError::io(&path, e))?;
-                if !ft.is_dir() {
-                    continue;
-                }
-            }
             let ft = entry.file_type().map_err(|e| SignError::io(&path, e))?;
+            if let Some(only) = &self.opts.only
+                && !only.contains(&child)
+                && !ft.is_dir()
+            {
+                // Directories are still descended to find the named files below them.
+                continue;
+            }
             if ft.is_symlink() {
-                if !opts.allow_symlinks {
+                if !self.opts.allow_symlinks {
                     return Err(SignError::Model(format!(
                         "{} is a symlink; symlinks are refused unless --allow-symlinks is given",
                         path.display()
                     )));
                 }
                 let target = std::fs::canonicalize(&path).map_err(|e| SignError::io(&path, e))?;
-                if !target.starts_with(&root) {
+                if !target.starts_with(self.root) {
                     return Err(SignError::Model(format!(
                         "{} is a symlink to {}, outside the model directory",
                         path.display(),
@@ -440,21 +477,15 @@ fn collect(model: &Path, opts: &WalkOptions) -> Result<(Vec<Found>, Vec<String>)
                 }
                 let m = std::fs::metadata(&target).map_err(|e| SignError::io(&target, e))?;
                 if m.is_file() {
-                    files.push(Found {
-                        name: child.join("/"),
-                        path,
-                    });
+                    files.push(Found { name: child, path });
                 }
                 // A symlinked directory is not descended (as model-signing on Python 3.11).
                 continue;
             }
             if ft.is_dir() {
-                stack.push((path, child));
+                subdirs.push((path, child));
             } else if ft.is_file() {
-                files.push(Found {
-                    name: child.join("/"),
-                    path,
-                });
+                files.push(Found { name: child, path });
             } else {
                 return Err(SignError::Model(format!(
                     "{} is a special file (socket, FIFO or device); remove it or add it to --ignore-paths",
@@ -462,8 +493,15 @@ fn collect(model: &Path, opts: &WalkOptions) -> Result<(Vec<Found>, Vec<String>)
                 )));
             }
         }
+        let nested: Vec<Result<Vec<Found>, SignError>> = subdirs
+            .par_iter()
+            .map(|(p, c)| self.dir(p, c, depth + 1))
+            .collect();
+        for n in nested {
+            files.extend(n?);
+        }
+        Ok(files)
     }
-    Ok((files, recorded))
 }
 
 #[cfg(test)]
@@ -485,6 +523,8 @@ mod tests {
         let ig = vec![vec!["sub".to_string()]];
         assert!(is_ignored(&["sub".into(), "x".into()], &ig));
         assert!(!is_ignored(&["subx".into()], &ig));
+        assert!(is_ignored_name("sub/x", &ig) && is_ignored_name("sub", &ig));
+        assert!(!is_ignored_name("subx/y", &ig) && !is_ignored_name("a/sub", &ig));
     }
 
     fn tree() -> tempfile::TempDir {
