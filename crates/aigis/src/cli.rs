@@ -41,6 +41,43 @@ pub enum Command {
     /// The versioned model registry: push, list, show, pull, verify.
     #[command(subcommand)]
     Registry(RegistryCommand),
+    /// Find PII and secrets in text and records.
+    #[command(subcommand)]
+    Pii(PiiCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PiiCommand {
+    /// Detect entities; one JSON line per record: {"id":…, "entities":[{"type","start","end","score"}]}
+    /// with offsets in Unicode scalar values. Exit 0 none found, 1 entities found, 2 errors.
+    Detect(PiiDetectArgs),
+    /// List the recognizers and the entity types they emit.
+    Recognizers,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PiiDetectArgs {
+    /// Input file (`-` for stdin): plain text (a record per line) or JSONL with --text-field.
+    #[arg(long, short = 'i', default_value = "-")]
+    pub input: PathBuf,
+    /// JSONL: dotted path of the text in each record (`text`, `message.content`, `turns.0.text`).
+    #[arg(long, value_name = "PATH")]
+    pub text_field: Option<String>,
+    /// Output format (one JSON object per record).
+    #[arg(long, short = 'f', default_value = "jsonl", value_parser = ["jsonl"])]
+    pub format: String,
+    /// Write to FILE (atomically) instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Report entities scoring at least this (0-1).
+    #[arg(long, default_value_t = 0.4)]
+    pub min_score: f32,
+    /// Only these entity types (comma-separated).
+    #[arg(long, value_delimiter = ',', value_name = "TYPE,…")]
+    pub entities: Vec<String>,
+    /// No progress bar or summary.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
 }
 
 /// Where aigis keeps its state (log, registry, caches).

@@ -22,6 +22,7 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
         Command::Verify(a) => Ok(crate::integrity::verify(&a)),
         Command::Log(c) => Ok(crate::integrity::log(&c)),
         Command::Registry(c) => Ok(crate::integrity::registry(&c)),
+        Command::Pii(c) => crate::data::pii(&c),
     }
 }
 

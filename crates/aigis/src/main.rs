@@ -5,6 +5,7 @@
 
 mod cli;
 mod commands;
+mod data;
 mod integrity;
 
 use std::process::ExitCode;

@@ -308,3 +308,50 @@ fn rules_lists_and_explains() {
         Some(2)
     );
 }
+
+#[test]
+fn pii_detect_writes_jsonl_with_code_point_offsets() {
+    let d = tempfile::tempdir().unwrap();
+    let input = d.path().join("in.jsonl");
+    std::fs::write(
+        &input,
+        "{\"id\":\"r1\",\"msg\":{\"text\":\"😀 écrire à jane@example.com\"}}\n{\"id\":\"r2\",\"msg\":{\"text\":\"rien\"}}\nnot json\n",
+    )
+    .unwrap();
+    let out_file = d.path().join("out.jsonl");
+    let out = aigis()
+        .args(["pii", "detect", "-q", "--text-field", "msg.text", "--input"])
+        .arg(&input)
+        .arg("--output")
+        .arg(&out_file)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "entities found: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("record 3: not JSON"));
+    let text = std::fs::read_to_string(&out_file).unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["id"], "r1");
+    // Python: "😀 écrire à jane@example.com".index("jane") == 11
+    assert_eq!(lines[0]["entities"][0]["start"], 11);
+    assert_eq!(lines[0]["entities"][0]["end"], 27);
+    assert_eq!(lines[0]["entities"][0]["score"], 0.95);
+    assert_eq!(lines[1]["entities"].as_array().unwrap().len(), 0);
+    // Nothing found and nothing bad: exit 0.
+    let clean = d.path().join("clean.txt");
+    std::fs::write(&clean, "hello\nworld\n").unwrap();
+    let out = aigis()
+        .args(["pii", "detect", "-q", "--input"])
+        .arg(&clean)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+}

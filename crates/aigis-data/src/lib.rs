@@ -1,0 +1,218 @@
+//! Data security for aigis: PII and secret detection (this module), with anonymisation,
+//! tokenisation and encryption at rest to follow.
+//!
+//! Detection is a registry of recognizers, one file each under [`recognizers`]. Each proposes
+//! candidate spans with a base score, most after a validation (Luhn, mod-97, checksums, entropy);
+//! [`Analyzer`] then applies context words (within 30 characters either side; negative words
+//! lower the score), resolves overlaps (validated spans win, a span inside a stronger span of
+//! another type is dropped) and converts byte offsets to Unicode scalar offsets, the contract of
+//! DESIGN.md §3 (Python `str` indices).
+#![forbid(unsafe_code)]
+
+pub mod context;
+pub mod recognizers;
+pub mod stream;
+pub mod validate;
+
+use serde::Serialize;
+
+/// A candidate span found by a recognizer (byte offsets into the text).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Candidate {
+    /// Entity type, e.g. `EMAIL_ADDRESS`.
+    pub kind: &'static str,
+    /// Byte offset of the first byte.
+    pub start: usize,
+    /// Byte offset one past the last byte.
+    pub end: usize,
+    /// Confidence before context, 0..=1.
+    pub score: f32,
+    /// A checksum or structural validation passed (these win overlaps).
+    pub validated: bool,
+}
+
+/// One detected entity, with Unicode scalar offsets.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Entity {
+    /// Entity type.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// Offset of the first character (Unicode scalar values, like Python `str` indices).
+    pub start: usize,
+    /// Offset one past the last character.
+    pub end: usize,
+    /// Final confidence, 0..=1, rounded to two decimals.
+    pub score: f64,
+}
+
+/// What a recognizer is.
+#[derive(Debug)]
+pub struct RecognizerInfo {
+    /// Short name.
+    pub name: &'static str,
+    /// Entity types it emits.
+    pub entities: &'static [&'static str],
+    /// One line on how it decides.
+    pub summary: &'static str,
+}
+
+/// A recognizer: finds candidate spans of its entity types in a text.
+pub trait Recognizer: Send + Sync {
+    /// Its description.
+    fn info(&self) -> &RecognizerInfo;
+    /// Appends candidates found in `text`.
+    fn find(&self, text: &str, out: &mut Vec<Candidate>);
+}
+
+/// Detection settings.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Entities scoring below this are not reported.
+    pub min_score: f32,
+    /// Only these entity types (empty = all).
+    pub entities: Vec<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            min_score: 0.4,
+            entities: Vec::new(),
+        }
+    }
+}
+
+/// The recognizer chain.
+pub struct Analyzer {
+    recognizers: Vec<&'static dyn Recognizer>,
+    options: Options,
+}
+
+impl Analyzer {
+    /// Every built-in recognizer.
+    pub fn new(options: Options) -> Self {
+        Self {
+            recognizers: recognizers::all(),
+            options,
+        }
+    }
+
+    /// The recognizers in the chain.
+    pub fn recognizers(&self) -> impl Iterator<Item = &RecognizerInfo> + '_ {
+        self.recognizers.iter().map(|r| r.info())
+    }
+
+    /// Entities in `text`, ordered by position. `field_context` is the CSV column name or JSON
+    /// path the text came from; it counts as context for every span.
+    pub fn analyze(&self, text: &str, field_context: Option<&str>) -> Vec<Entity> {
+        let mut cands = Vec::new();
+        for r in &self.recognizers {
+            r.find(text, &mut cands);
+        }
+        if !self.options.entities.is_empty() {
+            cands.retain(|c| self.options.entities.iter().any(|e| e == c.kind));
+        }
+        for c in &mut cands {
+            c.score = context::adjust(c, text, field_context);
+        }
+        let kept = resolve(cands);
+        let mut out: Vec<(usize, usize, &'static str, f32)> = kept
+            .into_iter()
+            .filter(|c| c.score >= self.options.min_score)
+            .map(|c| (c.start, c.end, c.kind, c.score))
+            .collect();
+        out.sort_by_key(|e| (e.0, e.1));
+        to_char_offsets(text, &out)
+    }
+}
+
+/// Overlap resolution: validated first, then score, then length; a candidate overlapping an
+/// already kept span is dropped (so a URL inside an e-mail, a date inside an IBAN, a phone inside
+/// a card number disappear).
+fn resolve(mut cands: Vec<Candidate>) -> Vec<Candidate> {
+    cands.sort_by(|a, b| {
+        b.validated
+            .cmp(&a.validated)
+            .then(b.score.total_cmp(&a.score))
+            .then((b.end - b.start).cmp(&(a.end - a.start)))
+            .then(a.start.cmp(&b.start))
+    });
+    let mut kept: Vec<Candidate> = Vec::new();
+    for c in cands {
+        if kept.iter().all(|k| c.end <= k.start || c.start >= k.end) {
+            kept.push(c);
+        }
+    }
+    kept
+}
+
+/// Converts sorted byte spans to Unicode scalar offsets in one pass.
+fn to_char_offsets(text: &str, spans: &[(usize, usize, &'static str, f32)]) -> Vec<Entity> {
+    let mut boundaries: Vec<usize> = spans.iter().flat_map(|s| [s.0, s.1]).collect();
+    boundaries.sort_unstable();
+    boundaries.dedup();
+    let mut map = std::collections::HashMap::with_capacity(boundaries.len());
+    let mut next = 0usize;
+    let ends = text
+        .char_indices()
+        .map(|(b, _)| b)
+        .chain(std::iter::once(text.len()));
+    for (chars, byte) in ends.enumerate() {
+        while next < boundaries.len() && boundaries[next] <= byte {
+            map.insert(boundaries[next], chars);
+            next += 1;
+        }
+    }
+    spans
+        .iter()
+        .filter_map(|&(s, e, kind, score)| {
+            Some(Entity {
+                kind,
+                start: *map.get(&s)?,
+                end: *map.get(&e)?,
+                score: (f64::from(score) * 100.0).round() / 100.0,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kinds(text: &str) -> Vec<(&'static str, String)> {
+        let a = Analyzer::new(Options::default());
+        let chars: Vec<char> = text.chars().collect();
+        a.analyze(text, None)
+            .into_iter()
+            .map(|e| (e.kind, chars[e.start..e.end].iter().collect()))
+            .collect()
+    }
+
+    #[test]
+    fn offsets_count_unicode_scalars() {
+        let text = "😀 ñandú mail: añb@example.com";
+        let a = Analyzer::new(Options::default());
+        let e = &a.analyze(text, None)[0];
+        assert_eq!(e.kind, "EMAIL_ADDRESS");
+        let chars: Vec<char> = text.chars().collect();
+        assert_eq!(
+            chars[e.start..e.end].iter().collect::<String>(),
+            "añb@example.com"
+        );
+    }
+
+    #[test]
+    fn overlaps_resolve_to_the_validated_span() {
+        // No URL inside the e-mail's domain, no date inside the IBAN.
+        assert_eq!(
+            kinds("write to jane.doe@example.co.uk today"),
+            [("EMAIL_ADDRESS", "jane.doe@example.co.uk".to_string())]
+        );
+        let got = kinds("IBAN GB82 WEST 1234 5698 7654 32 please");
+        assert_eq!(
+            got,
+            [("IBAN_CODE", "GB82 WEST 1234 5698 7654 32".to_string())]
+        );
+    }
+}

@@ -1,0 +1,72 @@
+//! `DATE_TIME`: ISO 8601 dates and timestamps, `dd/mm/yyyy`-style dates and written dates
+//! ("5 May 2024", "May 5, 2024"), with month and day ranges checked.
+use super::{lazy_re, push};
+use crate::{Candidate, Recognizer, RecognizerInfo};
+
+lazy_re!(
+    ISO,
+    r"\b(\d{4})-(\d{2})-(\d{2})(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?\b"
+);
+lazy_re!(NUM, r"\b(\d{1,2})[/.](\d{1,2})[/.](\d{4}|\d{2})\b");
+lazy_re!(
+    WORDS,
+    r"(?i)\b(?:\d{1,2}(?:st|nd|rd|th)? (?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?,? \d{4}|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.? \d{1,2}(?:st|nd|rd|th)?,? \d{4})\b"
+);
+
+/// Dates and times.
+pub struct DateTime;
+
+static INFO: RecognizerInfo = RecognizerInfo {
+    name: "date_time",
+    entities: &["DATE_TIME"],
+    summary: "ISO, numeric and written dates with range checks",
+};
+
+impl Recognizer for DateTime {
+    fn info(&self) -> &RecognizerInfo {
+        &INFO
+    }
+    fn find(&self, text: &str, out: &mut Vec<Candidate>) {
+        let n = |m: Option<regex::Match<'_>>| {
+            m.and_then(|m| m.as_str().parse::<u32>().ok()).unwrap_or(0)
+        };
+        for c in ISO.captures_iter(text) {
+            let (mo, d) = (n(c.get(2)), n(c.get(3)));
+            if let Some(m) = c.get(0)
+                && (1..=12).contains(&mo)
+                && (1..=31).contains(&d)
+            {
+                push(out, "DATE_TIME", m.start(), m.end(), 0.6, false);
+            }
+        }
+        for c in NUM.captures_iter(text) {
+            let (a, b) = (n(c.get(1)), n(c.get(2)));
+            let plausible = ((1..=31).contains(&a) && (1..=12).contains(&b))
+                || ((1..=12).contains(&a) && (1..=31).contains(&b));
+            if let Some(m) = c.get(0)
+                && plausible
+            {
+                push(out, "DATE_TIME", m.start(), m.end(), 0.5, false);
+            }
+        }
+        for m in WORDS.find_iter(text) {
+            push(out, "DATE_TIME", m.start(), m.end(), 0.6, false);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::recognizers::testing::found;
+    #[test]
+    fn dates() {
+        assert_eq!(
+            found(
+                "DATE_TIME",
+                "born 1990-02-14, seen 5 May 2024 and 03/04/2021"
+            ),
+            ["1990-02-14", "5 May 2024", "03/04/2021"]
+        );
+        assert!(found("DATE_TIME", "2024-13-40 and 45/67/2020").is_empty());
+    }
+}

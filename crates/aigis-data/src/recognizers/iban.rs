@@ -1,0 +1,58 @@
+//! `IBAN_CODE`: country code, check digits, BBAN in groups; ISO 7064 mod-97 and the country's
+//! exact length.
+use super::{lazy_re, push};
+use crate::validate::iban;
+use crate::{Candidate, Recognizer, RecognizerInfo};
+
+lazy_re!(RE, r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b");
+
+/// International bank account numbers.
+pub struct Iban;
+
+static INFO: RecognizerInfo = RecognizerInfo {
+    name: "iban",
+    entities: &["IBAN_CODE"],
+    summary: "mod-97 and per-country length",
+};
+
+impl Recognizer for Iban {
+    fn info(&self) -> &RecognizerInfo {
+        &INFO
+    }
+    fn find(&self, text: &str, out: &mut Vec<Candidate>) {
+        for m in RE.find_iter(text) {
+            // The pattern may run into following words: try the longest valid prefix.
+            let s = m.as_str();
+            let mut compact = Vec::new();
+            let mut best = None;
+            for (i, c) in s.char_indices() {
+                if c != ' ' {
+                    compact.push(c as u8);
+                    if iban(&compact) {
+                        best = Some(i + 1);
+                    }
+                }
+            }
+            if let Some(len) = best {
+                push(out, "IBAN_CODE", m.start(), m.start() + len, 1.0, true);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::recognizers::testing::found;
+    #[test]
+    fn ibans() {
+        assert_eq!(
+            found("IBAN_CODE", "pay to DE89 3704 0044 0532 0130 00 now"),
+            ["DE89 3704 0044 0532 0130 00"]
+        );
+        assert_eq!(
+            found("IBAN_CODE", "GB82WEST12345698765432"),
+            ["GB82WEST12345698765432"]
+        );
+        assert!(found("IBAN_CODE", "GB82WEST12345698765433 DE00123").is_empty());
+    }
+}

@@ -1,0 +1,58 @@
+//! `SECRET_JWT`: three base64url segments whose header decodes to JSON with an `alg`.
+use base64::Engine as _;
+
+use super::{lazy_re, push};
+use crate::{Candidate, Recognizer, RecognizerInfo};
+
+lazy_re!(
+    RE,
+    r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{16,}"
+);
+
+/// JSON Web Tokens.
+pub struct Jwt;
+
+static INFO: RecognizerInfo = RecognizerInfo {
+    name: "jwt",
+    entities: &["SECRET_JWT"],
+    summary: "header.payload.signature with a JSON header naming alg",
+};
+
+impl Recognizer for Jwt {
+    fn info(&self) -> &RecognizerInfo {
+        &INFO
+    }
+    fn find(&self, text: &str, out: &mut Vec<Candidate>) {
+        if !text.contains("eyJ") {
+            return;
+        }
+        for m in RE.find_iter(text) {
+            let header = m.as_str().split('.').next().unwrap_or("");
+            let ok = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(header)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+                .is_some_and(|v| v.get("alg").is_some());
+            if ok {
+                push(out, "SECRET_JWT", m.start(), m.end(), 0.9, true);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::recognizers::testing::found;
+    #[test]
+    fn jwts() {
+        let t = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U";
+        assert_eq!(found("SECRET_JWT", &format!("Bearer {t}")), [t]);
+        assert!(
+            found(
+                "SECRET_JWT",
+                "eyJub3RhbGciOjF9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9P"
+            )
+            .is_empty()
+        );
+    }
+}

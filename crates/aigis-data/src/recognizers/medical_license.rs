@@ -1,0 +1,32 @@
+//! `MEDICAL_LICENSE`: US DEA registration numbers (two letters, seven digits, check digit).
+use super::{Simple, lazy_re};
+use crate::RecognizerInfo;
+use crate::validate::dea;
+
+lazy_re!(
+    RE,
+    r"\b[ABCDEFGHJKLMPRSTUXabcdefghjklmprstux][A-Za-z9]\d{7}\b"
+);
+
+/// DEA numbers.
+pub(crate) static RECOGNIZER: Simple = Simple {
+    info: RecognizerInfo {
+        name: "medical_license",
+        entities: &["MEDICAL_LICENSE"],
+        summary: "DEA number check digit",
+    },
+    re: &RE,
+    score: 0.4,
+    validated: true,
+    keep: |s| dea(s.as_bytes()),
+};
+
+#[cfg(test)]
+mod tests {
+    use crate::recognizers::testing::found;
+    #[test]
+    fn dea_numbers() {
+        assert_eq!(found("MEDICAL_LICENSE", "DEA AB1234563"), ["AB1234563"]);
+        assert!(found("MEDICAL_LICENSE", "DEA AB1234564").is_empty());
+    }
+}

@@ -1,0 +1,105 @@
+//! `PHONE_NUMBER`: international numbers (`+CC …`, checked against the ITU country-code plan and
+//! E.164's 15-digit limit) and North American numbers (NANP: area and exchange codes 2-9, not
+//! N11) written with separators. Bare digit runs are not phones.
+use super::{digits, lazy_re, push};
+use crate::{Candidate, Recognizer, RecognizerInfo};
+
+lazy_re!(INTL, r"\+\d{1,3}(?:[ .\-]?\(?\d{1,5}\)?){2,6}\b");
+lazy_re!(NANP, r"(?:\(\d{3}\)\s?|\b\d{3}[.\-\s])\d{3}[.\-\s]\d{4}\b");
+
+/// ITU-T E.164 country calling codes (1-3 digits) in use.
+fn country_code_len(d: &[u8]) -> Option<usize> {
+    const ONE: &[u8] = b"17";
+    const TWO: &[&str] = &[
+        "20", "27", "30", "31", "32", "33", "34", "36", "39", "40", "41", "43", "44", "45", "46",
+        "47", "48", "49", "51", "52", "53", "54", "55", "56", "57", "58", "60", "61", "62", "63",
+        "64", "65", "66", "81", "82", "84", "86", "90", "91", "92", "93", "94", "95", "98",
+    ];
+    if ONE.contains(&d[0]) {
+        return Some(1);
+    }
+    if d.len() >= 2 && TWO.iter().any(|c| c.as_bytes() == &d[..2]) {
+        return Some(2);
+    }
+    // Three-digit codes: 21x, 22x-29x, 35x, 37x, 38x, 42x, 50x, 59x, 67x-69x, 85x, 88x, 96x-99x.
+    if d.len() >= 3 {
+        let p = &d[..2];
+        let three = [
+            b"21", b"22", b"23", b"24", b"25", b"26", b"29", b"35", b"37", b"38", b"42", b"50",
+            b"59", b"67", b"68", b"69", b"85", b"88", b"96", b"97", b"99",
+        ];
+        if three.iter().any(|t| *t == p) {
+            return Some(3);
+        }
+    }
+    None
+}
+
+fn nanp_ok(d: &[u8]) -> bool {
+    d.len() == 10
+        && (b'2'..=b'9').contains(&d[0])
+        && (b'2'..=b'9').contains(&d[3])
+        && !(d[1] == b'1' && d[2] == b'1')
+        && !(d[4] == b'1' && d[5] == b'1')
+}
+
+/// Phone numbers.
+pub struct Phone;
+
+static INFO: RecognizerInfo = RecognizerInfo {
+    name: "phone",
+    entities: &["PHONE_NUMBER"],
+    summary: "+CC plan check or NANP with separators",
+};
+
+impl Recognizer for Phone {
+    fn info(&self) -> &RecognizerInfo {
+        &INFO
+    }
+    fn find(&self, text: &str, out: &mut Vec<Candidate>) {
+        for m in INTL.find_iter(text) {
+            let d = digits(m.as_str());
+            if let Some(cc) = country_code_len(&d) {
+                let national = d.len() - cc;
+                if (7..=12).contains(&national) && d.len() <= 15 && (cc != 1 || nanp_ok(&d[1..])) {
+                    push(out, "PHONE_NUMBER", m.start(), m.end(), 0.75, true);
+                }
+            }
+        }
+        for m in NANP.find_iter(text) {
+            if text[..m.start()].ends_with('+')
+                || text[..m.start()].ends_with(|c: char| c.is_ascii_digit() || c == '-')
+            {
+                continue;
+            }
+            let d = digits(m.as_str());
+            if nanp_ok(&d) {
+                push(out, "PHONE_NUMBER", m.start(), m.end(), 0.5, false);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::recognizers::testing::found;
+    #[test]
+    fn phones() {
+        assert_eq!(
+            found("PHONE_NUMBER", "call +44 20 7946 0958 or (415) 555-0132"),
+            ["+44 20 7946 0958", "(415) 555-0132"]
+        );
+        assert_eq!(
+            found("PHONE_NUMBER", "tel: +33 1 42 68 53 00"),
+            ["+33 1 42 68 53 00"]
+        );
+        // Timestamps, versions, order numbers, dates and invalid plans are not phones.
+        assert!(
+            found(
+                "PHONE_NUMBER",
+                "at 2024-05-06 12:30:45, v1.22.3333, order 4155550132, 911-555-0132, +999 123"
+            )
+            .is_empty()
+        );
+    }
+}

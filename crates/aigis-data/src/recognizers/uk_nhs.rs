@@ -1,0 +1,39 @@
+//! `UK_NHS`: ten digits (3-3-4 groups allowed) with a valid mod-11 check digit.
+use super::{digits, lazy_re, push};
+use crate::validate::uk_nhs;
+use crate::{Candidate, Recognizer, RecognizerInfo};
+
+lazy_re!(RE, r"\b\d{3}[ -]?\d{3}[ -]?\d{4}\b");
+
+/// NHS numbers.
+pub struct UkNhs;
+
+static INFO: RecognizerInfo = RecognizerInfo {
+    name: "uk_nhs",
+    entities: &["UK_NHS"],
+    summary: "mod-11 check digit",
+};
+
+impl Recognizer for UkNhs {
+    fn info(&self) -> &RecognizerInfo {
+        &INFO
+    }
+    fn find(&self, text: &str, out: &mut Vec<Candidate>) {
+        for m in RE.find_iter(text) {
+            if uk_nhs(&digits(m.as_str())) {
+                // A 1-in-11 checksum is weak evidence on its own: context lifts it.
+                push(out, "UK_NHS", m.start(), m.end(), 0.3, false);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::recognizers::testing::found;
+    #[test]
+    fn nhs() {
+        assert_eq!(found("UK_NHS", "NHS number 943 476 5919"), ["943 476 5919"]);
+        assert!(found("UK_NHS", "NHS number 943 476 5918").is_empty());
+    }
+}

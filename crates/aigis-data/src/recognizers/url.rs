@@ -1,0 +1,50 @@
+//! `URL`: `scheme://…` and `www.…` links, trailing punctuation trimmed. A URL inside an e-mail is
+//! removed by overlap resolution (the e-mail is validated).
+use super::{lazy_re, push};
+use crate::{Candidate, Recognizer, RecognizerInfo};
+
+lazy_re!(
+    RE,
+    r#"(?i)\b(?:(?:https?|ftp|wss?)://|www\.)[^\s<>"'`\]\[{}|\\^]+"#
+);
+
+/// URLs.
+pub struct Url;
+
+static INFO: RecognizerInfo = RecognizerInfo {
+    name: "url",
+    entities: &["URL"],
+    summary: "scheme:// or www. links",
+};
+
+impl Recognizer for Url {
+    fn info(&self) -> &RecognizerInfo {
+        &INFO
+    }
+    fn find(&self, text: &str, out: &mut Vec<Candidate>) {
+        for m in RE.find_iter(text) {
+            let s = m
+                .as_str()
+                .trim_end_matches(['.', ',', ';', ':', '!', '?', ')', '\'']);
+            if s.len() > 8 {
+                push(out, "URL", m.start(), m.start() + s.len(), 0.6, false);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::recognizers::testing::found;
+    #[test]
+    fn urls() {
+        assert_eq!(
+            found("URL", "see https://example.com/a?b=1. Or www.example.org!"),
+            ["https://example.com/a?b=1", "www.example.org"]
+        );
+        assert!(
+            found("URL", "mail bob@www.example.com").is_empty(),
+            "no URL inside an e-mail"
+        );
+    }
+}

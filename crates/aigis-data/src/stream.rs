@@ -1,0 +1,257 @@
+//! Streaming detection over text and JSONL: bounded batches of records analysed on every core,
+//! written in input order, with bounded memory per record.
+
+use std::io::{BufRead, Write};
+
+use rayon::prelude::*;
+use serde_json::{Value, json};
+
+use crate::Analyzer;
+
+/// Longest record read; longer lines are reported and skipped without being held in memory.
+pub const MAX_RECORD_BYTES: usize = 64 << 20;
+/// Records per parallel batch (and at most this many bytes).
+const BATCH_RECORDS: usize = 8192;
+const BATCH_BYTES: usize = 32 << 20;
+
+/// How to read records.
+#[derive(Clone, Debug)]
+pub enum Input {
+    /// Each line is a record; its id is the line number (from 1).
+    Lines,
+    /// Each line is a JSON object; the text is at `field` (a dotted path, default `text`), the id
+    /// is the object's `id` when present, else the line number.
+    Jsonl {
+        /// Dotted path to the text (`message.content`, `turns.0.text`).
+        field: String,
+    },
+}
+
+/// Totals of one run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Records read.
+    pub records: u64,
+    /// Records with at least one entity.
+    pub records_with_entities: u64,
+    /// Entities reported.
+    pub entities: u64,
+    /// Records skipped (invalid UTF-8, not JSON, no text field, too long).
+    pub bad_records: u64,
+    /// Bytes read.
+    pub bytes: u64,
+}
+
+/// A record that could not be analysed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BadRecord {
+    /// Line number (from 1).
+    pub line: u64,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Walks a dotted path through objects and arrays.
+pub fn field<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
+    path.split('.').try_fold(v, |cur, key| match cur {
+        Value::Object(m) => m.get(key),
+        Value::Array(a) => key.parse::<usize>().ok().and_then(|i| a.get(i)),
+        _ => None,
+    })
+}
+
+enum Outcome {
+    Line(String, u64),
+    Bad(BadRecord),
+}
+
+fn analyse(analyzer: &Analyzer, input: &Input, line_no: u64, raw: &[u8]) -> Outcome {
+    let text = match std::str::from_utf8(raw) {
+        Ok(t) => t,
+        Err(e) => {
+            return Outcome::Bad(BadRecord {
+                line: line_no,
+                message: format!("invalid UTF-8 at byte {} of the record", e.valid_up_to()),
+            });
+        }
+    };
+    let (id, body, ctx): (Value, String, Option<&str>) = match input {
+        Input::Lines => (json!(line_no), text.to_string(), None),
+        Input::Jsonl { field: path } => {
+            let v: Value = match serde_json::from_str(text) {
+                Ok(v) => v,
+                Err(e) => {
+                    return Outcome::Bad(BadRecord {
+                        line: line_no,
+                        message: format!("not JSON: {e}"),
+                    });
+                }
+            };
+            let Some(t) = field(&v, path).and_then(Value::as_str) else {
+                return Outcome::Bad(BadRecord {
+                    line: line_no,
+                    message: format!("no string at `{path}`"),
+                });
+            };
+            (
+                v.get("id").cloned().unwrap_or(json!(line_no)),
+                t.to_string(),
+                Some(path.as_str()),
+            )
+        }
+    };
+    let entities = analyzer.analyze(&body, ctx);
+    let n = entities.len() as u64;
+    Outcome::Line(json!({"id": id, "entities": entities}).to_string(), n)
+}
+
+/// Reads records from `input`, writes one JSON line per good record to `out`, calls `bad` for
+/// each skipped record. Memory is bounded by the batch size and [`MAX_RECORD_BYTES`].
+pub fn detect<R: BufRead, W: Write>(
+    analyzer: &Analyzer,
+    mut reader: R,
+    input: &Input,
+    mut out: W,
+    mut bad: impl FnMut(&BadRecord),
+    mut progress: impl FnMut(u64),
+) -> std::io::Result<Stats> {
+    let mut stats = Stats::default();
+    let mut line_no = 0u64;
+    loop {
+        let mut batch: Vec<(u64, Vec<u8>)> = Vec::new();
+        let mut batch_bytes = 0;
+        let mut eof = false;
+        while batch.len() < BATCH_RECORDS && batch_bytes < BATCH_BYTES {
+            let mut buf = Vec::new();
+            let n = std::io::Read::take(&mut reader, MAX_RECORD_BYTES as u64 + 1)
+                .read_until(b'\n', &mut buf)?;
+            if n == 0 {
+                eof = true;
+                break;
+            }
+            line_no += 1;
+            stats.bytes += n as u64;
+            if buf.last() != Some(&b'\n') && buf.len() > MAX_RECORD_BYTES {
+                // Skip the rest of this oversized line without keeping it.
+                let mut skipped = 0u64;
+                loop {
+                    let chunk = reader.fill_buf()?;
+                    if chunk.is_empty() {
+                        break;
+                    }
+                    let (used, done) = match chunk.iter().position(|b| *b == b'\n') {
+                        Some(p) => (p + 1, true),
+                        None => (chunk.len(), false),
+                    };
+                    reader.consume(used);
+                    skipped += used as u64;
+                    if done {
+                        break;
+                    }
+                }
+                stats.bytes += skipped;
+                stats.records += 1;
+                stats.bad_records += 1;
+                bad(&BadRecord {
+                    line: line_no,
+                    message: format!("record longer than {} MiB; skipped", MAX_RECORD_BYTES >> 20),
+                });
+                continue;
+            }
+            while buf.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+                buf.pop();
+            }
+            if buf.is_empty() && matches!(input, Input::Jsonl { .. }) {
+                continue;
+            }
+            batch_bytes += buf.len();
+            batch.push((line_no, buf));
+        }
+        let results: Vec<Outcome> = batch
+            .par_iter()
+            .map(|(n, raw)| analyse(analyzer, input, *n, raw))
+            .collect();
+        for r in results {
+            stats.records += 1;
+            match r {
+                Outcome::Line(l, n) => {
+                    stats.entities += n;
+                    stats.records_with_entities += u64::from(n > 0);
+                    out.write_all(l.as_bytes())?;
+                    out.write_all(b"\n")?;
+                }
+                Outcome::Bad(b) => {
+                    stats.bad_records += 1;
+                    bad(&b);
+                }
+            }
+        }
+        progress(stats.bytes);
+        if eof {
+            break;
+        }
+    }
+    out.flush()?;
+    Ok(stats)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Options;
+
+    fn run(input: &Input, data: &[u8]) -> (String, Stats, Vec<BadRecord>) {
+        let a = Analyzer::new(Options::default());
+        let mut out = Vec::new();
+        let mut bads = Vec::new();
+        let s = detect(&a, data, input, &mut out, |b| bads.push(b.clone()), |_| {}).unwrap();
+        (String::from_utf8(out).unwrap(), s, bads)
+    }
+
+    #[test]
+    fn jsonl_records_keep_ids_and_report_bad_lines() {
+        let data = b"{\"id\":\"a\",\"msg\":{\"text\":\"mail bob@example.com\"}}\nnot json\n{\"id\":7,\"msg\":{}}\n\xff\xfe\n{\"msg\":{\"text\":\"nothing\"}}\n";
+        let (out, s, bads) = run(
+            &Input::Jsonl {
+                field: "msg.text".into(),
+            },
+            data,
+        );
+        let lines: Vec<Value> = out
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0]["id"], "a");
+        assert_eq!(lines[0]["entities"][0]["type"], "EMAIL_ADDRESS");
+        assert_eq!(lines[0]["entities"][0]["start"], 5);
+        assert_eq!(lines[1]["id"], 5, "line number when there is no id");
+        assert_eq!(s.records, 5);
+        assert_eq!(s.bad_records, 3);
+        let msgs: Vec<String> = bads
+            .iter()
+            .map(|b| format!("{}: {}", b.line, b.message))
+            .collect();
+        assert!(msgs[0].starts_with("2: not JSON"), "{msgs:?}");
+        assert!(msgs[1].starts_with("3: no string"), "{msgs:?}");
+        assert!(
+            msgs[2].starts_with("4: invalid UTF-8 at byte 0"),
+            "{msgs:?}"
+        );
+    }
+
+    #[test]
+    fn plain_lines_and_order_is_kept_across_batches() {
+        let mut data = Vec::new();
+        for i in 0..20_000 {
+            data.extend_from_slice(format!("row {i} card 4111 1111 1111 1111\n").as_bytes());
+        }
+        let (out, s, _) = run(&Input::Lines, &data);
+        assert_eq!(s.records, 20_000);
+        assert_eq!(s.entities, 20_000);
+        for (i, l) in out.lines().enumerate() {
+            let v: Value = serde_json::from_str(l).unwrap();
+            assert_eq!(v["id"], i as u64 + 1);
+        }
+    }
+}

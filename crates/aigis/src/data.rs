@@ -1,0 +1,134 @@
+//! `aigis pii …` commands.
+
+use std::io::{BufReader, BufWriter, IsTerminal, Write};
+use std::path::Path;
+
+use aigis_data::stream::{self, Input};
+use aigis_data::{Analyzer, Options};
+use anyhow::{Context, Result, bail};
+
+use crate::cli::{PiiCommand, PiiDetectArgs};
+
+pub fn pii(c: &PiiCommand) -> Result<u8> {
+    match c {
+        PiiCommand::Detect(a) => detect(a),
+        PiiCommand::Recognizers => {
+            let a = Analyzer::new(Options::default());
+            let mut out = std::io::stdout().lock();
+            for r in a.recognizers() {
+                writeln!(
+                    out,
+                    "{:<18} {:<24} {}",
+                    r.name,
+                    r.entities.join(","),
+                    r.summary
+                )?;
+            }
+            Ok(0)
+        }
+    }
+}
+
+fn detect(a: &PiiDetectArgs) -> Result<u8> {
+    if !(0.0..=1.0).contains(&a.min_score) {
+        bail!("--min-score {} is outside 0..1", a.min_score);
+    }
+    let analyzer = Analyzer::new(Options {
+        min_score: a.min_score,
+        entities: a.entities.clone(),
+    });
+    let input = match &a.text_field {
+        Some(f) => Input::Jsonl { field: f.clone() },
+        None => Input::Lines,
+    };
+    let stdin = a.input.as_os_str() == "-";
+    let (reader, total): (Box<dyn std::io::BufRead>, u64) = if stdin {
+        (
+            Box::new(BufReader::with_capacity(1 << 20, std::io::stdin().lock())),
+            0,
+        )
+    } else {
+        let f = std::fs::File::open(&a.input)
+            .with_context(|| format!("opening {}", a.input.display()))?;
+        let len = f.metadata().map_or(0, |m| m.len());
+        (Box::new(BufReader::with_capacity(1 << 20, f)), len)
+    };
+    let bar = (!a.quiet && total > 0 && std::io::stderr().is_terminal()).then(|| {
+        let b = indicatif::ProgressBar::new(total);
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} pii {bytes}/{total_bytes} {wide_bar} {bytes_per_sec} {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        b
+    });
+    // Output goes to a temporary file beside the target and is renamed only on success.
+    let tmp = a.output.as_ref().map(|o| temp_beside(o));
+    let sink: Box<dyn Write> = match &tmp {
+        Some(t) => Box::new(BufWriter::with_capacity(
+            1 << 20,
+            std::fs::File::create(t).with_context(|| format!("creating {}", t.display()))?,
+        )),
+        None => Box::new(BufWriter::with_capacity(1 << 20, std::io::stdout().lock())),
+    };
+    let mut bad_shown = 0;
+    let result = stream::detect(
+        &analyzer,
+        reader,
+        &input,
+        sink,
+        |b| {
+            bad_shown += 1;
+            if bad_shown <= 20 {
+                eprintln!(
+                    "warning: {}: record {}: {}",
+                    a.input.display(),
+                    b.line,
+                    b.message
+                );
+            }
+        },
+        |n| {
+            if let Some(b) = &bar {
+                b.set_position(n);
+            }
+        },
+    );
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let stats = match result {
+        Ok(s) => s,
+        Err(e) => {
+            if let Some(t) = &tmp {
+                let _ = std::fs::remove_file(t);
+            }
+            return Err(e).context(format!("reading {}", a.input.display()));
+        }
+    };
+    if let (Some(t), Some(o)) = (&tmp, &a.output) {
+        std::fs::rename(t, o).with_context(|| format!("writing {}", o.display()))?;
+    }
+    if !a.quiet {
+        eprintln!(
+            "aigis pii: {} records, {} with entities, {} entities, {} skipped",
+            stats.records, stats.records_with_entities, stats.entities, stats.bad_records
+        );
+    }
+    Ok(if stats.entities > 0 {
+        1
+    } else if stats.bad_records > 0 {
+        2
+    } else {
+        0
+    })
+}
+
+fn temp_beside(p: &Path) -> std::path::PathBuf {
+    let name = p
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    p.with_file_name(format!(".{name}.tmp{}", std::process::id()))
+}
