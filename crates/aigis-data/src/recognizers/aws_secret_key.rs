@@ -23,7 +23,7 @@ impl Recognizer for AwsSecretKey {
         &INFO
     }
     fn find(&self, text: &str, out: &mut Vec<Candidate>) {
-        for c in RE.captures_iter(text) {
+        for c in super::captures(&RE, text) {
             if let Some(k) = c.get(1)
                 && entropy(k.as_str()) > 4.0
                 && !is_placeholder(k.as_str())

@@ -4,9 +4,9 @@ use super::{lazy_re, push};
 use crate::validate::{base58check, bech32, eth_address};
 use crate::{Candidate, Recognizer, RecognizerInfo};
 
-lazy_re!(B58, r"\b[13][1-9A-HJ-NP-Za-km-z]{25,34}\b");
-lazy_re!(BECH, r"\bbc1[02-9ac-hj-np-z]{11,71}\b");
-lazy_re!(ETH, r"\b0x[0-9a-fA-F]{40}\b");
+lazy_re!(B58, r"(?-u:\b)[13][1-9A-HJ-NP-Za-km-z]{25,34}(?-u:\b)");
+lazy_re!(BECH, r"(?-u:\b)bc1[02-9ac-hj-np-z]{11,71}(?-u:\b)");
+lazy_re!(ETH, r"(?-u:\b)0x[0-9a-fA-F]{40}(?-u:\b)");
 
 /// Cryptocurrency wallet addresses.
 pub struct Crypto;

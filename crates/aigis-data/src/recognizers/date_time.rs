@@ -7,7 +7,10 @@ lazy_re!(
     ISO,
     r"\b(\d{4})-(\d{2})-(\d{2})(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?\b"
 );
-lazy_re!(NUM, r"\b(\d{1,2})[/.](\d{1,2})[/.](\d{4}|\d{2})\b");
+lazy_re!(
+    NUM,
+    r"(?-u:\b)(\d{1,2})[/.](\d{1,2})[/.](\d{4}|\d{2})(?-u:\b)"
+);
 lazy_re!(
     WORDS,
     r"(?i)\b(?:\d{1,2}(?:st|nd|rd|th)? (?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?,? \d{4}|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.? \d{1,2}(?:st|nd|rd|th)?,? \d{4})\b"
@@ -30,7 +33,7 @@ impl Recognizer for DateTime {
         let n = |m: Option<regex::Match<'_>>| {
             m.and_then(|m| m.as_str().parse::<u32>().ok()).unwrap_or(0)
         };
-        for c in ISO.captures_iter(text) {
+        for c in super::captures(&ISO, text) {
             let (mo, d) = (n(c.get(2)), n(c.get(3)));
             if let Some(m) = c.get(0)
                 && (1..=12).contains(&mo)
@@ -39,7 +42,7 @@ impl Recognizer for DateTime {
                 push(out, "DATE_TIME", m.start(), m.end(), 0.6, false);
             }
         }
-        for c in NUM.captures_iter(text) {
+        for c in super::captures(&NUM, text) {
             let (a, b) = (n(c.get(1)), n(c.get(2)));
             let plausible = ((1..=31).contains(&a) && (1..=12).contains(&b))
                 || ((1..=12).contains(&a) && (1..=31).contains(&b));

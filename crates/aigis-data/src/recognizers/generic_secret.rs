@@ -23,7 +23,7 @@ impl Recognizer for GenericSecret {
         &INFO
     }
     fn find(&self, text: &str, out: &mut Vec<Candidate>) {
-        for c in RE.captures_iter(text) {
+        for c in super::captures(&RE, text) {
             let Some(v) = c.get(1) else { continue };
             let s = v.as_str().trim_end_matches(['"', '\'', ',', ';', '.']);
             let classes = [

@@ -3,7 +3,7 @@ use super::{Simple, lazy_re};
 use crate::RecognizerInfo;
 use crate::validate::is_placeholder;
 
-lazy_re!(RE, r"\bAIza[0-9A-Za-z_\-]{35}(?:\b|$)");
+lazy_re!(RE, r"(?-u:\b)AIza[0-9A-Za-z_\-]{35}(?:(?-u:\b)|$)");
 
 /// Google API keys.
 pub(crate) static RECOGNIZER: Simple = Simple {

@@ -103,6 +103,18 @@ macro_rules! lazy_re {
 }
 pub(crate) use lazy_re;
 
+/// Capture groups of every match, found with the fast DFA first and then resolved only over the
+/// matched span (captures over a whole record fall back to the slow PikeVM).
+pub(crate) fn captures<'t>(
+    re: &'t Regex,
+    text: &'t str,
+) -> impl Iterator<Item = regex::Captures<'t>> + 't {
+    re.find_iter(text).filter_map(move |m| {
+        let c = re.captures_at(text, m.start())?;
+        (c.get(0)?.start() == m.start()).then_some(c)
+    })
+}
+
 /// Pushes a candidate.
 pub(crate) fn push(
     out: &mut Vec<Candidate>,

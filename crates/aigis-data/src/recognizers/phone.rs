@@ -4,8 +4,11 @@
 use super::{digits, lazy_re, push};
 use crate::{Candidate, Recognizer, RecognizerInfo};
 
-lazy_re!(INTL, r"\+\d{1,3}(?:[ .\-]?\(?\d{1,5}\)?){2,6}\b");
-lazy_re!(NANP, r"(?:\(\d{3}\)\s?|\b\d{3}[.\-\s])\d{3}[.\-\s]\d{4}\b");
+lazy_re!(INTL, r"\+\d{1,3}(?:[ .\-]?\(?\d{1,5}\)?){2,6}(?-u:\b)");
+lazy_re!(
+    NANP,
+    r"(?:\(\d{3}\)\s?|(?-u:\b)\d{3}[.\-\s])\d{3}[.\-\s]\d{4}(?-u:\b)"
+);
 
 /// ITU-T E.164 country calling codes (1-3 digits) in use.
 fn country_code_len(d: &[u8]) -> Option<usize> {

@@ -25,7 +25,7 @@ impl Recognizer for PrivateKey {
         if !text.contains("-----BEGIN") {
             return;
         }
-        for c in RE.captures_iter(text) {
+        for c in super::captures(&RE, text) {
             if let (Some(m), Some(b), Some(e)) = (c.get(0), c.get(1), c.get(2))
                 && b.as_str() == e.as_str()
                 && m.as_str().len() <= 16 << 10

@@ -4,7 +4,10 @@ use super::{Simple, lazy_re};
 use crate::RecognizerInfo;
 use crate::validate::is_placeholder;
 
-lazy_re!(RE, r"\b[sr]k_(?:live|test)_[0-9A-Za-z]{24,99}\b");
+lazy_re!(
+    RE,
+    r"(?-u:\b)[sr]k_(?:live|test)_[0-9A-Za-z]{24,99}(?-u:\b)"
+);
 
 /// Stripe secret keys.
 pub(crate) static RECOGNIZER: Simple = Simple {

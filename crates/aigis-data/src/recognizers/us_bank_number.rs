@@ -2,7 +2,7 @@
 use super::{Simple, lazy_re};
 use crate::RecognizerInfo;
 
-lazy_re!(RE, r"\b\d{8,17}\b");
+lazy_re!(RE, r"(?-u:\b)\d{8,17}(?-u:\b)");
 
 /// US bank account numbers (context required).
 pub(crate) static RECOGNIZER: Simple = Simple {

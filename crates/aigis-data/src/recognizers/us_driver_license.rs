@@ -3,7 +3,7 @@
 use super::{Simple, lazy_re};
 use crate::RecognizerInfo;
 
-lazy_re!(RE, r"\b(?:[A-Z]\d{7,12}|\d{7,9})\b");
+lazy_re!(RE, r"(?-u:\b)(?:[A-Z]\d{7,12}|\d{7,9})(?-u:\b)");
 
 /// US driver licence numbers (context required).
 pub(crate) static RECOGNIZER: Simple = Simple {

@@ -4,7 +4,7 @@ use super::{lazy_re, push};
 use crate::validate::us_ssn;
 use crate::{Candidate, Recognizer, RecognizerInfo};
 
-lazy_re!(RE, r"\b(\d{3})([- ]?)(\d{2})([- ]?)(\d{4})\b");
+lazy_re!(RE, r"(?-u:\b)(\d{3})([- ]?)(\d{2})([- ]?)(\d{4})(?-u:\b)");
 
 /// US social security numbers.
 pub struct UsSsn;
@@ -20,7 +20,7 @@ impl Recognizer for UsSsn {
         &INFO
     }
     fn find(&self, text: &str, out: &mut Vec<Candidate>) {
-        for c in RE.captures_iter(text) {
+        for c in super::captures(&RE, text) {
             let (Some(m), Some(a), Some(s1), Some(g), Some(s2), Some(s)) =
                 (c.get(0), c.get(1), c.get(2), c.get(3), c.get(4), c.get(5))
             else {
