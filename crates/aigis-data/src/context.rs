@@ -2,6 +2,10 @@
 //! JSON path raise its score, as Presidio does (+0.35, and at least 0.4) but on both sides, in
 //! several languages, and structure-aware; negative words (version, order, invoice, sha…) lower it.
 
+use std::sync::LazyLock;
+
+use aho_corasick::AhoCorasick;
+
 use crate::Candidate;
 
 /// How far around a span context words are looked for, in bytes (about 30 characters).
@@ -69,7 +73,8 @@ fn negative(kind: &str) -> &'static [&'static str] {
     }
 }
 
-fn window(text: &str, start: usize, end: usize) -> (String, String) {
+/// The text within [`WINDOW`] bytes before and after a span (snapped to character boundaries).
+fn window(text: &str, start: usize, end: usize) -> (&str, &str) {
     let mut a = start.saturating_sub(WINDOW);
     while !text.is_char_boundary(a) {
         a -= 1;
@@ -78,28 +83,78 @@ fn window(text: &str, start: usize, end: usize) -> (String, String) {
     while !text.is_char_boundary(b) {
         b += 1;
     }
-    (text[a..start].to_lowercase(), text[end..b].to_lowercase())
+    (&text[a..start], &text[end..b])
+}
+
+/// One case-insensitive automaton per word list, built on first use.
+struct Lists {
+    pos: Vec<Option<AhoCorasick>>,
+    neg: Vec<Option<AhoCorasick>>,
+}
+
+const KINDS: &[&str] = &[
+    "PHONE_NUMBER",
+    "US_SSN",
+    "US_PASSPORT",
+    "US_DRIVER_LICENSE",
+    "US_BANK_NUMBER",
+    "UK_NHS",
+    "CREDIT_CARD",
+    "IBAN_CODE",
+    "IP_ADDRESS",
+    "DATE_TIME",
+    "MEDICAL_LICENSE",
+    "CRYPTO",
+    "SECRET_AWS_SECRET_KEY",
+    "SECRET_GENERIC",
+];
+
+fn build(list: &[&str]) -> Option<AhoCorasick> {
+    if list.is_empty() {
+        return None;
+    }
+    AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .build(list)
+        .ok()
+}
+
+static LISTS: LazyLock<Lists> = LazyLock::new(|| Lists {
+    pos: KINDS.iter().map(|k| build(words(k))).collect(),
+    neg: KINDS.iter().map(|k| build(negative(k))).collect(),
+});
+
+/// Does any word of `ac` occur in `hay` as a whole word?
+fn any_word(ac: &AhoCorasick, hay: &str) -> bool {
+    ac.find_overlapping_iter(hay).any(|m| {
+        let ok_before = hay[..m.start()]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !c.is_alphanumeric());
+        let ok_after = hay[m.end()..]
+            .chars()
+            .next()
+            .is_none_or(|c| !c.is_alphanumeric());
+        // A word that itself ends in punctuation (`dl#`) needs no boundary after it.
+        ok_before && (ok_after || !hay[..m.end()].ends_with(char::is_alphanumeric))
+    })
 }
 
 /// The candidate's score after context.
 pub fn adjust(c: &Candidate, text: &str, field: Option<&str>) -> f32 {
-    let pos = words(c.kind);
-    let neg = negative(c.kind);
-    if pos.is_empty() && neg.is_empty() {
+    let Some(i) = KINDS.iter().position(|k| *k == c.kind) else {
         return c.score;
-    }
-    let (before, after) = window(text, c.start, c.end);
-    let field = field.map(str::to_lowercase).unwrap_or_default();
-    let near = |w: &str| {
-        contains_word(&before, w)
-            || contains_word(&after, w)
-            || (!field.is_empty() && contains_word(&field, w.trim_end_matches(['#', '.'])))
     };
+    let (before, after) = window(text, c.start, c.end);
     let mut score = c.score;
-    if pos.iter().any(|w| near(w)) {
+    if let Some(ac) = &LISTS.pos[i]
+        && (any_word(ac, before) || any_word(ac, after) || field.is_some_and(|f| any_word(ac, f)))
+    {
         score = (score + BOOST).clamp(FLOOR_WITH_CONTEXT, 1.0);
     }
-    if neg.iter().any(|w| contains_word(&before, w)) {
+    if let Some(ac) = &LISTS.neg[i]
+        && any_word(ac, before)
+    {
         score = (score - PENALTY).max(0.0);
     }
     score

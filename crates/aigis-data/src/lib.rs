@@ -62,6 +62,11 @@ pub trait Recognizer: Send + Sync {
     fn info(&self) -> &RecognizerInfo;
     /// Appends candidates found in `text`.
     fn find(&self, text: &str, out: &mut Vec<Candidate>);
+    /// Literals (ASCII, matched case-insensitively) at least one of which every match contains;
+    /// the recognizer is skipped for records that have none. Empty: always run.
+    fn anchors(&self) -> &'static [&'static str] {
+        &[]
+    }
 }
 
 /// Detection settings.
@@ -86,14 +91,38 @@ impl Default for Options {
 pub struct Analyzer {
     recognizers: Vec<&'static dyn Recognizer>,
     options: Options,
+    /// One automaton over every recognizer's anchors, and which recognizer each pattern wakes.
+    anchors: Option<aho_corasick::AhoCorasick>,
+    anchor_owner: Vec<usize>,
+    always: Vec<usize>,
 }
 
 impl Analyzer {
     /// Every built-in recognizer.
     pub fn new(options: Options) -> Self {
+        let recognizers = recognizers::all();
+        let mut pats = Vec::new();
+        let mut anchor_owner = Vec::new();
+        let mut always = Vec::new();
+        for (i, r) in recognizers.iter().enumerate() {
+            if r.anchors().is_empty() {
+                always.push(i);
+            }
+            for a in r.anchors() {
+                pats.push(*a);
+                anchor_owner.push(i);
+            }
+        }
+        let anchors = aho_corasick::AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(&pats)
+            .ok();
         Self {
-            recognizers: recognizers::all(),
+            recognizers,
             options,
+            anchors,
+            anchor_owner,
+            always,
         }
     }
 
@@ -106,8 +135,19 @@ impl Analyzer {
     /// path the text came from; it counts as context for every span.
     pub fn analyze(&self, text: &str, field_context: Option<&str>) -> Vec<Entity> {
         let mut cands = Vec::new();
-        for r in &self.recognizers {
-            r.find(text, &mut cands);
+        let mut run = vec![false; self.recognizers.len()];
+        for &i in &self.always {
+            run[i] = true;
+        }
+        if let Some(ac) = &self.anchors {
+            for m in ac.find_overlapping_iter(text) {
+                run[self.anchor_owner[m.pattern().as_usize()]] = true;
+            }
+        }
+        for (r, on) in self.recognizers.iter().zip(run) {
+            if on {
+                r.find(text, &mut cands);
+            }
         }
         if !self.options.entities.is_empty() {
             cands.retain(|c| self.options.entities.iter().any(|e| e == c.kind));

@@ -6,7 +6,7 @@ use crate::validate::is_placeholder;
 
 lazy_re!(
     RE,
-    r"\b(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|APKA)[A-Z2-7]{16}\b"
+    r"(?-u:\b)(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|APKA)[A-Z2-7]{16}(?-u:\b)"
 );
 
 /// AWS access key ids.
@@ -20,6 +20,9 @@ pub(crate) static RECOGNIZER: Simple = Simple {
     score: 0.95,
     validated: true,
     keep: |s| !is_placeholder(s),
+    anchors: &[
+        "AKIA", "ASIA", "ABIA", "ACCA", "AGPA", "AIDA", "AROA", "AIPA", "ANPA", "ANVA", "APKA",
+    ],
 };
 
 #[cfg(test)]

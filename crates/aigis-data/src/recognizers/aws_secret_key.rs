@@ -6,7 +6,7 @@ use crate::{Candidate, Recognizer, RecognizerInfo};
 
 lazy_re!(
     RE,
-    r#"(?i)aws.{0,20}?secret.{0,20}?["'=:\s]+([A-Za-z0-9/+]{40})\b"#
+    r#"(?i)aws.{0,20}?secret.{0,20}?["'=:[ \t\r\n]]+([A-Za-z0-9/+]{40})(?-u:\b)"#
 );
 
 /// AWS secret access keys.
@@ -21,6 +21,9 @@ static INFO: RecognizerInfo = RecognizerInfo {
 impl Recognizer for AwsSecretKey {
     fn info(&self) -> &RecognizerInfo {
         &INFO
+    }
+    fn anchors(&self) -> &'static [&'static str] {
+        &["aws"]
     }
     fn find(&self, text: &str, out: &mut Vec<Candidate>) {
         for c in super::captures(&RE, text) {

@@ -4,7 +4,7 @@ use super::{digits, lazy_re, push};
 use crate::validate::{card_brand, luhn};
 use crate::{Candidate, Recognizer, RecognizerInfo};
 
-lazy_re!(RE, r"(?-u:\b)\d(?:[ -]?\d){12,18}(?-u:\b)");
+lazy_re!(RE, r"(?-u:\b)[0-9](?:[ -]?[0-9]){12,18}(?-u:\b)");
 
 /// Payment card numbers.
 pub struct CreditCard;

@@ -2,6 +2,11 @@
 use super::{lazy_re, push};
 use crate::{Candidate, Recognizer, RecognizerInfo};
 
+// ASCII-only records (the common case) use the DFA-friendly pattern; others the Unicode one.
+lazy_re!(
+    ASCII,
+    r"(?-u:\b)[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?-u:\b)"
+);
 lazy_re!(
     RE,
     r"\b[\p{L}\p{N}][\p{L}\p{N}._%+-]{0,63}@(?:[\p{L}\p{N}](?:[\p{L}\p{N}-]{0,61}[\p{L}\p{N}])?\.)+\p{L}{2,24}\b"
@@ -20,16 +25,40 @@ impl Recognizer for Email {
     fn info(&self) -> &RecognizerInfo {
         &INFO
     }
+    fn anchors(&self) -> &'static [&'static str] {
+        &["@"]
+    }
     fn find(&self, text: &str, out: &mut Vec<Candidate>) {
         if !text.contains('@') {
             return;
         }
-        for m in RE.find_iter(text) {
-            let local = &m.as_str()[..m.as_str().find('@').unwrap_or(0)];
-            if local.ends_with('.') || local.contains("..") {
+        // Search only a window around each `@`: the Unicode pattern is costly over a whole record.
+        let mut next_free = 0;
+        for (at, _) in text.match_indices('@') {
+            if at < next_free {
                 continue;
             }
-            push(out, "EMAIL_ADDRESS", m.start(), m.end(), 0.95, true);
+            let mut a = at.saturating_sub(64).max(next_free);
+            while !text.is_char_boundary(a) {
+                a += 1;
+            }
+            let mut b = (at + 256).min(text.len());
+            while !text.is_char_boundary(b) {
+                b -= 1;
+            }
+            let window = &text[a..b];
+            let re: &regex::Regex = if window.is_ascii() { &ASCII } else { &RE };
+            for m in re.find_iter(window) {
+                let (s, e) = (a + m.start(), a + m.end());
+                if s > at || e <= at {
+                    continue;
+                }
+                let local = &text[s..at];
+                if !local.ends_with('.') && !local.contains("..") {
+                    push(out, "EMAIL_ADDRESS", s, e, 0.95, true);
+                    next_free = e;
+                }
+            }
         }
     }
 }

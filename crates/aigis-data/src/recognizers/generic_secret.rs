@@ -1,12 +1,41 @@
 //! `SECRET_GENERIC`: a high-entropy value assigned to a key-like name (`api_key=…`,
 //! `"password": "…"`, `token: …`), excluding placeholders, templates and plain words.
+use std::sync::LazyLock;
+
+use aho_corasick::AhoCorasick;
+
 use super::{lazy_re, push};
 use crate::validate::{entropy, is_placeholder};
 use crate::{Candidate, Recognizer, RecognizerInfo};
 
+/// Key-like names, found with one case-insensitive automaton before any regex runs.
+static KEYWORDS: LazyLock<AhoCorasick> = LazyLock::new(|| {
+    AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .build([
+            "api_key",
+            "api-key",
+            "apikey",
+            "secret",
+            "token",
+            "password",
+            "passwd",
+            "pwd",
+            "auth_key",
+            "auth-key",
+            "credential",
+            "access_key",
+            "access-key",
+            "private_key",
+            "private-key",
+        ])
+        .unwrap_or_else(|e| panic!("built-in keyword list: {e}"))
+});
+
+// The rest of the key name, the assignment, and the value (anchored after a keyword).
 lazy_re!(
-    RE,
-    r#"(?i)\b[\w.-]*(?:api[_-]?key|secret|token|passw(?:or)?d|pwd|auth[_-]?key|credential|access[_-]?key|private[_-]?key)[\w.-]*["']?\s*[:=]\s*["']?([A-Za-z0-9_\-+/=.~!@#$%^&*]{12,128})"#
+    VALUE,
+    r#"^[A-Za-z0-9_.\-]*["']?[ \t]*[:=][ \t]*["']?([A-Za-z0-9_\-+/=.~!@#$%^&*]{12,128})"#
 );
 
 /// Generic secrets.
@@ -22,8 +51,34 @@ impl Recognizer for GenericSecret {
     fn info(&self) -> &RecognizerInfo {
         &INFO
     }
+    fn anchors(&self) -> &'static [&'static str] {
+        &[
+            "api_key",
+            "api-key",
+            "apikey",
+            "secret",
+            "token",
+            "password",
+            "passwd",
+            "pwd",
+            "auth_key",
+            "auth-key",
+            "credential",
+            "access_key",
+            "access-key",
+            "private_key",
+            "private-key",
+        ]
+    }
     fn find(&self, text: &str, out: &mut Vec<Candidate>) {
-        for c in super::captures(&RE, text) {
+        for k in KEYWORDS.find_iter(text) {
+            let mut end = (k.end() + 256).min(text.len());
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            let Some(c) = VALUE.captures(&text[k.end()..end]) else {
+                continue;
+            };
             let Some(v) = c.get(1) else { continue };
             let s = v.as_str().trim_end_matches(['"', '\'', ',', ';', '.']);
             let classes = [
@@ -35,14 +90,8 @@ impl Recognizer for GenericSecret {
             .filter(|x| **x)
             .count();
             if entropy(s) >= 3.5 && classes >= 2 && !is_placeholder(s) {
-                push(
-                    out,
-                    "SECRET_GENERIC",
-                    v.start(),
-                    v.start() + s.len(),
-                    0.7,
-                    false,
-                );
+                let start = k.end() + v.start();
+                push(out, "SECRET_GENERIC", start, start + s.len(), 0.7, false);
             }
         }
     }

@@ -6,7 +6,7 @@ use crate::validate::{entropy, is_placeholder};
 
 lazy_re!(
     RE,
-    r"\b(?:gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{82})\b"
+    r"(?-u:\b)(?:gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{82})(?-u:\b)"
 );
 
 /// GitHub tokens.
@@ -20,6 +20,7 @@ pub(crate) static RECOGNIZER: Simple = Simple {
     score: 0.95,
     validated: true,
     keep: |s| !is_placeholder(&s[4..]) && entropy(&s[4..]) > 3.5,
+    anchors: &["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"],
 };
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ pub(crate) static RECOGNIZER: Simple = Simple {
     score: 0.95,
     validated: true,
     keep: |s| !is_placeholder(&s[4..]),
+    anchors: &["AIza"],
 };
 
 #[cfg(test)]

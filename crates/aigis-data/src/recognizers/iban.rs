@@ -4,7 +4,7 @@ use super::{lazy_re, push};
 use crate::validate::iban;
 use crate::{Candidate, Recognizer, RecognizerInfo};
 
-lazy_re!(RE, r"(?-u:\b)[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}(?-u:\b)");
+lazy_re!(RE, r"(?-u:\b)[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,30}(?-u:\b)");
 
 /// International bank account numbers.
 pub struct Iban;

@@ -3,7 +3,7 @@
 use super::{lazy_re, push};
 use crate::{Candidate, Recognizer, RecognizerInfo};
 
-lazy_re!(V4, r"(?-u:\b)(?:\d{1,3}\.){3}\d{1,3}(?-u:\b)");
+lazy_re!(V4, r"(?-u:\b)(?:[0-9]{1,3}\.){3}[0-9]{1,3}(?-u:\b)");
 lazy_re!(
     V6,
     r"(?i)(?:[0-9a-f]{0,4}:){2,7}[0-9a-f]{0,4}(?:%[0-9a-z]+)?"

@@ -6,7 +6,7 @@ use crate::{Candidate, Recognizer, RecognizerInfo};
 
 lazy_re!(
     RE,
-    r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{16,}"
+    r"(?-u:\b)eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{16,}"
 );
 
 /// JSON Web Tokens.
@@ -21,6 +21,9 @@ static INFO: RecognizerInfo = RecognizerInfo {
 impl Recognizer for Jwt {
     fn info(&self) -> &RecognizerInfo {
         &INFO
+    }
+    fn anchors(&self) -> &'static [&'static str] {
+        &["eyJ"]
     }
     fn find(&self, text: &str, out: &mut Vec<Candidate>) {
         if !text.contains("eyJ") {

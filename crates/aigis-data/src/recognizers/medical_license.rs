@@ -5,7 +5,7 @@ use crate::validate::dea;
 
 lazy_re!(
     RE,
-    r"\b[ABCDEFGHJKLMPRSTUXabcdefghjklmprstux][A-Za-z9]\d{7}\b"
+    r"(?-u:\b)[ABCDEFGHJKLMPRSTUXabcdefghjklmprstux][A-Za-z9][0-9]{7}(?-u:\b)"
 );
 
 /// DEA numbers.
@@ -19,6 +19,7 @@ pub(crate) static RECOGNIZER: Simple = Simple {
     score: 0.4,
     validated: true,
     keep: |s| dea(s.as_bytes()),
+    anchors: &[],
 };
 
 #[cfg(test)]

@@ -15,11 +15,16 @@ pub(crate) struct Simple {
     pub validated: bool,
     /// Keeps a match (checksum, placeholder and entropy tests).
     pub keep: fn(&str) -> bool,
+    /// See [`Recognizer::anchors`].
+    pub anchors: &'static [&'static str],
 }
 
 impl Recognizer for Simple {
     fn info(&self) -> &RecognizerInfo {
         &self.info
+    }
+    fn anchors(&self) -> &'static [&'static str] {
+        self.anchors
     }
     fn find(&self, text: &str, out: &mut Vec<Candidate>) {
         for m in self.re.find_iter(text) {

@@ -6,7 +6,7 @@ use crate::validate::{entropy, is_placeholder};
 
 lazy_re!(
     RE,
-    r"\bsk-(?:[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20}|(?:proj|svcacct|admin)-[A-Za-z0-9_\-]{40,200})\b"
+    r"(?-u:\b)sk-(?:[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20}|(?:proj|svcacct|admin)-[A-Za-z0-9_\-]{40,200})(?-u:\b)"
 );
 
 /// OpenAI API keys.
@@ -20,6 +20,7 @@ pub(crate) static RECOGNIZER: Simple = Simple {
     score: 0.95,
     validated: true,
     keep: |s| !is_placeholder(s) && entropy(s) > 4.0,
+    anchors: &["sk-"],
 };
 
 #[cfg(test)]

@@ -4,10 +4,13 @@
 use super::{digits, lazy_re, push};
 use crate::{Candidate, Recognizer, RecognizerInfo};
 
-lazy_re!(INTL, r"\+\d{1,3}(?:[ .\-]?\(?\d{1,5}\)?){2,6}(?-u:\b)");
+lazy_re!(
+    INTL,
+    r"\+[0-9]{1,3}(?:[ .\-]?\(?[0-9]{1,5}\)?){2,6}(?-u:\b)"
+);
 lazy_re!(
     NANP,
-    r"(?:\(\d{3}\)\s?|(?-u:\b)\d{3}[.\-\s])\d{3}[.\-\s]\d{4}(?-u:\b)"
+    r"(?:\([0-9]{3}\)[ \t\r\n]?|(?-u:\b)[0-9]{3}[.\-[ \t\r\n]])[0-9]{3}[.\-[ \t\r\n]][0-9]{4}(?-u:\b)"
 );
 
 /// ITU-T E.164 country calling codes (1-3 digits) in use.

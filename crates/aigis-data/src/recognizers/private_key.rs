@@ -5,7 +5,7 @@ use crate::{Candidate, Recognizer, RecognizerInfo};
 
 lazy_re!(
     RE,
-    r"-----BEGIN ((?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?)-----[A-Za-z0-9+/=\s:,\-]+?-----END ((?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?)-----"
+    r"-----BEGIN ((?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?)-----[A-Za-z0-9+/=[ \t\r\n]:,\-]+?-----END ((?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?)-----"
 );
 
 /// PEM private keys.
@@ -20,6 +20,9 @@ static INFO: RecognizerInfo = RecognizerInfo {
 impl Recognizer for PrivateKey {
     fn info(&self) -> &RecognizerInfo {
         &INFO
+    }
+    fn anchors(&self) -> &'static [&'static str] {
+        &["-----BEGIN"]
     }
     fn find(&self, text: &str, out: &mut Vec<Candidate>) {
         if !text.contains("-----BEGIN") {

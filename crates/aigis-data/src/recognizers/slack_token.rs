@@ -5,7 +5,7 @@ use crate::validate::is_placeholder;
 
 lazy_re!(
     RE,
-    r"\b(?:xox[baprs]-[0-9]{8,13}-[0-9A-Za-z-]{8,}|https://hooks\.slack\.com/services/T[A-Z0-9]{8,}/B[A-Z0-9]{8,}/[A-Za-z0-9]{20,})"
+    r"(?-u:\b)(?:xox[baprs]-[0-9]{8,13}-[0-9A-Za-z-]{8,}|https://hooks\.slack\.com/services/T[A-Z0-9]{8,}/B[A-Z0-9]{8,}/[A-Za-z0-9]{20,})"
 );
 
 /// Slack tokens and webhooks.
@@ -19,6 +19,7 @@ pub(crate) static RECOGNIZER: Simple = Simple {
     score: 0.95,
     validated: true,
     keep: |s| !is_placeholder(s),
+    anchors: &["xox", "hooks.slack.com"],
 };
 
 #[cfg(test)]

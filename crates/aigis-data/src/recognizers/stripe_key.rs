@@ -20,6 +20,7 @@ pub(crate) static RECOGNIZER: Simple = Simple {
     score: 0.95,
     validated: true,
     keep: |s| !is_placeholder(&s[8..]),
+    anchors: &["sk_live_", "sk_test_", "rk_live_", "rk_test_"],
 };
 
 #[cfg(test)]

@@ -3,7 +3,7 @@ use super::{digits, lazy_re, push};
 use crate::validate::uk_nhs;
 use crate::{Candidate, Recognizer, RecognizerInfo};
 
-lazy_re!(RE, r"(?-u:\b)\d{3}[ -]?\d{3}[ -]?\d{4}(?-u:\b)");
+lazy_re!(RE, r"(?-u:\b)[0-9]{3}[ -]?[0-9]{3}[ -]?[0-9]{4}(?-u:\b)");
 
 /// NHS numbers.
 pub struct UkNhs;

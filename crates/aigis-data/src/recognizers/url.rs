@@ -5,7 +5,7 @@ use crate::{Candidate, Recognizer, RecognizerInfo};
 
 lazy_re!(
     RE,
-    r#"(?i)\b(?:(?:https?|ftp|wss?)://|www\.)[^\s<>"'`\]\[{}|\\^]+"#
+    r#"(?i)(?-u:\b)(?:(?:https?|ftp|wss?)://|www\.)[^[ \t\r\n]<>"'`\]\[{}|\\^]+"#
 );
 
 /// URLs.
@@ -20,6 +20,9 @@ static INFO: RecognizerInfo = RecognizerInfo {
 impl Recognizer for Url {
     fn info(&self) -> &RecognizerInfo {
         &INFO
+    }
+    fn anchors(&self) -> &'static [&'static str] {
+        &["://", "www."]
     }
     fn find(&self, text: &str, out: &mut Vec<Candidate>) {
         for m in RE.find_iter(text) {

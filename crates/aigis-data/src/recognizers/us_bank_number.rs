@@ -2,7 +2,7 @@
 use super::{Simple, lazy_re};
 use crate::RecognizerInfo;
 
-lazy_re!(RE, r"(?-u:\b)\d{8,17}(?-u:\b)");
+lazy_re!(RE, r"(?-u:\b)[0-9]{8,17}(?-u:\b)");
 
 /// US bank account numbers (context required).
 pub(crate) static RECOGNIZER: Simple = Simple {
@@ -15,6 +15,7 @@ pub(crate) static RECOGNIZER: Simple = Simple {
     score: 0.04,
     validated: false,
     keep: |_| true,
+    anchors: &[],
 };
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 use super::{Simple, lazy_re};
 use crate::RecognizerInfo;
 
-lazy_re!(RE, r"(?-u:\b)(?:[A-Z]\d{7,12}|\d{7,9})(?-u:\b)");
+lazy_re!(RE, r"(?-u:\b)(?:[A-Z][0-9]{7,12}|[0-9]{7,9})(?-u:\b)");
 
 /// US driver licence numbers (context required).
 pub(crate) static RECOGNIZER: Simple = Simple {
@@ -16,6 +16,7 @@ pub(crate) static RECOGNIZER: Simple = Simple {
     score: 0.04,
     validated: false,
     keep: |_| true,
+    anchors: &[],
 };
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 use super::{Simple, lazy_re};
 use crate::RecognizerInfo;
 
-lazy_re!(RE, r"(?-u:\b)(?:[A-Z]\d{8}|\d{9})(?-u:\b)");
+lazy_re!(RE, r"(?-u:\b)(?:[A-Z][0-9]{8}|[0-9]{9})(?-u:\b)");
 
 /// US passport numbers (context required).
 pub(crate) static RECOGNIZER: Simple = Simple {
@@ -16,6 +16,7 @@ pub(crate) static RECOGNIZER: Simple = Simple {
     score: 0.05,
     validated: false,
     keep: |_| true,
+    anchors: &[],
 };
 
 #[cfg(test)]

@@ -4,7 +4,10 @@ use super::{lazy_re, push};
 use crate::validate::us_ssn;
 use crate::{Candidate, Recognizer, RecognizerInfo};
 
-lazy_re!(RE, r"(?-u:\b)(\d{3})([- ]?)(\d{2})([- ]?)(\d{4})(?-u:\b)");
+lazy_re!(
+    RE,
+    r"(?-u:\b)([0-9]{3})([- ]?)([0-9]{2})([- ]?)([0-9]{4})(?-u:\b)"
+);
 
 /// US social security numbers.
 pub struct UsSsn;
