@@ -57,9 +57,16 @@ pub enum PiiCommand {
 
 #[derive(Debug, clap::Args)]
 pub struct PiiDetectArgs {
-    /// Input file (`-` for stdin): plain text (a record per line) or JSONL with --text-field.
+    /// Input file (`-` for stdin): plain text (a record per line), JSONL or CSV.
     #[arg(long, short = 'i', default_value = "-")]
     pub input: PathBuf,
+    /// Input format (default: from the extension — .csv, .jsonl/.ndjson — or jsonl when
+    /// --text-field is given, else text).
+    #[arg(long, value_parser = ["text", "jsonl", "csv"])]
+    pub input_format: Option<String>,
+    /// CSV: only these columns (repeatable; default all, with a per-column summary on stderr).
+    #[arg(long, value_name = "NAME")]
+    pub column: Vec<String>,
     /// JSONL: dotted path of the text in each record (`text`, `message.content`, `turns.0.text`).
     #[arg(long, value_name = "PATH")]
     pub text_field: Option<String>,

@@ -37,9 +37,29 @@ fn detect(a: &PiiDetectArgs) -> Result<u8> {
         min_score: a.min_score,
         entities: a.entities.clone(),
     });
-    let input = match &a.text_field {
-        Some(f) => Input::Jsonl { field: f.clone() },
-        None => Input::Lines,
+    let ext = a
+        .input
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let format = a.input_format.clone().unwrap_or_else(|| {
+        if a.text_field.is_some() || ext == "jsonl" || ext == "ndjson" {
+            "jsonl".into()
+        } else if ext == "csv" {
+            "csv".into()
+        } else {
+            "text".into()
+        }
+    });
+    if format != "csv" && !a.column.is_empty() {
+        bail!("--column applies to CSV input; this input is read as {format}");
+    }
+    let input = match format.as_str() {
+        "jsonl" => Input::Jsonl {
+            field: a.text_field.clone().unwrap_or_else(|| "text".into()),
+        },
+        _ => Input::Lines,
     };
     let stdin = a.input.as_os_str() == "-";
     let (reader, total): (Box<dyn std::io::BufRead>, u64) = if stdin {
@@ -73,28 +93,33 @@ fn detect(a: &PiiDetectArgs) -> Result<u8> {
         None => Box::new(BufWriter::with_capacity(1 << 20, std::io::stdout().lock())),
     };
     let mut bad_shown = 0;
-    let result = stream::detect(
-        &analyzer,
-        reader,
-        &input,
-        sink,
-        |b| {
-            bad_shown += 1;
-            if bad_shown <= 20 {
-                eprintln!(
-                    "warning: {}: record {}: {}",
-                    a.input.display(),
-                    b.line,
-                    b.message
-                );
-            }
-        },
-        |n| {
-            if let Some(b) = &bar {
-                b.set_position(n);
-            }
-        },
-    );
+    let on_bad = |b: &stream::BadRecord| {
+        bad_shown += 1;
+        if bad_shown <= 20 {
+            eprintln!(
+                "warning: {}: record {}: {}",
+                a.input.display(),
+                b.line,
+                b.message
+            );
+        }
+    };
+    let on_progress = |n: u64| {
+        if let Some(b) = &bar {
+            b.set_position(n);
+        }
+    };
+    let mut summary = None;
+    let result = if format == "csv" {
+        stream::detect_csv(&analyzer, reader, &a.column, sink, on_bad, on_progress).map(
+            |(s, sum)| {
+                summary = Some(sum);
+                s
+            },
+        )
+    } else {
+        stream::detect(&analyzer, reader, &input, sink, on_bad, on_progress)
+    };
     if let Some(b) = bar {
         b.finish_and_clear();
     }
@@ -109,6 +134,20 @@ fn detect(a: &PiiDetectArgs) -> Result<u8> {
     };
     if let (Some(t), Some(o)) = (&tmp, &a.output) {
         std::fs::rename(t, o).with_context(|| format!("writing {}", o.display()))?;
+    }
+    if let (Some(sum), false) = (&summary, a.quiet) {
+        eprintln!("{:<24} entities", "column");
+        for (col, counts) in sum {
+            let list: Vec<String> = counts.iter().map(|(k, n)| format!("{k} {n}")).collect();
+            eprintln!(
+                "{col:<24} {}",
+                if list.is_empty() {
+                    "-".to_string()
+                } else {
+                    list.join(", ")
+                }
+            );
+        }
     }
     if !a.quiet {
         eprintln!(
