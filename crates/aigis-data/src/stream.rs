@@ -256,6 +256,12 @@ mod tests {
     }
 }
 
+/// A CSV row: its number and its selected cells (column index, text or the byte offset of
+/// invalid UTF-8).
+type CsvRow = (u64, Vec<(usize, Result<String, usize>)>);
+/// A CSV row's entities (column index, entity) and its problems.
+type CsvResult = (u64, Vec<(usize, crate::Entity)>, Vec<String>);
+
 /// Per-column counts of entity types (CSV).
 pub type ColumnSummary =
     std::collections::BTreeMap<String, std::collections::BTreeMap<&'static str, u64>>;
@@ -307,7 +313,7 @@ pub fn detect_csv<R: std::io::Read, W: Write>(
     let mut row_no = 0u64;
     let mut record = csv::ByteRecord::new();
     loop {
-        let mut batch: Vec<(u64, Vec<(usize, Result<String, usize>)>)> = Vec::new();
+        let mut batch: Vec<CsvRow> = Vec::new();
         let mut batch_bytes = 0usize;
         let mut eof = false;
         while batch.len() < BATCH_RECORDS && batch_bytes < BATCH_BYTES {
@@ -347,7 +353,7 @@ pub fn detect_csv<R: std::io::Read, W: Write>(
                 }
             }
         }
-        let results: Vec<(u64, Vec<(usize, crate::Entity)>, Vec<String>)> = batch
+        let results: Vec<CsvResult> = batch
             .par_iter()
             .map(|(row, cells)| {
                 let mut found = Vec::new();
