@@ -60,6 +60,40 @@ pub fn field<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
     })
 }
 
+/// One output entity; `column` only for CSV.
+#[derive(serde::Serialize)]
+struct OutEntity<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    start: usize,
+    end: usize,
+    score: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    column: Option<&'a str>,
+}
+
+/// One output line, serialised in the worker threads.
+#[derive(serde::Serialize)]
+struct OutLine<'a, I: serde::Serialize> {
+    id: I,
+    entities: Vec<OutEntity<'a>>,
+}
+
+fn line<I: serde::Serialize>(id: I, entities: Vec<OutEntity<'_>>) -> String {
+    // Serialising plain strings and numbers cannot fail.
+    serde_json::to_string(&OutLine { id, entities }).unwrap_or_default()
+}
+
+fn out_entity(e: &crate::Entity, column: Option<&'static str>) -> OutEntity<'static> {
+    OutEntity {
+        kind: e.kind,
+        start: e.start,
+        end: e.end,
+        score: e.score,
+        column,
+    }
+}
+
 enum Outcome {
     Line(String, u64),
     Bad(BadRecord),
@@ -102,7 +136,10 @@ fn analyse(analyzer: &Analyzer, input: &Input, line_no: u64, raw: &[u8]) -> Outc
     };
     let entities = analyzer.analyze(&body, ctx);
     let n = entities.len() as u64;
-    Outcome::Line(json!({"id": id, "entities": entities}).to_string(), n)
+    Outcome::Line(
+        line(&id, entities.iter().map(|e| out_entity(e, None)).collect()),
+        n,
+    )
 }
 
 /// Reads records from `input`, writes one JSON line per good record to `out`, calls `bad` for
@@ -260,7 +297,7 @@ mod tests {
 /// invalid UTF-8).
 type CsvRow = (u64, Vec<(usize, Result<String, usize>)>);
 /// A CSV row's entities (column index, entity) and its problems.
-type CsvResult = (u64, Vec<(usize, crate::Entity)>, Vec<String>);
+type CsvResult = (u64, String, Vec<(usize, &'static str)>, Vec<String>);
 
 /// Per-column counts of entity types (CSV).
 pub type ColumnSummary =
@@ -371,10 +408,22 @@ pub fn detect_csv<R: std::io::Read, W: Write>(
                         )),
                     }
                 }
-                (*row, found, problems)
+                let ents: Vec<OutEntity<'_>> = found
+                    .iter()
+                    .map(|(i, e)| OutEntity {
+                        kind: e.kind,
+                        start: e.start,
+                        end: e.end,
+                        score: e.score,
+                        column: Some(header[*i].as_str()),
+                    })
+                    .collect();
+                let text = line(row, ents);
+                let kinds = found.iter().map(|(i, e)| (*i, e.kind)).collect();
+                (*row, text, kinds, problems)
             })
             .collect();
-        for (row, found, problems) in results {
+        for (row, text, kinds, problems) in results {
             stats.records += 1;
             stats.bytes = rdr.position().byte();
             for p in problems {
@@ -384,16 +433,16 @@ pub fn detect_csv<R: std::io::Read, W: Write>(
                     message: p,
                 });
             }
-            stats.entities += found.len() as u64;
-            stats.records_with_entities += u64::from(!found.is_empty());
-            let ents: Vec<Value> = found
-                .iter()
-                .map(|(i, e)| {
-                    *summary.entry(header[*i].clone()).or_default().entry(e.kind).or_default() += 1;
-                    json!({"type": e.kind, "start": e.start, "end": e.end, "score": e.score, "column": header[*i]})
-                })
-                .collect();
-            out.write_all(json!({"id": row, "entities": ents}).to_string().as_bytes())?;
+            stats.entities += kinds.len() as u64;
+            stats.records_with_entities += u64::from(!kinds.is_empty());
+            for (i, kind) in kinds {
+                *summary
+                    .entry(header[i].clone())
+                    .or_default()
+                    .entry(kind)
+                    .or_default() += 1;
+            }
+            out.write_all(text.as_bytes())?;
             out.write_all(b"\n")?;
         }
         progress(rdr.position().byte());

@@ -360,20 +360,43 @@ fn pii_detect_writes_jsonl_with_code_point_offsets() {
 fn pii_detect_reads_csv_per_column() {
     let d = tempfile::tempdir().unwrap();
     let input = d.path().join("people.csv");
-    std::fs::write(&input, "name,contact,ssn\nBob,\"bob@example.com, +44 20 7946 0958\",536221234\nAl,-,12\n").unwrap();
-    let out = aigis().args(["pii", "detect", "--input"]).arg(&input).output().unwrap();
+    std::fs::write(
+        &input,
+        "name,contact,ssn\nBob,\"bob@example.com, +44 20 7946 0958\",536221234\nAl,-,12\n",
+    )
+    .unwrap();
+    let out = aigis()
+        .args(["pii", "detect", "--input"])
+        .arg(&input)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    let first: Value = serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().next().unwrap()).unwrap();
+    let first: Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().next().unwrap()).unwrap();
     let kinds: Vec<(&str, &str)> = first["entities"]
         .as_array()
         .unwrap()
         .iter()
         .map(|e| (e["type"].as_str().unwrap(), e["column"].as_str().unwrap()))
         .collect();
-    assert_eq!(kinds, [("EMAIL_ADDRESS", "contact"), ("PHONE_NUMBER", "contact"), ("US_SSN", "ssn")]);
+    assert_eq!(
+        kinds,
+        [
+            ("EMAIL_ADDRESS", "contact"),
+            ("PHONE_NUMBER", "contact"),
+            ("US_SSN", "ssn")
+        ]
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("ssn") && stderr.contains("US_SSN 1"), "{stderr}");
-    let out = aigis().args(["pii", "detect", "-q", "--column", "nope", "--input"]).arg(&input).output().unwrap();
+    assert!(
+        stderr.contains("ssn") && stderr.contains("US_SSN 1"),
+        "{stderr}"
+    );
+    let out = aigis()
+        .args(["pii", "detect", "-q", "--column", "nope", "--input"])
+        .arg(&input)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no column `nope`"));
 }
