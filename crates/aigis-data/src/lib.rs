@@ -62,10 +62,63 @@ pub trait Recognizer: Send + Sync {
     fn info(&self) -> &RecognizerInfo;
     /// Appends candidates found in `text`.
     fn find(&self, text: &str, out: &mut Vec<Candidate>);
+    /// Whether the record can hold a match at all, from cheap byte statistics (most cells of a
+    /// real table have no 7-digit run, no `:`…). Default: always.
+    fn applies(&self, features: &Features) -> bool {
+        let _ = features;
+        true
+    }
     /// Literals (ASCII, matched case-insensitively) at least one of which every match contains;
     /// the recognizer is skipped for records that have none. Empty: always run.
     fn anchors(&self) -> &'static [&'static str] {
         &[]
+    }
+}
+
+/// Byte statistics of a record, computed once before any recognizer runs.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Features {
+    /// ASCII digits.
+    pub digits: usize,
+    /// Longest run of ASCII letters and digits.
+    pub longest_alnum: usize,
+    /// Longest run of digits, spaces, dashes, dots, slashes and parentheses containing a digit.
+    pub longest_numeric: usize,
+    /// Contains `:`.
+    pub colon: bool,
+    /// Contains `.`.
+    pub dot: bool,
+}
+
+impl Features {
+    /// Scans `text` once.
+    pub fn of(text: &str) -> Self {
+        let mut f = Self::default();
+        let (mut alnum, mut numeric, mut numeric_digits) = (0usize, 0usize, 0usize);
+        for b in text.bytes() {
+            if b.is_ascii_alphanumeric() {
+                alnum += 1;
+                f.longest_alnum = f.longest_alnum.max(alnum);
+            } else {
+                alnum = 0;
+            }
+            if b.is_ascii_digit() {
+                f.digits += 1;
+                numeric += 1;
+                numeric_digits += 1;
+            } else if matches!(b, b' ' | b'-' | b'.' | b'/' | b'(' | b')' | b'+') {
+                numeric += 1;
+            } else {
+                numeric = 0;
+                numeric_digits = 0;
+            }
+            if numeric_digits > 0 {
+                f.longest_numeric = f.longest_numeric.max(numeric);
+            }
+            f.colon |= b == b':';
+            f.dot |= b == b'.';
+        }
+        f
     }
 }
 
@@ -144,8 +197,9 @@ impl Analyzer {
                 run[self.anchor_owner[m.pattern().as_usize()]] = true;
             }
         }
+        let features = Features::of(text);
         for (r, on) in self.recognizers.iter().zip(run) {
-            if on {
+            if on && r.applies(&features) {
                 r.find(text, &mut cands);
             }
         }
@@ -254,5 +308,19 @@ mod tests {
             got,
             [("IBAN_CODE", "GB82 WEST 1234 5698 7654 32".to_string())]
         );
+    }
+}
+
+#[cfg(test)]
+mod feature_tests {
+    use super::Features;
+
+    #[test]
+    fn features_count_what_gates_need() {
+        let f = Features::of("call (415) 555-0132 at 10:30, v1.2");
+        assert_eq!(f.digits, 16);
+        assert!(f.colon && f.dot);
+        assert_eq!(f.longest_numeric, " (415) 555-0132 ".len(), "separators around the digits count");
+        assert_eq!(Features::of("abc DEF123gh").longest_alnum, 8);
     }
 }

@@ -23,6 +23,7 @@ pub(crate) static RECOGNIZER: Simple = Simple {
     anchors: &[
         "AKIA", "ASIA", "ABIA", "ACCA", "AGPA", "AIDA", "AROA", "AIPA", "ANPA", "ANVA", "APKA",
     ],
+    min_digits: 0,
 };
 
 #[cfg(test)]

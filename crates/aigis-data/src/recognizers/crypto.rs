@@ -21,6 +21,9 @@ impl Recognizer for Crypto {
     fn info(&self) -> &RecognizerInfo {
         &INFO
     }
+    fn applies(&self, f: &crate::Features) -> bool {
+        f.longest_alnum >= 26
+    }
     fn find(&self, text: &str, out: &mut Vec<Candidate>) {
         for m in B58.find_iter(text) {
             if base58check(m.as_str()) {

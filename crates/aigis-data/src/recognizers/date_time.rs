@@ -29,6 +29,9 @@ impl Recognizer for DateTime {
     fn info(&self) -> &RecognizerInfo {
         &INFO
     }
+    fn applies(&self, f: &crate::Features) -> bool {
+        f.digits >= 4
+    }
     fn find(&self, text: &str, out: &mut Vec<Candidate>) {
         let n = |m: Option<regex::Match<'_>>| {
             m.and_then(|m| m.as_str().parse::<u32>().ok()).unwrap_or(0)

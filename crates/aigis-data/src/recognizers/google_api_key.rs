@@ -17,6 +17,7 @@ pub(crate) static RECOGNIZER: Simple = Simple {
     validated: true,
     keep: |s| !is_placeholder(&s[4..]),
     anchors: &["AIza"],
+    min_digits: 0,
 };
 
 #[cfg(test)]

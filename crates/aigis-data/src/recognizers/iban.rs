@@ -19,6 +19,9 @@ impl Recognizer for Iban {
     fn info(&self) -> &RecognizerInfo {
         &INFO
     }
+    fn applies(&self, f: &crate::Features) -> bool {
+        f.digits >= 2 && f.longest_alnum >= 4
+    }
     fn find(&self, text: &str, out: &mut Vec<Candidate>) {
         for m in RE.find_iter(text) {
             // The pattern may run into following words: try the longest valid prefix.

@@ -22,6 +22,9 @@ impl Recognizer for IpAddress {
     fn info(&self) -> &RecognizerInfo {
         &INFO
     }
+    fn applies(&self, f: &crate::Features) -> bool {
+        (f.dot && f.digits >= 4) || f.colon
+    }
     fn find(&self, text: &str, out: &mut Vec<Candidate>) {
         for m in V4.find_iter(text) {
             let ok = m.as_str().split('.').all(|o| {

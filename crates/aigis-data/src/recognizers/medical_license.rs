@@ -20,6 +20,7 @@ pub(crate) static RECOGNIZER: Simple = Simple {
     validated: true,
     keep: |s| dea(s.as_bytes()),
     anchors: &[],
+    min_digits: 7,
 };
 
 #[cfg(test)]

@@ -17,6 +17,8 @@ pub(crate) struct Simple {
     pub keep: fn(&str) -> bool,
     /// See [`Recognizer::anchors`].
     pub anchors: &'static [&'static str],
+    /// Fewest ASCII digits a record needs to hold a match.
+    pub min_digits: usize,
 }
 
 impl Recognizer for Simple {
@@ -25,6 +27,9 @@ impl Recognizer for Simple {
     }
     fn anchors(&self) -> &'static [&'static str] {
         self.anchors
+    }
+    fn applies(&self, f: &crate::Features) -> bool {
+        f.digits >= self.min_digits
     }
     fn find(&self, text: &str, out: &mut Vec<Candidate>) {
         for m in self.re.find_iter(text) {

@@ -21,6 +21,7 @@ pub(crate) static RECOGNIZER: Simple = Simple {
     validated: true,
     keep: |s| !is_placeholder(s) && entropy(s) > 4.0,
     anchors: &["sk-"],
+    min_digits: 0,
 };
 
 #[cfg(test)]

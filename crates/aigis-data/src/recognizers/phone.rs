@@ -62,6 +62,9 @@ impl Recognizer for Phone {
     fn info(&self) -> &RecognizerInfo {
         &INFO
     }
+    fn applies(&self, f: &crate::Features) -> bool {
+        f.digits >= 8
+    }
     fn find(&self, text: &str, out: &mut Vec<Candidate>) {
         for m in INTL.find_iter(text) {
             let d = digits(m.as_str());

@@ -20,6 +20,7 @@ pub(crate) static RECOGNIZER: Simple = Simple {
     validated: true,
     keep: |s| !is_placeholder(s),
     anchors: &["xox", "hooks.slack.com"],
+    min_digits: 0,
 };
 
 #[cfg(test)]

@@ -18,6 +18,9 @@ impl Recognizer for UkNhs {
     fn info(&self) -> &RecognizerInfo {
         &INFO
     }
+    fn applies(&self, f: &crate::Features) -> bool {
+        f.digits >= 10
+    }
     fn find(&self, text: &str, out: &mut Vec<Candidate>) {
         for m in RE.find_iter(text) {
             if uk_nhs(&digits(m.as_str())) {

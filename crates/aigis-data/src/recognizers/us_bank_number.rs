@@ -16,6 +16,7 @@ pub(crate) static RECOGNIZER: Simple = Simple {
     validated: false,
     keep: |_| true,
     anchors: &[],
+    min_digits: 8,
 };
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ pub(crate) static RECOGNIZER: Simple = Simple {
     validated: false,
     keep: |_| true,
     anchors: &[],
+    min_digits: 7,
 };
 
 #[cfg(test)]

@@ -22,6 +22,9 @@ impl Recognizer for UsSsn {
     fn info(&self) -> &RecognizerInfo {
         &INFO
     }
+    fn applies(&self, f: &crate::Features) -> bool {
+        f.digits >= 9
+    }
     fn find(&self, text: &str, out: &mut Vec<Candidate>) {
         for c in super::captures(&RE, text) {
             let (Some(m), Some(a), Some(s1), Some(g), Some(s2), Some(s)) =
