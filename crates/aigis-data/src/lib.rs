@@ -153,7 +153,9 @@ pub struct Analyzer {
 impl Analyzer {
     /// Every built-in recognizer.
     pub fn new(options: Options) -> Self {
+        // A unit test checks there are fewer than 64 recognizers (the run set is a u64).
         let recognizers = recognizers::all();
+        debug_assert!(recognizers.len() < 64, "the run set is a u64");
         let mut pats = Vec::new();
         let mut anchor_owner = Vec::new();
         let mut always = Vec::new();
@@ -188,18 +190,16 @@ impl Analyzer {
     /// path the text came from; it counts as context for every span.
     pub fn analyze(&self, text: &str, field_context: Option<&str>) -> Vec<Entity> {
         let mut cands = Vec::new();
-        let mut run = vec![false; self.recognizers.len()];
-        for &i in &self.always {
-            run[i] = true;
-        }
+        // Which recognizers run, as a bit set (there are fewer than 64).
+        let mut run: u64 = self.always.iter().fold(0, |acc, &i| acc | 1 << i);
         if let Some(ac) = &self.anchors {
             for m in ac.find_overlapping_iter(text) {
-                run[self.anchor_owner[m.pattern().as_usize()]] = true;
+                run |= 1 << self.anchor_owner[m.pattern().as_usize()];
             }
         }
         let features = Features::of(text);
-        for (r, on) in self.recognizers.iter().zip(run) {
-            if on && r.applies(&features) {
+        for (i, r) in self.recognizers.iter().enumerate() {
+            if run & (1 << i) != 0 && r.applies(&features) {
                 r.find(text, &mut cands);
             }
         }
@@ -281,6 +281,11 @@ mod tests {
             .into_iter()
             .map(|e| (e.kind, chars[e.start..e.end].iter().collect()))
             .collect()
+    }
+
+    #[test]
+    fn registry_fits_the_run_set() {
+        assert!(crate::recognizers::all().len() < 64);
     }
 
     #[test]
