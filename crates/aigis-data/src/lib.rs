@@ -325,7 +325,11 @@ mod feature_tests {
         let f = Features::of("call (415) 555-0132 at 10:30, v1.2");
         assert_eq!(f.digits, 16);
         assert!(f.colon && f.dot);
-        assert_eq!(f.longest_numeric, " (415) 555-0132 ".len(), "separators around the digits count");
+        assert_eq!(
+            f.longest_numeric,
+            " (415) 555-0132 ".len(),
+            "separators around the digits count"
+        );
         assert_eq!(Features::of("abc DEF123gh").longest_alnum, 8);
     }
 }

@@ -293,9 +293,15 @@ mod tests {
     }
 }
 
-/// A CSV row: its number and its selected cells (column index, text or the byte offset of
-/// invalid UTF-8).
-type CsvRow = (u64, Vec<(usize, Result<String, usize>)>);
+/// A CSV row: its number and its raw fields (UTF-8 is checked by the workers).
+type CsvRow = (u64, csv::ByteRecord);
+
+/// What the CSV reader thread sends.
+enum CsvMsg {
+    Batch(Vec<CsvRow>, u64),
+    Bad(BadRecord),
+    Fatal(std::io::Error),
+}
 /// A CSV row's entities (column index, entity) and its problems.
 type CsvResult = (u64, String, Vec<(usize, &'static str)>, Vec<String>);
 
@@ -307,7 +313,7 @@ pub type ColumnSummary =
 /// `columns` is empty) is analysed with its column name as context. Writes one JSON line per
 /// row, `{"id": row, "entities": [{…, "column": name}]}`, and returns the per-column summary.
 /// Rows are numbered from 1 after the header; malformed rows are reported and skipped.
-pub fn detect_csv<R: std::io::Read, W: Write>(
+pub fn detect_csv<R: std::io::Read + Send, W: Write>(
     analyzer: &Analyzer,
     reader: R,
     columns: &[String],
@@ -347,109 +353,127 @@ pub fn detect_csv<R: std::io::Read, W: Write>(
     for &i in &selected {
         summary.entry(header[i].clone()).or_default();
     }
-    let mut row_no = 0u64;
-    let mut record = csv::ByteRecord::new();
-    loop {
-        let mut batch: Vec<CsvRow> = Vec::new();
-        let mut batch_bytes = 0usize;
-        let mut eof = false;
-        while batch.len() < BATCH_RECORDS && batch_bytes < BATCH_BYTES {
-            match rdr.read_byte_record(&mut record) {
-                Ok(false) => {
-                    eof = true;
-                    break;
-                }
-                Ok(true) => {
-                    row_no += 1;
-                    let cells = selected
-                        .iter()
-                        .filter_map(|&i| {
-                            record.get(i).map(|c| {
-                                (
-                                    i,
-                                    String::from_utf8(c.to_vec())
-                                        .map_err(|e| e.utf8_error().valid_up_to()),
-                                )
-                            })
-                        })
-                        .collect::<Vec<_>>();
-                    batch_bytes += record.as_slice().len();
-                    batch.push((row_no, cells));
-                }
-                Err(e) => {
-                    row_no += 1;
-                    stats.records += 1;
-                    stats.bad_records += 1;
-                    bad(&BadRecord {
-                        line: row_no,
-                        message: format!("malformed CSV row: {e}"),
-                    });
-                    if matches!(e.kind(), csv::ErrorKind::Io(_)) {
-                        return Err(std::io::Error::other(e.to_string()));
-                    }
-                }
-            }
-        }
-        let results: Vec<CsvResult> = batch
-            .par_iter()
-            .map(|(row, cells)| {
-                let mut found = Vec::new();
-                let mut problems = Vec::new();
-                for (i, cell) in cells {
-                    match cell {
-                        Ok(text) => {
-                            for e in analyzer.analyze(text, Some(&header[*i])) {
-                                found.push((*i, e));
+    // A reader thread parses the next batch while the pool analyses this one.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<CsvMsg>(2);
+    let header_ref = &header;
+    let result: std::io::Result<()> = std::thread::scope(|scope| {
+        scope.spawn(move || {
+            let mut row_no = 0u64;
+            loop {
+                let mut batch: Vec<CsvRow> = Vec::new();
+                let mut batch_bytes = 0usize;
+                let mut eof = false;
+                while batch.len() < BATCH_RECORDS && batch_bytes < BATCH_BYTES {
+                    let mut record = csv::ByteRecord::new();
+                    match rdr.read_byte_record(&mut record) {
+                        Ok(false) => {
+                            eof = true;
+                            break;
+                        }
+                        Ok(true) => {
+                            row_no += 1;
+                            batch_bytes += record.as_slice().len();
+                            batch.push((row_no, record));
+                        }
+                        Err(e) => {
+                            row_no += 1;
+                            if matches!(e.kind(), csv::ErrorKind::Io(_)) {
+                                let _ =
+                                    tx.send(CsvMsg::Fatal(std::io::Error::other(e.to_string())));
+                                return;
+                            }
+                            let bad = BadRecord {
+                                line: row_no,
+                                message: format!("malformed CSV row: {e}"),
+                            };
+                            if tx.send(CsvMsg::Bad(bad)).is_err() {
+                                return;
                             }
                         }
-                        Err(at) => problems.push(format!(
-                            "column `{}`: invalid UTF-8 at byte {at}",
-                            header[*i]
-                        )),
                     }
                 }
-                let ents: Vec<OutEntity<'_>> = found
-                    .iter()
-                    .map(|(i, e)| OutEntity {
-                        kind: e.kind,
-                        start: e.start,
-                        end: e.end,
-                        score: e.score,
-                        column: Some(header[*i].as_str()),
-                    })
-                    .collect();
-                let text = line(row, ents);
-                let kinds = found.iter().map(|(i, e)| (*i, e.kind)).collect();
-                (*row, text, kinds, problems)
-            })
-            .collect();
-        for (row, text, kinds, problems) in results {
-            stats.records += 1;
-            stats.bytes = rdr.position().byte();
-            for p in problems {
-                stats.bad_records += 1;
-                bad(&BadRecord {
-                    line: row,
-                    message: p,
-                });
+                if tx
+                    .send(CsvMsg::Batch(batch, rdr.position().byte()))
+                    .is_err()
+                    || eof
+                {
+                    return;
+                }
             }
-            stats.entities += kinds.len() as u64;
-            stats.records_with_entities += u64::from(!kinds.is_empty());
-            for (i, kind) in kinds {
-                *summary
-                    .entry(header[i].clone())
-                    .or_default()
-                    .entry(kind)
-                    .or_default() += 1;
+        });
+        for msg in rx {
+            let (batch, position) = match msg {
+                CsvMsg::Batch(b, p) => (b, p),
+                CsvMsg::Bad(b) => {
+                    stats.records += 1;
+                    stats.bad_records += 1;
+                    bad(&b);
+                    continue;
+                }
+                CsvMsg::Fatal(e) => return Err(e),
+            };
+            let results: Vec<CsvResult> = batch
+                .par_iter()
+                .map(|(row, record)| {
+                    let mut found = Vec::new();
+                    let mut problems = Vec::new();
+                    for &i in &selected {
+                        let Some(cell) = record.get(i) else { continue };
+                        match std::str::from_utf8(cell) {
+                            Ok(text) => {
+                                for e in analyzer.analyze(text, Some(&header_ref[i])) {
+                                    found.push((i, e));
+                                }
+                            }
+                            Err(e) => problems.push(format!(
+                                "column `{}`: invalid UTF-8 at byte {}",
+                                header_ref[i],
+                                e.valid_up_to()
+                            )),
+                        }
+                    }
+                    let ents: Vec<OutEntity<'_>> = found
+                        .iter()
+                        .map(|(i, e)| OutEntity {
+                            kind: e.kind,
+                            start: e.start,
+                            end: e.end,
+                            score: e.score,
+                            column: Some(header_ref[*i].as_str()),
+                        })
+                        .collect();
+                    let text = line(row, ents);
+                    let kinds = found.iter().map(|(i, e)| (*i, e.kind)).collect();
+                    (*row, text, kinds, problems)
+                })
+                .collect();
+            for (row, text, kinds, problems) in results {
+                stats.records += 1;
+                for p in problems {
+                    stats.bad_records += 1;
+                    bad(&BadRecord {
+                        line: row,
+                        message: p,
+                    });
+                }
+                stats.entities += kinds.len() as u64;
+                stats.records_with_entities += u64::from(!kinds.is_empty());
+                for (i, kind) in kinds {
+                    *summary
+                        .entry(header_ref[i].clone())
+                        .or_default()
+                        .entry(kind)
+                        .or_default() += 1;
+                }
+                out.write_all(text.as_bytes())?;
+                out.write_all(b"\n")?;
             }
-            out.write_all(text.as_bytes())?;
-            out.write_all(b"\n")?;
+            stats.bytes = position;
+            progress(position);
         }
-        progress(rdr.position().byte());
-        if eof {
-            break;
-        }
-    }
+        Ok(())
+    });
+    result?;
     out.flush()?;
     Ok((stats, summary))
 }

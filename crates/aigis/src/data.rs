@@ -62,9 +62,9 @@ fn detect(a: &PiiDetectArgs) -> Result<u8> {
         _ => Input::Lines,
     };
     let stdin = a.input.as_os_str() == "-";
-    let (reader, total): (Box<dyn std::io::BufRead>, u64) = if stdin {
+    let (reader, total): (Box<dyn std::io::BufRead + Send>, u64) = if stdin {
         (
-            Box::new(BufReader::with_capacity(1 << 20, std::io::stdin().lock())),
+            Box::new(BufReader::with_capacity(1 << 20, std::io::stdin())),
             0,
         )
     } else {
