@@ -6,7 +6,8 @@
 //! (`--fail-on`, suppressions) and the [`render`] module writes a report as a table, JSON,
 //! SARIF 2.1.0 or HTML.
 //!
-//! This crate does no I/O: no files, no network, no async runtime.
+//! This crate does no I/O (no network, no async runtime) except [`fsutil::write_atomic`], the one
+//! file-writing primitive every crate shares.
 //!
 //! ```
 //! use aigis_core::{Finding, Location, Severity, RuleInfo};
@@ -22,6 +23,7 @@
 #![warn(missing_docs)]
 
 mod finding;
+pub mod fsutil;
 pub mod policy;
 pub mod render;
 mod report;

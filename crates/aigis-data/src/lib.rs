@@ -242,6 +242,10 @@ fn resolve(mut cands: Vec<Candidate>) -> Vec<Candidate> {
 
 /// Converts sorted byte spans to Unicode scalar offsets in one pass.
 fn to_char_offsets(text: &str, spans: &[(usize, usize, &'static str, f32)]) -> Vec<Entity> {
+    if spans.is_empty() {
+        // Most records hold nothing: skip the character walk and the map.
+        return Vec::new();
+    }
     let mut boundaries: Vec<usize> = spans.iter().flat_map(|s| [s.0, s.1]).collect();
     boundaries.sort_unstable();
     boundaries.dedup();

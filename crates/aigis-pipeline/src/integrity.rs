@@ -276,8 +276,13 @@ pub fn push(loc: &RegistryLocation<'_>, req: &PushRequest<'_>) -> Result<PushOut
 
 /// Looks up `NAME@VERSION`.
 pub fn show(loc: &RegistryLocation<'_>, reference: &str) -> Result<VersionRecord, SignError> {
+    lookup(&mut *loc.open()?, reference)
+}
+
+/// `NAME@VERSION` from an open index (commands that also record an event reuse the connection).
+fn lookup(index: &mut dyn registry::Index, reference: &str) -> Result<VersionRecord, SignError> {
     let (n, v) = registry::parse_ref(reference)?;
-    loc.open()?.get(n, v)?.ok_or_else(|| {
+    index.get(n, v)?.ok_or_else(|| {
         SignError::Usage(format!(
             "{reference} is not in the registry (`aigis registry list` shows what is)"
         ))
@@ -307,7 +312,8 @@ pub fn pull(
     reference: &str,
     dest: &Path,
 ) -> Result<VersionRecord, SignError> {
-    let rec = show(loc, reference)?;
+    let mut index = loc.open()?;
+    let rec = lookup(&mut *index, reference)?;
     if dest.exists() {
         return Err(SignError::Usage(format!(
             "{} already exists; pull into a new path",
@@ -365,7 +371,7 @@ pub fn pull(
         return Err(e);
     }
     let (t, _) = registry::now();
-    loc.open()?.event(&Event {
+    index.event(&Event {
         time: t,
         kind: "pulled".into(),
         name: rec.name.clone(),
@@ -388,7 +394,8 @@ pub fn verify_version(
     reference: &str,
     trust: Option<&Trust>,
 ) -> Result<(VersionRecord, Vec<String>, Vec<String>), SignError> {
-    let rec = show(loc, reference)?;
+    let mut index = loc.open()?;
+    let rec = lookup(&mut *index, reference)?;
     let mut problems = Vec::new();
     let mut notes = Vec::new();
     let objects = Objects::new(&loc.root());
@@ -460,7 +467,6 @@ pub fn verify_version(
         None => problems.push("the version has no transparency-log entry".into()),
     }
     let (t, _) = registry::now();
-    let mut index = loc.open()?;
     index.event(&Event {
         time: t,
         kind: if problems.is_empty() {

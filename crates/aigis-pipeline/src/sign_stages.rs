@@ -44,10 +44,8 @@ fn resolve(ctx: &ProjectContext, p: &str) -> PathBuf {
 }
 
 fn read_text(path: &Path) -> Result<String, SignError> {
-    std::fs::read_to_string(path).map_err(|e| SignError::Io {
-        path: path.to_path_buf(),
-        source: e,
-    })
+    String::from_utf8(aigis_sign::read_bounded(path, "file")?)
+        .map_err(|_| SignError::Key(format!("{} is not text (PEM expected)", path.display())))
 }
 
 /// `sign`: scan, sign, record.
@@ -289,7 +287,7 @@ impl Stage for VerifyStage {
         for model in &models {
             let path = ctx.dir.join(model);
             let sig_path = signature_path(ctx, &cfg.signatures, model);
-            let Ok(bytes) = std::fs::read(&sig_path) else {
+            let Ok(bytes) = aigis_sign::read_bounded(&sig_path, "signature") else {
                 report.findings.push(
                     Finding::new(
                         &SIG102,

@@ -75,15 +75,29 @@ impl SignError {
     }
 }
 
-/// Lowercase hex.
-pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(DIGITS[usize::from(b >> 4)] as char);
-        s.push(DIGITS[usize::from(b & 15)] as char);
+pub use aigis_core::fsutil::hex;
+
+/// Largest key, certificate, signature, checkpoint or proof file read: a signature over a
+/// million files stays well below it, and a hostile file cannot exhaust memory.
+pub const MAX_INPUT_BYTES: u64 = bundle::MAX_BUNDLE_BYTES as u64;
+
+/// Reads a small input file whole, refusing more than [`MAX_INPUT_BYTES`] without reading it.
+pub fn read_bounded(path: &std::path::Path, what: &str) -> Result<Vec<u8>, SignError> {
+    use std::io::Read;
+    let f = std::fs::File::open(path)
+        .map_err(|e| SignError::Usage(format!("cannot read {what} {}: {e}", path.display())))?;
+    let mut buf = Vec::new();
+    f.take(MAX_INPUT_BYTES + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| SignError::Usage(format!("cannot read {what} {}: {e}", path.display())))?;
+    if buf.len() as u64 > MAX_INPUT_BYTES {
+        return Err(SignError::Malformed(format!(
+            "{what} {} is larger than {} MiB",
+            path.display(),
+            MAX_INPUT_BYTES >> 20
+        )));
     }
-    s
+    Ok(buf)
 }
 
 /// Parses hex (either case) into bytes.
@@ -103,40 +117,10 @@ pub fn unhex(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-/// Writes `bytes` to `path` atomically (temporary file in the same directory, fsync, rename),
-/// with mode 0600 when `private` is set, so a crash never leaves a half-written key or signature.
+/// Writes `bytes` to `path` atomically, mode 0600 when `private` (see
+/// [`aigis_core::fsutil::write_atomic`]), so a crash never leaves a half-written key or signature.
 pub fn write_atomic(path: &std::path::Path, bytes: &[u8], private: bool) -> Result<(), SignError> {
-    use std::io::Write;
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .ok_or_else(|| SignError::Usage(format!("{}: not a file path", path.display())))?;
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(name);
-    tmp_name.push(format!(".tmp{}", std::process::id()));
-    let tmp = dir.join(tmp_name);
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(if private { 0o600 } else { 0o644 });
-    }
-    let _ = std::fs::remove_file(&tmp);
-    let result = (|| {
-        let mut f = opts.open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(SignError::io(path, e));
-    }
-    Ok(())
+    aigis_core::fsutil::write_atomic(path, bytes, private).map_err(|e| SignError::io(path, e))
 }
 
 #[cfg(test)]

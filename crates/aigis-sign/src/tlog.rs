@@ -64,6 +64,16 @@ pub struct ConsistencyProof {
     pub proof: Vec<String>,
 }
 
+/// A log file (key, checkpoint) as text, size-bounded.
+fn read_text(p: &Path) -> Result<String, SignError> {
+    String::from_utf8(crate::read_bounded(p, "log file")?).map_err(|_| {
+        SignError::Invalid(format!(
+            "{} is not UTF-8 text: the log was edited",
+            p.display()
+        ))
+    })
+}
+
 fn hexes(hs: &[Hash]) -> Vec<String> {
     hs.iter().map(|h| crate::hex(h)).collect()
 }
@@ -140,14 +150,14 @@ impl Log {
 
     fn key(&self) -> Result<LogKey, SignError> {
         let p = self.dir.join("log.key");
-        let s = std::fs::read_to_string(&p).map_err(|e| SignError::io(&p, e))?;
+        let s = read_text(&p)?;
         LogKey::from_private_string(&s)
     }
 
     /// The public verifier (contents of `log.pub`).
     pub fn verifier(&self) -> Result<NoteVerifier, SignError> {
         let p = self.dir.join("log.pub");
-        NoteVerifier::parse(&std::fs::read_to_string(&p).map_err(|e| SignError::io(&p, e))?)
+        NoteVerifier::parse(&read_text(&p)?)
     }
 
     /// All entries in order.
@@ -159,7 +169,10 @@ impl Log {
         let mut line = String::new();
         loop {
             line.clear();
-            let n = r.read_line(&mut line).map_err(|e| SignError::io(&p, e))?;
+            // Bounded: a hostile multi-gigabyte line is refused, not loaded.
+            let n = std::io::Read::take(&mut r, MAX_ENTRY_BYTES as u64 + 1)
+                .read_line(&mut line)
+                .map_err(|e| SignError::io(&p, e))?;
             if n == 0 {
                 break;
             }
@@ -247,7 +260,7 @@ impl Log {
             ));
         };
         let p = self.dir.join("checkpoints").join(format!("{last}.note"));
-        std::fs::read_to_string(&p).map_err(|e| SignError::io(&p, e))
+        read_text(&p)
     }
 
     fn checkpoint_sizes(&self) -> Result<Vec<u64>, SignError> {
@@ -337,10 +350,7 @@ impl Log {
         let mut notes: Vec<(String, String)> = Vec::new();
         for size in self.checkpoint_sizes()? {
             let p = self.dir.join("checkpoints").join(format!("{size}.note"));
-            notes.push((
-                p.display().to_string(),
-                std::fs::read_to_string(&p).map_err(|e| SignError::io(&p, e))?,
-            ));
+            notes.push((p.display().to_string(), read_text(&p)?));
         }
         if let Some(t) = trusted {
             notes.push(("the trusted checkpoint".into(), t.to_string()));

@@ -1,7 +1,6 @@
 //! `aigis pii …` commands.
 
 use std::io::{BufReader, BufWriter, IsTerminal, Write};
-use std::path::Path;
 
 use aigis_data::stream::{self, Input};
 use aigis_data::{Analyzer, Options};
@@ -84,7 +83,7 @@ fn detect(a: &PiiDetectArgs) -> Result<u8> {
         b
     });
     // Output goes to a temporary file beside the target and is renamed only on success.
-    let tmp = a.output.as_ref().map(|o| temp_beside(o));
+    let tmp = a.output.as_deref().map(aigis_core::fsutil::temp_beside);
     let sink: Box<dyn Write> = match &tmp {
         Some(t) => Box::new(BufWriter::with_capacity(
             1 << 20,
@@ -133,7 +132,11 @@ fn detect(a: &PiiDetectArgs) -> Result<u8> {
         }
     };
     if let (Some(t), Some(o)) = (&tmp, &a.output) {
-        std::fs::rename(t, o).with_context(|| format!("writing {}", o.display()))?;
+        // Durable before it becomes visible, like every atomic write here.
+        std::fs::File::open(t)
+            .and_then(|f| f.sync_all())
+            .and_then(|()| std::fs::rename(t, o))
+            .with_context(|| format!("writing {}", o.display()))?;
     }
     if let (Some(sum), false) = (&summary, a.quiet) {
         eprintln!("{:<24} entities", "column");
@@ -162,12 +165,4 @@ fn detect(a: &PiiDetectArgs) -> Result<u8> {
     } else {
         0
     })
-}
-
-fn temp_beside(p: &Path) -> std::path::PathBuf {
-    let name = p
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    p.with_file_name(format!(".{name}.tmp{}", std::process::id()))
 }

@@ -25,8 +25,7 @@ fn fail(e: &SignError) -> u8 {
 }
 
 fn read(path: &Path, what: &str) -> Result<Vec<u8>, SignError> {
-    std::fs::read(path)
-        .map_err(|e| SignError::Usage(format!("cannot read {what} {}: {e}", path.display())))
+    aigis_sign::read_bounded(path, what)
 }
 
 fn read_text(path: &Path, what: &str) -> Result<String, SignError> {

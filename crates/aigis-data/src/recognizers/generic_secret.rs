@@ -8,27 +8,30 @@ use super::{lazy_re, push};
 use crate::validate::{entropy, is_placeholder};
 use crate::{Candidate, Recognizer, RecognizerInfo};
 
-/// Key-like names, found with one case-insensitive automaton before any regex runs.
+/// Key-like names. They are also this recognizer's anchors, so records without one skip it.
+const KEYS: &[&str] = &[
+    "api_key",
+    "api-key",
+    "apikey",
+    "secret",
+    "token",
+    "password",
+    "passwd",
+    "pwd",
+    "auth_key",
+    "auth-key",
+    "credential",
+    "access_key",
+    "access-key",
+    "private_key",
+    "private-key",
+];
+
+/// [`KEYS`] as one case-insensitive automaton, run before any regex.
 static KEYWORDS: LazyLock<AhoCorasick> = LazyLock::new(|| {
     AhoCorasick::builder()
         .ascii_case_insensitive(true)
-        .build([
-            "api_key",
-            "api-key",
-            "apikey",
-            "secret",
-            "token",
-            "password",
-            "passwd",
-            "pwd",
-            "auth_key",
-            "auth-key",
-            "credential",
-            "access_key",
-            "access-key",
-            "private_key",
-            "private-key",
-        ])
+        .build(KEYS)
         .unwrap_or_else(|e| panic!("built-in keyword list: {e}"))
 });
 
@@ -52,23 +55,7 @@ impl Recognizer for GenericSecret {
         &INFO
     }
     fn anchors(&self) -> &'static [&'static str] {
-        &[
-            "api_key",
-            "api-key",
-            "apikey",
-            "secret",
-            "token",
-            "password",
-            "passwd",
-            "pwd",
-            "auth_key",
-            "auth-key",
-            "credential",
-            "access_key",
-            "access-key",
-            "private_key",
-            "private-key",
-        ]
+        KEYS
     }
     fn find(&self, text: &str, out: &mut Vec<Candidate>) {
         for k in KEYWORDS.find_iter(text) {

@@ -283,15 +283,7 @@ pub(crate) fn scan_blob(
     }
 }
 
-/// Lower-case hex of `b`.
-pub(crate) fn hex(b: &[u8]) -> String {
-    use std::fmt::Write;
-    b.iter()
-        .fold(String::with_capacity(b.len() * 2), |mut s, x| {
-            let _ = write!(s, "{x:02x}");
-            s
-        })
-}
+pub(crate) use aigis_core::fsutil::hex;
 
 fn unknown(sink: &mut Sink, loc: &Loc, data: &[u8]) -> &'static str {
     let head = hex(&data[..data.len().min(8)]);
