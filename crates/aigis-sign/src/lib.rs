@@ -83,18 +83,22 @@ pub const MAX_INPUT_BYTES: u64 = bundle::MAX_BUNDLE_BYTES as u64;
 
 /// Reads a small input file whole, refusing more than [`MAX_INPUT_BYTES`] without reading it.
 pub fn read_bounded(path: &std::path::Path, what: &str) -> Result<Vec<u8>, SignError> {
+    read_limited(path, what, MAX_INPUT_BYTES)
+}
+
+fn read_limited(path: &std::path::Path, what: &str, max: u64) -> Result<Vec<u8>, SignError> {
     use std::io::Read;
     let f = std::fs::File::open(path)
         .map_err(|e| SignError::Usage(format!("cannot read {what} {}: {e}", path.display())))?;
     let mut buf = Vec::new();
-    f.take(MAX_INPUT_BYTES + 1)
+    f.take(max + 1)
         .read_to_end(&mut buf)
         .map_err(|e| SignError::Usage(format!("cannot read {what} {}: {e}", path.display())))?;
-    if buf.len() as u64 > MAX_INPUT_BYTES {
+    if buf.len() as u64 > max {
         return Err(SignError::Malformed(format!(
-            "{what} {} is larger than {} MiB",
+            "{what} {} is larger than {} bytes",
             path.display(),
-            MAX_INPUT_BYTES >> 20
+            max
         )));
     }
     Ok(buf)
@@ -133,6 +137,19 @@ mod tests {
         assert_eq!(unhex("00ABff"), Some(vec![0, 0xab, 0xff]));
         assert_eq!(unhex("0"), None);
         assert_eq!(unhex("zz"), None);
+    }
+
+    #[test]
+    fn bounded_reads_refuse_oversized_files_without_loading_them() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("sig");
+        // Sparse: 1 TiB on paper, nothing on disk; only max + 1 bytes are ever read.
+        std::fs::File::create(&p).unwrap().set_len(1 << 40).unwrap();
+        let e = read_limited(&p, "signature", 1024).unwrap_err().to_string();
+        assert!(e.contains("larger than 1024 bytes"), "{e}");
+        std::fs::write(&p, b"ok").unwrap();
+        assert_eq!(read_limited(&p, "signature", 1024).unwrap(), b"ok");
+        assert!(read_bounded(&d.path().join("missing"), "key").is_err());
     }
 
     #[cfg(unix)]
