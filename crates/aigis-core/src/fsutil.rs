@@ -31,6 +31,79 @@ pub fn write_atomic(path: &Path, bytes: &[u8], private: bool) -> std::io::Result
     result
 }
 
+/// A file written in pieces that appears at its path only when [`AtomicFile::commit`] succeeds:
+/// the bytes go to a temporary file beside the target, which is synced and renamed over it on
+/// commit and removed if the writer is dropped without committing (an error, a tampered input,
+/// a panic). Streaming commands use it so a failure never leaves half an output behind.
+#[derive(Debug)]
+pub struct AtomicFile {
+    file: Option<std::io::BufWriter<std::fs::File>>,
+    tmp: PathBuf,
+    path: PathBuf,
+}
+
+impl AtomicFile {
+    /// Starts writing `path` (mode 0600 with `private`).
+    pub fn create(path: &Path, private: bool) -> std::io::Result<Self> {
+        let tmp = temp_beside(path);
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(if private { 0o600 } else { 0o644 });
+        }
+        #[cfg(not(unix))]
+        let _ = private;
+        let _ = std::fs::remove_file(&tmp);
+        let f = opts.open(&tmp)?;
+        Ok(Self {
+            file: Some(std::io::BufWriter::with_capacity(1 << 20, f)),
+            tmp,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Flushes, syncs and renames the file into place.
+    pub fn commit(mut self) -> std::io::Result<()> {
+        let Some(w) = self.file.take() else {
+            return Err(std::io::Error::other("already committed"));
+        };
+        let result = w
+            .into_inner()
+            .map_err(std::io::IntoInnerError::into_error)
+            .and_then(|f| f.sync_all())
+            .and_then(|()| std::fs::rename(&self.tmp, &self.path));
+        if result.is_err() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+        result
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match &mut self.file {
+            Some(f) => f.write(buf),
+            None => Err(std::io::Error::other("already committed")),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match &mut self.file {
+            Some(f) => f.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if self.file.take().is_some() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
 /// The temporary name [`write_atomic`] uses for `path` (hidden, in the same directory, so the
 /// final rename never crosses file systems). Streaming writers use it the same way.
 pub fn temp_beside(path: &Path) -> PathBuf {
@@ -90,6 +163,25 @@ mod tests {
             0o600
         );
         assert_eq!(std::fs::read(&p).unwrap(), b"secret");
+    }
+
+    #[test]
+    fn atomic_file_appears_only_on_commit() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("out.csv");
+        std::fs::write(&p, b"old").unwrap();
+        {
+            let mut f = AtomicFile::create(&p, false).unwrap();
+            f.write_all(b"half").unwrap();
+            // Dropped without commit: the old file stays, no temporary is left.
+        }
+        assert_eq!(std::fs::read(&p).unwrap(), b"old");
+        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
+        let mut f = AtomicFile::create(&p, true).unwrap();
+        f.write_all(b"new").unwrap();
+        f.commit().unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"new");
+        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! Data security for aigis: PII and secret detection (this module), with anonymisation,
-//! tokenisation and encryption at rest to follow.
+//! Data security for aigis: PII and secret detection (this module), anonymisation and
+//! tokenisation ([`anonymize`], keyed by a [`vault`] key) and encryption at rest ([`crypt`]).
 //!
 //! Detection is a registry of recognizers, one file each under [`recognizers`]. Each proposes
 //! candidate spans with a base score, most after a validation (Luhn, mod-97, checksums, entropy);
@@ -9,10 +9,16 @@
 //! DESIGN.md §3 (Python `str` indices).
 #![forbid(unsafe_code)]
 
+pub mod anonymize;
 pub mod context;
+pub mod crypt;
+pub mod dataset;
 pub mod recognizers;
+pub mod rules;
 pub mod stream;
+pub mod transform;
 pub mod validate;
+pub mod vault;
 
 use serde::Serialize;
 
@@ -43,6 +49,19 @@ pub struct Entity {
     pub end: usize,
     /// Final confidence, 0..=1, rounded to two decimals.
     pub score: f64,
+}
+
+/// A resolved entity with byte offsets (what [`Analyzer::spans`] returns).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Span {
+    /// Entity type.
+    pub kind: &'static str,
+    /// Byte offset of the first byte.
+    pub start: usize,
+    /// Byte offset one past the last byte.
+    pub end: usize,
+    /// Confidence after context, 0..=1.
+    pub score: f32,
 }
 
 /// What a recognizer is.
@@ -189,6 +208,11 @@ impl Analyzer {
     /// Entities in `text`, ordered by position. `field_context` is the CSV column name or JSON
     /// path the text came from; it counts as context for every span.
     pub fn analyze(&self, text: &str, field_context: Option<&str>) -> Vec<Entity> {
+        to_char_offsets(text, &self.spans(text, field_context))
+    }
+
+    /// Like [`Analyzer::analyze`], with byte offsets into `text` (for rewriting it).
+    pub fn spans(&self, text: &str, field_context: Option<&str>) -> Vec<Span> {
         let mut cands = Vec::new();
         // Which recognizers run, as a bit set (there are fewer than 64).
         let mut run: u64 = self.always.iter().fold(0, |acc, &i| acc | 1 << i);
@@ -210,13 +234,18 @@ impl Analyzer {
             c.score = context::adjust(c, text, field_context);
         }
         let kept = resolve(cands);
-        let mut out: Vec<(usize, usize, &'static str, f32)> = kept
+        let mut out: Vec<Span> = kept
             .into_iter()
             .filter(|c| c.score >= self.options.min_score)
-            .map(|c| (c.start, c.end, c.kind, c.score))
+            .map(|c| Span {
+                start: c.start,
+                end: c.end,
+                kind: c.kind,
+                score: c.score,
+            })
             .collect();
-        out.sort_by_key(|e| (e.0, e.1));
-        to_char_offsets(text, &out)
+        out.sort_by_key(|e| (e.start, e.end));
+        out
     }
 }
 
@@ -241,12 +270,12 @@ fn resolve(mut cands: Vec<Candidate>) -> Vec<Candidate> {
 }
 
 /// Converts sorted byte spans to Unicode scalar offsets in one pass.
-fn to_char_offsets(text: &str, spans: &[(usize, usize, &'static str, f32)]) -> Vec<Entity> {
+fn to_char_offsets(text: &str, spans: &[Span]) -> Vec<Entity> {
     if spans.is_empty() {
         // Most records hold nothing: skip the character walk and the map.
         return Vec::new();
     }
-    let mut boundaries: Vec<usize> = spans.iter().flat_map(|s| [s.0, s.1]).collect();
+    let mut boundaries: Vec<usize> = spans.iter().flat_map(|s| [s.start, s.end]).collect();
     boundaries.sort_unstable();
     boundaries.dedup();
     let mut map = std::collections::HashMap::with_capacity(boundaries.len());
@@ -263,12 +292,12 @@ fn to_char_offsets(text: &str, spans: &[(usize, usize, &'static str, f32)]) -> V
     }
     spans
         .iter()
-        .filter_map(|&(s, e, kind, score)| {
+        .filter_map(|s| {
             Some(Entity {
-                kind,
-                start: *map.get(&s)?,
-                end: *map.get(&e)?,
-                score: (f64::from(score) * 100.0).round() / 100.0,
+                kind: s.kind,
+                start: *map.get(&s.start)?,
+                end: *map.get(&s.end)?,
+                score: (f64::from(s.score) * 100.0).round() / 100.0,
             })
         })
         .collect()
