@@ -7,28 +7,9 @@ use std::path::{Path, PathBuf};
 /// then renamed over the target. A reader never sees a half-written file and a failure leaves
 /// the previous one in place. With `private`, the file is created with mode 0600 (keys).
 pub fn write_atomic(path: &Path, bytes: &[u8], private: bool) -> std::io::Result<()> {
-    let tmp = temp_beside(path);
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(if private { 0o600 } else { 0o644 });
-    }
-    #[cfg(not(unix))]
-    let _ = private;
-    // A temporary left by a crashed run of this same process id would block create_new.
-    let _ = std::fs::remove_file(&tmp);
-    let result = (|| {
-        let mut f = opts.open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    let mut f = AtomicFile::create(path, private)?;
+    f.write_all(bytes)?;
+    f.commit()
 }
 
 /// A file written in pieces that appears at its path only when [`AtomicFile::commit`] succeeds:

@@ -242,10 +242,8 @@ pub fn scan_file(a: &Analyzer, path: &Path, sample: u64) -> std::io::Result<Data
                 }
                 line += 1;
                 if buf.len() > MAX_RECORD_BYTES {
-                    // Drain the rest of the line.
-                    let mut sink = Vec::new();
-                    while reader.read_until(b'\n', &mut sink)? > 0 && sink.last() != Some(&b'\n') {
-                        sink.clear();
+                    if buf.last() != Some(&b'\n') {
+                        crate::stream::skip_line(&mut reader)?;
                     }
                     report.records += 1;
                     problem(

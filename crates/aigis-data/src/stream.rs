@@ -142,6 +142,26 @@ fn analyse(analyzer: &Analyzer, input: &Input, line_no: u64, raw: &[u8]) -> Outc
     )
 }
 
+/// Consumes the rest of a line without keeping it; returns the bytes skipped.
+pub(crate) fn skip_line<R: BufRead>(reader: &mut R) -> std::io::Result<u64> {
+    let mut skipped = 0u64;
+    loop {
+        let chunk = reader.fill_buf()?;
+        if chunk.is_empty() {
+            return Ok(skipped);
+        }
+        let (used, done) = match chunk.iter().position(|b| *b == b'\n') {
+            Some(p) => (p + 1, true),
+            None => (chunk.len(), false),
+        };
+        reader.consume(used);
+        skipped += used as u64;
+        if done {
+            return Ok(skipped);
+        }
+    }
+}
+
 /// Reads records from `input`, writes one JSON line per good record to `out`, calls `bad` for
 /// each skipped record. Memory is bounded by the batch size and [`MAX_RECORD_BYTES`].
 pub fn detect<R: BufRead, W: Write>(
@@ -170,22 +190,7 @@ pub fn detect<R: BufRead, W: Write>(
             stats.bytes += n as u64;
             if buf.last() != Some(&b'\n') && buf.len() > MAX_RECORD_BYTES {
                 // Skip the rest of this oversized line without keeping it.
-                let mut skipped = 0u64;
-                loop {
-                    let chunk = reader.fill_buf()?;
-                    if chunk.is_empty() {
-                        break;
-                    }
-                    let (used, done) = match chunk.iter().position(|b| *b == b'\n') {
-                        Some(p) => (p + 1, true),
-                        None => (chunk.len(), false),
-                    };
-                    reader.consume(used);
-                    skipped += used as u64;
-                    if done {
-                        break;
-                    }
-                }
+                let skipped = skip_line(&mut reader)?;
                 stats.bytes += skipped;
                 stats.records += 1;
                 stats.bad_records += 1;

@@ -12,7 +12,7 @@ use rayon::prelude::*;
 use serde_json::Value;
 
 use crate::anonymize::{Anonymizer, Counts};
-use crate::stream::{BadRecord, MAX_RECORD_BYTES};
+use crate::stream::{BadRecord, MAX_RECORD_BYTES, skip_line};
 
 /// Which way to rewrite.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -207,25 +207,6 @@ pub fn transform_lines<R: BufRead, W: Write>(
     }
     out.flush()?;
     Ok(t)
-}
-
-fn skip_line<R: BufRead>(reader: &mut R) -> std::io::Result<u64> {
-    let mut skipped = 0u64;
-    loop {
-        let chunk = reader.fill_buf()?;
-        if chunk.is_empty() {
-            return Ok(skipped);
-        }
-        let (used, done) = match chunk.iter().position(|b| *b == b'\n') {
-            Some(p) => (p + 1, true),
-            None => (chunk.len(), false),
-        };
-        reader.consume(used);
-        skipped += used as u64;
-        if done {
-            return Ok(skipped);
-        }
-    }
 }
 
 /// Rewrites a CSV file with a header row; the output has the same header and columns.
