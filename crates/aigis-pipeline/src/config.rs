@@ -31,6 +31,9 @@ pub struct Config {
     /// `[verify]`.
     #[serde(default)]
     pub verify: Option<VerifyConfig>,
+    /// `[data]`.
+    #[serde(default)]
+    pub data: DataConfig,
     /// `[[suppress]]` entries.
     #[serde(default)]
     pub suppress: Vec<Suppression>,
@@ -98,6 +101,95 @@ fn default_signatures() -> String {
 
 fn default_home() -> String {
     ".aigis".into()
+}
+
+/// `[data]`: the `data` stage (which datasets, thresholds) and the defaults of
+/// `aigis data redact|tokenize|detokenize` (`[data.anonymize]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct DataConfig {
+    /// Dataset files or directories (CSV, JSONL, text), relative to the project.
+    #[serde(default = "default_data_paths")]
+    pub paths: Vec<String>,
+    /// Records read per file; 0 reads every record.
+    #[serde(default)]
+    pub sample: u64,
+    /// Entities scoring below this are ignored.
+    #[serde(default = "default_data_min_score")]
+    pub min_score: f32,
+    /// Records allowed to hold an entity type before it is a finding, by `TYPE` or
+    /// `column:TYPE` (default 0 for every reported type).
+    #[serde(default)]
+    pub allow: std::collections::BTreeMap<String, u64>,
+    /// Operators for anonymisation.
+    #[serde(default)]
+    pub anonymize: AnonymizeConfig,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        DataConfig {
+            paths: default_data_paths(),
+            sample: 0,
+            min_score: default_data_min_score(),
+            allow: std::collections::BTreeMap::new(),
+            anonymize: AnonymizeConfig::default(),
+        }
+    }
+}
+
+fn default_data_paths() -> Vec<String> {
+    vec!["data".into()]
+}
+
+fn default_data_min_score() -> f32 {
+    0.5
+}
+
+/// `[data.anonymize]`: operators (`keep`, `redact`, `replace`, `mask`, `mask:N`, `hash`,
+/// `tokenize`, `fpe`) per entity type and per column or JSON path.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct AnonymizeConfig {
+    /// Operator for entity types not listed (default: `replace` for `aigis data redact`,
+    /// `tokenize` for `aigis data tokenize`).
+    #[serde(default)]
+    pub default: Option<String>,
+    /// Per entity type, e.g. `EMAIL_ADDRESS = "tokenize"`.
+    #[serde(default)]
+    pub entities: std::collections::BTreeMap<String, String>,
+    /// Whole-cell operators per CSV column or JSON path, e.g. `account = "fpe"`.
+    #[serde(default)]
+    pub columns: std::collections::BTreeMap<String, String>,
+    /// Vault key file, relative to the project (else `--key` or `$AIGIS_VAULT_KEY`).
+    #[serde(default)]
+    pub key: Option<String>,
+}
+
+impl AnonymizeConfig {
+    /// The policy, with `fallback` as the default operator when none is configured.
+    pub fn policy(
+        &self,
+        fallback: aigis_data::anonymize::Operator,
+    ) -> Result<aigis_data::anonymize::Policy, String> {
+        use aigis_data::anonymize::{Operator, Policy};
+        let op = |key: &str, v: &str| {
+            v.parse::<Operator>()
+                .map_err(|e| format!("[data.anonymize] {key}: {e}"))
+        };
+        let mut p = Policy::new(match &self.default {
+            Some(d) => op("default", d)?,
+            None => fallback,
+        });
+        for (k, v) in &self.entities {
+            p.entities
+                .insert(k.clone(), op(&format!("entities.{k}"), v)?);
+        }
+        for (k, v) in &self.columns {
+            p.columns.insert(k.clone(), op(&format!("columns.{k}"), v)?);
+        }
+        Ok(p)
+    }
 }
 
 /// `[project]`.

@@ -13,6 +13,7 @@
 #![warn(missing_docs)]
 
 mod config;
+mod data_stage;
 pub mod fsutil;
 pub mod integrity;
 mod sign_stages;
@@ -26,7 +27,10 @@ use aigis_core::policy::{self, Day};
 use aigis_core::render::{self, Format};
 use aigis_core::{Report, RuleInfo, RuleRegistry, Severity};
 
-pub use config::{Config, PolicyConfig, ScanConfig, SignConfig, VerifyConfig, parse_allow};
+pub use config::{
+    AnonymizeConfig, Config, DataConfig, PolicyConfig, ScanConfig, SignConfig, VerifyConfig,
+    parse_allow,
+};
 pub use stages::{ProjectContext, Stage};
 
 /// Schema id of the report `aigis run` writes.
@@ -78,6 +82,7 @@ pub fn rules() -> RuleRegistry {
         let mut v: Vec<&'static RuleInfo> = aigis_scan::rules::RULES.to_vec();
         v.push(&policy::PIP001);
         v.extend_from_slice(aigis_sign::rules::RULES);
+        v.extend_from_slice(aigis_data::rules::RULES);
         v.sort_by_key(|r| r.id);
         v
     });

@@ -44,6 +44,141 @@ pub enum Command {
     /// Find PII and secrets in text and records.
     #[command(subcommand)]
     Pii(PiiCommand),
+    /// Datasets: scan for PII, anonymise, tokenise, encrypt at rest.
+    #[command(subcommand)]
+    Data(DataCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DataCommand {
+    /// Which entity types appear in which column or field, in how many records.
+    /// Exit 0 nothing over the thresholds, 1 findings, 2 error.
+    Scan(DataScanArgs),
+    /// Rewrite detected entities (default operator `replace`; per type in [data.anonymize]).
+    Redact(AnonymizeArgs),
+    /// Tokenise detected entities, reversibly (default operator `tokenize`; needs a vault key).
+    Tokenize(AnonymizeArgs),
+    /// Restore tokens anywhere in the text, and FPE columns named in [data.anonymize] columns.
+    Detokenize(AnonymizeArgs),
+    /// Create a vault key (mode 0600) or, with --age, an age X25519 identity.
+    Keygen(DataKeygenArgs),
+    /// Encrypt a file in the age v1 format (interoperable with `age`/`rage`).
+    Encrypt(EncryptArgs),
+    /// Decrypt an age file; the output appears only if the whole file authenticates.
+    Decrypt(DecryptArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DataScanArgs {
+    /// Dataset files or directories (CSV, JSONL, text).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Read only the first N records of each file (0 = all).
+    #[arg(long, default_value_t = 0)]
+    pub sample: u64,
+    /// Ignore entities scoring below this.
+    #[arg(long, default_value_t = 0.5)]
+    pub min_score: f32,
+    /// Allowed records per type before it is a finding: `TYPE=N` or `column:TYPE=N` (repeatable).
+    #[arg(long, value_name = "TYPE=N")]
+    pub allow: Vec<String>,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value = "table")]
+    pub format: OutFormat,
+    /// Fail (exit 1) on findings at or above this severity.
+    #[arg(long, default_value = "low")]
+    pub fail_on: Severity,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AnonymizeArgs {
+    /// Input file (`-` for stdin).
+    pub input: PathBuf,
+    /// Output file, written atomically (`-` for stdout).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: PathBuf,
+    /// Input format (default: from the extension; .csv, .jsonl/.ndjson, else text).
+    #[arg(long, value_parser = ["text", "jsonl", "csv"])]
+    pub input_format: Option<String>,
+    /// CSV: only these columns (repeatable; default all).
+    #[arg(long, value_name = "NAME")]
+    pub column: Vec<String>,
+    /// JSONL: only the string at this dotted path (repeatable; default every string).
+    #[arg(long, value_name = "PATH")]
+    pub text_field: Vec<String>,
+    /// Operator for one entity type, `TYPE=OP` (repeatable; overrides the config).
+    #[arg(long, value_name = "TYPE=OP")]
+    pub operator: Vec<String>,
+    /// Whole-cell operator for a CSV column or JSON path, `NAME=OP` (repeatable).
+    #[arg(long, value_name = "NAME=OP")]
+    pub column_operator: Vec<String>,
+    /// Operator for types not listed: keep, redact, replace, mask, mask:N, hash, tokenize, fpe.
+    #[arg(long, value_name = "OP")]
+    pub default: Option<String>,
+    /// aigis.toml to read [data.anonymize] from (default: ./aigis.toml if present).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Vault key file (else $AIGIS_VAULT_KEY holds the key itself).
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+    /// Entities scoring below this are left alone.
+    #[arg(long, default_value_t = 0.4)]
+    pub min_score: f32,
+    /// No progress bar or summary.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DataKeygenArgs {
+    /// Key file to write (mode 0600; refuses to overwrite).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub out: PathBuf,
+    /// Write an age X25519 identity instead (its public key is printed on stdout).
+    #[arg(long)]
+    pub age: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct EncryptArgs {
+    /// Plaintext file (`-` for stdin).
+    pub input: PathBuf,
+    /// Output file, written atomically (`-` for stdout).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: PathBuf,
+    /// Recipient public key `age1…` (repeatable).
+    #[arg(long, short = 'r', value_name = "AGE1…")]
+    pub recipient: Vec<String>,
+    /// File of recipients, one `age1…` per line (`#` comments).
+    #[arg(long, short = 'R', value_name = "FILE")]
+    pub recipients_file: Vec<PathBuf>,
+    /// Encrypt with a passphrase read from FILE (or $AIGIS_AGE_PASSPHRASE with `-`).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["recipient", "recipients_file"])]
+    pub passphrase_file: Option<PathBuf>,
+    /// ASCII armour (PEM-style text) instead of binary.
+    #[arg(long, short = 'a')]
+    pub armor: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DecryptArgs {
+    /// Encrypted file, binary or armoured (`-` for stdin).
+    pub input: PathBuf,
+    /// Output file, written atomically only after the whole file authenticated.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: PathBuf,
+    /// Identity file (`AGE-SECRET-KEY-1…`, as written by age-keygen or `aigis data keygen --age`).
+    #[arg(
+        long,
+        short = 'i',
+        value_name = "FILE",
+        required_unless_present = "passphrase_file"
+    )]
+    pub identity: Option<PathBuf>,
+    /// The file is passphrase-encrypted; read the passphrase from FILE (or
+    /// $AIGIS_AGE_PASSPHRASE with `-`).
+    #[arg(long, value_name = "FILE", conflicts_with = "identity")]
+    pub passphrase_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

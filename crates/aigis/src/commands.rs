@@ -23,6 +23,7 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
         Command::Log(c) => Ok(crate::integrity::log(&c)),
         Command::Registry(c) => Ok(crate::integrity::registry(&c)),
         Command::Pii(c) => crate::data::pii(&c),
+        Command::Data(c) => crate::data::data(&c),
     }
 }
 

@@ -232,7 +232,12 @@ fn demo_run_exits_1_and_writes_reports() {
         serde_json::from_str(&std::fs::read_to_string(d.path().join("aigis-report.json")).unwrap())
             .unwrap();
     assert_eq!(v["schema"], "aigis.run/v1");
-    assert_eq!(v["files"].as_array().unwrap().len(), 4);
+    // Four model files and the dataset.
+    assert_eq!(v["files"].as_array().unwrap().len(), 5);
+    assert!(
+        table.contains("PII102") && table.contains("data/customers.csv!note"),
+        "{table}"
+    );
     assert!(d.path().join("aigis-report.html").exists());
 }
 

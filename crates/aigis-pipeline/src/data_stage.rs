@@ -1,0 +1,85 @@
+//! `data`: scans the datasets under `[data] paths` for PII and secrets and turns the per-column
+//! counts into findings (`PII101`–`PII104`) by the thresholds in `[data.allow]`.
+
+use std::path::{Path, PathBuf};
+
+use aigis_core::{ErrorRecord, FileRecord, Report, Severity, Verdict};
+use aigis_data::{Analyzer, Options, dataset};
+
+use crate::PipelineError;
+use crate::stages::{ProjectContext, Stage};
+
+/// The `data` stage.
+pub(crate) struct DataStage;
+
+/// Dataset files under `p` (itself if it is a file), sorted, symlinks not followed.
+fn datasets(p: &Path, out: &mut Vec<PathBuf>, depth: u32) -> std::io::Result<()> {
+    let meta = std::fs::symlink_metadata(p)?;
+    if meta.is_file() {
+        out.push(p.to_path_buf());
+    } else if meta.is_dir() && depth < 32 {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(p)?
+            .map(|e| e.map(|e| e.path()))
+            .collect::<Result<_, _>>()?;
+        entries.sort();
+        for e in entries {
+            let m = std::fs::symlink_metadata(&e)?;
+            if m.is_dir() || (m.is_file() && dataset::is_dataset(&e)) {
+                datasets(&e, out, depth + 1)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+impl Stage for DataStage {
+    fn name(&self) -> &'static str {
+        "data"
+    }
+
+    fn run(&self, ctx: &ProjectContext, report: &mut Report) -> Result<(), PipelineError> {
+        let cfg = &ctx.config.data;
+        let analyzer = Analyzer::new(Options {
+            min_score: cfg.min_score,
+            entities: Vec::new(),
+        });
+        let mut files = Vec::new();
+        for p in &cfg.paths {
+            let path = ctx.dir.join(p);
+            datasets(&path, &mut files, 0).map_err(|source| PipelineError::Io {
+                op: "listing datasets in",
+                path: path.clone(),
+                source,
+            })?;
+        }
+        for f in files {
+            let rel = f.strip_prefix(&ctx.dir).unwrap_or(&f).display().to_string();
+            let bytes = std::fs::metadata(&f).map_or(0, |m| m.len());
+            match dataset::scan_file(&analyzer, &f, cfg.sample) {
+                Ok(mut r) => {
+                    r.path.clone_from(&rel);
+                    let found = aigis_data::rules::findings(&r, &cfg.allow);
+                    report.files.push(FileRecord {
+                        path: rel,
+                        format: format!("dataset/{}", r.format),
+                        bytes,
+                        sha256: None,
+                        verdict: match found.iter().map(|f| f.severity).max() {
+                            Some(Severity::High | Severity::Critical) => Verdict::Unsafe,
+                            Some(Severity::Medium) => Verdict::Suspicious,
+                            _ if r.bad_records > 0 => Verdict::Error,
+                            _ => Verdict::Clean,
+                        },
+                        incomplete: r.bad_records > 0,
+                    });
+                    report.findings.extend(found);
+                }
+                Err(e) => report.errors.push(ErrorRecord {
+                    path: rel,
+                    message: format!("reading dataset: {e}"),
+                }),
+            }
+        }
+        Ok(())
+    }
+}
