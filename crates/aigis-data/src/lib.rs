@@ -13,6 +13,7 @@ pub mod anonymize;
 pub mod context;
 pub mod crypt;
 pub mod dataset;
+mod gazetteer;
 pub mod recognizers;
 pub mod rules;
 pub mod stream;

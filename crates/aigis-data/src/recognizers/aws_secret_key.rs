@@ -6,7 +6,7 @@ use crate::{Candidate, Recognizer, RecognizerInfo};
 
 lazy_re!(
     RE,
-    r#"(?i)aws.{0,20}?secret.{0,20}?["'=:[ \t\r\n]]+([A-Za-z0-9/+]{40})(?-u:\b)"#
+    r#"(?i)aws.{0,20}?secret.{0,20}?["'=:[ \t\r\n]]+([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)"#
 );
 
 /// AWS secret access keys.

@@ -37,7 +37,19 @@ impl Recognizer for IpAddress {
                 || (after == Some('.')
                     && text[m.end() + 1..].starts_with(|c: char| c.is_ascii_digit()));
             if ok && !embedded {
-                push(out, "IP_ADDRESS", m.start(), m.end(), 0.6, true);
+                // Unspecified, loopback and broadcast addresses identify nobody (`listen =
+                // 0.0.0.0:8080`); they stay below the default threshold.
+                let special = m.as_str() == "0.0.0.0"
+                    || m.as_str() == "255.255.255.255"
+                    || m.as_str().starts_with("127.");
+                push(
+                    out,
+                    "IP_ADDRESS",
+                    m.start(),
+                    m.end(),
+                    if special { 0.2 } else { 0.6 },
+                    !special,
+                );
             }
         }
         if !text.contains(':') {

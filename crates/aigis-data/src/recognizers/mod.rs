@@ -59,8 +59,10 @@ mod google_api_key;
 mod iban;
 mod ip_address;
 mod jwt;
+mod location;
 mod medical_license;
 mod openai_key;
+mod person;
 mod phone;
 mod private_key;
 mod slack_token;
@@ -99,6 +101,8 @@ pub fn all() -> Vec<&'static dyn Recognizer> {
         &private_key::PrivateKey,
         &jwt::Jwt,
         &generic_secret::GenericSecret,
+        &person::Person,
+        &location::Location,
     ]
 }
 

@@ -10,7 +10,19 @@ lazy_re!(
 );
 lazy_re!(
     NANP,
-    r"(?:\([0-9]{3}\)[ \t\r\n]?|(?-u:\b)[0-9]{3}[.\-[ \t\r\n]])[0-9]{3}[.\-[ \t\r\n]][0-9]{4}(?-u:\b)"
+    r"(?:\([0-9]{3}\)[ \t\r\n]?|(?-u:\b)[0-9]{3}[.\-[ \t\r\n]])[0-9]{3}[.\-[ \t\r\n]][0-9]{4}(?:[ ]?(?:x|ext\.?)[ ]?[0-9]{1,5})?(?-u:\b)"
+);
+// Ten NANP digits with no separator: a phone only with context (a `phone` column, `call`).
+lazy_re!(NANP_BARE, r"(?-u:\b)[2-9][0-9]{2}[2-9][0-9]{6}(?-u:\b)");
+// National numbers with a trunk 0 (most of Europe, Japan, the UK, Brazil's long form).
+lazy_re!(
+    NATIONAL,
+    r"(?:\(0[0-9]{1,4}\)[ ]?|(?-u:\b)0[0-9]{1,4}[ .\-/]?)[0-9]{2,4}(?:[ .\-]?[0-9]{2,4}){0,3}(?-u:\b)"
+);
+// Brazil: two-digit area code, then 4-4 or 5-4 digits.
+lazy_re!(
+    BRAZIL,
+    r"(?:\([1-9][0-9]\)|(?-u:\b)[1-9][0-9]) 9?[0-9]{4}-[0-9]{4}(?-u:\b)"
 );
 
 /// ITU-T E.164 country calling codes (1-3 digits) in use.
@@ -55,7 +67,7 @@ pub struct Phone;
 static INFO: RecognizerInfo = RecognizerInfo {
     name: "phone",
     entities: &["PHONE_NUMBER"],
-    summary: "+CC plan check or NANP with separators",
+    summary: "+CC plan check, NANP, trunk-0 national and Brazilian forms; bare digits need context",
 };
 
 impl Recognizer for Phone {
@@ -82,8 +94,44 @@ impl Recognizer for Phone {
                 continue;
             }
             let d = digits(m.as_str());
-            if nanp_ok(&d) {
+            let main = if d.len() > 10 { &d[..10] } else { &d[..] };
+            if nanp_ok(main) {
                 push(out, "PHONE_NUMBER", m.start(), m.end(), 0.5, false);
+            }
+        }
+        let free = |s: usize, e: usize| {
+            let before = text[..s].chars().next_back();
+            let after = text[e..].chars().next();
+            // Not part of a longer number, a version or a decimal.
+            let glued_before = before
+                .is_some_and(|c| c.is_ascii_digit() || matches!(c, '+' | '-' | '.' | '/' | ','));
+            let decimal =
+                after == Some('.') && text[e + 1..].starts_with(|c: char| c.is_ascii_digit());
+            let glued_after = after.is_some_and(|c| matches!(c, '-' | '/' | ','));
+            !(glued_before || decimal || glued_after)
+        };
+        for m in NANP_BARE.find_iter(text) {
+            if free(m.start(), m.end()) && nanp_ok(m.as_str().as_bytes()) {
+                push(out, "PHONE_NUMBER", m.start(), m.end(), 0.3, false);
+            }
+        }
+        for m in NATIONAL.find_iter(text) {
+            let d = digits(m.as_str());
+            if (9..=12).contains(&d.len()) && d.get(1) != Some(&b'0') && free(m.start(), m.end()) {
+                let grouped = m.as_str().bytes().any(|b| !b.is_ascii_digit());
+                push(
+                    out,
+                    "PHONE_NUMBER",
+                    m.start(),
+                    m.end(),
+                    if grouped { 0.45 } else { 0.3 },
+                    false,
+                );
+            }
+        }
+        for m in BRAZIL.find_iter(text) {
+            if free(m.start(), m.end()) {
+                push(out, "PHONE_NUMBER", m.start(), m.end(), 0.45, false);
             }
         }
     }
@@ -110,5 +158,21 @@ mod tests {
             )
             .is_empty()
         );
+        assert_eq!(
+            found(
+                "PHONE_NUMBER",
+                "tel. 04 37 47 24 52 / call 0299087513 or 070-2531-5754"
+            ),
+            ["04 37 47 24 52", "0299087513", "070-2531-5754"]
+        );
+        assert_eq!(
+            found(
+                "PHONE_NUMBER",
+                "phone (550) 875-2917x0342, ligue 79 4766-1435"
+            ),
+            ["(550) 875-2917x0342", "79 4766-1435"]
+        );
+        // Bare digits without context stay below the threshold.
+        assert!(found("PHONE_NUMBER", "seq=4155550132 ref 0299087513").is_empty());
     }
 }

@@ -24,8 +24,21 @@ impl Recognizer for UkNhs {
     fn find(&self, text: &str, out: &mut Vec<Candidate>) {
         for m in RE.find_iter(text) {
             if uk_nhs(&digits(m.as_str())) {
-                // A 1-in-11 checksum is weak evidence on its own: context lifts it.
-                push(out, "UK_NHS", m.start(), m.end(), 0.3, false);
+                // A 1-in-11 checksum is weak evidence on its own; with "NHS" just before it, it
+                // is the number the text says it is and wins over phone shapes.
+                let mut a = m.start().saturating_sub(24);
+                while !text.is_char_boundary(a) {
+                    a -= 1;
+                }
+                let cue = text[a..m.start()].to_ascii_lowercase().contains("nhs");
+                push(
+                    out,
+                    "UK_NHS",
+                    m.start(),
+                    m.end(),
+                    if cue { 0.7 } else { 0.3 },
+                    cue,
+                );
             }
         }
     }

@@ -1,0 +1,298 @@
+//! Word lists and a word tokenizer for the PERSON and LOCATION recognizers. The lists are
+//! shipped in `data/` (US Census names, GeoNames places; see `data/README.md`), compiled into
+//! the binary and loaded into hash sets on first use (about 10 ms, once per process).
+
+use std::collections::HashSet;
+use std::sync::LazyLock;
+
+fn set(text: &'static str) -> HashSet<String> {
+    text.lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_lowercase)
+        .collect()
+}
+
+/// US Census first names.
+pub(crate) static FIRST: LazyLock<HashSet<String>> =
+    LazyLock::new(|| set(include_str!("../data/first_names.txt")));
+/// US Census surnames (the 30,000 most frequent).
+pub(crate) static LAST: LazyLock<HashSet<String>> =
+    LazyLock::new(|| set(include_str!("../data/last_names.txt")));
+/// Countries and US states.
+pub(crate) static REGIONS: LazyLock<HashSet<String>> =
+    LazyLock::new(|| set(include_str!("../data/regions.txt")));
+/// Cities of 15,000 people or more.
+pub(crate) static CITIES: LazyLock<HashSet<String>> =
+    LazyLock::new(|| set(include_str!("../data/cities.txt")));
+
+/// Capitalised words that start sentences, label fields or name things and are never a name on
+/// their own (lower case). A run of capitalised words is cut at them.
+pub(crate) static STOP: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
+    [
+        "a",
+        "about",
+        "account",
+        "address",
+        "after",
+        "all",
+        "also",
+        "an",
+        "and",
+        "any",
+        "api",
+        "app",
+        "applicant",
+        "april",
+        "are",
+        "as",
+        "at",
+        "august",
+        "auth",
+        "bank",
+        "be",
+        "because",
+        "before",
+        "best",
+        "bill",
+        "born",
+        "but",
+        "by",
+        "call",
+        "can",
+        "card",
+        "city",
+        "client",
+        "contact",
+        "country",
+        "customer",
+        "date",
+        "dear",
+        "december",
+        "do",
+        "donations",
+        "driver",
+        "e-mail",
+        "email",
+        "error",
+        "example",
+        "february",
+        "file",
+        "for",
+        "friday",
+        "from",
+        "good",
+        "he",
+        "hello",
+        "her",
+        "hey",
+        "hi",
+        "his",
+        "how",
+        "i",
+        "iban",
+        "if",
+        "in",
+        "info",
+        "invoice",
+        "is",
+        "it",
+        "its",
+        "january",
+        "july",
+        "june",
+        "just",
+        "license",
+        "mail",
+        "march",
+        "may",
+        "monday",
+        "my",
+        "name",
+        "new",
+        "nhs",
+        "no",
+        "not",
+        "note",
+        "november",
+        "now",
+        "number",
+        "october",
+        "of",
+        "ok",
+        "on",
+        "or",
+        "order",
+        "our",
+        "passport",
+        "patient",
+        "phone",
+        "please",
+        "profile",
+        "reach",
+        "re",
+        "regards",
+        "release",
+        "reply",
+        "saturday",
+        "see",
+        "september",
+        "she",
+        "sincerely",
+        "so",
+        "ssn",
+        "street",
+        "subject",
+        "sunday",
+        "tel",
+        "temperature",
+        "thank",
+        "thanks",
+        "that",
+        "the",
+        "their",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "thursday",
+        "to",
+        "today",
+        "tracking",
+        "tuesday",
+        "user",
+        "visit",
+        "warning",
+        "we",
+        "wednesday",
+        "what",
+        "when",
+        "where",
+        "who",
+        "why",
+        "will",
+        "with",
+        "yes",
+        "you",
+        "your",
+    ]
+    .into_iter()
+    .collect()
+});
+
+/// Titles that announce a name (compared in lower case, without a trailing dot).
+pub(crate) static TITLES: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
+    [
+        "mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "dame", "herr", "frau", "hr", "fr",
+        "mme", "mlle", "m", "monsieur", "madame", "sr", "sra", "srta", "don", "doña", "sig",
+        "sig.ra", "signor", "signora", "dott", "dhr", "mevr", "rev",
+    ]
+    .into_iter()
+    .collect()
+});
+
+/// Lower-case particles allowed inside a name (`Ludwig van Beethoven`, `María de la Cruz`).
+pub(crate) const PARTICLES: &[&str] = &[
+    "van", "von", "de", "der", "den", "da", "das", "di", "del", "della", "dos", "du", "la", "le",
+    "ten", "ter", "bin", "al", "y",
+];
+
+/// A word: letters with inner `-`, `'` or `’` (`O'Brien`, `Stey-Albers`), byte offsets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Word {
+    pub start: usize,
+    pub end: usize,
+    /// First letter upper case.
+    pub cap: bool,
+    /// Every letter upper case.
+    pub upper: bool,
+    /// Han, Hiragana or Katakana.
+    pub cjk: bool,
+}
+
+/// 0 for other scripts, 1 Han, 2 Hiragana, 3 Katakana: a word never spans two classes, so
+/// `私は佐藤` splits into `私`, `は`, `佐藤`.
+fn cjk_class(c: char) -> u8 {
+    match c as u32 {
+        0x3040..=0x309F => 2,
+        0x30A0..=0x30FF => 3,
+        0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF => 1,
+        _ => 0,
+    }
+}
+
+/// Splits `text` into words.
+pub(crate) fn words(text: &str) -> Vec<Word> {
+    let mut out = Vec::new();
+    let mut it = text.char_indices().peekable();
+    while let Some((i, c)) = it.next() {
+        if !c.is_alphabetic() {
+            continue;
+        }
+        let class = cjk_class(c);
+        let cjk = class != 0;
+        let cap = c.is_uppercase();
+        let mut upper = cap;
+        let mut end = i + c.len_utf8();
+        while let Some(&(j, d)) = it.peek() {
+            if d.is_alphabetic() && cjk_class(d) == class {
+                upper &= !d.is_lowercase();
+                end = j + d.len_utf8();
+                it.next();
+            } else if matches!(d, '-' | '\'' | '’') && !cjk {
+                // Only inside a word: the next character must be a letter.
+                let mut look = it.clone();
+                look.next();
+                match look.peek() {
+                    Some(&(_, e)) if e.is_alphabetic() && cjk_class(e) == 0 => {
+                        it.next();
+                    }
+                    _ => break,
+                }
+            } else {
+                break;
+            }
+        }
+        out.push(Word {
+            start: i,
+            end,
+            cap,
+            upper,
+            cjk,
+        });
+    }
+    out
+}
+
+/// Whether `s` (any case) is in `set`, without allocating for ASCII input up to 32 bytes.
+pub(crate) fn contains(set: &HashSet<String>, s: &str) -> bool {
+    if s.len() <= 32 && s.is_ascii() {
+        let mut buf = [0u8; 32];
+        let b = &mut buf[..s.len()];
+        b.copy_from_slice(s.as_bytes());
+        b.make_ascii_lowercase();
+        // ASCII lower-casing keeps UTF-8 valid.
+        return std::str::from_utf8(b).is_ok_and(|k| set.contains(k));
+    }
+    set.contains(&s.to_lowercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_keep_inner_hyphens_and_apostrophes() {
+        let t = "Dear O'Brien-Smith, it's 佐藤 陽子 - ok";
+        let w: Vec<&str> = words(t).iter().map(|w| &t[w.start..w.end]).collect();
+        assert_eq!(w, ["Dear", "O'Brien-Smith", "it's", "佐藤", "陽子", "ok"]);
+        assert!(words(t)[3].cjk && !words(t)[1].upper);
+    }
+
+    #[test]
+    fn lists_load_and_look_up_in_any_case() {
+        assert!(contains(&FIRST, "JAMES") && contains(&LAST, "smith"));
+        assert!(contains(&REGIONS, "Germany") && contains(&CITIES, "São Paulo"));
+        assert!(!contains(&CITIES, "Qwertyville"));
+    }
+}

@@ -1,0 +1,247 @@
+//! `PERSON`: runs of capitalised words scored by the US Census name lists (a known first name
+//! and a known surname score highest), titles (`Dr.`, `Frau`, `Mme`), name particles
+//! (`van`, `de la`) and context words (`name`, `contact`, `dear`, a `name` column); CJK names
+//! written as two short ideograph groups separated by a space. Runs that are a known place,
+//! hold an organisation suffix, or are made of ordinary capitalised words are not names.
+use super::push;
+use crate::gazetteer::{self, FIRST, LAST, PARTICLES, STOP, TITLES, Word};
+use crate::{Candidate, Recognizer, RecognizerInfo};
+
+/// Person names.
+pub struct Person;
+
+static INFO: RecognizerInfo = RecognizerInfo {
+    name: "person",
+    entities: &["PERSON"],
+    summary: "capitalised word runs + Census first/last name lists, titles, particles, context",
+};
+
+/// Words after a name that belong to it.
+const SUFFIXES: &[&str] = &[
+    "jr", "sr", "ii", "iii", "iv", "md", "phd", "dds", "dvm", "esq", "mba", "b.sc", "m.sc",
+];
+/// Words that make a run an organisation, not a person.
+const ORG: &[&str] = &[
+    "inc",
+    "corp",
+    "ltd",
+    "llc",
+    "gmbh",
+    "ag",
+    "plc",
+    "group",
+    "bank",
+    "university",
+    "company",
+    "co",
+    "kg",
+    "sarl",
+    "spa",
+    "bv",
+    "foundation",
+    "institute",
+    "hospital",
+    "school",
+];
+
+/// First words of place names, not of person names (`Port Shannon`, `South Georgia`).
+const PLACE_START: &[&str] = &[
+    "port", "fort", "lake", "mount", "north", "south", "east", "west", "new", "san", "santa",
+    "los", "las", "bad", "sankt", "st",
+];
+
+fn lower_in(list: &[&str], s: &str) -> bool {
+    list.iter().any(|x| x.eq_ignore_ascii_case(s))
+}
+
+/// What separates two words: one space, or `. ` after a title or an initial.
+fn joined(text: &str, a: &Word, b: &Word) -> bool {
+    let gap = &text[a.end..b.start];
+    gap == " " || (gap == ". " && (a.end - a.start <= 4))
+}
+
+impl Person {
+    fn score_run(text: &str, ws: &[Word], titled: bool) -> Option<f32> {
+        let names: Vec<&str> = ws
+            .iter()
+            .map(|w| &text[w.start..w.end])
+            .filter(|s| !lower_in(PARTICLES, s) && !lower_in(SUFFIXES, s))
+            .collect();
+        if names.is_empty() || names.len() > 5 {
+            return None;
+        }
+        if names.iter().any(|s| lower_in(ORG, s)) || lower_in(PLACE_START, names[0]) {
+            return None;
+        }
+        let whole = &text[ws[0].start..ws[ws.len() - 1].end];
+        if gazetteer::contains(&gazetteer::CITIES, whole)
+            || gazetteer::contains(&gazetteer::REGIONS, whole)
+        {
+            return None;
+        }
+        let first = gazetteer::contains(&FIRST, names[0]);
+        let last_word = names[names.len() - 1];
+        let last = gazetteer::contains(&LAST, last_word)
+            || last_word
+                .split(['-', '\''])
+                .any(|p| p.len() > 1 && gazetteer::contains(&LAST, p));
+        let upper = ws.iter().all(|w| w.upper);
+        let score: f32 = match (names.len(), first, last) {
+            (1, true, _) | (1, _, true) if titled => 0.6,
+            (1, true, _) => 0.25,
+            (1, _, _) if titled => 0.45,
+            (1, _, _) => return None,
+            (_, true, true) => 0.85,
+            (2..=3, true, false) | (2..=3, false, true) => 0.6,
+            _ if titled => 0.6,
+            _ => 0.3,
+        };
+        // ALL-CAPS runs are headings and acronyms unless both names are known.
+        if upper && !(first && last) {
+            return None;
+        }
+        Some(if titled {
+            (score + 0.1).min(0.95)
+        } else {
+            score
+        })
+    }
+
+    fn cjk(text: &str, ws: &[Word], i: usize, out: &mut Vec<Candidate>) -> bool {
+        let (a, Some(b)) = (ws[i], ws.get(i + 1)) else {
+            return false;
+        };
+        let gap = &text[a.end..b.start];
+        let short = |w: &Word| (1..=3).contains(&text[w.start..w.end].chars().count());
+        if b.cjk && (gap == " " || gap == "\u{3000}") && short(&a) && short(b) {
+            push(out, "PERSON", a.start, b.end, 0.5, false);
+            return true;
+        }
+        false
+    }
+}
+
+impl Recognizer for Person {
+    fn info(&self) -> &RecognizerInfo {
+        &INFO
+    }
+    fn find(&self, text: &str, out: &mut Vec<Candidate>) {
+        let ws = gazetteer::words(text);
+        let mut i = 0;
+        while i < ws.len() {
+            if ws[i].cjk {
+                i += if Self::cjk(text, &ws, i, out) { 2 } else { 1 };
+                continue;
+            }
+            if !ws[i].cap {
+                i += 1;
+                continue;
+            }
+            // The run of joined capitalised words (and particles before a capitalised word).
+            let mut j = i + 1;
+            while j < ws.len() && joined(text, &ws[j - 1], &ws[j]) && !ws[j].cjk {
+                let s = &text[ws[j].start..ws[j].end];
+                // A particle (or two: `de la`) must lead to a capitalised word.
+                let particle = lower_in(PARTICLES, s)
+                    && ws[j + 1..]
+                        .iter()
+                        .take(2)
+                        .find(|n| !lower_in(PARTICLES, &text[n.start..n.end]))
+                        .is_some_and(|n| n.cap);
+                if !(ws[j].cap || particle) {
+                    break;
+                }
+                j += 1;
+            }
+            // Cut at stop words and titles; a title announces the name after it.
+            let mut k = i;
+            let mut titled = false;
+            let mut title_start = None;
+            while k < j {
+                let s = &text[ws[k].start..ws[k].end];
+                let lower = s.to_lowercase();
+                if TITLES.contains(lower.as_str()) {
+                    titled = true;
+                    title_start.get_or_insert(ws[k].start);
+                    k += 1;
+                    continue;
+                }
+                if STOP.contains(lower.as_str()) {
+                    titled = false;
+                    title_start = None;
+                    k += 1;
+                    continue;
+                }
+                let mut e = k + 1;
+                while e < j && {
+                    let l = text[ws[e].start..ws[e].end].to_lowercase();
+                    !STOP.contains(l.as_str()) && !TITLES.contains(l.as_str())
+                } {
+                    e += 1;
+                }
+                if let Some(score) = Self::score_run(text, &ws[k..e], titled) {
+                    let start = title_start.unwrap_or(ws[k].start);
+                    let mut end = ws[e - 1].end;
+                    // Keep an abbreviation dot of a final suffix (`Jr.`).
+                    if lower_in(SUFFIXES, &text[ws[e - 1].start..end])
+                        && text[end..].starts_with('.')
+                    {
+                        end += 1;
+                    }
+                    push(out, "PERSON", start, end, score, false);
+                }
+                titled = false;
+                title_start = None;
+                k = e;
+            }
+            i = j;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::recognizers::testing::found;
+
+    #[test]
+    fn names_with_and_without_cues() {
+        assert_eq!(
+            found("PERSON", "Customer Jeff Serrano lives in Cambodia"),
+            ["Jeff Serrano"]
+        );
+        assert_eq!(
+            found("PERSON", "Contact: Dogan Stey-Albers, tel"),
+            ["Dogan Stey-Albers"]
+        );
+        assert_eq!(
+            found("PERSON", "signed Dr. Anna Lee DDS"),
+            ["Dr. Anna Lee DDS"]
+        );
+        assert_eq!(
+            found("PERSON", "Mary de la Cruz wrote it"),
+            ["Mary de la Cruz"]
+        );
+        assert_eq!(
+            found("PERSON", "こんにちは 私は佐藤 陽子です"),
+            ["佐藤 陽子"]
+        );
+    }
+
+    #[test]
+    fn hard_negatives() {
+        for t in [
+            "The Quick Report was filed",
+            "Release v1.2 built from commit abc",
+            "New York is large",
+            "Acme Holdings Inc announced",
+            "INFO GET /api",
+            "Example key: AKIAIOSFODNN7EXAMPLE",
+        ] {
+            assert!(
+                found("PERSON", t).is_empty(),
+                "{t}: {:?}",
+                found("PERSON", t)
+            );
+        }
+    }
+}
