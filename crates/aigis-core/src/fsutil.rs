@@ -16,16 +16,30 @@ pub fn write_atomic(path: &Path, bytes: &[u8], private: bool) -> std::io::Result
 /// the bytes go to a temporary file beside the target, which is synced and renamed over it on
 /// commit and removed if the writer is dropped without committing (an error, a tampered input,
 /// a panic). Streaming commands use it so a failure never leaves half an output behind.
+///
+/// A path that exists and is not a regular file (`/dev/null`, a FIFO, `/dev/stdout`) is written
+/// in place: renaming over it would replace the device with a file.
 #[derive(Debug)]
 pub struct AtomicFile {
     file: Option<std::io::BufWriter<std::fs::File>>,
     tmp: PathBuf,
     path: PathBuf,
+    /// Writing straight into a device or pipe; commit only flushes.
+    direct: bool,
 }
 
 impl AtomicFile {
     /// Starts writing `path` (mode 0600 with `private`).
     pub fn create(path: &Path, private: bool) -> std::io::Result<Self> {
+        if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+            let f = std::fs::OpenOptions::new().write(true).open(path)?;
+            return Ok(Self {
+                file: Some(std::io::BufWriter::with_capacity(1 << 20, f)),
+                tmp: path.to_path_buf(),
+                path: path.to_path_buf(),
+                direct: true,
+            });
+        }
         let tmp = temp_beside(path);
         let mut opts = std::fs::OpenOptions::new();
         opts.write(true).create_new(true);
@@ -42,6 +56,7 @@ impl AtomicFile {
             file: Some(std::io::BufWriter::with_capacity(1 << 20, f)),
             tmp,
             path: path.to_path_buf(),
+            direct: false,
         })
     }
 
@@ -50,6 +65,12 @@ impl AtomicFile {
         let Some(w) = self.file.take() else {
             return Err(std::io::Error::other("already committed"));
         };
+        if self.direct {
+            return w
+                .into_inner()
+                .map(drop)
+                .map_err(std::io::IntoInnerError::into_error);
+        }
         let result = w
             .into_inner()
             .map_err(std::io::IntoInnerError::into_error)
@@ -79,7 +100,7 @@ impl Write for AtomicFile {
 
 impl Drop for AtomicFile {
     fn drop(&mut self) {
-        if self.file.take().is_some() {
+        if self.file.take().is_some() && !self.direct {
             let _ = std::fs::remove_file(&self.tmp);
         }
     }
@@ -163,6 +184,29 @@ mod tests {
         f.commit().unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"new");
         assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn devices_are_written_in_place_not_replaced() {
+        use std::os::unix::fs::FileTypeExt;
+        let mut f = AtomicFile::create(Path::new("/dev/null"), false).unwrap();
+        f.write_all(b"discarded").unwrap();
+        f.commit().unwrap();
+        assert!(
+            std::fs::metadata("/dev/null")
+                .unwrap()
+                .file_type()
+                .is_char_device()
+        );
+        // The same for write_atomic.
+        write_atomic(Path::new("/dev/null"), b"x", false).unwrap();
+        assert!(
+            std::fs::metadata("/dev/null")
+                .unwrap()
+                .file_type()
+                .is_char_device()
+        );
     }
 
     #[test]
