@@ -5,29 +5,98 @@
 use std::collections::HashSet;
 use std::sync::LazyLock;
 
-fn set(text: &'static str) -> HashSet<String> {
+/// A fast, non-cryptographic hash for short words (the sets are built from shipped data, not
+/// from input, so hash flooding is not a concern; SipHash was a tenth of detection time).
+#[derive(Clone, Copy, Default)]
+pub(crate) struct WordHasher(u64);
+
+impl std::hash::Hasher for WordHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(b))
+                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.0 = (self.0.rotate_left(5) ^ u64::from(i)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// A set of lower-case words.
+pub(crate) type WordSet = HashSet<String, std::hash::BuildHasherDefault<WordHasher>>;
+/// A set of built-in lower-case words.
+pub(crate) type StaticSet = HashSet<&'static str, std::hash::BuildHasherDefault<WordHasher>>;
+
+/// For each place name of several words, its first word and the most words a place starting
+/// with it has: the LOCATION recognizer tries longer runs only after such a word.
+pub(crate) static PLACE_HEADS: LazyLock<
+    std::collections::HashMap<String, usize, std::hash::BuildHasherDefault<WordHasher>>,
+> = LazyLock::new(|| {
+    let mut m = std::collections::HashMap::default();
+    for list in [
+        include_str!("../data/regions.txt"),
+        include_str!("../data/cities.txt"),
+    ] {
+        for line in list.lines() {
+            let n = line.split([' ', '-']).count();
+            if n > 1 {
+                let head = line.split([' ', '-']).next().unwrap_or("").to_lowercase();
+                let e = m.entry(head).or_insert(1);
+                *e = (*e).max(n);
+            }
+        }
+    }
+    m
+});
+
+fn set(text: &'static str) -> WordSet {
     text.lines()
         .filter(|l| !l.is_empty())
         .map(str::to_lowercase)
         .collect()
 }
 
+/// Lower-cases ASCII `s` into `buf` (no allocation); `None` if it is not short ASCII.
+pub(crate) fn ascii_lower<'b>(s: &str, buf: &'b mut [u8; 32]) -> Option<&'b str> {
+    if s.len() > 32 || !s.is_ascii() {
+        return None;
+    }
+    let b = &mut buf[..s.len()];
+    b.copy_from_slice(s.as_bytes());
+    b.make_ascii_lowercase();
+    std::str::from_utf8(b).ok()
+}
+
+/// Whether the lower-cased `s` is one of `words` (short static lists).
+pub(crate) fn is_one_of(words: &StaticSet, s: &str) -> bool {
+    let mut buf = [0u8; 32];
+    match ascii_lower(s, &mut buf) {
+        Some(k) => words.contains(k),
+        None => words.contains(s.to_lowercase().as_str()),
+    }
+}
+
 /// US Census first names.
-pub(crate) static FIRST: LazyLock<HashSet<String>> =
+pub(crate) static FIRST: LazyLock<WordSet> =
     LazyLock::new(|| set(include_str!("../data/first_names.txt")));
 /// US Census surnames (the 30,000 most frequent).
-pub(crate) static LAST: LazyLock<HashSet<String>> =
+pub(crate) static LAST: LazyLock<WordSet> =
     LazyLock::new(|| set(include_str!("../data/last_names.txt")));
 /// Countries and US states.
-pub(crate) static REGIONS: LazyLock<HashSet<String>> =
+pub(crate) static REGIONS: LazyLock<WordSet> =
     LazyLock::new(|| set(include_str!("../data/regions.txt")));
 /// Cities of 15,000 people or more.
-pub(crate) static CITIES: LazyLock<HashSet<String>> =
+pub(crate) static CITIES: LazyLock<WordSet> =
     LazyLock::new(|| set(include_str!("../data/cities.txt")));
 
 /// Capitalised words that start sentences, label fields or name things and are never a name on
 /// their own (lower case). A run of capitalised words is cut at them.
-pub(crate) static STOP: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
+pub(crate) static STOP: LazyLock<StaticSet> = LazyLock::new(|| {
     [
         "a",
         "about",
@@ -181,7 +250,7 @@ pub(crate) static STOP: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
 });
 
 /// Titles that announce a name (compared in lower case, without a trailing dot).
-pub(crate) static TITLES: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
+pub(crate) static TITLES: LazyLock<StaticSet> = LazyLock::new(|| {
     [
         "mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "dame", "herr", "frau", "hr", "fr",
         "mme", "mlle", "m", "monsieur", "madame", "sr", "sra", "srta", "don", "doña", "sig",
@@ -265,16 +334,33 @@ pub(crate) fn words(text: &str) -> Vec<Word> {
 }
 
 /// Whether `s` (any case) is in `set`, without allocating for ASCII input up to 32 bytes.
-pub(crate) fn contains(set: &HashSet<String>, s: &str) -> bool {
-    if s.len() <= 32 && s.is_ascii() {
-        let mut buf = [0u8; 32];
-        let b = &mut buf[..s.len()];
-        b.copy_from_slice(s.as_bytes());
-        b.make_ascii_lowercase();
-        // ASCII lower-casing keeps UTF-8 valid.
-        return std::str::from_utf8(b).is_ok_and(|k| set.contains(k));
+pub(crate) fn contains(set: &WordSet, s: &str) -> bool {
+    let mut buf = [0u8; 32];
+    match ascii_lower(s, &mut buf) {
+        Some(k) => set.contains(k),
+        None => set.contains(&s.to_lowercase()),
     }
-    set.contains(&s.to_lowercase())
+}
+
+thread_local! {
+    /// The last text tokenised on this thread and its words: PERSON and LOCATION run one after
+    /// the other on the same text, so the second reuses the first's words.
+    static LAST_WORDS: std::cell::RefCell<(String, Vec<Word>)> =
+        const { std::cell::RefCell::new((String::new(), Vec::new())) };
+}
+
+/// [`words`], cached for the most recent text of this thread (compared byte for byte, so a
+/// different text can never get stale offsets).
+pub(crate) fn words_cached(text: &str) -> Vec<Word> {
+    LAST_WORDS.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.0 != text {
+            c.0.clear();
+            c.0.push_str(text);
+            c.1 = words(text);
+        }
+        c.1.clone()
+    })
 }
 
 #[cfg(test)]
@@ -294,5 +380,18 @@ mod tests {
         assert!(contains(&FIRST, "JAMES") && contains(&LAST, "smith"));
         assert!(contains(&REGIONS, "Germany") && contains(&CITIES, "São Paulo"));
         assert!(!contains(&CITIES, "Qwertyville"));
+        assert!(is_one_of(&STOP, "The") && is_one_of(&TITLES, "DR"));
+        assert_eq!(PLACE_HEADS.get("new").copied().map(|n| n >= 3), Some(true));
+    }
+
+    #[test]
+    fn cached_words_never_go_stale() {
+        let a = String::from("Anna Lee in Paris");
+        let w1 = words_cached(&a);
+        assert_eq!(w1, words(&a));
+        // Same length, different text: recomputed, not reused.
+        let b = String::from("Bob Stone at Rome");
+        assert_eq!(words_cached(&b), words(&b));
+        assert_eq!(words_cached(&a), w1);
     }
 }

@@ -108,6 +108,8 @@ pub struct Features {
     pub colon: bool,
     /// Contains `.`.
     pub dot: bool,
+    /// Contains an ASCII capital or a non-ASCII byte (names and places need one).
+    pub capital_or_unicode: bool,
 }
 
 impl Features {
@@ -122,6 +124,7 @@ impl Features {
             } else {
                 alnum = 0;
             }
+            f.capital_or_unicode |= b.is_ascii_uppercase() || b >= 0x80;
             if b.is_ascii_digit() {
                 f.digits += 1;
                 numeric += 1;

@@ -40,8 +40,11 @@ impl Recognizer for Location {
     fn info(&self) -> &RecognizerInfo {
         &INFO
     }
+    fn applies(&self, f: &crate::Features) -> bool {
+        f.capital_or_unicode
+    }
     fn find(&self, text: &str, out: &mut Vec<Candidate>) {
-        let ws = gazetteer::words(text);
+        let ws = gazetteer::words_cached(text);
         let mut i = 0;
         while i < ws.len() {
             if !ws[i].cap || ws[i].cjk {
@@ -49,15 +52,25 @@ impl Recognizer for Location {
                 continue;
             }
             let first = &text[ws[i].start..ws[i].end];
-            let lower_first = first.to_lowercase();
-            if STOP.contains(lower_first.as_str()) && !PREFIX.contains(&lower_first.as_str()) {
+            let prefix = PREFIX.iter().any(|p| p.eq_ignore_ascii_case(first));
+            if gazetteer::is_one_of(&STOP, first) && !prefix {
                 i += 1;
                 continue;
             }
             // Longest known place first.
             let mut hit = None;
+            // Only a word that starts a known multi-word place (or a place prefix) can start a
+            // longer run; most capitalised words need one lookup.
+            let mut buf = [0u8; 32];
+            let longest = match gazetteer::ascii_lower(first, &mut buf) {
+                Some(k) => gazetteer::PLACE_HEADS.get(k).copied(),
+                None => gazetteer::PLACE_HEADS.get(&first.to_lowercase()).copied(),
+            }
+            .unwrap_or(if prefix { 2 } else { 1 })
+            .max(if prefix { 2 } else { 1 })
+            .min(8);
             let mut n_max = 1;
-            while n_max < 8
+            while n_max < longest
                 && i + n_max < ws.len()
                 && joined(text, &ws[i + n_max - 1], &ws[i + n_max])
             {
@@ -83,7 +96,7 @@ impl Recognizer for Location {
                 } else if n <= 2 {
                     let last = &text[ws[i + n - 1].start..end];
                     let lower = last.to_lowercase();
-                    let prefixed = n == 2 && PREFIX.contains(&first.to_lowercase().as_str());
+                    let prefixed = n == 2 && prefix;
                     let suffixed = lower.chars().count() >= 7
                         && SUFFIX.iter().any(|x| lower.ends_with(x))
                         && !ws[i + n - 1].upper;
@@ -102,7 +115,7 @@ impl Recognizer for Location {
                     let namelike = |w: &Word| {
                         let t = &text[w.start..w.end];
                         (w.cap || gazetteer::PARTICLES.contains(&t))
-                            && !STOP.contains(t.to_lowercase().as_str())
+                            && !gazetteer::is_one_of(&STOP, t)
                     };
                     let after = ws
                         .get(i + n)

@@ -125,8 +125,11 @@ impl Recognizer for Person {
     fn info(&self) -> &RecognizerInfo {
         &INFO
     }
+    fn applies(&self, f: &crate::Features) -> bool {
+        f.capital_or_unicode
+    }
     fn find(&self, text: &str, out: &mut Vec<Candidate>) {
-        let ws = gazetteer::words(text);
+        let ws = gazetteer::words_cached(text);
         let mut i = 0;
         while i < ws.len() {
             if ws[i].cjk {
@@ -159,14 +162,13 @@ impl Recognizer for Person {
             let mut title_start = None;
             while k < j {
                 let s = &text[ws[k].start..ws[k].end];
-                let lower = s.to_lowercase();
-                if TITLES.contains(lower.as_str()) {
+                if gazetteer::is_one_of(&TITLES, s) {
                     titled = true;
                     title_start.get_or_insert(ws[k].start);
                     k += 1;
                     continue;
                 }
-                if STOP.contains(lower.as_str()) {
+                if gazetteer::is_one_of(&STOP, s) {
                     titled = false;
                     title_start = None;
                     k += 1;
@@ -174,8 +176,8 @@ impl Recognizer for Person {
                 }
                 let mut e = k + 1;
                 while e < j && {
-                    let l = text[ws[e].start..ws[e].end].to_lowercase();
-                    !STOP.contains(l.as_str()) && !TITLES.contains(l.as_str())
+                    let l = &text[ws[e].start..ws[e].end];
+                    !gazetteer::is_one_of(&STOP, l) && !gazetteer::is_one_of(&TITLES, l)
                 } {
                     e += 1;
                 }
