@@ -27,7 +27,7 @@ pub struct FieldReport {
 pub struct DatasetReport {
     /// The file.
     pub path: String,
-    /// `csv`, `jsonl` or `text`.
+    /// `csv`, `jsonl`, `parquet` or `text`.
     pub format: &'static str,
     /// Records read (after sampling).
     pub records: u64,
@@ -51,6 +51,7 @@ pub fn format_of(path: &Path) -> &'static str {
     {
         Some("csv") => "csv",
         Some("jsonl" | "ndjson") => "jsonl",
+        Some("parquet") => "parquet",
         _ => "text",
     }
 }
@@ -62,7 +63,7 @@ pub fn is_dataset(path: &Path) -> bool {
             .and_then(|e| e.to_str())
             .map(str::to_ascii_lowercase)
             .as_deref(),
-        Some("csv" | "jsonl" | "ndjson" | "txt" | "log")
+        Some("csv" | "jsonl" | "ndjson" | "txt" | "log" | "parquet")
     )
 }
 
@@ -104,6 +105,15 @@ fn scan_json(a: &Analyzer, v: &Value, path: &mut String, out: &mut Hits, seen: &
 /// Scans one dataset file; `sample` = 0 reads every record.
 pub fn scan_file(a: &Analyzer, path: &Path, sample: u64) -> std::io::Result<DatasetReport> {
     let format = format_of(path);
+    if format == "parquet" {
+        #[cfg(feature = "parquet")]
+        return crate::parquet::scan_parquet(a, path, sample);
+        #[cfg(not(feature = "parquet"))]
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            "this build has no Parquet support (feature `parquet` of aigis-data)",
+        ));
+    }
     let f = std::fs::File::open(path)?;
     let mut report = DatasetReport {
         path: path.display().to_string(),

@@ -14,6 +14,8 @@ pub mod context;
 pub mod crypt;
 pub mod dataset;
 mod gazetteer;
+#[cfg(feature = "parquet")]
+pub mod parquet;
 pub mod recognizers;
 pub mod rules;
 pub mod stream;

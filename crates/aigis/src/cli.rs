@@ -70,7 +70,7 @@ pub enum DataCommand {
 
 #[derive(Debug, clap::Args)]
 pub struct DataScanArgs {
-    /// Dataset files or directories (CSV, JSONL, text).
+    /// Dataset files or directories (CSV, JSONL, Parquet, text).
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
     /// Read only the first N records of each file (0 = all).
@@ -97,10 +97,11 @@ pub struct AnonymizeArgs {
     /// Output file, written atomically (`-` for stdout).
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: PathBuf,
-    /// Input format (default: from the extension; .csv, .jsonl/.ndjson, else text).
-    #[arg(long, value_parser = ["text", "jsonl", "csv"])]
+    /// Input format (default: from the extension; .csv, .jsonl/.ndjson, .parquet, else text).
+    /// The output has the input's format.
+    #[arg(long, value_parser = ["text", "jsonl", "csv", "parquet"])]
     pub input_format: Option<String>,
-    /// CSV: only these columns (repeatable; default all).
+    /// CSV/Parquet: only these columns (repeatable; default all string columns).
     #[arg(long, value_name = "NAME")]
     pub column: Vec<String>,
     /// JSONL: only the string at this dotted path (repeatable; default every string).
@@ -192,14 +193,14 @@ pub enum PiiCommand {
 
 #[derive(Debug, clap::Args)]
 pub struct PiiDetectArgs {
-    /// Input file (`-` for stdin): plain text (a record per line), JSONL or CSV.
+    /// Input file (`-` for stdin): plain text (a record per line), JSONL, CSV or Parquet.
     #[arg(long, short = 'i', default_value = "-")]
     pub input: PathBuf,
     /// Input format (default: from the extension — .csv, .jsonl/.ndjson — or jsonl when
     /// --text-field is given, else text).
-    #[arg(long, value_parser = ["text", "jsonl", "csv"])]
+    #[arg(long, value_parser = ["text", "jsonl", "csv", "parquet"])]
     pub input_format: Option<String>,
-    /// CSV: only these columns (repeatable; default all, with a per-column summary on stderr).
+    /// CSV/Parquet: only these columns (repeatable; default all, with a per-column summary on stderr).
     #[arg(long, value_name = "NAME")]
     pub column: Vec<String>,
     /// JSONL: dotted path of the text in each record (`text`, `message.content`, `turns.0.text`).

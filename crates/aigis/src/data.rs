@@ -56,14 +56,17 @@ fn detect(a: &PiiDetectArgs) -> Result<u8> {
     let format = a.input_format.clone().unwrap_or_else(|| {
         if a.text_field.is_some() || ext == "jsonl" || ext == "ndjson" {
             "jsonl".into()
-        } else if ext == "csv" {
-            "csv".into()
+        } else if ext == "csv" || ext == "parquet" {
+            ext.clone()
         } else {
             "text".into()
         }
     });
-    if format != "csv" && !a.column.is_empty() {
-        bail!("--column applies to CSV input; this input is read as {format}");
+    if format != "csv" && format != "parquet" && !a.column.is_empty() {
+        bail!("--column applies to CSV and Parquet input; this input is read as {format}");
+    }
+    if format == "parquet" {
+        return detect_parquet(a, &analyzer);
     }
     let input = match format.as_str() {
         "jsonl" => Input::Jsonl {
@@ -111,18 +114,7 @@ fn detect(a: &PiiDetectArgs) -> Result<u8> {
     let stats = result.with_context(|| format!("reading {}", a.input.display()))?;
     sink.commit(&out_path)?;
     if let (Some(sum), false) = (&summary, a.quiet) {
-        eprintln!("{:<24} entities", "column");
-        for (col, counts) in sum {
-            let list: Vec<String> = counts.iter().map(|(k, n)| format!("{k} {n}")).collect();
-            eprintln!(
-                "{col:<24} {}",
-                if list.is_empty() {
-                    "-".to_string()
-                } else {
-                    list.join(", ")
-                }
-            );
-        }
+        summary_table(sum);
     }
     if !a.quiet {
         eprintln!(
@@ -456,14 +448,17 @@ fn anonymize(a: &AnonymizeArgs, dir: Direction, fallback: Operator) -> Result<u8
     let format = a.input_format.clone().unwrap_or_else(|| {
         if ext == "jsonl" || ext == "ndjson" || !a.text_field.is_empty() {
             "jsonl".into()
-        } else if ext == "csv" {
-            "csv".into()
+        } else if ext == "csv" || ext == "parquet" {
+            ext.clone()
         } else {
             "text".into()
         }
     });
-    if format != "csv" && !a.column.is_empty() {
-        bail!("--column applies to CSV input; this input is read as {format}");
+    if format != "csv" && format != "parquet" && !a.column.is_empty() {
+        bail!("--column applies to CSV and Parquet input; this input is read as {format}");
+    }
+    if format == "parquet" {
+        return anonymize_parquet(a, &an, dir);
     }
     if format != "jsonl" && !a.text_field.is_empty() {
         bail!("--text-field applies to JSONL input; this input is read as {format}");
@@ -646,4 +641,99 @@ fn decrypt(a: &DecryptArgs) -> Result<u8> {
             Ok(1)
         }
     }
+}
+
+fn summary_table(sum: &aigis_data::stream::ColumnSummary) {
+    eprintln!("{:<24} entities", "column");
+    for (col, counts) in sum {
+        let list: Vec<String> = counts.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        eprintln!(
+            "{col:<24} {}",
+            if list.is_empty() {
+                "-".to_string()
+            } else {
+                list.join(", ")
+            }
+        );
+    }
+}
+
+#[cfg(feature = "parquet")]
+fn detect_parquet(a: &PiiDetectArgs, analyzer: &Analyzer) -> Result<u8> {
+    if a.input.as_os_str() == "-" {
+        bail!("Parquet is read from a file (its footer is at the end), not from stdin");
+    }
+    let out_path = a.output.clone().unwrap_or_else(|| PathBuf::from("-"));
+    let mut sink = Output::create(&out_path, false)?;
+    let mut shown = 0;
+    let (stats, sum) =
+        aigis_data::parquet::detect_parquet(analyzer, &a.input, &a.column, &mut sink, |b| {
+            shown += 1;
+            if shown <= 20 {
+                eprintln!(
+                    "warning: {}: record {}: {}",
+                    a.input.display(),
+                    b.line,
+                    b.message
+                );
+            }
+        })
+        .with_context(|| format!("reading {}", a.input.display()))?;
+    sink.commit(&out_path)?;
+    if !a.quiet {
+        summary_table(&sum);
+        eprintln!(
+            "aigis pii: {} records, {} with entities, {} entities, {} skipped",
+            stats.records, stats.records_with_entities, stats.entities, stats.bad_records
+        );
+    }
+    Ok(if stats.entities > 0 {
+        1
+    } else if stats.bad_records > 0 {
+        2
+    } else {
+        0
+    })
+}
+
+#[cfg(not(feature = "parquet"))]
+fn detect_parquet(_: &PiiDetectArgs, _: &Analyzer) -> Result<u8> {
+    bail!("this aigis was built without Parquet support (feature `parquet`)")
+}
+
+#[cfg(feature = "parquet")]
+fn anonymize_parquet(a: &AnonymizeArgs, an: &Anonymizer<'_>, dir: Direction) -> Result<u8> {
+    if a.input.as_os_str() == "-" || a.output.as_os_str() == "-" {
+        bail!("Parquet is read from and written to files (-o FILE), not stdin/stdout");
+    }
+    let mut out = AtomicFile::create(&a.output, false)
+        .with_context(|| format!("creating {}", a.output.display()))?;
+    let mut shown = 0;
+    // On error `out` is dropped uncommitted: no partial output file.
+    let t = aigis_data::parquet::transform_parquet(an, dir, &a.input, &a.column, &mut out, |b| {
+        shown += 1;
+        if shown <= 20 {
+            eprintln!(
+                "warning: {}: record {}: {}",
+                a.input.display(),
+                b.line,
+                b.message
+            );
+        }
+    })
+    .with_context(|| format!("reading {}", a.input.display()))?;
+    out.commit()
+        .with_context(|| format!("writing {}", a.output.display()))?;
+    if !a.quiet {
+        eprintln!(
+            "aigis data: {} records, {} values rewritten, {} restored, {} unreadable values written empty",
+            t.records, t.counts.rewritten, t.counts.restored, t.bad_records
+        );
+    }
+    Ok(if t.bad_records > 0 { 2 } else { 0 })
+}
+
+#[cfg(not(feature = "parquet"))]
+fn anonymize_parquet(_: &AnonymizeArgs, _: &Anonymizer<'_>, _: Direction) -> Result<u8> {
+    bail!("this aigis was built without Parquet support (feature `parquet`)")
 }

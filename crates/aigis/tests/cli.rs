@@ -387,6 +387,8 @@ fn pii_detect_reads_csv_per_column() {
     assert_eq!(
         kinds,
         [
+            // A lone first name counts because its column is called `name`.
+            ("PERSON", "name"),
             ("EMAIL_ADDRESS", "contact"),
             ("PHONE_NUMBER", "contact"),
             ("US_SSN", "ssn")
