@@ -32,28 +32,6 @@ pub(crate) type WordSet = HashSet<String, std::hash::BuildHasherDefault<WordHash
 /// A set of built-in lower-case words.
 pub(crate) type StaticSet = HashSet<&'static str, std::hash::BuildHasherDefault<WordHasher>>;
 
-/// For each place name of several words, its first word and the most words a place starting
-/// with it has: the LOCATION recognizer tries longer runs only after such a word.
-pub(crate) static PLACE_HEADS: LazyLock<
-    std::collections::HashMap<String, usize, std::hash::BuildHasherDefault<WordHasher>>,
-> = LazyLock::new(|| {
-    let mut m = std::collections::HashMap::default();
-    for list in [
-        include_str!("../data/regions.txt"),
-        include_str!("../data/cities.txt"),
-    ] {
-        for line in list.lines() {
-            let n = line.split([' ', '-']).count();
-            if n > 1 {
-                let head = line.split([' ', '-']).next().unwrap_or("").to_lowercase();
-                let e = m.entry(head).or_insert(1);
-                *e = (*e).max(n);
-            }
-        }
-    }
-    m
-});
-
 fn set(text: &'static str) -> WordSet {
     text.lines()
         .filter(|l| !l.is_empty())
@@ -72,21 +50,6 @@ pub(crate) fn ascii_lower<'b>(s: &str, buf: &'b mut [u8; 32]) -> Option<&'b str>
     std::str::from_utf8(b).ok()
 }
 
-/// Whether the lower-cased `s` is one of `words` (short static lists).
-pub(crate) fn is_one_of(words: &StaticSet, s: &str) -> bool {
-    let mut buf = [0u8; 32];
-    match ascii_lower(s, &mut buf) {
-        Some(k) => words.contains(k),
-        None => words.contains(s.to_lowercase().as_str()),
-    }
-}
-
-/// US Census first names.
-pub(crate) static FIRST: LazyLock<WordSet> =
-    LazyLock::new(|| set(include_str!("../data/first_names.txt")));
-/// US Census surnames (the 30,000 most frequent).
-pub(crate) static LAST: LazyLock<WordSet> =
-    LazyLock::new(|| set(include_str!("../data/last_names.txt")));
 /// Countries and US states.
 pub(crate) static REGIONS: LazyLock<WordSet> =
     LazyLock::new(|| set(include_str!("../data/regions.txt")));
@@ -277,6 +240,77 @@ pub(crate) struct Word {
     pub upper: bool,
     /// Han, Hiragana or Katakana.
     pub cjk: bool,
+    /// What the lexicon knows of the word ([`flag`] bits), looked up once at tokenisation.
+    pub flags: u16,
+}
+
+/// Bits of [`Word::flags`].
+pub(crate) mod flag {
+    /// A Census first name.
+    pub const FIRST: u16 = 1;
+    /// A Census surname.
+    pub const LAST: u16 = 2;
+    /// A one-word city.
+    pub const CITY: u16 = 4;
+    /// A one-word country or US state.
+    pub const REGION: u16 = 8;
+    /// A stop word.
+    pub const STOP: u16 = 16;
+    /// A title (`Dr`, `Frau`).
+    pub const TITLE: u16 = 32;
+    /// The most words of a known place starting with this word, in bits 8..12.
+    pub const HEAD_SHIFT: u16 = 8;
+}
+
+type Lexicon = std::collections::HashMap<String, u16, std::hash::BuildHasherDefault<WordHasher>>;
+
+/// Every listed word with its [`flag`] bits: one lookup per word instead of one per list.
+static LEXICON: LazyLock<Lexicon> = LazyLock::new(|| {
+    let mut m = Lexicon::default();
+    let mut add = |w: &str, f: u16| *m.entry(w.to_lowercase()).or_default() |= f;
+    for w in include_str!("../data/first_names.txt").lines() {
+        add(w, flag::FIRST);
+    }
+    for w in include_str!("../data/last_names.txt").lines() {
+        add(w, flag::LAST);
+    }
+    let mut heads: std::collections::HashMap<String, u16> = std::collections::HashMap::new();
+    for (list, f) in [
+        (include_str!("../data/cities.txt"), flag::CITY),
+        (include_str!("../data/regions.txt"), flag::REGION),
+    ] {
+        for line in list.lines() {
+            let n = line.split([' ', '-']).count();
+            if n == 1 {
+                add(line, f);
+            } else {
+                let head = line.split([' ', '-']).next().unwrap_or("").to_lowercase();
+                let n = u16::try_from(n.min(15)).unwrap_or(15);
+                let e = heads.entry(head).or_default();
+                *e = (*e).max(n);
+            }
+        }
+    }
+    for (head, n) in heads {
+        add(&head, n << flag::HEAD_SHIFT);
+    }
+    for w in STOP.iter() {
+        add(w, flag::STOP);
+    }
+    for w in TITLES.iter() {
+        add(w, flag::TITLE);
+    }
+    m
+});
+
+/// The lexicon bits of one word.
+pub(crate) fn flags_of(s: &str) -> u16 {
+    let mut buf = [0u8; 32];
+    match ascii_lower(s, &mut buf) {
+        Some(k) => LEXICON.get(k).copied().unwrap_or(0),
+        None if s.len() <= 64 => LEXICON.get(&s.to_lowercase()).copied().unwrap_or(0),
+        None => 0,
+    }
 }
 
 /// 0 for other scripts, 1 Han, 2 Hiragana, 3 Katakana: a word never spans two classes, so
@@ -328,6 +362,7 @@ pub(crate) fn words(text: &str) -> Vec<Word> {
             cap,
             upper,
             cjk,
+            flags: if cjk { 0 } else { flags_of(&text[i..end]) },
         });
     }
     out
@@ -377,11 +412,16 @@ mod tests {
 
     #[test]
     fn lists_load_and_look_up_in_any_case() {
-        assert!(contains(&FIRST, "JAMES") && contains(&LAST, "smith"));
+        assert_ne!(flags_of("smith") & flag::LAST, 0);
         assert!(contains(&REGIONS, "Germany") && contains(&CITIES, "São Paulo"));
         assert!(!contains(&CITIES, "Qwertyville"));
-        assert!(is_one_of(&STOP, "The") && is_one_of(&TITLES, "DR"));
-        assert_eq!(PLACE_HEADS.get("new").copied().map(|n| n >= 3), Some(true));
+        assert!(flags_of("The") & flag::STOP != 0 && flags_of("DR") & flag::TITLE != 0);
+        assert!(flags_of("new") >> flag::HEAD_SHIFT >= 3);
+        assert_eq!(
+            flags_of("JAMES") & (flag::FIRST | flag::LAST),
+            flag::FIRST | flag::LAST
+        );
+        assert_ne!(flags_of("germany") & flag::REGION, 0);
     }
 
     #[test]

@@ -281,6 +281,19 @@ fn to_char_offsets(text: &str, spans: &[Span]) -> Vec<Entity> {
         // Most records hold nothing: skip the character walk and the map.
         return Vec::new();
     }
+    let round = |score: f32| (f64::from(score) * 100.0).round() / 100.0;
+    if text.is_ascii() {
+        // One byte per character: the offsets are already right.
+        return spans
+            .iter()
+            .map(|s| Entity {
+                kind: s.kind,
+                start: s.start,
+                end: s.end,
+                score: round(s.score),
+            })
+            .collect();
+    }
     let mut boundaries: Vec<usize> = spans.iter().flat_map(|s| [s.start, s.end]).collect();
     boundaries.sort_unstable();
     boundaries.dedup();
@@ -303,7 +316,7 @@ fn to_char_offsets(text: &str, spans: &[Span]) -> Vec<Entity> {
                 kind: s.kind,
                 start: *map.get(&s.start)?,
                 end: *map.get(&s.end)?,
-                score: (f64::from(s.score) * 100.0).round() / 100.0,
+                score: round(s.score),
             })
         })
         .collect()

@@ -1,8 +1,9 @@
-#![cfg(feature = "parquet")]
-#![allow(clippy::unwrap_used)]
 //! Parquet input and output against fixtures written by pyarrow (`fixtures/gen_parquet.py`):
 //! detection with row ids and nested column paths, an exact tokenise/detokenise round trip
-//! (same schema, row groups, nulls and non-string values), and hostile files.
+//! (same schema, row groups, nulls and non-string values), and hostile files. Needs the
+//! `parquet` feature (on when the whole workspace is tested, through the `aigis` binary).
+#![cfg(feature = "parquet")]
+#![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
 

@@ -4,7 +4,7 @@
 //! that is also a common name or word (`Florence`, `Mobile`) scores low unless context words
 //! (`in`, `from`, `city`, `lives`, an `address` column) are near.
 use super::push;
-use crate::gazetteer::{self, CITIES, FIRST, LAST, REGIONS, STOP, Word};
+use crate::gazetteer::{self, CITIES, REGIONS, Word, flag};
 use crate::{Candidate, Recognizer, RecognizerInfo};
 
 /// Places.
@@ -53,7 +53,7 @@ impl Recognizer for Location {
             }
             let first = &text[ws[i].start..ws[i].end];
             let prefix = PREFIX.iter().any(|p| p.eq_ignore_ascii_case(first));
-            if gazetteer::is_one_of(&STOP, first) && !prefix {
+            if ws[i].flags & flag::STOP != 0 && !prefix {
                 i += 1;
                 continue;
             }
@@ -61,14 +61,9 @@ impl Recognizer for Location {
             let mut hit = None;
             // Only a word that starts a known multi-word place (or a place prefix) can start a
             // longer run; most capitalised words need one lookup.
-            let mut buf = [0u8; 32];
-            let longest = match gazetteer::ascii_lower(first, &mut buf) {
-                Some(k) => gazetteer::PLACE_HEADS.get(k).copied(),
-                None => gazetteer::PLACE_HEADS.get(&first.to_lowercase()).copied(),
-            }
-            .unwrap_or(if prefix { 2 } else { 1 })
-            .max(if prefix { 2 } else { 1 })
-            .min(8);
+            let longest = usize::from(ws[i].flags >> flag::HEAD_SHIFT)
+                .max(if prefix { 2 } else { 1 })
+                .min(8);
             let mut n_max = 1;
             while n_max < longest
                 && i + n_max < ws.len()
@@ -87,11 +82,19 @@ impl Recognizer for Location {
                     continue;
                 }
                 let single = n == 1;
-                let common =
-                    single && (gazetteer::contains(&FIRST, s) || gazetteer::contains(&LAST, s));
-                if gazetteer::contains(&REGIONS, s) {
+                let f = ws[i].flags;
+                let common = single && f & (flag::FIRST | flag::LAST) != 0;
+                let (region, city) = if single {
+                    (f & flag::REGION != 0, f & flag::CITY != 0)
+                } else {
+                    (
+                        gazetteer::contains(&REGIONS, s),
+                        gazetteer::contains(&CITIES, s),
+                    )
+                };
+                if region {
                     hit = Some((n, if common { 0.45 } else { 0.7 }));
-                } else if gazetteer::contains(&CITIES, s) {
+                } else if city {
                     hit = Some((n, if common { 0.3 } else { 0.55 }));
                 } else if n <= 2 {
                     let last = &text[ws[i + n - 1].start..end];
@@ -114,8 +117,7 @@ impl Recognizer for Location {
                     // (`Montserrat Criado Alcolea`, `Mette van Haarlem`).
                     let namelike = |w: &Word| {
                         let t = &text[w.start..w.end];
-                        (w.cap || gazetteer::PARTICLES.contains(&t))
-                            && !gazetteer::is_one_of(&STOP, t)
+                        (w.cap || gazetteer::PARTICLES.contains(&t)) && w.flags & flag::STOP == 0
                     };
                     let after = ws
                         .get(i + n)

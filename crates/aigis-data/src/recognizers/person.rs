@@ -4,7 +4,7 @@
 //! written as two short ideograph groups separated by a space. Runs that are a known place,
 //! hold an organisation suffix, or are made of ordinary capitalised words are not names.
 use super::push;
-use crate::gazetteer::{self, FIRST, LAST, PARTICLES, STOP, TITLES, Word};
+use crate::gazetteer::{self, PARTICLES, Word, flag};
 use crate::{Candidate, Recognizer, RecognizerInfo};
 
 /// Person names.
@@ -62,31 +62,42 @@ fn joined(text: &str, a: &Word, b: &Word) -> bool {
 
 impl Person {
     fn score_run(text: &str, ws: &[Word], titled: bool) -> Option<f32> {
-        let names: Vec<&str> = ws
+        let word = |w: &Word| &text[w.start..w.end];
+        let names: Vec<&Word> = ws
             .iter()
-            .map(|w| &text[w.start..w.end])
-            .filter(|s| !lower_in(PARTICLES, s) && !lower_in(SUFFIXES, s))
+            .filter(|w| !lower_in(PARTICLES, word(w)) && !lower_in(SUFFIXES, word(w)))
             .collect();
-        if names.is_empty() || names.len() > 5 {
+        let (Some(first_w), Some(last_w)) = (names.first(), names.last()) else {
+            return None;
+        };
+        if names.len() > 5 {
             return None;
         }
-        if names.iter().any(|s| lower_in(ORG, s)) || lower_in(PLACE_START, names[0]) {
+        if names.iter().any(|w| lower_in(ORG, word(w))) || lower_in(PLACE_START, word(first_w)) {
             return None;
         }
-        let whole = &text[ws[0].start..ws[ws.len() - 1].end];
-        if gazetteer::contains(&gazetteer::CITIES, whole)
-            || gazetteer::contains(&gazetteer::REGIONS, whole)
-        {
+        // A known place is not a person (`Berlin`, `New York`).
+        if ws.len() == 1 && ws[0].flags & (flag::CITY | flag::REGION) != 0 && !titled {
             return None;
         }
-        let first = gazetteer::contains(&FIRST, names[0]);
-        let last_word = names[names.len() - 1];
-        let last = gazetteer::contains(&LAST, last_word)
-            || last_word
-                .split(['-', '\''])
-                .any(|p| p.len() > 1 && gazetteer::contains(&LAST, p));
+        if ws.len() > 1 && ws[0].flags >> flag::HEAD_SHIFT > 0 {
+            let whole = &text[ws[0].start..ws[ws.len() - 1].end];
+            if gazetteer::contains(&gazetteer::CITIES, whole)
+                || gazetteer::contains(&gazetteer::REGIONS, whole)
+            {
+                return None;
+            }
+        }
+        let first = first_w.flags & flag::FIRST != 0;
+        let last_word = word(last_w);
+        let last = last_w.flags & flag::LAST != 0
+            || (last_word.contains(['-', '\''])
+                && last_word
+                    .split(['-', '\''])
+                    .any(|p| p.len() > 1 && gazetteer::flags_of(p) & flag::LAST != 0));
+        let names_len = names.len();
         let upper = ws.iter().all(|w| w.upper);
-        let score: f32 = match (names.len(), first, last) {
+        let score: f32 = match (names_len, first, last) {
             (1, true, _) | (1, _, true) if titled => 0.6,
             (1, true, _) => 0.25,
             (1, _, _) if titled => 0.45,
@@ -161,24 +172,20 @@ impl Recognizer for Person {
             let mut titled = false;
             let mut title_start = None;
             while k < j {
-                let s = &text[ws[k].start..ws[k].end];
-                if gazetteer::is_one_of(&TITLES, s) {
+                if ws[k].flags & flag::TITLE != 0 {
                     titled = true;
                     title_start.get_or_insert(ws[k].start);
                     k += 1;
                     continue;
                 }
-                if gazetteer::is_one_of(&STOP, s) {
+                if ws[k].flags & flag::STOP != 0 {
                     titled = false;
                     title_start = None;
                     k += 1;
                     continue;
                 }
                 let mut e = k + 1;
-                while e < j && {
-                    let l = &text[ws[e].start..ws[e].end];
-                    !gazetteer::is_one_of(&STOP, l) && !gazetteer::is_one_of(&TITLES, l)
-                } {
+                while e < j && ws[e].flags & (flag::STOP | flag::TITLE) == 0 {
                     e += 1;
                 }
                 if let Some(score) = Self::score_run(text, &ws[k..e], titled) {
