@@ -87,6 +87,9 @@ fn detect_names_columns_rows_and_nested_paths() {
         err.contains("no string column `nope`") && err.contains("user.mail"),
         "{err}"
     );
+    let mut out = Vec::new();
+    let (s, _) = pq::detect_parquet(&a, &fixture("zstd.parquet"), &[], &mut out, |_| {}).unwrap();
+    assert_eq!((s.records, s.entities), (3, 1), "zstd-compressed");
 }
 
 #[test]
