@@ -377,24 +377,52 @@ pub(crate) fn contains(set: &WordSet, s: &str) -> bool {
     }
 }
 
-thread_local! {
-    /// The last text tokenised on this thread and its words: PERSON and LOCATION run one after
-    /// the other on the same text, so the second reuses the first's words.
-    static LAST_WORDS: std::cell::RefCell<(String, Vec<Word>)> =
-        const { std::cell::RefCell::new((String::new(), Vec::new())) };
+/// The record being analysed on this thread: its address and length, and its words once a
+/// recognizer asked for them. Set only for the duration of one [`crate::Analyzer::spans`] call,
+/// during which the text cannot change, so PERSON and LOCATION share one tokenisation without
+/// copying or comparing the text.
+struct Scope {
+    ptr: usize,
+    len: usize,
+    words: Option<Vec<Word>>,
 }
 
-/// [`words`], cached for the most recent text of this thread (compared byte for byte, so a
-/// different text can never get stale offsets).
+thread_local! {
+    static SCOPE: std::cell::RefCell<Option<Scope>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Ends the scope even if a recognizer panics.
+pub(crate) struct ScopeGuard(());
+
+impl Drop for ScopeGuard {
+    fn drop(&mut self) {
+        SCOPE.with(|s| *s.borrow_mut() = None);
+    }
+}
+
+/// Opens the analysis scope of `text` (see [`words_cached`]).
+pub(crate) fn analysis_scope(text: &str) -> ScopeGuard {
+    SCOPE.with(|s| {
+        *s.borrow_mut() = Some(Scope {
+            ptr: text.as_ptr() as usize,
+            len: text.len(),
+            words: None,
+        });
+    });
+    ScopeGuard(())
+}
+
+/// [`words`] of `text`, computed once per analysis scope; outside a scope (or for another
+/// text) computed afresh.
 pub(crate) fn words_cached(text: &str) -> Vec<Word> {
-    LAST_WORDS.with(|c| {
-        let mut c = c.borrow_mut();
-        if c.0 != text {
-            c.0.clear();
-            c.0.push_str(text);
-            c.1 = words(text);
+    SCOPE.with(|s| {
+        let mut s = s.borrow_mut();
+        match s.as_mut() {
+            Some(sc) if sc.ptr == text.as_ptr() as usize && sc.len == text.len() => {
+                sc.words.get_or_insert_with(|| words(text)).clone()
+            }
+            _ => words(text),
         }
-        c.1.clone()
     })
 }
 
@@ -427,11 +455,16 @@ mod tests {
     #[test]
     fn cached_words_never_go_stale() {
         let a = String::from("Anna Lee in Paris");
-        let w1 = words_cached(&a);
-        assert_eq!(w1, words(&a));
-        // Same length, different text: recomputed, not reused.
-        let b = String::from("Bob Stone at Rome");
-        assert_eq!(words_cached(&b), words(&b));
-        assert_eq!(words_cached(&a), w1);
+        {
+            let _scope = analysis_scope(&a);
+            assert_eq!(words_cached(&a), words(&a));
+            assert_eq!(words_cached(&a), words(&a), "second call, from the cache");
+            let b = String::from("Bob Stone at Rome");
+            assert_eq!(words_cached(&b), words(&b), "another text in the scope");
+        }
+        // The scope is over: a new text at the same address is tokenised afresh.
+        let mut c = a;
+        c.replace_range(0..4, "Dora");
+        assert_eq!(words_cached(&c), words(&c));
     }
 }

@@ -228,6 +228,7 @@ impl Analyzer {
             }
         }
         let features = Features::of(text);
+        let _scope = gazetteer::analysis_scope(text);
         for (i, r) in self.recognizers.iter().enumerate() {
             if run & (1 << i) != 0 && r.applies(&features) {
                 r.find(text, &mut cands);
