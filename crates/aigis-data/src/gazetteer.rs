@@ -240,7 +240,8 @@ pub(crate) struct Word {
     pub upper: bool,
     /// Han, Hiragana or Katakana.
     pub cjk: bool,
-    /// What the lexicon knows of the word ([`flag`] bits), looked up once at tokenisation.
+    /// What the lexicon knows of the word ([`flag`] bits), looked up once at tokenisation;
+    /// 0 for words that do not start with a capital.
     pub flags: u16,
 }
 
@@ -326,7 +327,7 @@ fn cjk_class(c: char) -> u8 {
 
 /// Splits `text` into words.
 pub(crate) fn words(text: &str) -> Vec<Word> {
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(text.len() / 6 + 1);
     let mut it = text.char_indices().peekable();
     while let Some((i, c)) = it.next() {
         if !c.is_alphabetic() {
@@ -362,7 +363,9 @@ pub(crate) fn words(text: &str) -> Vec<Word> {
             cap,
             upper,
             cjk,
-            flags: if cjk { 0 } else { flags_of(&text[i..end]) },
+            // Only capitalised words start or continue names and places; the rest need no
+            // lookup (particles and inner words are compared as strings).
+            flags: if cjk || !cap { 0 } else { flags_of(&text[i..end]) },
         });
     }
     out

@@ -75,7 +75,9 @@ impl Recognizer for Phone {
         &INFO
     }
     fn applies(&self, f: &crate::Features) -> bool {
-        f.digits >= 8
+        // The shortest form matched (`+CC` and seven national digits) has nine digits; a date
+        // (eight) never reaches the patterns.
+        f.digits >= 9
     }
     fn find(&self, text: &str, out: &mut Vec<Candidate>) {
         for m in INTL.find_iter(text) {
