@@ -365,7 +365,11 @@ pub(crate) fn words(text: &str) -> Vec<Word> {
             cjk,
             // Only capitalised words start or continue names and places; the rest need no
             // lookup (particles and inner words are compared as strings).
-            flags: if cjk || !cap { 0 } else { flags_of(&text[i..end]) },
+            flags: if cjk || !cap {
+                0
+            } else {
+                flags_of(&text[i..end])
+            },
         });
     }
     out

@@ -156,6 +156,19 @@ fn hostile_files_are_errors_not_panics() {
         b[at] ^= 0x5a;
         cases.push((format!("flip at {at}"), b));
     }
+    // Found by the `parquet` fuzz target: a footer whose Thrift list claims billions of
+    // elements. parquet 57 reserved that much up front (a capacity-overflow panic, or an
+    // allocation abort for smaller claims); 60.1 bounds it by the bytes left.
+    let err = pq::detect_parquet(
+        &a,
+        &fixture("hostile-thrift-list.parquet"),
+        &[],
+        std::io::sink(),
+        |_| {},
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("not a readable Parquet file"), "{err}");
     for (label, bytes) in cases {
         let p = d.path().join("h.parquet");
         std::fs::write(&p, &bytes).unwrap();
