@@ -154,9 +154,12 @@ pub fn scan_file(a: &Analyzer, path: &Path, sample: u64) -> std::io::Result<Data
         }
     };
     if format == "csv" {
-        let mut rdr = csv::ReaderBuilder::new()
-            .flexible(true)
-            .from_reader(std::io::BufReader::with_capacity(1 << 20, f));
+        let mut rdr =
+            csv::ReaderBuilder::new()
+                .flexible(true)
+                .from_reader(crate::stream::LineBound::new(
+                    std::io::BufReader::with_capacity(1 << 20, f),
+                ));
         let header: Vec<String> = rdr
             .byte_headers()
             .map_err(|e| {

@@ -142,6 +142,58 @@ fn analyse(analyzer: &Analyzer, input: &Input, line_no: u64, raw: &[u8]) -> Outc
     )
 }
 
+/// A reader that fails once more than [`MAX_RECORD_BYTES`] pass without a newline, so a CSV
+/// file with a gigabyte-long row (the CSV parser buffers a whole record) is refused with a
+/// clear error instead of filling memory. Quoted fields may hold newlines; they reset the count
+/// too, which only makes the bound looser, never wrong.
+pub struct LineBound<R> {
+    inner: R,
+    since_newline: usize,
+    offset: u64,
+}
+
+impl<R> LineBound<R> {
+    /// Wraps `inner`.
+    pub fn new(inner: R) -> Self {
+        Self {
+            inner,
+            since_newline: 0,
+            offset: 0,
+        }
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for LineBound<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let chunk = &buf[..n];
+        // Only the run continuing from the previous read and the run at the end can exceed
+        // the cap: a read is far shorter than it.
+        let (head, tail) = match (memchr::memchr(b'\n', chunk), memchr::memrchr(b'\n', chunk)) {
+            (Some(first), Some(last)) => (first, n - last - 1),
+            _ => (n, self.since_newline + n),
+        };
+        let longest = if head == n {
+            tail
+        } else {
+            (self.since_newline + head).max(tail)
+        };
+        if longest > MAX_RECORD_BYTES {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "a record longer than {} MiB ends after byte {}; refusing to buffer it",
+                    MAX_RECORD_BYTES >> 20,
+                    self.offset + n as u64
+                ),
+            ));
+        }
+        self.since_newline = tail;
+        self.offset += n as u64;
+        Ok(n)
+    }
+}
+
 /// Consumes the rest of a line without keeping it; returns the bytes skipped.
 pub(crate) fn skip_line<R: BufRead>(reader: &mut R) -> std::io::Result<u64> {
     let mut skipped = 0u64;
@@ -326,7 +378,9 @@ pub fn detect_csv<R: std::io::Read + Send, W: Write>(
     mut bad: impl FnMut(&BadRecord),
     mut progress: impl FnMut(u64),
 ) -> std::io::Result<(Stats, ColumnSummary)> {
-    let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(reader);
+    let mut rdr = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(LineBound::new(reader));
     let header: Vec<String> = rdr
         .byte_headers()
         .map_err(|e| {
@@ -487,6 +541,19 @@ pub fn detect_csv<R: std::io::Read + Send, W: Write>(
 mod csv_tests {
     use super::*;
     use crate::Options;
+
+    #[test]
+    fn csv_rows_longer_than_the_cap_are_refused_not_buffered() {
+        let a = Analyzer::new(Options::default());
+        // A 65 MiB quoted field on one line: the reader stops at the cap.
+        let mut data = b"a,b\n1,\"".to_vec();
+        data.resize(data.len() + MAX_RECORD_BYTES + 10, b'x');
+        data.extend_from_slice(b"\"\n");
+        let err = detect_csv(&a, data.as_slice(), &[], std::io::sink(), |_| {}, |_| {})
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("longer than 64 MiB"), "{err}");
+    }
 
     #[test]
     fn csv_cells_use_column_names_as_context_and_are_summarised() {

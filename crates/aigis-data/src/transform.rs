@@ -220,7 +220,9 @@ pub fn transform_csv<R: Read, W: Write>(
     mut progress: impl FnMut(u64),
 ) -> std::io::Result<Totals> {
     let invalid = |m: String| std::io::Error::new(std::io::ErrorKind::InvalidData, m);
-    let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(reader);
+    let mut rdr = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(crate::stream::LineBound::new(reader));
     let mut wtr = csv::WriterBuilder::new().flexible(true).from_writer(out);
     let header = rdr
         .byte_headers()
