@@ -114,6 +114,18 @@ pub fn findings(r: &DatasetReport, allow: &BTreeMap<String, u64>) -> Vec<Finding
     out
 }
 
+/// The report verdict of a scanned dataset: unsafe for high or critical findings, suspicious
+/// for medium, error when records were unreadable, else clean.
+pub fn verdict(r: &DatasetReport, found: &[Finding]) -> aigis_core::Verdict {
+    use aigis_core::Verdict;
+    match found.iter().map(|f| f.severity).max() {
+        Some(Severity::High | Severity::Critical) => Verdict::Unsafe,
+        Some(Severity::Medium) => Verdict::Suspicious,
+        _ if r.bad_records > 0 => Verdict::Error,
+        _ => Verdict::Clean,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use aigis_core::{ErrorRecord, FileRecord, Report, Severity, Verdict};
+use aigis_core::{ErrorRecord, FileRecord, Report};
 use aigis_data::{Analyzer, Options, dataset};
 
 use crate::PipelineError;
@@ -64,12 +64,7 @@ impl Stage for DataStage {
                         format: format!("dataset/{}", r.format),
                         bytes,
                         sha256: None,
-                        verdict: match found.iter().map(|f| f.severity).max() {
-                            Some(Severity::High | Severity::Critical) => Verdict::Unsafe,
-                            Some(Severity::Medium) => Verdict::Suspicious,
-                            _ if r.bad_records > 0 => Verdict::Error,
-                            _ => Verdict::Clean,
-                        },
+                        verdict: aigis_data::rules::verdict(&r, &found),
                         incomplete: r.bad_records > 0,
                     });
                     report.findings.extend(found);

@@ -255,9 +255,16 @@ fn data_scan(a: &DataScanArgs) -> Result<u8> {
     for f in &files {
         match dataset::scan_file(&analyzer, f, a.sample) {
             Ok(r) => {
-                report
-                    .findings
-                    .extend(aigis_data::rules::findings(&r, &allow));
+                let found = aigis_data::rules::findings(&r, &allow);
+                report.files.push(aigis_core::FileRecord {
+                    path: r.path.clone(),
+                    format: format!("dataset/{}", r.format),
+                    bytes: std::fs::metadata(f).map_or(0, |m| m.len()),
+                    sha256: None,
+                    verdict: aigis_data::rules::verdict(&r, &found),
+                    incomplete: r.bad_records > 0,
+                });
+                report.findings.extend(found);
                 datasets.push(r);
             }
             Err(e) => report.errors.push(aigis_core::ErrorRecord {
