@@ -2,14 +2,16 @@
 use super::{lazy_re, push};
 use crate::{Candidate, Recognizer, RecognizerInfo};
 
-// ASCII-only records (the common case) use the DFA-friendly pattern; others the Unicode one.
+// ASCII-only records (the common case) use the DFA-friendly pattern; others the Unicode one,
+// written without `\b` (a Unicode word boundary forces the slow PikeVM on non-ASCII text) and
+// with the boundaries checked on the match instead.
 lazy_re!(
     ASCII,
     r"(?-u:\b)[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?-u:\b)"
 );
 lazy_re!(
     RE,
-    r"\b[\p{L}\p{N}][\p{L}\p{N}._%+-]{0,63}@(?:[\p{L}\p{N}](?:[\p{L}\p{N}-]{0,61}[\p{L}\p{N}])?\.)+\p{L}{2,24}\b"
+    r"[\p{L}\p{N}][\p{L}\p{N}._%+-]{0,63}@(?:[\p{L}\p{N}](?:[\p{L}\p{N}-]{0,61}[\p{L}\p{N}])?\.)+\p{L}{2,24}"
 );
 
 /// E-mail addresses.
@@ -53,6 +55,12 @@ impl Recognizer for Email {
                 if s > at || e <= at {
                     continue;
                 }
+                let word = |c: char| c.is_alphanumeric() || c == '_';
+                if text[..s].chars().next_back().is_some_and(word)
+                    || text[e..].chars().next().is_some_and(word)
+                {
+                    continue;
+                }
                 let local = &text[s..at];
                 if !local.ends_with('.') && !local.contains("..") {
                     push(out, "EMAIL_ADDRESS", s, e, 0.95, true);
@@ -66,6 +74,21 @@ impl Recognizer for Email {
 #[cfg(test)]
 mod tests {
     use crate::recognizers::testing::found;
+    #[test]
+    fn unicode_emails_and_their_boundaries() {
+        assert_eq!(
+            found("EMAIL_ADDRESS", "écrire à añb@exämple.de, 😀 ok"),
+            ["añb@exämple.de"]
+        );
+        // Glued to a word on either side: not an address.
+        assert!(found("EMAIL_ADDRESS", "ñ añb@exämple.de2").is_empty());
+        // Underscores belong to local parts.
+        assert_eq!(
+            found("EMAIL_ADDRESS", "ñ x_añb@exämple.de"),
+            ["x_añb@exämple.de"]
+        );
+    }
+
     #[test]
     fn emails() {
         assert_eq!(
