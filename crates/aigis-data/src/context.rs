@@ -213,6 +213,46 @@ fn any_word(ac: &AhoCorasick, hay: &str) -> bool {
     })
 }
 
+/// One automaton over every type's positive words, and the type (index into `KINDS`) of each.
+static ALL_WORDS: LazyLock<Option<(AhoCorasick, Vec<usize>)>> = LazyLock::new(|| {
+    let mut pats = Vec::new();
+    let mut kinds = Vec::new();
+    for (i, k) in KINDS.iter().enumerate() {
+        for w in words(k) {
+            pats.push(*w);
+            kinds.push(i);
+        }
+    }
+    build(&pats).map(|ac| (ac, kinds))
+});
+
+/// The bit of an entity type in [`present`]'s mask (`None` for types without context words).
+pub fn kind_bit(kind: &str) -> Option<u64> {
+    KINDS.iter().position(|k| *k == kind).map(|i| 1 << i)
+}
+
+/// Which types have a positive context word anywhere in `text` or in `field`, as a bit mask of
+/// [`kind_bit`]s. A superset of what [`adjust`] can find in its window, so a recognizer whose
+/// candidates need context can be skipped when its type's bit is clear.
+pub fn present(text: &str, field: Option<&str>) -> u64 {
+    let Some((ac, kinds)) = &*ALL_WORDS else {
+        return u64::MAX;
+    };
+    let mut mask = 0u64;
+    for hay in std::iter::once(text).chain(field) {
+        for m in ac.find_overlapping_iter(hay) {
+            let before = hay[..m.start()]
+                .chars()
+                .next_back()
+                .is_none_or(|c| !c.is_alphanumeric());
+            if before {
+                mask |= 1 << kinds[m.pattern().as_usize()];
+            }
+        }
+    }
+    mask
+}
+
 /// The candidate's score after context.
 pub fn adjust(c: &Candidate, text: &str, field: Option<&str>) -> f32 {
     let Some(i) = KINDS.iter().position(|k| *k == c.kind) else {
@@ -236,6 +276,16 @@ pub fn adjust(c: &Candidate, text: &str, field: Option<&str>) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn present_marks_types_with_context_anywhere() {
+        let m = present("card 4111, passport 123", Some("phone"));
+        for k in ["CREDIT_CARD", "US_PASSPORT", "PHONE_NUMBER"] {
+            assert_ne!(m & kind_bit(k).unwrap(), 0, "{k}");
+        }
+        assert_eq!(m & kind_bit("US_BANK_NUMBER").unwrap(), 0);
+        assert_eq!(kind_bit("EMAIL_ADDRESS"), None);
+    }
 
     #[test]
     fn words_match_whole_words() {

@@ -90,6 +90,12 @@ pub trait Recognizer: Send + Sync {
         let _ = features;
         true
     }
+    /// The highest score a candidate gets without a context word. Below the analyzer's
+    /// threshold, the recognizer is skipped for records (and fields) holding no context word of
+    /// its types: its candidates could not be reported. Default 1.0 (never skipped).
+    fn max_base_score(&self) -> f32 {
+        1.0
+    }
     /// Literals (ASCII, matched case-insensitively) at least one of which every match contains;
     /// the recognizer is skipped for records that have none. Empty: always run.
     fn anchors(&self) -> &'static [&'static str] {
@@ -112,6 +118,8 @@ pub struct Features {
     pub dot: bool,
     /// Contains an ASCII capital or a non-ASCII byte (names and places need one).
     pub capital_or_unicode: bool,
+    /// ASCII capitals.
+    pub ascii_upper: usize,
 }
 
 impl Features {
@@ -127,6 +135,7 @@ impl Features {
                 alnum = 0;
             }
             f.capital_or_unicode |= b.is_ascii_uppercase() || b >= 0x80;
+            f.ascii_upper += usize::from(b.is_ascii_uppercase());
             if b.is_ascii_digit() {
                 f.digits += 1;
                 numeric += 1;
@@ -229,8 +238,24 @@ impl Analyzer {
         }
         let features = Features::of(text);
         let _scope = gazetteer::analysis_scope(text);
+        // Which types have context words here, computed only if a context-only recognizer
+        // would otherwise run.
+        let mut context: Option<u64> = None;
         for (i, r) in self.recognizers.iter().enumerate() {
             if run & (1 << i) != 0 && r.applies(&features) {
+                if r.max_base_score() < self.options.min_score {
+                    let mask =
+                        *context.get_or_insert_with(|| context::present(text, field_context));
+                    let wanted = r
+                        .info()
+                        .entities
+                        .iter()
+                        .filter_map(|k| context::kind_bit(k))
+                        .fold(0, |a, b| a | b);
+                    if mask & wanted == 0 {
+                        continue;
+                    }
+                }
                 r.find(text, &mut cands);
             }
         }

@@ -20,7 +20,8 @@ impl Recognizer for Iban {
         &INFO
     }
     fn applies(&self, f: &crate::Features) -> bool {
-        f.digits >= 2 && f.longest_alnum >= 4
+        // Two capital letters (the country) and two check digits at least.
+        f.digits >= 2 && f.longest_alnum >= 4 && f.ascii_upper >= 2
     }
     fn find(&self, text: &str, out: &mut Vec<Candidate>) {
         for m in RE.find_iter(text) {

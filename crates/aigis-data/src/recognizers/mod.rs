@@ -31,6 +31,9 @@ impl Recognizer for Simple {
     fn applies(&self, f: &crate::Features) -> bool {
         f.digits >= self.min_digits
     }
+    fn max_base_score(&self) -> f32 {
+        self.score
+    }
     fn find(&self, text: &str, out: &mut Vec<Candidate>) {
         for m in self.re.find_iter(text) {
             if (self.keep)(m.as_str()) {

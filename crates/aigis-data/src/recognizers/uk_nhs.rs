@@ -21,6 +21,10 @@ impl Recognizer for UkNhs {
     fn applies(&self, f: &crate::Features) -> bool {
         f.digits >= 10
     }
+    fn max_base_score(&self) -> f32 {
+        // 0.7 needs "NHS" before the number, which is one of its context words.
+        0.3
+    }
     fn find(&self, text: &str, out: &mut Vec<Candidate>) {
         for m in RE.find_iter(text) {
             if uk_nhs(&digits(m.as_str())) {
