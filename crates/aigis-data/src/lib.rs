@@ -120,6 +120,12 @@ pub struct Features {
     pub capital_or_unicode: bool,
     /// ASCII capitals.
     pub ascii_upper: usize,
+    /// ASCII letters.
+    pub ascii_alpha: usize,
+    /// Contains `-` or `/` (date separators).
+    pub dash_or_slash: bool,
+    /// Contains a space.
+    pub space: bool,
 }
 
 impl Features {
@@ -136,6 +142,9 @@ impl Features {
             }
             f.capital_or_unicode |= b.is_ascii_uppercase() || b >= 0x80;
             f.ascii_upper += usize::from(b.is_ascii_uppercase());
+            f.ascii_alpha += usize::from(b.is_ascii_alphabetic());
+            f.dash_or_slash |= b == b'-' || b == b'/';
+            f.space |= b == b' ';
             if b.is_ascii_digit() {
                 f.digits += 1;
                 numeric += 1;

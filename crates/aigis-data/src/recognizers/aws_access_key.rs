@@ -24,6 +24,7 @@ pub(crate) static RECOGNIZER: Simple = Simple {
         "AKIA", "ASIA", "ABIA", "ACCA", "AGPA", "AIDA", "AROA", "AIPA", "ANPA", "ANVA", "APKA",
     ],
     min_digits: 0,
+    min_alnum: 20,
 };
 
 #[cfg(test)]

@@ -30,7 +30,9 @@ impl Recognizer for DateTime {
         &INFO
     }
     fn applies(&self, f: &crate::Features) -> bool {
-        f.digits >= 4
+        // Every form has a separator: `-` (ISO), `/` or `.` (numeric), or a space and a month
+        // name.
+        f.digits >= 4 && (f.dash_or_slash || f.dot || (f.space && f.ascii_alpha >= 3))
     }
     fn find(&self, text: &str, out: &mut Vec<Candidate>) {
         let n = |m: Option<regex::Match<'_>>| {

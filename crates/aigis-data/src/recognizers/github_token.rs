@@ -22,6 +22,7 @@ pub(crate) static RECOGNIZER: Simple = Simple {
     keep: |s| !is_placeholder(&s[4..]) && entropy(&s[4..]) > 3.5,
     anchors: &["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"],
     min_digits: 0,
+    min_alnum: 0,
 };
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ pub(crate) static RECOGNIZER: Simple = Simple {
     keep: |s| !is_placeholder(&s[4..]),
     anchors: &["AIza"],
     min_digits: 0,
+    min_alnum: 0,
 };
 
 #[cfg(test)]

@@ -21,6 +21,7 @@ pub(crate) static RECOGNIZER: Simple = Simple {
     keep: |s| dea(s.as_bytes()),
     anchors: &[],
     min_digits: 7,
+    min_alnum: 9,
 };
 
 #[cfg(test)]

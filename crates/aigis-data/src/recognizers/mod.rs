@@ -19,6 +19,8 @@ pub(crate) struct Simple {
     pub anchors: &'static [&'static str],
     /// Fewest ASCII digits a record needs to hold a match.
     pub min_digits: usize,
+    /// Shortest run of ASCII letters and digits a match contains.
+    pub min_alnum: usize,
 }
 
 impl Recognizer for Simple {
@@ -29,7 +31,7 @@ impl Recognizer for Simple {
         self.anchors
     }
     fn applies(&self, f: &crate::Features) -> bool {
-        f.digits >= self.min_digits
+        f.digits >= self.min_digits && f.longest_alnum >= self.min_alnum
     }
     fn max_base_score(&self) -> f32 {
         self.score

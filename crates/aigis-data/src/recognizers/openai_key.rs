@@ -22,6 +22,7 @@ pub(crate) static RECOGNIZER: Simple = Simple {
     keep: |s| !is_placeholder(s) && entropy(s) > 4.0,
     anchors: &["sk-"],
     min_digits: 0,
+    min_alnum: 0,
 };
 
 #[cfg(test)]

@@ -21,6 +21,7 @@ pub(crate) static RECOGNIZER: Simple = Simple {
     keep: |s| !is_placeholder(s),
     anchors: &["xox", "hooks.slack.com"],
     min_digits: 0,
+    min_alnum: 0,
 };
 
 #[cfg(test)]

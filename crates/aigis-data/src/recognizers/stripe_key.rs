@@ -22,6 +22,7 @@ pub(crate) static RECOGNIZER: Simple = Simple {
     keep: |s| !is_placeholder(&s[8..]),
     anchors: &["sk_live_", "sk_test_", "rk_live_", "rk_test_"],
     min_digits: 0,
+    min_alnum: 0,
 };
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ pub(crate) static RECOGNIZER: Simple = Simple {
     keep: |_| true,
     anchors: &[],
     min_digits: 8,
+    min_alnum: 0,
 };
 
 #[cfg(test)]
