@@ -22,7 +22,9 @@ pub enum CryptError {
     #[error("identity file: {0}")]
     BadIdentity(String),
     /// No recipient or passphrase given.
-    #[error("no recipient: pass --recipient age1… (repeatable) or --passphrase")]
+    #[error(
+        "no recipient: pass --recipient age1… (repeatable), --recipients-file FILE or --passphrase-file FILE"
+    )]
     NoRecipient,
     /// The input is not an age file, or no identity opens it, or it was altered.
     #[error("{0}")]
@@ -121,7 +123,7 @@ pub fn decrypt<R: Read, W: Write>(
         Identities::Keys(ids) => {
             if d.is_scrypt() {
                 return Err(CryptError::Decrypt(
-                    "this file is passphrase-encrypted: use --passphrase".into(),
+                    "this file is passphrase-encrypted: use --passphrase-file FILE".into(),
                 ));
             }
             d.decrypt(ids.iter().map(|i| i.as_ref() as &dyn age::Identity))
