@@ -10,15 +10,20 @@ Luhn-invalid cards, documentation placeholder keys) that must not be reported.
 Everything is seeded: the same --seed gives the same corpus.
 """
 import argparse
+import os
 import base64
+import datetime
 import hashlib
 import json
 import random
+import sys
 import string
 
 from faker import Faker
 
 LOCALES = ["en_US", "en_GB", "de_DE", "fr_FR", "es_ES", "it_IT", "nl_NL", "pt_BR", "ja_JP"]
+START = datetime.datetime(1990, 1, 1)
+END = datetime.datetime(2025, 12, 31)
 B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 
 
@@ -122,10 +127,14 @@ class Gen:
     def date(self, f):
         c = self.r.random()
         if c < 0.3:
-            return f.date()
+            return f.date_between(start_date=START.date(), end_date=END.date()).isoformat()
         if c < 0.6:
-            return self.en.date_time().isoformat(sep=" ", timespec="seconds")
-        return self.en.date_time().strftime("%B %d, %Y")
+            return self.dt().isoformat(sep=" ", timespec="seconds")
+        return self.dt().strftime("%B %d, %Y")
+
+    def dt(self):
+        """A date-time in a fixed range (Faker's default range ends today, which changes)."""
+        return self.en.date_time_between(start_date=START, end_date=END)
 
     # secrets
     def aws_id(self):
@@ -218,8 +227,7 @@ def prose(g, f, d, loc):
 
 def log(g, f, d, loc):
     r = g.r
-    d.t(g.en.date_time().strftime("%Y-%m-%dT%H:%M:%SZ ")) if False else None
-    d.e("DATE_TIME", g.en.date_time().strftime("%Y-%m-%d %H:%M:%S"))
+    d.e("DATE_TIME", g.dt().strftime("%Y-%m-%d %H:%M:%S"))
     d.t(f" INFO req={g.rs('0123456789abcdef', 16)} client=").e("IP_ADDRESS", g.ip())
     d.t(" user=").e("EMAIL_ADDRESS", f.email())
     c = r.random()
@@ -342,4 +350,9 @@ def main():
 
 
 if __name__ == "__main__":
+    # Some Faker providers pick from sets, whose order depends on the string hash seed: pin it
+    # so the same --seed always gives the same corpus.
+    if os.environ.get("PYTHONHASHSEED") != "0":
+        os.environ["PYTHONHASHSEED"] = "0"
+        os.execv(sys.executable, [sys.executable] + sys.argv)
     main()

@@ -3,8 +3,11 @@
 distinct Faker rows (several locales; names, e-mails, phones, addresses, cards, IBANs, dates,
 free-text notes, amounts), repeated with fresh row ids until the size is reached. Seeded."""
 import argparse
+import os
 import csv
+import datetime
 import random
+import sys
 
 from faker import Faker
 
@@ -29,7 +32,7 @@ def main():
         ])
         rows.append([f.name(), f.email(), f.phone_number(), f.street_address(), f.city(), f.postcode(),
                      f.credit_card_number() if r.random() < 0.3 else "", f.iban() if r.random() < 0.2 else "",
-                     f.date_of_birth().isoformat(), f"{r.uniform(10, 5000):.2f}", note])
+                     f.date_between(start_date=datetime.date(1940, 1, 1), end_date=datetime.date(2007, 12, 31)).isoformat(), f"{r.uniform(10, 5000):.2f}", note])
     target = a.mb * 1_000_000
     written = 0
     with open(a.out, "w", newline="", encoding="utf-8") as fh:
@@ -48,4 +51,9 @@ def main():
 
 
 if __name__ == "__main__":
+    # Some Faker providers pick from sets, whose order depends on the string hash seed: pin it
+    # so the same --seed always gives the same corpus.
+    if os.environ.get("PYTHONHASHSEED") != "0":
+        os.environ["PYTHONHASHSEED"] = "0"
+        os.execv(sys.executable, [sys.executable] + sys.argv)
     main()

@@ -253,6 +253,31 @@ pub fn present(text: &str, field: Option<&str>) -> u64 {
     mask
 }
 
+thread_local! {
+    /// The last field name looked up per type and the answer: a CSV column or JSON path is the
+    /// same for every cell of a column, so the search runs once per column, not once per cell.
+    static FIELD_CACHE: std::cell::RefCell<Vec<Option<(String, bool)>>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Whether `field` holds one of type `i`'s words, cached per type for the last field seen.
+fn field_has_word(i: usize, ac: &AhoCorasick, field: &str) -> bool {
+    FIELD_CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() <= i {
+            c.resize(i + 1, None);
+        }
+        match &c[i] {
+            Some((f, hit)) if f == field => *hit,
+            _ => {
+                let hit = any_word(ac, field);
+                c[i] = Some((field.to_string(), hit));
+                hit
+            }
+        }
+    })
+}
+
 /// The candidate's score after context.
 pub fn adjust(c: &Candidate, text: &str, field: Option<&str>) -> f32 {
     let Some(i) = KINDS.iter().position(|k| *k == c.kind) else {
@@ -260,12 +285,16 @@ pub fn adjust(c: &Candidate, text: &str, field: Option<&str>) -> f32 {
     };
     let (before, after) = window(text, c.start, c.end);
     let mut score = c.score;
+    // A cell that is all entity has empty windows: no search needed there.
     if let Some(ac) = &LISTS.pos[i]
-        && (any_word(ac, before) || any_word(ac, after) || field.is_some_and(|f| any_word(ac, f)))
+        && ((!before.is_empty() && any_word(ac, before))
+            || (!after.is_empty() && any_word(ac, after))
+            || field.is_some_and(|f| field_has_word(i, ac, f)))
     {
         score = (score + BOOST).clamp(FLOOR_WITH_CONTEXT, 1.0);
     }
     if let Some(ac) = &LISTS.neg[i]
+        && !before.is_empty()
         && any_word(ac, before)
     {
         score = (score - PENALTY).max(0.0);
