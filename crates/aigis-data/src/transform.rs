@@ -248,6 +248,10 @@ pub fn transform_csv<R: Read, W: Write>(
         }
         names.iter().map(|h| columns.contains(h)).collect()
     };
+    if header.is_empty() {
+        // An empty file stays empty (the CSV writer would turn an empty header into `""`).
+        return Ok(Totals::default());
+    }
     wtr.write_byte_record(&header)?;
     let mut t = Totals::default();
     let mut row = 0u64;
@@ -386,6 +390,26 @@ mod tests {
             t.counts.restored, 5,
             "2 e-mail cells, 2 accounts, 1 e-mail in the note"
         );
+    }
+
+    #[test]
+    fn empty_inputs_give_empty_outputs() {
+        let a = Analyzer::new(Options::default());
+        let an = an(&a, Policy::new(Operator::Replace));
+        let (out, t, _) = csv_run(&an, Direction::Anonymize, "");
+        assert_eq!((out.as_str(), t.records), ("", 0));
+        let mut out = Vec::new();
+        transform_lines(
+            &an,
+            Direction::Anonymize,
+            &Format::Jsonl(vec![]),
+            &b""[..],
+            &mut out,
+            |_| {},
+            |_| {},
+        )
+        .unwrap();
+        assert!(out.is_empty());
     }
 
     #[test]
