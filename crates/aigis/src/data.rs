@@ -252,8 +252,24 @@ fn data_scan(a: &DataScanArgs) -> Result<u8> {
     let mut report = aigis_core::Report::new("aigis.data-scan/v1");
     let mut datasets = Vec::new();
     let started = std::time::Instant::now();
+    // One step per file; the bar stays off when stderr is not a terminal.
+    let bar = (files.len() > 1 && std::io::stderr().is_terminal()).then(|| {
+        let b = indicatif::ProgressBar::new(files.len() as u64);
+        b.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} data scan {pos}/{len} {wide_msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        b
+    });
     for f in &files {
-        match dataset::scan_file(&analyzer, f, a.sample) {
+        if let Some(b) = &bar {
+            b.set_message(f.display().to_string());
+        }
+        let result = dataset::scan_file(&analyzer, f, a.sample);
+        if let Some(b) = &bar {
+            b.inc(1);
+        }
+        match result {
             Ok(r) => {
                 let found = aigis_data::rules::findings(&r, &allow);
                 report.files.push(aigis_core::FileRecord {
@@ -272,6 +288,9 @@ fn data_scan(a: &DataScanArgs) -> Result<u8> {
                 message: e.to_string(),
             }),
         }
+    }
+    if let Some(b) = bar {
+        b.finish_and_clear();
     }
     report.elapsed_ms = started.elapsed().as_millis();
     let mut out = std::io::stdout().lock();
