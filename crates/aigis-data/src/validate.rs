@@ -51,7 +51,8 @@ pub fn card_brand(d: &[u8]) -> Option<&'static str> {
 }
 
 /// IBAN length per country (ISO 13616 registry).
-fn iban_length(cc: &[u8]) -> Option<usize> {
+/// The IBAN length of a country (two capital letters), if it issues IBANs.
+pub(crate) fn iban_length(cc: &[u8]) -> Option<usize> {
     const TABLE: &[(&str, usize)] = &[
         ("AD", 24),
         ("AE", 23),

@@ -25,15 +25,22 @@ impl Recognizer for Iban {
     }
     fn find(&self, text: &str, out: &mut Vec<Candidate>) {
         for m in RE.find_iter(text) {
-            // The pattern may run into following words: try the longest valid prefix.
+            // The pattern may run into following words: only the prefix of the country's exact
+            // IBAN length can be valid, so check that one.
             let s = m.as_str();
-            let mut compact = Vec::new();
+            let Some(len) = crate::validate::iban_length(&s.as_bytes()[..2]) else {
+                continue;
+            };
+            let mut compact = Vec::with_capacity(len);
             let mut best = None;
             for (i, c) in s.char_indices() {
                 if c != ' ' {
                     compact.push(c as u8);
-                    if iban(&compact) {
-                        best = Some(i + 1);
+                    if compact.len() == len {
+                        if iban(&compact) {
+                            best = Some(i + 1);
+                        }
+                        break;
                     }
                 }
             }
