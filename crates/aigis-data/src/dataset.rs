@@ -67,6 +67,31 @@ pub fn is_dataset(path: &Path) -> bool {
     )
 }
 
+/// Appends the dataset files under `path` (itself if it is a file, whatever its extension),
+/// in sorted order, without following symlinks, at most 32 directories deep.
+pub fn find(path: &Path, out: &mut Vec<std::path::PathBuf>) -> std::io::Result<()> {
+    find_at(path, out, 0)
+}
+
+fn find_at(p: &Path, out: &mut Vec<std::path::PathBuf>, depth: u32) -> std::io::Result<()> {
+    let meta = std::fs::symlink_metadata(p)?;
+    if meta.is_file() {
+        out.push(p.to_path_buf());
+    } else if meta.is_dir() && depth < 32 {
+        let mut entries: Vec<std::path::PathBuf> = std::fs::read_dir(p)?
+            .map(|e| e.map(|e| e.path()))
+            .collect::<Result<_, _>>()?;
+        entries.sort();
+        for e in entries {
+            let m = std::fs::symlink_metadata(&e)?;
+            if m.is_dir() || (m.is_file() && is_dataset(&e)) {
+                find_at(&e, out, depth + 1)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 type Hits = Vec<(String, &'static str)>;
 /// Fields with a value in one record, and its hits.
 type Seen = (Vec<String>, Hits);
@@ -154,20 +179,8 @@ pub fn scan_file(a: &Analyzer, path: &Path, sample: u64) -> std::io::Result<Data
         }
     };
     if format == "csv" {
-        let mut rdr =
-            csv::ReaderBuilder::new()
-                .flexible(true)
-                .from_reader(crate::stream::LineBound::new(
-                    std::io::BufReader::with_capacity(1 << 20, f),
-                ));
-        let header: Vec<String> = rdr
-            .byte_headers()
-            .map_err(|e| {
-                std::io::Error::new(std::io::ErrorKind::InvalidData, format!("CSV header: {e}"))
-            })?
-            .iter()
-            .map(|h| String::from_utf8_lossy(h).into_owned())
-            .collect();
+        let (mut rdr, _, header) =
+            crate::stream::open_csv(std::io::BufReader::with_capacity(1 << 20, f))?;
         order.clone_from(&header);
         let mut row = 0u64;
         'outer: loop {

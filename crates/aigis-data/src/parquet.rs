@@ -78,6 +78,8 @@ struct Chunk {
     rep: Vec<i16>,
     /// Row (within the row group) of each present value.
     rows: Vec<usize>,
+    /// Rows the levels describe (nulls included).
+    row_count: usize,
 }
 
 fn read_chunk(
@@ -91,15 +93,7 @@ fn read_chunk(
     else {
         return Err(err(format!("column `{}` is not BYTE_ARRAY", name(desc))));
     };
-    let (mut values, mut def, mut rep) = (Vec::new(), Vec::new(), Vec::new());
-    loop {
-        let (records, vals, levels) = r
-            .read_records(CHUNK, Some(&mut def), Some(&mut rep), &mut values)
-            .map_err(|e| err(format!("column `{}`: {e}", name(desc))))?;
-        if records == 0 && vals == 0 && levels == 0 {
-            break;
-        }
-    }
+    let (values, def, rep) = read_all(&mut r, desc)?;
     let max_def = desc.max_def_level();
     let mut rows = Vec::with_capacity(values.len());
     let mut row = 0usize;
@@ -128,12 +122,39 @@ fn read_chunk(
             rows.len()
         )));
     }
+    let row_count = if n == 0 {
+        0
+    } else if flat {
+        row
+    } else {
+        row + 1
+    };
     Ok(Chunk {
         values,
         def,
         rep,
         rows,
+        row_count,
     })
+}
+
+/// A column chunk's values, definition levels and repetition levels.
+type Levels<V> = (Vec<V>, Vec<i16>, Vec<i16>);
+
+/// Every value and level of one column chunk (a chunk is bounded by the row-group check).
+fn read_all<T: dt::DataType>(
+    r: &mut parquet::column::reader::ColumnReaderImpl<T>,
+    desc: &ColumnDescriptor,
+) -> std::io::Result<Levels<T::T>> {
+    let (mut values, mut def, mut rep) = (Vec::new(), Vec::new(), Vec::new());
+    loop {
+        let (records, vals, levels) = r
+            .read_records(CHUNK, Some(&mut def), Some(&mut rep), &mut values)
+            .map_err(|e| err(format!("column `{}`: {e}", name(desc))))?;
+        if records == 0 && vals == 0 && levels == 0 {
+            return Ok((values, def, rep));
+        }
+    }
 }
 
 /// The string columns to analyse (all, or those named in `only`), as (leaf index, path).
@@ -201,11 +222,14 @@ pub fn detect_parquet<W: Write>(
                 .get_row_group(k)
                 .map_err(|e| err(format!("row group {k}: {e}")))?;
             check_size(rg.as_ref(), k)?;
-            let nrows = usize::try_from(rg.metadata().num_rows()).unwrap_or(0);
-            // Per row: (column, entity) pairs, in column order.
-            let mut per_row: Vec<Vec<(usize, crate::Entity)>> = vec![Vec::new(); nrows];
+            let claimed = usize::try_from(rg.metadata().num_rows()).unwrap_or(0);
+            // Rows with entities only: the row count in the metadata is the file's word, not a
+            // size to allocate.
+            let mut per_row: BTreeMap<usize, Vec<(usize, crate::Entity)>> = BTreeMap::new();
+            let mut seen_rows = 0usize;
             for (ci, (leaf, cname)) in cols.iter().enumerate() {
                 let chunk = read_chunk(rg.as_ref(), *leaf, &schema.column(*leaf))?;
+                seen_rows = seen_rows.max(chunk.row_count);
                 let found: Vec<(usize, Result<Vec<crate::Entity>, usize>)> = chunk
                     .values
                     .par_iter()
@@ -217,11 +241,13 @@ pub fn detect_parquet<W: Write>(
                     .collect();
                 for (row, r) in found {
                     match r {
-                        Ok(ents) => {
-                            if let Some(slot) = per_row.get_mut(row) {
-                                slot.extend(ents.into_iter().map(|e| (ci, e)));
-                            }
+                        Ok(ents) if !ents.is_empty() => {
+                            per_row
+                                .entry(row)
+                                .or_default()
+                                .extend(ents.into_iter().map(|e| (ci, e)));
                         }
+                        Ok(_) => {}
                         Err(at) => {
                             stats.bad_records += 1;
                             bad(&BadRecord {
@@ -232,7 +258,20 @@ pub fn detect_parquet<W: Write>(
                     }
                 }
             }
-            for (row, ents) in per_row.into_iter().enumerate() {
+            // The string columns' levels say how many rows there are; a header claiming more
+            // (hostile or damaged) is reported, not believed.
+            let nrows = if cols.is_empty() { claimed } else { seen_rows };
+            if !cols.is_empty() && claimed != seen_rows {
+                stats.bad_records += 1;
+                bad(&BadRecord {
+                    line: base + 1,
+                    message: format!(
+                        "row group {k} claims {claimed} rows, its string columns hold {seen_rows}"
+                    ),
+                });
+            }
+            for row in 0..nrows {
+                let ents = per_row.remove(&row).unwrap_or_default();
                 stats.records += 1;
                 stats.entities += ents.len() as u64;
                 stats.records_with_entities += u64::from(!ents.is_empty());
@@ -456,15 +495,7 @@ fn copy_column(
     macro_rules! copy {
         ($r:ident, $t:ty) => {{
             let mut r = $r;
-            let (mut values, mut def, mut rep) = (Vec::new(), Vec::new(), Vec::new());
-            loop {
-                let (records, vals, levels) = r
-                    .read_records(CHUNK, Some(&mut def), Some(&mut rep), &mut values)
-                    .map_err(|e| err(format!("column `{}`: {e}", name(desc))))?;
-                if records == 0 && vals == 0 && levels == 0 {
-                    break;
-                }
-            }
+            let (values, def, rep) = read_all(&mut r, desc)?;
             col.typed::<$t>()
                 .write_batch(
                     &values,

@@ -194,6 +194,52 @@ impl<R: std::io::Read> std::io::Read for LineBound<R> {
     }
 }
 
+/// A CSV reader (rows may have varying lengths; records over [`MAX_RECORD_BYTES`] refused) and
+/// its header, raw and as names.
+pub(crate) type CsvReader<R> = csv::Reader<LineBound<R>>;
+
+/// Opens `reader` as CSV and reads its header.
+pub(crate) fn open_csv<R: std::io::Read>(
+    reader: R,
+) -> std::io::Result<(CsvReader<R>, csv::ByteRecord, Vec<String>)> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(LineBound::new(reader));
+    let raw = rdr
+        .byte_headers()
+        .map_err(|e| {
+            std::io::Error::new(std::io::ErrorKind::InvalidData, format!("CSV header: {e}"))
+        })?
+        .clone();
+    let names = raw
+        .iter()
+        .map(|h| String::from_utf8_lossy(h).into_owned())
+        .collect();
+    Ok((rdr, raw, names))
+}
+
+/// The positions of `columns` in `header` (every column when empty), or an error naming the
+/// missing one and listing the header.
+pub(crate) fn column_indices(header: &[String], columns: &[String]) -> std::io::Result<Vec<usize>> {
+    if columns.is_empty() {
+        return Ok((0..header.len()).collect());
+    }
+    columns
+        .iter()
+        .map(|c| {
+            header.iter().position(|h| h == c).ok_or_else(|| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!(
+                        "no column `{c}` in the CSV header (columns: {})",
+                        header.join(", ")
+                    ),
+                )
+            })
+        })
+        .collect()
+}
+
 /// Consumes the rest of a line without keeping it; returns the bytes skipped.
 pub(crate) fn skip_line<R: BufRead>(reader: &mut R) -> std::io::Result<u64> {
     let mut skipped = 0u64;
@@ -378,35 +424,8 @@ pub fn detect_csv<R: std::io::Read + Send, W: Write>(
     mut bad: impl FnMut(&BadRecord),
     mut progress: impl FnMut(u64),
 ) -> std::io::Result<(Stats, ColumnSummary)> {
-    let mut rdr = csv::ReaderBuilder::new()
-        .flexible(true)
-        .from_reader(LineBound::new(reader));
-    let header: Vec<String> = rdr
-        .byte_headers()
-        .map_err(|e| {
-            std::io::Error::new(std::io::ErrorKind::InvalidData, format!("CSV header: {e}"))
-        })?
-        .iter()
-        .map(|h| String::from_utf8_lossy(h).into_owned())
-        .collect();
-    let selected: Vec<usize> = if columns.is_empty() {
-        (0..header.len()).collect()
-    } else {
-        columns
-            .iter()
-            .map(|c| {
-                header.iter().position(|h| h == c).ok_or_else(|| {
-                    std::io::Error::new(
-                        std::io::ErrorKind::InvalidInput,
-                        format!(
-                            "no column `{c}` in the CSV header (columns: {})",
-                            header.join(", ")
-                        ),
-                    )
-                })
-            })
-            .collect::<Result<_, _>>()?
-    };
+    let (mut rdr, _, header) = open_csv(reader)?;
+    let selected = column_indices(&header, columns)?;
     let mut stats = Stats::default();
     let mut summary = ColumnSummary::new();
     for &i in &selected {

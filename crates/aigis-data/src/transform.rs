@@ -219,35 +219,12 @@ pub fn transform_csv<R: Read, W: Write>(
     mut bad: impl FnMut(&BadRecord),
     mut progress: impl FnMut(u64),
 ) -> std::io::Result<Totals> {
-    let invalid = |m: String| std::io::Error::new(std::io::ErrorKind::InvalidData, m);
-    let mut rdr = csv::ReaderBuilder::new()
-        .flexible(true)
-        .from_reader(crate::stream::LineBound::new(reader));
+    let (mut rdr, header, names) = crate::stream::open_csv(reader)?;
     let mut wtr = csv::WriterBuilder::new().flexible(true).from_writer(out);
-    let header = rdr
-        .byte_headers()
-        .map_err(|e| invalid(format!("CSV header: {e}")))?
-        .clone();
-    let names: Vec<String> = header
-        .iter()
-        .map(|h| String::from_utf8_lossy(h).into_owned())
-        .collect();
-    let selected: Vec<bool> = if columns.is_empty() {
-        vec![true; names.len()]
-    } else {
-        for c in columns {
-            if !names.contains(c) {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::InvalidInput,
-                    format!(
-                        "no column `{c}` in the CSV header (columns: {})",
-                        names.join(", ")
-                    ),
-                ));
-            }
-        }
-        names.iter().map(|h| columns.contains(h)).collect()
-    };
+    let mut selected = vec![false; names.len()];
+    for i in crate::stream::column_indices(&names, columns)? {
+        selected[i] = true;
+    }
     if header.is_empty() {
         // An empty file stays empty (the CSV writer would turn an empty header into `""`).
         return Ok(Totals::default());

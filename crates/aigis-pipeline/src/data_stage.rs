@@ -1,8 +1,6 @@
 //! `data`: scans the datasets under `[data] paths` for PII and secrets and turns the per-column
 //! counts into findings (`PII101`–`PII104`) by the thresholds in `[data.allow]`.
 
-use std::path::{Path, PathBuf};
-
 use aigis_core::{ErrorRecord, FileRecord, Report};
 use aigis_data::{Analyzer, Options, dataset};
 
@@ -11,26 +9,6 @@ use crate::stages::{ProjectContext, Stage};
 
 /// The `data` stage.
 pub(crate) struct DataStage;
-
-/// Dataset files under `p` (itself if it is a file), sorted, symlinks not followed.
-fn datasets(p: &Path, out: &mut Vec<PathBuf>, depth: u32) -> std::io::Result<()> {
-    let meta = std::fs::symlink_metadata(p)?;
-    if meta.is_file() {
-        out.push(p.to_path_buf());
-    } else if meta.is_dir() && depth < 32 {
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(p)?
-            .map(|e| e.map(|e| e.path()))
-            .collect::<Result<_, _>>()?;
-        entries.sort();
-        for e in entries {
-            let m = std::fs::symlink_metadata(&e)?;
-            if m.is_dir() || (m.is_file() && dataset::is_dataset(&e)) {
-                datasets(&e, out, depth + 1)?;
-            }
-        }
-    }
-    Ok(())
-}
 
 impl Stage for DataStage {
     fn name(&self) -> &'static str {
@@ -46,7 +24,7 @@ impl Stage for DataStage {
         let mut files = Vec::new();
         for p in &cfg.paths {
             let path = ctx.dir.join(p);
-            datasets(&path, &mut files, 0).map_err(|source| PipelineError::Io {
+            dataset::find(&path, &mut files).map_err(|source| PipelineError::Io {
                 op: "listing datasets in",
                 path: path.clone(),
                 source,

@@ -47,24 +47,12 @@ fn detect(a: &PiiDetectArgs) -> Result<u8> {
         min_score: a.min_score,
         entities: a.entities.clone(),
     });
-    let ext = a
-        .input
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    let format = a.input_format.clone().unwrap_or_else(|| {
-        if a.text_field.is_some() || ext == "jsonl" || ext == "ndjson" {
-            "jsonl".into()
-        } else if ext == "csv" || ext == "parquet" {
-            ext.clone()
-        } else {
-            "text".into()
-        }
-    });
-    if format != "csv" && format != "parquet" && !a.column.is_empty() {
-        bail!("--column applies to CSV and Parquet input; this input is read as {format}");
-    }
+    let format = record_format(
+        &a.input,
+        a.input_format.as_deref(),
+        a.text_field.is_some(),
+        !a.column.is_empty(),
+    )?;
     if format == "parquet" {
         return detect_parquet(a, &analyzer);
     }
@@ -79,18 +67,7 @@ fn detect(a: &PiiDetectArgs) -> Result<u8> {
     // Output goes to a temporary file beside the target and is renamed only on success.
     let out_path = a.output.clone().unwrap_or_else(|| PathBuf::from("-"));
     let mut sink = Output::create(&out_path, false)?;
-    let mut bad_shown = 0;
-    let on_bad = |b: &stream::BadRecord| {
-        bad_shown += 1;
-        if bad_shown <= 20 {
-            eprintln!(
-                "warning: {}: record {}: {}",
-                a.input.display(),
-                b.line,
-                b.message
-            );
-        }
-    };
+    let on_bad = warn_bad(&a.input, "");
     let on_progress = |n: u64| {
         if let Some(b) = &bar {
             b.set_position(n);
@@ -129,6 +106,53 @@ fn detect(a: &PiiDetectArgs) -> Result<u8> {
     } else {
         0
     })
+}
+
+/// The record format: `--input-format`, else from the extension (`.csv`, `.jsonl`/`.ndjson`,
+/// `.parquet`), else JSONL when a JSON path was given, else text. `--column` needs CSV or Parquet.
+fn record_format(
+    input: &Path,
+    explicit: Option<&str>,
+    json_path_given: bool,
+    columns_given: bool,
+) -> Result<String> {
+    let ext = input
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let format = explicit.map_or_else(
+        || {
+            if json_path_given || ext == "jsonl" || ext == "ndjson" {
+                "jsonl".to_string()
+            } else if ext == "csv" || ext == "parquet" {
+                ext.clone()
+            } else {
+                "text".to_string()
+            }
+        },
+        str::to_string,
+    );
+    if format != "csv" && format != "parquet" && columns_given {
+        bail!("--column applies to CSV and Parquet input; this input is read as {format}");
+    }
+    Ok(format)
+}
+
+/// Prints the first 20 unreadable records of `input` as warnings on stderr.
+fn warn_bad<'a>(input: &'a Path, suffix: &'a str) -> impl FnMut(&stream::BadRecord) + 'a {
+    let mut shown = 0u32;
+    move |b| {
+        shown += 1;
+        if shown <= 20 {
+            eprintln!(
+                "warning: {}: record {}: {}{suffix}",
+                input.display(),
+                b.line,
+                b.message
+            );
+        }
+    }
 }
 
 /// A byte progress bar on stderr when it is a terminal and the size is known.
@@ -238,16 +262,7 @@ fn data_scan(a: &DataScanArgs) -> Result<u8> {
     });
     let mut files = Vec::new();
     for p in &a.paths {
-        if p.is_dir() {
-            let mut found: Vec<_> = walk(p)?
-                .into_iter()
-                .filter(|f| dataset::is_dataset(f))
-                .collect();
-            found.sort();
-            files.extend(found);
-        } else {
-            files.push(p.clone());
-        }
+        dataset::find(p, &mut files).with_context(|| format!("reading {}", p.display()))?;
     }
     let mut report = aigis_core::Report::new("aigis.data-scan/v1");
     let mut datasets = Vec::new();
@@ -362,24 +377,6 @@ fn data_scan(a: &DataScanArgs) -> Result<u8> {
     ))
 }
 
-/// Files under `dir`, symlinks not followed.
-fn walk(dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).with_context(|| format!("reading {}", d.display()))? {
-            let e = e?;
-            let t = e.file_type()?;
-            if t.is_dir() {
-                stack.push(e.path());
-            } else if t.is_file() {
-                out.push(e.path());
-            }
-        }
-    }
-    Ok(out)
-}
-
 /// The vault key from `--key FILE`, the config's key, or `$AIGIS_VAULT_KEY`.
 fn vault_key(flag: Option<&Path>, from_config: Option<PathBuf>) -> Result<Option<VaultKey>> {
     let path = flag.map(Path::to_path_buf).or(from_config);
@@ -465,24 +462,12 @@ fn anonymize(a: &AnonymizeArgs, dir: Direction, fallback: Operator) -> Result<u8
         entities: Vec::new(),
     });
     let an = Anonymizer::new(&analyzer, policy, key).map_err(|e| anyhow::anyhow!(e))?;
-    let ext = a
-        .input
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    let format = a.input_format.clone().unwrap_or_else(|| {
-        if ext == "jsonl" || ext == "ndjson" || !a.text_field.is_empty() {
-            "jsonl".into()
-        } else if ext == "csv" || ext == "parquet" {
-            ext.clone()
-        } else {
-            "text".into()
-        }
-    });
-    if format != "csv" && format != "parquet" && !a.column.is_empty() {
-        bail!("--column applies to CSV and Parquet input; this input is read as {format}");
-    }
+    let format = record_format(
+        &a.input,
+        a.input_format.as_deref(),
+        !a.text_field.is_empty(),
+        !a.column.is_empty(),
+    )?;
     if format == "parquet" {
         return anonymize_parquet(a, &an, dir);
     }
@@ -497,18 +482,7 @@ fn anonymize(a: &AnonymizeArgs, dir: Direction, fallback: Operator) -> Result<u8
     };
     let bar = byte_bar(total, a.quiet, label);
     let mut out = Output::create(&a.output, false)?;
-    let mut shown = 0;
-    let on_bad = |b: &stream::BadRecord| {
-        shown += 1;
-        if shown <= 20 {
-            eprintln!(
-                "warning: {}: record {}: {} (dropped from the output)",
-                a.input.display(),
-                b.line,
-                b.message
-            );
-        }
-    };
+    let on_bad = warn_bad(&a.input, " (dropped from the output)");
     let on_progress = |n: u64| {
         if let Some(b) = &bar {
             b.set_position(n);
@@ -691,20 +665,14 @@ fn detect_parquet(a: &PiiDetectArgs, analyzer: &Analyzer) -> Result<u8> {
     }
     let out_path = a.output.clone().unwrap_or_else(|| PathBuf::from("-"));
     let mut sink = Output::create(&out_path, false)?;
-    let mut shown = 0;
-    let (stats, sum) =
-        aigis_data::parquet::detect_parquet(analyzer, &a.input, &a.column, &mut sink, |b| {
-            shown += 1;
-            if shown <= 20 {
-                eprintln!(
-                    "warning: {}: record {}: {}",
-                    a.input.display(),
-                    b.line,
-                    b.message
-                );
-            }
-        })
-        .with_context(|| format!("reading {}", a.input.display()))?;
+    let (stats, sum) = aigis_data::parquet::detect_parquet(
+        analyzer,
+        &a.input,
+        &a.column,
+        &mut sink,
+        warn_bad(&a.input, ""),
+    )
+    .with_context(|| format!("reading {}", a.input.display()))?;
     sink.commit(&out_path)?;
     if !a.quiet {
         summary_table(&sum);
@@ -734,19 +702,15 @@ fn anonymize_parquet(a: &AnonymizeArgs, an: &Anonymizer<'_>, dir: Direction) -> 
     }
     let mut out = AtomicFile::create(&a.output, false)
         .with_context(|| format!("creating {}", a.output.display()))?;
-    let mut shown = 0;
     // On error `out` is dropped uncommitted: no partial output file.
-    let t = aigis_data::parquet::transform_parquet(an, dir, &a.input, &a.column, &mut out, |b| {
-        shown += 1;
-        if shown <= 20 {
-            eprintln!(
-                "warning: {}: record {}: {}",
-                a.input.display(),
-                b.line,
-                b.message
-            );
-        }
-    })
+    let t = aigis_data::parquet::transform_parquet(
+        an,
+        dir,
+        &a.input,
+        &a.column,
+        &mut out,
+        warn_bad(&a.input, ""),
+    )
     .with_context(|| format!("reading {}", a.input.display()))?;
     out.commit()
         .with_context(|| format!("writing {}", a.output.display()))?;
