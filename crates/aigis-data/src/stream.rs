@@ -649,10 +649,10 @@ pub fn detect_csv<R: std::io::Read + Send, W: Write>(
                     bad(&p);
                 }
                 for (i, kind, n) in chunk.counts {
-                    *summary
-                        .get_mut(&header_ref[i])
-                        .map(|m| m.entry(kind).or_default())
-                        .unwrap_or(&mut 0) += n;
+                    // Every selected column has an entry (made above).
+                    if let Some(m) = summary.get_mut(&header_ref[i]) {
+                        *m.entry(kind).or_default() += n;
+                    }
                 }
                 out.write_all(&chunk.out)?;
             }
