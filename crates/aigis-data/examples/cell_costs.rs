@@ -1,7 +1,7 @@
 //! Nanoseconds per `Analyzer::analyze` call on typical table cells and one prose record: the
 //! per-cell view of detection cost that whole-file throughput hides. Run with
-//! `cargo run --release -p aigis-data --example cell_costs [TABLE.csv]`; with a CSV, the mean cost
-//! per column over its first 50,000 rows.
+//! `cargo run --release -p aigis-data --example cell_costs [TABLE.csv [COLUMN]]`; with a CSV,
+//! the mean cost per column over its first 50,000 rows.
 
 fn main() {
     let a = aigis_data::Analyzer::new(aigis_data::Options::default());
@@ -58,7 +58,11 @@ fn per_column(a: &aigis_data::Analyzer, path: &str) {
     let rows: Vec<csv::StringRecord> = rdr.records().take(50_000).filter_map(Result::ok).collect();
     let _ = a.analyze("warm up Alice 4111111111111111", Some("x"));
     let mut total = 0u128;
+    let only = std::env::args().nth(2);
     for (i, column) in header.iter().enumerate() {
+        if only.as_ref().is_some_and(|o| o != column) {
+            continue;
+        }
         let start = std::time::Instant::now();
         let mut found = 0usize;
         for row in &rows {
