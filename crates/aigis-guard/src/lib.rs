@@ -1,0 +1,28 @@
+//! aigis runtime protection: the scanner chain the gateway runs on every request and response,
+//! and `aigis guard classify`, which runs the same input chain offline.
+//!
+//! A [`Scanner`] looks at one text, prepared once ([`normalize::Prepared`]), and returns the
+//! hits it finds, each with a rule id, a score and the action the configuration attaches to it.
+//! A [`Chain`] runs its scanners and combines their hits into one [`Outcome`]: the strongest
+//! action wins, redactions are applied in order.
+#![forbid(unsafe_code)]
+
+pub mod chain;
+pub mod model;
+pub mod normalize;
+pub mod rules;
+pub mod scanners;
+pub mod signatures;
+
+pub use chain::{Action, Chain, ChainConfig, Hit, Outcome};
+pub use normalize::Prepared;
+pub use scanners::Scanner;
+
+/// Errors of this crate.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The guard configuration is invalid.
+    #[error("invalid guard configuration: {0}")]
+    Config(String),
+}
