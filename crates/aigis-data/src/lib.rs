@@ -191,6 +191,8 @@ pub struct Analyzer {
     anchors: Option<aho_corasick::AhoCorasick>,
     anchor_owner: Vec<usize>,
     always: Vec<usize>,
+    /// Recognizers that can emit a wanted type (all of them without an entity filter).
+    wanted: u64,
 }
 
 impl Analyzer {
@@ -211,6 +213,17 @@ impl Analyzer {
                 anchor_owner.push(i);
             }
         }
+        let wanted = recognizers
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| {
+                options.entities.is_empty()
+                    || r.info()
+                        .entities
+                        .iter()
+                        .any(|e| options.entities.iter().any(|w| w == e))
+            })
+            .fold(0u64, |acc, (i, _)| acc | 1 << i);
         let anchors = aho_corasick::AhoCorasick::builder()
             .ascii_case_insensitive(true)
             .build(&pats)
@@ -221,6 +234,7 @@ impl Analyzer {
             anchors,
             anchor_owner,
             always,
+            wanted,
         }
     }
 
@@ -245,6 +259,8 @@ impl Analyzer {
                 run |= 1 << self.anchor_owner[m.pattern().as_usize()];
             }
         }
+        // With an entity filter, recognizers that cannot emit a wanted type do not run.
+        run &= self.wanted;
         let features = Features::of(text);
         let _scope = gazetteer::analysis_scope(text);
         // Which types have context words here, computed only if a context-only recognizer

@@ -51,19 +51,21 @@ pub struct Hit {
 pub struct Outcome {
     /// The strongest action of the hits (`Allow` with none).
     pub action: Action,
-    /// The highest score of the hits.
+    /// The highest score of the hits (including the injection score below its flag
+    /// threshold).
     pub score: f32,
-    /// Every hit, in chain order.
+    /// Every hit, in chain order (an `Allow` hit only carries a score).
     pub hits: Vec<Hit>,
     /// The rewritten text when the action is `Redact`.
     pub redacted: Option<String>,
 }
 
 impl Outcome {
-    /// `"GRD101 prompt-injection"` for each hit.
+    /// `"GRD101 prompt-injection"` for each hit that fired (action other than allow).
     pub fn detectors(&self) -> Vec<String> {
         self.hits
             .iter()
+            .filter(|h| h.action != Action::Allow)
             .map(|h| format!("{} {}", h.rule.id, h.rule.name))
             .collect()
     }
@@ -71,7 +73,7 @@ impl Outcome {
 
 /// `[guard.input]` in `aigis.toml`.
 #[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(deny_unknown_fields, default, rename_all = "kebab-case")]
 pub struct ChainConfig {
     /// Scanners to run, in order (default: every input scanner).
     pub scanners: Vec<String>,
@@ -194,7 +196,8 @@ mod tests {
         );
         let o = chain().scan("What is the boiling point of water at altitude?");
         assert_eq!(o.action, Action::Allow);
-        assert!(o.hits.is_empty());
+        assert!(o.detectors().is_empty());
+        assert!(o.score < 0.45, "{}", o.score);
     }
 
     #[test]

@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod chain;
+pub mod classify;
 pub mod model;
 pub mod normalize;
 pub mod rules;

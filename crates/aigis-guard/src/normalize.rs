@@ -184,7 +184,12 @@ impl Prepared {
             found.push((Encoding::Morse, t));
         }
         if depth == 0 && text.bytes().filter(u8::is_ascii_alphabetic).count() >= 8 {
-            found.push((Encoding::Rot13, rot13(text)));
+            // Kept only when it reads more like English than the text itself: scanning the
+            // ROT13 of ordinary prose would only cost time.
+            let r = rot13(text);
+            if english_words(&r) > english_words(text) {
+                found.push((Encoding::Rot13, r));
+            }
         }
         for (encoding, t) in found {
             if self.push(encoding, &t) && encoding != Encoding::Rot13 {
@@ -392,6 +397,21 @@ fn foldable(word: &str) -> bool {
 
 /// NFKC, homoglyphs folded, lower case, white space runs collapsed.
 pub fn normalise(text: &str) -> String {
+    if text.is_ascii() {
+        // ASCII is already NFKC and has no homoglyphs: lower-case and collapse spaces only.
+        let mut out = String::with_capacity(text.len());
+        for w in text.split(char::is_whitespace).filter(|w| !w.is_empty()) {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.extend(w.chars().map(|c| c.to_ascii_lowercase()));
+        }
+        return out;
+    }
+    normalise_general(text)
+}
+
+fn normalise_general(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut space = false;
     // Only mixed-script words are folded: a Russian sentence stays Russian.
@@ -685,6 +705,60 @@ fn decode_morse(text: &str) -> Option<String> {
     (letters >= 5).then_some(out)
 }
 
+/// Common English words, to tell readable text from an encoded or reversed one.
+const COMMON: &[&str] = &[
+    "the",
+    "and",
+    "to",
+    "of",
+    "a",
+    "in",
+    "is",
+    "you",
+    "that",
+    "it",
+    "for",
+    "on",
+    "with",
+    "as",
+    "are",
+    "this",
+    "be",
+    "your",
+    "all",
+    "me",
+    "i",
+    "what",
+    "how",
+    "not",
+    "or",
+    "can",
+    "do",
+    "my",
+    "from",
+    "previous",
+    "instructions",
+    "ignore",
+    "now",
+    "say",
+    "tell",
+    "print",
+];
+
+/// How many of the first 400 words of `text` are common English words (any case).
+pub fn english_words(text: &str) -> usize {
+    text.split(|c: char| !c.is_ascii_alphabetic())
+        .filter(|w| !w.is_empty())
+        .take(400)
+        .filter(|w| {
+            w.len() <= 12
+                && COMMON
+                    .iter()
+                    .any(|c| c.len() == w.len() && c.eq_ignore_ascii_case(w))
+        })
+        .count()
+}
+
 /// ROT13 of ASCII letters.
 pub fn rot13(text: &str) -> String {
     text.chars()
@@ -714,6 +788,13 @@ mod tests {
         );
         // A sentence in Cyrillic is not turned into Latin.
         assert_eq!(Prepared::new("Привет мир").norm, "привет мир");
+    }
+
+    #[test]
+    fn the_ascii_fast_path_agrees_with_the_general_one() {
+        for t in ["  Hello\tWORLD\n\nagain  ", "a\u{b}b\u{c}c", "", "x\r\ny"] {
+            assert_eq!(normalise(t), normalise_general(t), "{t:?}");
+        }
     }
 
     #[test]

@@ -9,7 +9,7 @@
 
 use std::sync::LazyLock;
 
-use regex::RegexSet;
+use regex::Regex;
 
 /// One signature.
 struct Sig {
@@ -245,11 +245,25 @@ const SIGS: &[Sig] = &[
     },
 ];
 
-static SET: LazyLock<Option<RegexSet>> = LazyLock::new(|| {
-    regex::RegexSetBuilder::new(SIGS.iter().map(|s| s.pattern))
-        .size_limit(32 << 20)
-        .build()
-        .ok()
+/// A pattern with ASCII word boundaries: Unicode `\b` forces the slow PikeVM on non-ASCII
+/// text (the views are lower-cased and folded, so ASCII boundaries fit the Latin words the
+/// signatures name; CJK alternatives carry no boundaries).
+fn ascii_boundaries(p: &str) -> String {
+    p.replace(r"\b", r"(?-u:\b)")
+}
+
+/// One regex per signature (not one `RegexSet`): each gets its own literal prefilter, so most
+/// are rejected by a vectorised substring scan, and none shares a lazy-DFA cache with the
+/// bounded repetitions of the others (a set of them thrashed into the PikeVM).
+static SET: LazyLock<Option<Vec<Regex>>> = LazyLock::new(|| {
+    SIGS.iter()
+        .map(|s| {
+            regex::RegexBuilder::new(&ascii_boundaries(s.pattern))
+                .size_limit(16 << 20)
+                .build()
+                .ok()
+        })
+        .collect()
 });
 
 /// Signatures that matched and their combined score.
@@ -267,17 +281,19 @@ pub fn scan(p: &crate::Prepared) -> Matches {
     let Some(set) = &*SET else {
         return Matches::default();
     };
-    let mut hit = vec![false; SIGS.len()];
-    for view in p.views() {
-        for i in &set.matches(view) {
-            hit[i] = true;
-        }
-    }
-    // Text written backwards (`.snoitcurtsni suoiverp lla erongi`).
+    // Text written backwards (`.snoitcurtsni suoiverp lla erongi`) is one more view when it
+    // reads more like English than the text does.
     let reversed: String = p.folded.chars().rev().collect();
-    for i in &set.matches(&reversed) {
-        hit[i] = true;
-    }
+    let backwards =
+        crate::normalize::english_words(&reversed) > crate::normalize::english_words(&p.folded);
+    let views: Vec<&str> = p
+        .views()
+        .chain(backwards.then_some(reversed.as_str()))
+        .collect();
+    let hit: Vec<bool> = set
+        .iter()
+        .map(|re| views.iter().any(|v| re.is_match(v)))
+        .collect();
     if let Some(w) = suffix_noise(&p.norm) {
         return combine(&hit, Some(w));
     }
@@ -346,7 +362,11 @@ mod tests {
     #[test]
     fn every_signature_compiles_and_the_set_builds() {
         for s in SIGS {
-            assert!(regex::Regex::new(s.pattern).is_ok(), "{}", s.name);
+            assert!(
+                regex::Regex::new(&ascii_boundaries(s.pattern)).is_ok(),
+                "{}",
+                s.name
+            );
         }
         assert!(SET.is_some());
     }

@@ -34,9 +34,21 @@ pub struct Config {
     /// `[data]`.
     #[serde(default)]
     pub data: DataConfig,
+    /// `[guard]`: the gateway's scanner chains.
+    #[serde(default)]
+    pub guard: GuardConfig,
     /// `[[suppress]]` entries.
     #[serde(default)]
     pub suppress: Vec<Suppression>,
+}
+
+/// `[guard]`: scanner chains of `aigis guard classify` (and of the gateway).
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct GuardConfig {
+    /// `[guard.input]`: the input scanner chain.
+    #[serde(default)]
+    pub input: aigis_guard::ChainConfig,
 }
 
 /// `[sign]`: the `sign` stage signs the approved models and records them.

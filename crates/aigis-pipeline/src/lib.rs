@@ -83,6 +83,7 @@ pub fn rules() -> RuleRegistry {
         v.push(&policy::PIP001);
         v.extend_from_slice(aigis_sign::rules::RULES);
         v.extend_from_slice(aigis_data::rules::RULES);
+        v.extend_from_slice(aigis_guard::rules::RULES);
         v.sort_by_key(|r| r.id);
         v
     });

@@ -47,6 +47,51 @@ pub enum Command {
     /// Datasets: scan for PII, anonymise, tokenise, encrypt at rest.
     #[command(subcommand)]
     Data(DataCommand),
+    /// Runtime protection: the gateway's input scanner chain, offline.
+    #[command(subcommand)]
+    Guard(GuardCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GuardCommand {
+    /// Run the input scanner chain over prompts; one JSON line per prompt:
+    /// {"id":…, "verdict":"allow|flag|block", "score":0-1, "detectors":[…]}.
+    /// Exit 0 all allowed, 1 any flagged or blocked, 2 errors.
+    Classify(GuardClassifyArgs),
+    /// List the input scanners of the chain in effect, in order.
+    Scanners(GuardConfigArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct GuardConfigArgs {
+    /// Project configuration whose [guard.input] builds the chain (default: built-in chain).
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct GuardClassifyArgs {
+    /// Prompts (`-` for stdin): JSONL records `{"id":…, "text":…}`, or one prompt per line
+    /// with --input-format text.
+    #[arg(long, short = 'i', default_value = "-")]
+    pub input: PathBuf,
+    /// Input format (default: text for .txt files, else jsonl).
+    #[arg(long, value_parser = ["jsonl", "text"])]
+    pub input_format: Option<String>,
+    /// JSONL: dotted path of the prompt in each record.
+    #[arg(long, value_name = "PATH", default_value = "text")]
+    pub text_field: String,
+    /// Output format (one JSON object per prompt).
+    #[arg(long, short = 'f', default_value = "jsonl", value_parser = ["jsonl"])]
+    pub format: String,
+    /// Write to FILE (atomically) instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub config: GuardConfigArgs,
+    /// No progress bar or summary.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Subcommand)]

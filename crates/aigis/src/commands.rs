@@ -24,6 +24,7 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
         Command::Registry(c) => Ok(crate::integrity::registry(&c)),
         Command::Pii(c) => crate::data::pii(&c),
         Command::Data(c) => crate::data::data(&c),
+        Command::Guard(c) => crate::guard::guard(&c),
     }
 }
 

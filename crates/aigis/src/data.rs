@@ -156,7 +156,7 @@ fn warn_bad<'a>(input: &'a Path, suffix: &'a str) -> impl FnMut(&stream::BadReco
 }
 
 /// A byte progress bar on stderr when it is a terminal and the size is known.
-fn byte_bar(total: u64, quiet: bool, label: &str) -> Option<indicatif::ProgressBar> {
+pub(crate) fn byte_bar(total: u64, quiet: bool, label: &str) -> Option<indicatif::ProgressBar> {
     (!quiet && total > 0 && std::io::stderr().is_terminal()).then(|| {
         let b = indicatif::ProgressBar::new(total);
         b.set_style(
@@ -170,7 +170,7 @@ fn byte_bar(total: u64, quiet: bool, label: &str) -> Option<indicatif::ProgressB
 }
 
 /// Opens `path` (`-` = stdin) with its size when known.
-fn open_input(path: &Path) -> Result<(Box<dyn std::io::BufRead + Send>, u64)> {
+pub(crate) fn open_input(path: &Path) -> Result<(Box<dyn std::io::BufRead + Send>, u64)> {
     if path.as_os_str() == "-" {
         return Ok((
             Box::new(BufReader::with_capacity(1 << 20, std::io::stdin())),
@@ -183,13 +183,13 @@ fn open_input(path: &Path) -> Result<(Box<dyn std::io::BufRead + Send>, u64)> {
 }
 
 /// An output that is either stdout or a file that appears only on [`Output::commit`].
-enum Output {
+pub(crate) enum Output {
     Stdout(BufWriter<std::io::Stdout>),
     File(AtomicFile),
 }
 
 impl Output {
-    fn create(path: &Path, private: bool) -> Result<Self> {
+    pub(crate) fn create(path: &Path, private: bool) -> Result<Self> {
         if path.as_os_str() == "-" {
             return Ok(Self::Stdout(BufWriter::with_capacity(
                 1 << 20,
@@ -201,7 +201,7 @@ impl Output {
             .with_context(|| format!("creating {}", path.display()))
     }
 
-    fn commit(self, path: &Path) -> Result<()> {
+    pub(crate) fn commit(self, path: &Path) -> Result<()> {
         match self {
             Self::Stdout(mut w) => w.flush().context("writing to stdout"),
             Self::File(f) => f

@@ -6,6 +6,7 @@
 mod cli;
 mod commands;
 mod data;
+mod guard;
 mod integrity;
 
 use std::process::ExitCode;

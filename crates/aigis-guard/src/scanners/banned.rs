@@ -8,7 +8,7 @@ use crate::{Action, Error, Hit, Prepared, rules::GRD106};
 
 /// `[guard.input.banned]`.
 #[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(deny_unknown_fields, default, rename_all = "kebab-case")]
 pub struct Config {
     /// Banned substrings (any case; normalised like the prompt).
     pub substrings: Vec<String>,

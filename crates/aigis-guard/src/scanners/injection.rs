@@ -9,7 +9,7 @@ use crate::{Action, Error, Hit, Prepared, model, rules::GRD101, signatures};
 
 /// `[guard.input.injection]`.
 #[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(deny_unknown_fields, default, rename_all = "kebab-case")]
 pub struct Config {
     /// Score from which a prompt is flagged.
     pub flag: f32,
@@ -78,7 +78,9 @@ impl super::Scanner for Injection {
         } else if score >= self.config.flag {
             Action::Flag
         } else {
-            return Vec::new();
+            // Below the flag threshold the hit only carries the score (the chain reports it,
+            // `detectors` leaves it out), so offline runs can draw ROC curves.
+            Action::Allow
         };
         vec![Hit {
             rule: &GRD101,

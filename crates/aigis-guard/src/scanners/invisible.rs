@@ -8,7 +8,7 @@ use crate::{Action, Hit, Prepared, rules::GRD102};
 
 /// `[guard.input.invisible]`.
 #[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(deny_unknown_fields, default, rename_all = "kebab-case")]
 pub struct Config {
     /// Action when invisible text is found.
     pub action: Action,

@@ -6,7 +6,7 @@ use crate::{Action, Hit, Prepared, rules::GRD105};
 
 /// `[guard.input.length]`.
 #[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(deny_unknown_fields, default, rename_all = "kebab-case")]
 pub struct Config {
     /// Longest prompt accepted, in Unicode characters.
     pub max_chars: usize,

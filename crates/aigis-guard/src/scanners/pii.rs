@@ -7,7 +7,7 @@ use crate::{Action, Error, Hit, Prepared, rules::GRD103};
 
 /// `[guard.input.pii]`.
 #[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(deny_unknown_fields, default, rename_all = "kebab-case")]
 pub struct Config {
     /// Action on a match.
     pub action: Action,

@@ -6,7 +6,7 @@ use crate::{Action, Hit, Prepared, rules::GRD104};
 
 /// `[guard.input.secrets]`.
 #[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(deny_unknown_fields, default, rename_all = "kebab-case")]
 pub struct Config {
     /// Action on a match.
     pub action: Action,
