@@ -384,6 +384,8 @@ mod tests {
         let ex = Config::parse(include_str!("../../../aigis.example.toml")).unwrap();
         assert!(!ex.suppress.is_empty());
         assert!(ex.sign.is_some() && ex.verify.is_some());
+        assert_eq!(ex.guard.input.scanners.len(), 6);
+        assert!(aigis_guard::Chain::new(&ex.guard.input).is_ok());
     }
 
     #[test]
