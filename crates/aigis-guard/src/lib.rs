@@ -9,6 +9,8 @@
 
 pub mod chain;
 pub mod classify;
+pub mod gateway;
+pub mod keys;
 pub mod model;
 pub mod normalize;
 pub mod rules;

@@ -49,6 +49,9 @@ pub struct GuardConfig {
     /// `[guard.input]`: the input scanner chain.
     #[serde(default)]
     pub input: aigis_guard::ChainConfig,
+    /// `[guard.serve]`: the gateway (`aigis guard serve`).
+    #[serde(default)]
+    pub serve: Option<aigis_guard::gateway::GatewayConfig>,
 }
 
 /// `[sign]`: the `sign` stage signs the approved models and records them.

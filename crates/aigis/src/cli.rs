@@ -60,6 +60,53 @@ pub enum GuardCommand {
     Classify(GuardClassifyArgs),
     /// List the input scanners of the chain in effect, in order.
     Scanners(GuardConfigArgs),
+    /// Run the gateway of [guard.serve] (HTTP; TLS, rate limits, output scanning, kill switch
+    /// and audit log are not built yet). Stops on Ctrl-C or SIGTERM after requests in flight.
+    Serve(GuardServeArgs),
+    /// API keys of the gateway: create (shown once), list, revoke.
+    #[command(subcommand)]
+    Keys(GuardKeysCommand),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct GuardServeArgs {
+    /// Project configuration with [guard.serve] and [guard.input].
+    #[arg(long, short = 'c', value_name = "FILE", default_value = "aigis.toml")]
+    pub config: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct GuardStoreArgs {
+    /// SQLite key store (the `keys` of [guard.serve]).
+    #[arg(long, value_name = "FILE", default_value = "guard-keys.db")]
+    pub store: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GuardKeysCommand {
+    /// Create a key; it is printed once on stdout and only its digest is stored.
+    Create {
+        /// Who or what the key is for.
+        #[arg(long)]
+        name: String,
+        /// Routes the key may use (repeatable; default all).
+        #[arg(long = "route", value_name = "NAME")]
+        routes: Vec<String>,
+        #[command(flatten)]
+        store: GuardStoreArgs,
+    },
+    /// List keys (ids, names, scopes, state); never the keys themselves.
+    List {
+        #[command(flatten)]
+        store: GuardStoreArgs,
+    },
+    /// Revoke a key by id; it stops working at the next request.
+    Revoke {
+        /// The key id (the 8 characters after `aig_`).
+        id: String,
+        #[command(flatten)]
+        store: GuardStoreArgs,
+    },
 }
 
 #[derive(Debug, clap::Args)]

@@ -7,12 +7,16 @@ use aigis_guard::classify::{self, Input};
 use aigis_guard::{Chain, ChainConfig};
 use anyhow::{Context, Result, anyhow};
 
-use crate::cli::{GuardClassifyArgs, GuardCommand, GuardConfigArgs};
+use crate::cli::{
+    GuardClassifyArgs, GuardCommand, GuardConfigArgs, GuardKeysCommand, GuardServeArgs,
+};
 use crate::data::{Output, byte_bar, open_input};
 
 pub fn guard(c: &GuardCommand) -> Result<u8> {
     match c {
         GuardCommand::Classify(a) => classify_cmd(a),
+        GuardCommand::Serve(a) => serve(a),
+        GuardCommand::Keys(k) => keys(k),
         GuardCommand::Scanners(a) => {
             let chain = build_chain(a)?;
             let mut out = std::io::stdout().lock();
@@ -83,4 +87,113 @@ fn classify_cmd(a: &GuardClassifyArgs) -> Result<u8> {
     } else {
         0
     })
+}
+
+fn serve(a: &GuardServeArgs) -> Result<u8> {
+    let config = aigis_pipeline::Config::load(&a.config)?;
+    let Some(serve) = config.guard.serve else {
+        anyhow::bail!(
+            "{} has no [guard.serve] section\nhint: see aigis.example.toml for the gateway's keys and routes",
+            a.config.display()
+        );
+    };
+    let chain = Chain::new(&config.guard.input).map_err(|e| anyhow!("{e}"))?;
+    let base = a
+        .config
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."))
+        .to_path_buf();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(async move {
+        let bound = aigis_guard::gateway::bind(&serve, chain, &base)
+            .await
+            .map_err(|e| anyhow!("{e}"))?;
+        eprintln!(
+            "aigis guard: listening on http://{} ({} routes)",
+            bound.local_addr()?,
+            serve.routes.len()
+        );
+        bound.serve(shutdown_signal()).await.context("serving")?;
+        eprintln!("aigis guard: stopped");
+        Ok::<u8, anyhow::Error>(0)
+    })
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+fn keys(k: &GuardKeysCommand) -> Result<u8> {
+    use aigis_guard::keys::KeyStore;
+    let open = |p: &std::path::Path| KeyStore::open(p).map_err(|e| anyhow!("{e}"));
+    match k {
+        GuardKeysCommand::Create {
+            name,
+            routes,
+            store,
+        } => {
+            let s = open(&store.store)?;
+            let (key, info) = s.create(name, routes).map_err(|e| anyhow!("{e}"))?;
+            println!("{key}");
+            eprintln!(
+                "aigis guard: created key {} for `{}` (routes: {}); it is shown only now",
+                info.id,
+                info.name,
+                if info.routes.is_empty() {
+                    "all".to_string()
+                } else {
+                    info.routes.join(", ")
+                }
+            );
+        }
+        GuardKeysCommand::List { store } => {
+            let s = open(&store.store)?;
+            let mut out = std::io::stdout().lock();
+            for key in s.list().map_err(|e| anyhow!("{e}"))? {
+                writeln!(
+                    out,
+                    "{}  {:<8}  {:<20}  routes={}",
+                    key.id,
+                    if key.revoked.is_some() {
+                        "revoked"
+                    } else {
+                        "active"
+                    },
+                    key.name,
+                    if key.routes.is_empty() {
+                        "*".to_string()
+                    } else {
+                        key.routes.join(",")
+                    }
+                )?;
+            }
+        }
+        GuardKeysCommand::Revoke { id, store } => {
+            open(&store.store)?.revoke(id).map_err(|e| anyhow!("{e}"))?;
+            eprintln!("aigis guard: revoked key {id}");
+        }
+    }
+    Ok(0)
 }

@@ -162,3 +162,120 @@ fn plain_text_prompts_are_numbered_by_line() {
     assert_eq!(r[1]["id"], 3);
     assert_eq!(r[1]["verdict"], "block");
 }
+
+#[test]
+fn keys_are_shown_once_listed_without_secrets_and_revoked() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("keys.db");
+    let out = aigis()
+        .args([
+            "guard", "keys", "create", "--name", "ci bot", "--route", "chat", "--store",
+        ])
+        .arg(&store)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let key = String::from_utf8(out).unwrap().trim().to_string();
+    assert!(key.starts_with("aig_") && key.len() == 45, "{key}");
+    let id = &key[4..12];
+    let list = aigis()
+        .args(["guard", "keys", "list", "--store"])
+        .arg(&store)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let list = String::from_utf8(list).unwrap();
+    assert!(
+        list.contains(id) && list.contains("active") && list.contains("routes=chat"),
+        "{list}"
+    );
+    assert!(!list.contains(&key[13..]), "the secret is never listed");
+    aigis()
+        .args(["guard", "keys", "revoke", id, "--store"])
+        .arg(&store)
+        .assert()
+        .success();
+    let list = aigis()
+        .args(["guard", "keys", "list", "--store"])
+        .arg(&store)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert!(String::from_utf8(list).unwrap().contains("revoked"));
+    aigis()
+        .args(["guard", "keys", "revoke", "zzzzzzzz", "--store"])
+        .arg(&store)
+        .assert()
+        .code(2);
+}
+
+#[cfg(unix)]
+#[test]
+fn serve_starts_answers_health_checks_and_stops_on_sigterm() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("aigis.toml");
+    std::fs::write(
+        &cfg,
+        "[guard.serve]\nlisten = \"127.0.0.1:0\"\nkeys = \"keys.db\"\n[[guard.serve.routes]]\nname = \"chat\"\nkind = \"openai\"\nprefix = \"/v1\"\nupstream = \"http://127.0.0.1:9\"\n",
+    )
+    .unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("aigis");
+    let mut child = std::process::Command::new(bin)
+        .args(["guard", "serve", "-c"])
+        .arg(&cfg)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    let mut s = std::net::TcpStream::connect(&addr).unwrap();
+    s.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+        .unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    assert!(
+        resp.starts_with("HTTP/1.1 200") && resp.ends_with("ok\n"),
+        "{resp}"
+    );
+    assert!(
+        dir.path().join("keys.db").exists(),
+        "the key store is relative to the config"
+    );
+    std::process::Command::new("kill")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    let mut rest = String::new();
+    err.read_to_string(&mut rest).unwrap();
+    assert!(status.success(), "{status:?} {rest}");
+    assert!(rest.contains("stopped"), "{rest}");
+
+    // A config without keys and without danger-no-auth is refused.
+    std::fs::write(&cfg, "[guard.serve]\n[[guard.serve.routes]]\nname = \"c\"\nkind = \"openai\"\nprefix = \"/v1\"\nupstream = \"http://127.0.0.1:9\"\n").unwrap();
+    let out = aigis()
+        .args(["guard", "serve", "-c"])
+        .arg(&cfg)
+        .assert()
+        .code(2)
+        .get_output()
+        .stderr
+        .clone();
+    assert!(String::from_utf8_lossy(&out).contains("danger-no-auth"));
+}
