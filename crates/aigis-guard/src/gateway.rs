@@ -4,8 +4,8 @@
 //! (server-sent events included).
 //!
 //! Built so far: HTTP listener, `openai` and `json` routes, key checks with route scopes, body
-//! limits, upstream timeouts, `/healthz` and `/readyz`, graceful shutdown. Not yet: TLS,
-//! rate limits, output scanning, kill switch, audit log, metrics (see `docs/guard.md`).
+//! limits, upstream timeouts, rate limits and load shedding, `/healthz` and `/readyz`, graceful
+//! shutdown. Not yet: TLS, token budgets, output scanning, kill switch, audit log, metrics (see `docs/guard.md`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -48,6 +48,9 @@ pub struct GatewayConfig {
     pub upstream_timeout_secs: u64,
     /// Routes, matched by the longest path prefix.
     pub routes: Vec<RouteConfig>,
+    /// Rate limits and overload protection (`[guard.serve.limits]`).
+    #[serde(default)]
+    pub limits: crate::limits::LimitsConfig,
 }
 
 fn default_listen() -> String {
@@ -106,11 +109,13 @@ struct Gateway {
     client: Client<HttpConnector, Body>,
     max_body: usize,
     timeout: Duration,
+    limits: crate::limits::Limits,
 }
 
 /// Why a request was refused: one place maps each cause to a status and the API's own error
 /// JSON, so no internal detail leaks.
 enum Refusal {
+    Limited(crate::limits::Denied),
     NoRoute,
     Unauthorized,
     Forbidden,
@@ -124,7 +129,23 @@ enum Refusal {
 
 impl Refusal {
     fn response(&self, kind: Option<RouteKind>) -> Response<Body> {
+        use crate::limits::Denied;
         let (status, code, message) = match self {
+            Refusal::Limited(Denied::Rate(_)) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limit_exceeded",
+                "rate limit reached; retry later".to_string(),
+            ),
+            Refusal::Limited(Denied::Concurrency) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "concurrency_limit_exceeded",
+                "too many concurrent requests for this API key".to_string(),
+            ),
+            Refusal::Limited(Denied::Overloaded) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "overloaded",
+                "the gateway is at capacity; retry shortly".to_string(),
+            ),
             Refusal::NoRoute => (
                 StatusCode::NOT_FOUND,
                 "not_found",
@@ -185,6 +206,15 @@ impl Refusal {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
+        let retry = match self {
+            Refusal::Limited(Denied::Rate(s)) => Some(*s),
+            Refusal::Limited(_) => Some(1),
+            _ => None,
+        };
+        if let Some(s) = retry {
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(s));
+        }
         r
     }
 }
@@ -331,9 +361,10 @@ impl Gateway {
             .max_by_key(|r| r.cfg.prefix.len())
     }
 
-    fn authorize(&self, headers: &HeaderMap, route: &Route) -> Result<(), Refusal> {
+    /// The id of the request's valid key (`None` without a key store).
+    fn authorize(&self, headers: &HeaderMap, route: &Route) -> Result<Option<String>, Refusal> {
         let Some(store) = &self.keys else {
-            return Ok(());
+            return Ok(None);
         };
         let presented = headers
             .get(header::AUTHORIZATION)
@@ -349,7 +380,7 @@ impl Gateway {
         if !info.routes.is_empty() && !info.routes.contains(&route.cfg.name) {
             return Err(Refusal::Forbidden);
         }
-        Ok(())
+        Ok(Some(info.id))
     }
 
     /// Scans the request body; returns the body to forward and the decision header value.
@@ -463,14 +494,29 @@ impl Gateway {
     }
 }
 
-async fn handle(State(gw): State<Arc<Gateway>>, req: Request<Body>) -> Response<Body> {
+async fn handle(
+    State(gw): State<Arc<Gateway>>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<SocketAddr>,
+    req: Request<Body>,
+) -> Response<Body> {
+    // Held until the response head is returned (a streamed body is not counted).
+    let mut permit = match gw.limits.admit(peer.ip()) {
+        Ok(p) => p,
+        Err(d) => return Refusal::Limited(d).response(None),
+    };
     let path = req.uri().path().to_string();
     let Some(route) = gw.route(&path) else {
         return Refusal::NoRoute.response(None);
     };
     let kind = Some(route.cfg.kind);
-    if let Err(r) = gw.authorize(req.headers(), route) {
-        return r.response(kind);
+    match gw.authorize(req.headers(), route) {
+        Ok(Some(id)) => {
+            if let Err(d) = gw.limits.admit_key(&mut permit, &id) {
+                return Refusal::Limited(d).response(kind);
+            }
+        }
+        Ok(None) => {}
+        Err(r) => return r.response(kind),
     }
     let (parts, body) = req.into_parts();
     let body = match http_body_util::Limited::new(body, gw.max_body)
@@ -528,9 +574,12 @@ impl Bound {
             .route("/readyz", axum::routing::get(|| async { "ready\n" }))
             .fallback(handle)
             .with_state(self.gateway);
-        axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
+        axum::serve(
+            self.listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
     }
 }
 
@@ -617,6 +666,7 @@ pub async fn bind(
             client,
             max_body: config.max_body_bytes,
             timeout: Duration::from_secs(config.upstream_timeout_secs),
+            limits: crate::limits::Limits::new(&config.limits),
         }),
     })
 }

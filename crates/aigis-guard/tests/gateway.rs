@@ -82,6 +82,10 @@ struct Env {
 }
 
 async fn start() -> Env {
+    start_with(aigis_guard::limits::LimitsConfig::default()).await
+}
+
+async fn start_with(limits: aigis_guard::limits::LimitsConfig) -> Env {
     let calls = Arc::new(AtomicUsize::new(0));
     let up = upstream(calls.clone()).await;
     let dir = tempfile::tempdir().unwrap();
@@ -102,6 +106,7 @@ async fn start() -> Env {
         danger_no_auth: false,
         max_body_bytes: 64 << 10,
         upstream_timeout_secs: 1,
+        limits,
         routes: vec![
             route("chat", RouteKind::Openai, "/v1", vec![]),
             route("slow", RouteKind::Json, "/slow", vec!["text".into()]),
@@ -442,4 +447,59 @@ async fn bad_input_and_bad_upstreams_get_clear_errors() {
         client.request(req).await.unwrap().status(),
         StatusCode::UNSUPPORTED_MEDIA_TYPE
     );
+}
+
+#[tokio::test]
+async fn rate_limits_answer_429_with_retry_after_and_overload_503() {
+    let env = start_with(aigis_guard::limits::LimitsConfig {
+        key_requests_per_minute: 3,
+        ip_requests_per_minute: 0,
+        key_concurrency: 0,
+        max_in_flight: 0,
+    })
+    .await;
+    for _ in 0..3 {
+        let (s, _, _) = send(&env, "GET", "/v1/models", Some(&env.key), None).await;
+        assert_eq!(s, StatusCode::OK);
+    }
+    let (s, h, b) = send(&env, "GET", "/v1/models", Some(&env.key), None).await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        h["retry-after"], "20",
+        "one request every 20 s at 3 per minute"
+    );
+    assert_eq!(error_code(&b), "rate_limit_exceeded");
+    let (other, _) = env.store.create("second", &[]).unwrap();
+    let (s, _, _) = send(&env, "GET", "/v1/models", Some(&other), None).await;
+    assert_eq!(s, StatusCode::OK, "limits are per key");
+
+    // One request in flight at most: a slow one holds the slot, the next is shed with 503.
+    let env = start_with(aigis_guard::limits::LimitsConfig {
+        key_requests_per_minute: 0,
+        ip_requests_per_minute: 0,
+        key_concurrency: 0,
+        max_in_flight: 1,
+    })
+    .await;
+    let slow = {
+        let gw = env.gw;
+        let key = env.key.clone();
+        tokio::spawn(async move {
+            let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+            let req = Request::post(format!("http://{gw}/slow/infer"))
+                .header("authorization", format!("Bearer {key}"))
+                .header("content-type", "application/json")
+                .body(Full::new(Bytes::from_static(b"{\"text\":\"hi\"}")))
+                .unwrap();
+            client.request(req).await.unwrap().status()
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (s, h, b) = send(&env, "GET", "/v1/models", Some(&env.key), None).await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(h["retry-after"], "1");
+    assert_eq!(error_code(&b), "overloaded");
+    assert_eq!(slow.await.unwrap(), StatusCode::GATEWAY_TIMEOUT);
+    let (s, _, _) = send(&env, "GET", "/v1/models", Some(&env.key), None).await;
+    assert_eq!(s, StatusCode::OK, "the slot is released");
 }
