@@ -89,6 +89,8 @@ pub struct ChainConfig {
     pub length: scanners::length::Config,
     /// Banned substrings.
     pub banned: scanners::banned::Config,
+    /// Exfiltration links (an output scanner; usable on input too).
+    pub links: scanners::links::Config,
 }
 
 impl Default for ChainConfig {
@@ -101,6 +103,7 @@ impl Default for ChainConfig {
             secrets: scanners::secrets::Config::default(),
             length: scanners::length::Config::default(),
             banned: scanners::banned::Config::default(),
+            links: scanners::links::Config::default(),
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod keys;
 pub mod limits;
 pub mod model;
 pub mod normalize;
+pub mod output;
 pub mod rules;
 pub mod scanners;
 pub mod signatures;

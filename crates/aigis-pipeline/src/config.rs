@@ -49,6 +49,9 @@ pub struct GuardConfig {
     /// `[guard.input]`: the input scanner chain.
     #[serde(default)]
     pub input: aigis_guard::ChainConfig,
+    /// `[guard.output]`: the response scanners of the gateway.
+    #[serde(default)]
+    pub output: aigis_guard::output::OutputConfig,
     /// `[guard.serve]`: the gateway (`aigis guard serve`).
     #[serde(default)]
     pub serve: Option<aigis_guard::gateway::GatewayConfig>,

@@ -98,6 +98,8 @@ fn serve(a: &GuardServeArgs) -> Result<u8> {
         );
     };
     let chain = Chain::new(&config.guard.input).map_err(|e| anyhow!("{e}"))?;
+    let output =
+        aigis_guard::output::OutputGuard::new(&config.guard.output).map_err(|e| anyhow!("{e}"))?;
     let base = a
         .config
         .parent()
@@ -109,7 +111,7 @@ fn serve(a: &GuardServeArgs) -> Result<u8> {
         .build()
         .context("starting the async runtime")?;
     rt.block_on(async move {
-        let bound = aigis_guard::gateway::bind(&serve, chain, &base)
+        let bound = aigis_guard::gateway::bind(&serve, chain, output, &base)
             .await
             .map_err(|e| anyhow!("{e}"))?;
         eprintln!(

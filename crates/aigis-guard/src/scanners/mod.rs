@@ -6,6 +6,7 @@ pub mod banned;
 pub mod injection;
 pub mod invisible;
 pub mod length;
+pub mod links;
 pub mod pii;
 pub mod secrets;
 
@@ -36,9 +37,10 @@ pub fn build(name: &str, config: &ChainConfig) -> Result<Box<dyn Scanner>, Error
         "injection" => Box::new(injection::Injection::new(&config.injection)?),
         "secrets" => Box::new(secrets::Secrets::new(&config.secrets)),
         "pii" => Box::new(pii::Pii::new(&config.pii)?),
+        "links" => Box::new(links::Links::new(&config.links)),
         other => {
             return Err(Error::Config(format!(
-                "unknown input scanner `{other}`; known: {}",
+                "unknown scanner `{other}`; known: {}, links",
                 INPUT.join(", ")
             )));
         }
