@@ -17,7 +17,8 @@ while [ $# -gt 0 ]; do
 done
 command -v oha >/dev/null || { echo "oha not found (cargo install oha --locked)"; exit 2; }
 command -v nginx >/dev/null || { echo "nginx not found (apt-get install nginx-light)"; exit 2; }
-cargo build --release -q -p aigis -p aigis-guard --example bench_upstream
+cargo build --release -q -p aigis
+cargo build --release -q -p aigis-guard --example bench_upstream
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; nginx -p "$work" -c "$work/nginx.conf" -s stop 2>/dev/null; rm -rf "$work"' EXIT
 
@@ -50,6 +51,11 @@ name = "chat"
 kind = "openai"
 prefix = "/v1"
 upstream = "http://127.0.0.1:18000"
+# One key sends all the load: per-key and per-IP rates off, shedding at the default.
+[guard.serve.limits]
+key-requests-per-minute = 0
+ip-requests-per-minute = 0
+key-concurrency = 0
 TOML
 key=$(target/release/aigis guard keys create --store "$work/keys.db" --name bench 2>/dev/null)
 target/release/aigis guard serve -c "$work/aigis.toml" 2>/dev/null &

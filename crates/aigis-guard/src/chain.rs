@@ -130,7 +130,11 @@ impl Chain {
 
     /// Scans `text`.
     pub fn scan(&self, text: &str) -> Outcome {
-        let prepared = Prepared::new(text);
+        let prepared = if self.scanners.iter().any(|s| s.reads_prepared()) {
+            Prepared::new(text)
+        } else {
+            Prepared::empty()
+        };
         let mut hits = Vec::new();
         for s in &self.scanners {
             hits.extend(s.scan(text, &prepared));

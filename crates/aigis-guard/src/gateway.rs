@@ -480,7 +480,10 @@ impl Gateway {
         resp: Response<Body>,
         canary: Option<String>,
     ) -> Result<Response<Body>, Refusal> {
-        if route.cfg.kind != RouteKind::Openai || !path.ends_with("/completions") {
+        if route.cfg.kind != RouteKind::Openai
+            || !path.ends_with("/completions")
+            || (self.output.is_empty() && canary.is_none())
+        {
             return Ok(resp);
         }
         let ct = resp

@@ -216,13 +216,17 @@ impl KeyStore {
             return Ok(None);
         };
         let conn = self.lock();
+        // Prepared once per connection: this runs on every request.
         let row: Option<StoredRow> = conn
-            .query_row(
+            .prepare_cached(
                 "SELECT digest, name, routes, created, revoked FROM api_keys WHERE id = ?1",
-                params![id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
             )
-            .optional()
+            .and_then(|mut st| {
+                st.query_row(params![id], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                })
+                .optional()
+            })
             .map_err(|e| self.err(e))?;
         let Some((stored, name, routes, created, revoked)) = row else {
             return Ok(None);

@@ -105,6 +105,18 @@ pub struct Prepared {
 }
 
 impl Prepared {
+    /// Nothing prepared: for chains whose scanners read only the raw text.
+    pub fn empty() -> Self {
+        Self {
+            norm: String::new(),
+            folded: String::new(),
+            invisible: Invisible::default(),
+            decoded: Vec::new(),
+            chars: 0,
+            truncated: false,
+        }
+    }
+
     /// Prepares `text`.
     pub fn new(text: &str) -> Self {
         let chars = text.chars().count();

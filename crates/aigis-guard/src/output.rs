@@ -116,6 +116,11 @@ impl OutputGuard {
         })
     }
 
+    /// Whether no output scanner is configured.
+    pub fn is_empty(&self) -> bool {
+        self.chain.names().is_empty()
+    }
+
     /// Scans `text`; returns the hits and whether the canary leaked.
     fn hits(&self, text: &str, canary: Option<&str>) -> (Vec<Hit>, bool) {
         let leaked = canary.is_some_and(|c| {

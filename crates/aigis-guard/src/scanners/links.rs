@@ -64,6 +64,9 @@ impl super::Scanner for Links {
     fn name(&self) -> &'static str {
         "links"
     }
+    fn reads_prepared(&self) -> bool {
+        false
+    }
     fn scan(&self, raw: &str, _p: &Prepared) -> Vec<Hit> {
         let Some(re) = &*LINK else { return Vec::new() };
         let mut spans = Vec::new();

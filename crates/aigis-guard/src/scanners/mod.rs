@@ -14,8 +14,14 @@ pub mod secrets;
 pub trait Scanner: Send + Sync {
     /// The name used in `[guard.input] scanners`.
     fn name(&self) -> &'static str;
-    /// The hits in `raw`; `prepared` is `Prepared::new(raw)`, shared by the chain.
+    /// The hits in `raw`; `prepared` is `Prepared::new(raw)`, shared by the chain (an empty
+    /// one when no scanner of the chain reads it).
     fn scan(&self, raw: &str, prepared: &Prepared) -> Vec<Hit>;
+    /// Whether [`Scanner::scan`] reads `prepared` (normalisation costs more than some
+    /// scanners; chains without a reader skip it).
+    fn reads_prepared(&self) -> bool {
+        true
+    }
 }
 
 /// The default input chain, in order: cheap checks first.

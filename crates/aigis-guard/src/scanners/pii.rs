@@ -101,6 +101,9 @@ impl super::Scanner for Pii {
     fn name(&self) -> &'static str {
         "pii"
     }
+    fn reads_prepared(&self) -> bool {
+        false
+    }
     fn scan(&self, raw: &str, _p: &Prepared) -> Vec<Hit> {
         entity_hit(&self.analyzer, raw, &GRD103, self.action)
     }

@@ -49,6 +49,9 @@ impl super::Scanner for Secrets {
     fn name(&self) -> &'static str {
         "secrets"
     }
+    fn reads_prepared(&self) -> bool {
+        false
+    }
     fn scan(&self, raw: &str, _p: &Prepared) -> Vec<Hit> {
         super::pii::entity_hit(&self.analyzer, raw, &GRD104, self.action)
     }
