@@ -82,9 +82,29 @@ pub static GRD108: RuleInfo = RuleInfo {
     cwe: &[200],
 };
 
+/// `GRD201 guard-misses-attacks`.
+pub static GRD201: RuleInfo = RuleInfo {
+    id: "GRD201",
+    name: "guard-misses-attacks",
+    severity: Severity::High,
+    summary: "The guard's input chain blocks fewer of the project's attack prompts than required.",
+    doc: "## What it detects\nThe `guard` pipeline stage ran the configured input chain over the project's attack prompts (`[guard.stage] attacks`) and blocked a smaller share than `min-block-rate`.\n\n## Why it matters\nA guard configuration change (a raised threshold, a removed scanner, a new allow-list) can silently open the endpoint to attacks the team already knows; this is its regression test.\n\n## Example\n`guard/attacks.jsonl: blocked 41 of 50 (0.82 < 0.90); missed: a-07, a-19, …`\n\n## Remediation\nRestore the configuration, or lower the threshold with a reason after reviewing the missed prompts (`aigis guard classify -c aigis.toml -i guard/attacks.jsonl`).\n\n## References\n- OWASP Top 10 for LLM Applications 2025, LLM01\n",
+    cwe: &[],
+};
+
+/// `GRD202 guard-blocks-benign`.
+pub static GRD202: RuleInfo = RuleInfo {
+    id: "GRD202",
+    name: "guard-blocks-benign",
+    severity: Severity::Medium,
+    summary: "The guard's input chain blocks more of the project's benign prompts than allowed.",
+    doc: "## What it detects\nThe `guard` pipeline stage blocked a larger share of the project's benign prompts (`[guard.stage] benign`) than `max-false-positive-rate`.\n\n## Why it matters\nFalse positives break the product for legitimate users and push teams to switch the guard off.\n\n## Example\n`guard/benign.jsonl: blocked 3 of 40 (0.075 > 0.02); blocked: b-03, b-11, b-30`\n\n## Remediation\nLook at why each was blocked (`aigis guard classify`), adjust thresholds or banned substrings, or report the prompt as a false positive.\n\n## References\n- OWASP Top 10 for LLM Applications 2025, LLM01\n",
+    cwe: &[],
+};
+
 /// Every guard rule.
 pub static RULES: &[&RuleInfo] = &[
-    &GRD101, &GRD102, &GRD103, &GRD104, &GRD105, &GRD106, &GRD107, &GRD108,
+    &GRD101, &GRD102, &GRD103, &GRD104, &GRD105, &GRD106, &GRD107, &GRD108, &GRD201, &GRD202,
 ];
 
 #[cfg(test)]

@@ -42,6 +42,42 @@ pub struct Config {
     pub suppress: Vec<Suppression>,
 }
 
+/// `[guard.stage]`: prompt sets the `guard` stage runs through `[guard.input]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct GuardStageConfig {
+    /// Prompt files (JSONL with `text`, or one prompt per line for `.txt`) that must be blocked.
+    #[serde(default)]
+    pub attacks: Vec<String>,
+    /// Prompt files that must not be blocked.
+    #[serde(default)]
+    pub benign: Vec<String>,
+    /// Lowest share of attack prompts blocked (GRD201 below it).
+    #[serde(default = "default_block_rate")]
+    pub min_block_rate: f64,
+    /// Highest share of benign prompts blocked (GRD202 above it).
+    #[serde(default = "default_fp_rate")]
+    pub max_false_positive_rate: f64,
+}
+
+fn default_block_rate() -> f64 {
+    0.9
+}
+fn default_fp_rate() -> f64 {
+    0.02
+}
+
+impl Default for GuardStageConfig {
+    fn default() -> Self {
+        Self {
+            attacks: Vec::new(),
+            benign: Vec::new(),
+            min_block_rate: default_block_rate(),
+            max_false_positive_rate: default_fp_rate(),
+        }
+    }
+}
+
 /// `[guard]`: scanner chains of `aigis guard classify` (and of the gateway).
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -52,6 +88,9 @@ pub struct GuardConfig {
     /// `[guard.output]`: the response scanners of the gateway.
     #[serde(default)]
     pub output: aigis_guard::output::OutputConfig,
+    /// `[guard.stage]`: the `guard` pipeline stage.
+    #[serde(default)]
+    pub stage: GuardStageConfig,
     /// `[guard.serve]`: the gateway (`aigis guard serve`).
     #[serde(default)]
     pub serve: Option<aigis_guard::gateway::GatewayConfig>,

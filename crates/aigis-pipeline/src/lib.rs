@@ -15,6 +15,7 @@
 mod config;
 mod data_stage;
 pub mod fsutil;
+mod guard_stage;
 pub mod integrity;
 mod sign_stages;
 mod stages;

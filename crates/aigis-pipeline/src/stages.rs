@@ -27,9 +27,9 @@ pub trait Stage {
 }
 
 /// Stages the design names that this version does not have yet.
-const PLANNED: &[&str] = &["pii", "bom", "guard", "redteam", "robust", "monitor"];
+const PLANNED: &[&str] = &["pii", "bom", "redteam", "robust", "monitor"];
 
-const AVAILABLE: &str = "scan, sign, verify, data";
+const AVAILABLE: &str = "scan, sign, verify, data, guard";
 
 /// Build the configured stages, or say which name is wrong.
 pub(crate) fn build(config: &Config) -> Result<Vec<Box<dyn Stage>>, String> {
@@ -40,6 +40,7 @@ pub(crate) fn build(config: &Config) -> Result<Vec<Box<dyn Stage>>, String> {
             "sign" => out.push(Box::new(crate::sign_stages::SignStage)),
             "verify" => out.push(Box::new(crate::sign_stages::VerifyStage)),
             "data" => out.push(Box::new(crate::data_stage::DataStage)),
+            "guard" => out.push(Box::new(crate::guard_stage::GuardStage)),
             p if PLANNED.contains(&p) => {
                 return Err(format!(
                     "stage `{p}` is not available in this version of aigis; available: {AVAILABLE}"
