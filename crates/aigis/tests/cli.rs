@@ -232,8 +232,20 @@ fn demo_run_exits_1_and_writes_reports() {
         serde_json::from_str(&std::fs::read_to_string(d.path().join("aigis-report.json")).unwrap())
             .unwrap();
     assert_eq!(v["schema"], "aigis.run/v1");
-    // Four model files and the dataset.
-    assert_eq!(v["files"].as_array().unwrap().len(), 5);
+    // Four model files, the dataset and the guard's two prompt sets, which pass their gate.
+    assert_eq!(v["files"].as_array().unwrap().len(), 7);
+    let prompt_sets: Vec<&Value> = v["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["format"].as_str().unwrap().starts_with("prompts/"))
+        .collect();
+    assert_eq!(prompt_sets.len(), 2);
+    assert!(
+        prompt_sets.iter().all(|f| f["verdict"] == "clean"),
+        "{prompt_sets:?}"
+    );
+    assert!(!table.contains("GRD20"), "{table}");
     assert!(
         table.contains("PII102") && table.contains("data/customers.csv!note"),
         "{table}"
