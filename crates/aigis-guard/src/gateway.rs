@@ -4,10 +4,10 @@
 //! (server-sent events included).
 //!
 //! Built so far: HTTP listener, `openai` and `json` routes, key checks with route scopes, body
-//! limits, upstream timeouts, rate limits and load shedding, `/healthz` and `/readyz`, graceful
-//! shutdown, output scanning of whole and streamed completions (secrets, personal data,
-//! exfiltration links, a system-prompt canary). Not yet: TLS, token budgets, kill switch, audit
-//! log, metrics (see `docs/guard.md`).
+//! limits, upstream timeouts, rate limits and load shedding, the kill switch and its admin API,
+//! `/healthz` and `/readyz`, graceful shutdown, output scanning of whole and streamed
+//! completions (secrets, personal data, exfiltration links, a system-prompt canary). Not yet:
+//! TLS, token budgets, audit log, metrics, Redis-shared state (see `docs/guard.md`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -48,6 +48,14 @@ pub struct GatewayConfig {
     /// Seconds to wait for the upstream's response headers.
     #[serde(default = "default_timeout")]
     pub upstream_timeout_secs: u64,
+    /// Environment variable holding the admin API's bearer token (the admin API is off
+    /// without it).
+    #[serde(default)]
+    pub admin_token_env: Option<String>,
+    /// Or a file holding it (relative to the configuration; must not be readable by group or
+    /// others).
+    #[serde(default)]
+    pub admin_token_file: Option<String>,
     /// Routes, matched by the longest path prefix.
     pub routes: Vec<RouteConfig>,
     /// Rate limits and overload protection (`[guard.serve.limits]`).
@@ -113,12 +121,15 @@ struct Gateway {
     timeout: Duration,
     limits: crate::limits::Limits,
     output: Arc<crate::output::OutputGuard>,
+    kill: crate::killswitch::KillSwitch,
+    admin_token: Option<String>,
 }
 
 /// Why a request was refused: one place maps each cause to a status and the API's own error
 /// JSON, so no internal detail leaks.
 enum Refusal {
     ResponseBlocked(Vec<String>),
+    Quarantined(crate::killswitch::Entry),
     Limited(crate::limits::Denied),
     NoRoute,
     Unauthorized,
@@ -149,6 +160,11 @@ impl Refusal {
                 StatusCode::SERVICE_UNAVAILABLE,
                 "overloaded",
                 "the gateway is at capacity; retry shortly".to_string(),
+            ),
+            Refusal::Quarantined(e) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "quarantined",
+                format!("{} is offline (quarantined: {})", e.target, e.reason),
             ),
             Refusal::ResponseBlocked(rules) => (
                 StatusCode::BAD_GATEWAY,
@@ -420,6 +436,12 @@ impl Gateway {
         }
         let mut value: Value =
             serde_json::from_slice(&body).map_err(|e| Refusal::BadJson(e.to_string()))?;
+        if let Some(e) = self
+            .kill
+            .check(&route.cfg.name, value.get("model").and_then(Value::as_str))
+        {
+            return Err(Refusal::Quarantined(e));
+        }
         let slots = match route.cfg.kind {
             RouteKind::Openai => openai_slots(path, &value),
             RouteKind::Json => route
@@ -787,6 +809,9 @@ async fn handle(
         return Refusal::NoRoute.response(None);
     };
     let kind = Some(route.cfg.kind);
+    if let Some(e) = gw.kill.check(&route.cfg.name, None) {
+        return Refusal::Quarantined(e).response(kind);
+    }
     match gw.authorize(req.headers(), route) {
         Ok(Some(id)) => {
             if let Err(d) = gw.limits.admit_key(&mut permit, &id) {
@@ -833,6 +858,77 @@ async fn handle(
     }
 }
 
+/// The admin credential check: constant time, and the admin API is off without a token.
+fn admin_ok(gw: &Gateway, headers: &HeaderMap) -> Result<(), Refusal> {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    match (&gw.admin_token, presented) {
+        (Some(t), Some(p)) if crate::keys::ct_eq(t.as_bytes(), p.trim().as_bytes()) => Ok(()),
+        (None, _) => Err(Refusal::NoRoute),
+        _ => Err(Refusal::Unauthorized),
+    }
+}
+
+fn json_response(status: StatusCode, v: &Value) -> Response<Body> {
+    let mut r = Response::new(Body::from(v.to_string()));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+async fn admin_list(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response<Body> {
+    if let Err(r) = admin_ok(&gw, &headers) {
+        return r.response(None);
+    }
+    json_response(StatusCode::OK, &json!({"quarantined": gw.kill.list()}))
+}
+
+async fn admin_quarantine(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response<Body> {
+    if let Err(r) = admin_ok(&gw, &headers) {
+        return r.response(None);
+    }
+    let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let target = v.get("target").and_then(Value::as_str).unwrap_or("");
+    let reason = v
+        .get("reason")
+        .and_then(Value::as_str)
+        .unwrap_or("no reason given");
+    if !gw.kill.quarantine(target, reason) {
+        return json_response(
+            StatusCode::BAD_REQUEST,
+            &json!({"error": "need {\"target\": \"route:NAME\" or \"model:NAME\", \"reason\": \"…\"}"}),
+        );
+    }
+    json_response(StatusCode::OK, &json!({"quarantined": target}))
+}
+
+async fn admin_release(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    axum::extract::Path(target): axum::extract::Path<String>,
+) -> Response<Body> {
+    if let Err(r) = admin_ok(&gw, &headers) {
+        return r.response(None);
+    }
+    if gw.kill.release(&target) {
+        json_response(StatusCode::OK, &json!({"released": target}))
+    } else {
+        json_response(
+            StatusCode::NOT_FOUND,
+            &json!({"error": format!("{target} is not quarantined")}),
+        )
+    }
+}
+
 /// A gateway bound to its address, ready to serve.
 pub struct Bound {
     listener: tokio::net::TcpListener,
@@ -854,6 +950,14 @@ impl Bound {
         let app = axum::Router::new()
             .route("/healthz", axum::routing::get(|| async { "ok\n" }))
             .route("/readyz", axum::routing::get(|| async { "ready\n" }))
+            .route(
+                "/admin/quarantine",
+                axum::routing::get(admin_list).post(admin_quarantine),
+            )
+            .route(
+                "/admin/quarantine/{target}",
+                axum::routing::delete(admin_release),
+            )
             .fallback(handle)
             .with_state(self.gateway);
         axum::serve(
@@ -863,6 +967,28 @@ impl Bound {
         .with_graceful_shutdown(shutdown)
         .await
     }
+}
+
+/// A secret from a file that only its owner can read.
+fn read_secret_file(path: &std::path::Path) -> Result<String, Error> {
+    let shown = path.display();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(path)
+            .map_err(|e| Error::Config(format!("admin token file {shown}: {e}")))?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            return Err(Error::Config(format!(
+                "admin token file {shown} is readable by others (mode {:o})\nhint: chmod 600 {shown}",
+                mode & 0o777
+            )));
+        }
+    }
+    std::fs::read_to_string(path)
+        .map(|t| t.trim().to_string())
+        .map_err(|e| Error::Config(format!("admin token file {shown}: {e}")))
 }
 
 /// Checks `config`, opens the key store, builds the chain and binds the listener.
@@ -937,6 +1063,23 @@ pub async fn bind(
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
         .map_err(|e| Error::Config(format!("listening on {}: {e}", config.listen)))?;
+    let admin_token = match (&config.admin_token_env, &config.admin_token_file) {
+        (Some(_), Some(_)) => {
+            return Err(Error::Config(
+                "[guard.serve]: set admin-token-env or admin-token-file, not both".into(),
+            ));
+        }
+        (Some(var), None) => Some(std::env::var(var).map_err(|_| {
+            Error::Config(format!("[guard.serve] admin-token-env: ${var} is not set"))
+        })?),
+        (None, Some(file)) => Some(read_secret_file(&base_dir.join(file))?),
+        (None, None) => None,
+    };
+    if admin_token.as_ref().is_some_and(|t| t.len() < 16) {
+        return Err(Error::Config(
+            "[guard.serve]: the admin token must be at least 16 characters".into(),
+        ));
+    }
     let client = Client::builder(TokioExecutor::new())
         .pool_idle_timeout(Duration::from_secs(90))
         .build_http();
@@ -951,6 +1094,8 @@ pub async fn bind(
             timeout: Duration::from_secs(config.upstream_timeout_secs),
             limits: crate::limits::Limits::new(&config.limits),
             output: Arc::new(output),
+            kill: crate::killswitch::KillSwitch::default(),
+            admin_token,
         }),
     })
 }

@@ -11,6 +11,7 @@ pub mod chain;
 pub mod classify;
 pub mod gateway;
 pub mod keys;
+pub mod killswitch;
 pub mod limits;
 pub mod model;
 pub mod normalize;

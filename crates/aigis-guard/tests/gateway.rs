@@ -89,6 +89,8 @@ async fn upstream(calls: Arc<AtomicUsize>) -> SocketAddr {
     addr
 }
 
+const ADMIN: &str = "admin-token-for-tests-0123456789";
+
 struct Env {
     gw: SocketAddr,
     key: String,
@@ -106,6 +108,16 @@ async fn start_with(limits: aigis_guard::limits::LimitsConfig) -> Env {
     let up = upstream(calls.clone()).await;
     let dir = tempfile::tempdir().unwrap();
     let store_path = dir.path().join("keys.db");
+    std::fs::write(dir.path().join("admin.token"), ADMIN).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(
+            dir.path().join("admin.token"),
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .unwrap();
+    }
     let store = KeyStore::open(&store_path).unwrap();
     let (key, _) = store.create("tests", &[]).unwrap();
     let route = |name: &str, kind, prefix: &str, fields: Vec<String>| RouteConfig {
@@ -122,6 +134,8 @@ async fn start_with(limits: aigis_guard::limits::LimitsConfig) -> Env {
         danger_no_auth: false,
         max_body_bytes: 64 << 10,
         upstream_timeout_secs: 1,
+        admin_token_env: None,
+        admin_token_file: Some("admin.token".into()),
         limits,
         routes: vec![
             route("chat", RouteKind::Openai, "/v1", vec![]),
@@ -616,4 +630,96 @@ async fn rate_limits_answer_429_with_retry_after_and_overload_503() {
     assert_eq!(slow.await.unwrap(), StatusCode::GATEWAY_TIMEOUT);
     let (s, _, _) = send(&env, "GET", "/v1/models", Some(&env.key), None).await;
     assert_eq!(s, StatusCode::OK, "the slot is released");
+}
+
+#[tokio::test]
+async fn the_kill_switch_takes_routes_and_models_offline_at_once() {
+    let env = start().await;
+    let base = format!("http://{}", env.gw);
+    let call = |m: &'static str, t: Option<&'static str>, b: Option<Value>, tok: &'static str| {
+        let base = base.clone();
+        async move {
+            aigis_guard::killswitch::admin_call(&base, tok, m, t, b)
+                .await
+                .unwrap()
+        }
+    };
+    // The admin API wants its own credential; an API key is not enough.
+    let (s, _) = call("GET", None, None, "wrong-token-wrong-token").await;
+    assert_eq!(s, 401);
+
+    let (s, _) = call(
+        "POST",
+        None,
+        Some(json!({"target": "model:m1", "reason": "weights tampered"})),
+        ADMIN,
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (s, _, b) = send(
+        &env,
+        "POST",
+        "/v1/chat/completions",
+        Some(&env.key),
+        Some(chat("hi", false)),
+    )
+    .await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(error_code(&b), "quarantined");
+    let msg = serde_json::from_slice::<Value>(&b).unwrap()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        msg.contains("model:m1") && msg.contains("weights tampered"),
+        "{msg}"
+    );
+    let other = json!({"model": "m2", "messages": [{"role": "user", "content": "hi"}]}).to_string();
+    let (s, _, _) = send(
+        &env,
+        "POST",
+        "/v1/chat/completions",
+        Some(&env.key),
+        Some(other),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "other models still served");
+
+    let (s, _) = call(
+        "POST",
+        None,
+        Some(json!({"target": "route:chat", "reason": "incident 7"})),
+        ADMIN,
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (s, _, _) = send(&env, "GET", "/v1/models", Some(&env.key), None).await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
+    let (s, list) = call("GET", None, None, ADMIN).await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        serde_json::from_str::<Value>(&list).unwrap()["quarantined"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+
+    for t in ["route:chat", "model:m1"] {
+        let (s, _) = call("DELETE", Some(t), None, ADMIN).await;
+        assert_eq!(s, 200);
+    }
+    let (s, _) = call("DELETE", Some("model:m1"), None, ADMIN).await;
+    assert_eq!(s, 404);
+    let (s, _, _) = send(
+        &env,
+        "POST",
+        "/v1/chat/completions",
+        Some(&env.key),
+        Some(chat("hi", false)),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "released at once");
+    let (s, _) = call("POST", None, Some(json!({"target": "everything"})), ADMIN).await;
+    assert_eq!(s, 400);
 }

@@ -60,12 +60,46 @@ pub enum GuardCommand {
     Classify(GuardClassifyArgs),
     /// List the input scanners of the chain in effect, in order.
     Scanners(GuardConfigArgs),
-    /// Run the gateway of [guard.serve] (HTTP; TLS, token budgets, kill switch, audit log and
-    /// metrics are not built yet). Stops on Ctrl-C or SIGTERM after requests in flight.
+    /// Run the gateway of [guard.serve] (HTTP; TLS, token budgets, the audit log, metrics and
+    /// Redis-shared state are not built yet). Stops on Ctrl-C or SIGTERM after requests in flight.
     Serve(GuardServeArgs),
     /// API keys of the gateway: create (shown once), list, revoke.
     #[command(subcommand)]
     Keys(GuardKeysCommand),
+    /// Take a route (`route:NAME`) or model (`model:NAME`) offline at once on a running
+    /// gateway (503 with the reason), through its admin API; token from $AIGIS_ADMIN_TOKEN.
+    Quarantine(GuardQuarantineArgs),
+    /// Bring a quarantined route or model back.
+    Release(GuardReleaseArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct GuardAdminArgs {
+    /// The gateway's base URL.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+    /// The admin token (the gateway's admin-token-env).
+    #[arg(long, env = "AIGIS_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct GuardQuarantineArgs {
+    /// `route:NAME` or `model:NAME`.
+    pub target: String,
+    /// Why (shown to clients and in the list).
+    #[arg(long, default_value = "taken offline by an operator")]
+    pub reason: String,
+    #[command(flatten)]
+    pub admin: GuardAdminArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct GuardReleaseArgs {
+    /// `route:NAME` or `model:NAME`.
+    pub target: String,
+    #[command(flatten)]
+    pub admin: GuardAdminArgs,
 }
 
 #[derive(Debug, clap::Args)]

@@ -17,6 +17,13 @@ pub fn guard(c: &GuardCommand) -> Result<u8> {
         GuardCommand::Classify(a) => classify_cmd(a),
         GuardCommand::Serve(a) => serve(a),
         GuardCommand::Keys(k) => keys(k),
+        GuardCommand::Quarantine(a) => admin(
+            &a.admin,
+            "POST",
+            None,
+            Some(serde_json::json!({"target": a.target, "reason": a.reason})),
+        ),
+        GuardCommand::Release(a) => admin(&a.admin, "DELETE", Some(&a.target), None),
         GuardCommand::Scanners(a) => {
             let chain = build_chain(a)?;
             let mut out = std::io::stdout().lock();
@@ -198,4 +205,32 @@ fn keys(k: &GuardKeysCommand) -> Result<u8> {
         }
     }
     Ok(0)
+}
+
+/// One call to a running gateway's admin API; prints its answer.
+fn admin(
+    a: &crate::cli::GuardAdminArgs,
+    method: &str,
+    target: Option<&str>,
+    body: Option<serde_json::Value>,
+) -> Result<u8> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let (status, text) = rt
+        .block_on(aigis_guard::killswitch::admin_call(
+            &a.url,
+            &a.admin_token,
+            method,
+            target,
+            body,
+        ))
+        .map_err(|e| anyhow!("{e}"))?;
+    if (200..300).contains(&status) {
+        println!("{text}");
+        Ok(0)
+    } else {
+        anyhow::bail!("the gateway answered {status}: {text}")
+    }
 }

@@ -223,9 +223,19 @@ fn serve_starts_answers_health_checks_and_stops_on_sigterm() {
     let cfg = dir.path().join("aigis.toml");
     std::fs::write(
         &cfg,
-        "[guard.serve]\nlisten = \"127.0.0.1:0\"\nkeys = \"keys.db\"\n[[guard.serve.routes]]\nname = \"chat\"\nkind = \"openai\"\nprefix = \"/v1\"\nupstream = \"http://127.0.0.1:9\"\n",
+        "[guard.serve]\nlisten = \"127.0.0.1:0\"\nkeys = \"keys.db\"\nadmin-token-file = \"admin.token\"\n[[guard.serve.routes]]\nname = \"chat\"\nkind = \"openai\"\nprefix = \"/v1\"\nupstream = \"http://127.0.0.1:9\"\n",
     )
     .unwrap();
+    let token = "an-admin-token-of-some-length";
+    std::fs::write(dir.path().join("admin.token"), token).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(
+            dir.path().join("admin.token"),
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .unwrap();
+    }
     let bin = assert_cmd::cargo::cargo_bin("aigis");
     let mut child = std::process::Command::new(bin)
         .args(["guard", "serve", "-c"])
@@ -256,6 +266,51 @@ fn serve_starts_answers_health_checks_and_stops_on_sigterm() {
     assert!(
         dir.path().join("keys.db").exists(),
         "the key store is relative to the config"
+    );
+
+    // The kill switch through the CLI: the route answers 503 at once, then comes back.
+    let url = format!("http://{addr}");
+    aigis()
+        .args([
+            "guard",
+            "quarantine",
+            "route:chat",
+            "--reason",
+            "incident 7",
+            "--url",
+            &url,
+        ])
+        .env("AIGIS_ADMIN_TOKEN", token)
+        .assert()
+        .success();
+    let get = |path: &str| {
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        s.write_all(
+            format!("GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").as_bytes(),
+        )
+        .unwrap();
+        let mut resp = String::new();
+        s.read_to_string(&mut resp).unwrap();
+        resp
+    };
+    let r = get("/v1/models");
+    assert!(
+        r.starts_with("HTTP/1.1 503") && r.contains("incident 7"),
+        "{r}"
+    );
+    aigis()
+        .args(["guard", "quarantine", "route:chat", "--url", &url])
+        .env("AIGIS_ADMIN_TOKEN", "not-the-admin-token")
+        .assert()
+        .code(2);
+    aigis()
+        .args(["guard", "release", "route:chat", "--url", &url])
+        .env("AIGIS_ADMIN_TOKEN", token)
+        .assert()
+        .success();
+    assert!(
+        get("/v1/models").starts_with("HTTP/1.1 401"),
+        "back, and asking for a key"
     );
     std::process::Command::new("kill")
         .arg(child.id().to_string())
