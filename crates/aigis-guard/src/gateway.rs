@@ -7,7 +7,7 @@
 //! limits, upstream timeouts, rate limits and load shedding, the kill switch and its admin API,
 //! `/healthz` and `/readyz`, graceful shutdown, output scanning of whole and streamed
 //! completions (secrets, personal data, exfiltration links, a system-prompt canary). Not yet:
-//! TLS, token budgets, audit log, metrics, Redis-shared state (see `docs/guard.md`).
+//! TLS, token budgets, audit log, Redis-shared state (see `docs/guard.md`). Metrics: `/metrics`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -123,6 +123,7 @@ struct Gateway {
     output: Arc<crate::output::OutputGuard>,
     kill: crate::killswitch::KillSwitch,
     admin_token: Option<String>,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// Why a request was refused: one place maps each cause to a status and the API's own error
@@ -233,6 +234,10 @@ impl Refusal {
         r.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
+        );
+        r.headers_mut().insert(
+            HeaderName::from_static("x-aigis-refusal"),
+            HeaderValue::from_static(code),
         );
         let retry = match self {
             Refusal::Limited(Denied::Rate(s)) => Some(*s),
@@ -379,6 +384,14 @@ const HOP: &[&str] = &[
 ];
 
 impl Gateway {
+    fn count_blocks(&self, r: &Refusal) {
+        if let Refusal::Blocked(rules) | Refusal::ResponseBlocked(rules) = r {
+            for rule in rules {
+                self.metrics.block(rule);
+            }
+        }
+    }
+
     fn route(&self, path: &str) -> Option<&Route> {
         self.routes
             .iter()
@@ -519,7 +532,7 @@ impl Gateway {
             parts.headers.remove(header::CONTENT_LENGTH);
             return Ok(Response::from_parts(
                 parts,
-                guard_sse(body, self.output.clone(), canary),
+                guard_sse(body, self.output.clone(), canary, self.metrics.clone()),
             ));
         }
         if !ct.starts_with("application/json") {
@@ -534,6 +547,17 @@ impl Gateway {
             // Not JSON: an upstream error page; nothing of the model's to scan.
             return Ok(Response::from_parts(parts, Body::from(bytes)));
         };
+        for (field, kind) in [
+            ("prompt_tokens", "prompt"),
+            ("completion_tokens", "completion"),
+        ] {
+            if let Some(n) = value
+                .pointer(&format!("/usage/{field}"))
+                .and_then(Value::as_u64)
+            {
+                self.metrics.tokens(&route.cfg.name, kind, n);
+            }
+        }
         let mut changed = false;
         if let Some(choices) = value.get_mut("choices").and_then(Value::as_array_mut) {
             for choice in choices {
@@ -594,10 +618,13 @@ impl Gateway {
         let req = req
             .body(Body::from(body))
             .map_err(|_| Refusal::UpstreamDown)?;
+        let started = std::time::Instant::now();
         let resp = tokio::time::timeout(self.timeout, self.client.request(req))
             .await
             .map_err(|_| Refusal::UpstreamTimeout)?
             .map_err(|_| Refusal::UpstreamDown)?;
+        self.metrics
+            .upstream(&route.cfg.name, started.elapsed().as_secs_f64());
         let (mut parts, incoming) = resp.into_parts();
         for h in HOP {
             if *h != "content-length" {
@@ -656,6 +683,7 @@ fn error_event(rules: &[String]) -> Bytes {
 
 /// State of one guarded event stream.
 struct Sse {
+    metrics: Arc<crate::metrics::Metrics>,
     body: Body,
     buf: Vec<u8>,
     scanners: std::collections::BTreeMap<u64, crate::output::StreamScanner>,
@@ -709,7 +737,12 @@ impl Sse {
                         .or_insert_with(|| guard.stream(canary.clone()));
                     match sc.push(t) {
                         crate::output::Verdict::Pass(r) => *t = r,
-                        crate::output::Verdict::Block(rules) => return Err(error_event(&rules)),
+                        crate::output::Verdict::Block(rules) => {
+                            for r in &rules {
+                                self.metrics.block(r);
+                            }
+                            return Err(error_event(&rules));
+                        }
                     }
                 }
                 self.template = Some(v.clone());
@@ -742,8 +775,14 @@ impl Sse {
 
 /// Guards an OpenAI event stream: content deltas pass through the output scanners with a
 /// look-behind window; a block ends the stream with an error event.
-fn guard_sse(body: Body, guard: Arc<crate::output::OutputGuard>, canary: Option<String>) -> Body {
+fn guard_sse(
+    body: Body,
+    guard: Arc<crate::output::OutputGuard>,
+    canary: Option<String>,
+    metrics: Arc<crate::metrics::Metrics>,
+) -> Body {
     let st = Sse {
+        metrics,
         body,
         buf: Vec::new(),
         scanners: std::collections::BTreeMap::new(),
@@ -799,10 +838,34 @@ async fn handle(
     axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<SocketAddr>,
     req: Request<Body>,
 ) -> Response<Body> {
+    let started = std::time::Instant::now();
+    let route = gw
+        .route(req.uri().path())
+        .map_or_else(|| "none".to_string(), |r| r.cfg.name.clone());
+    let resp = handle_inner(&gw, peer, req).await;
+    let decision = resp
+        .headers()
+        .get("x-aigis-decision")
+        .or_else(|| resp.headers().get("x-aigis-refusal"))
+        .and_then(|v| v.to_str().ok())
+        .map_or("upstream_error", |d| match d {
+            "aigis_blocked" | "aigis_response_blocked" => "block",
+            other => other,
+        })
+        .to_string();
+    gw.metrics
+        .request(&route, &decision, started.elapsed().as_secs_f64());
+    resp
+}
+
+async fn handle_inner(gw: &Gateway, peer: SocketAddr, req: Request<Body>) -> Response<Body> {
     // Held until the response head is returned (a streamed body is not counted).
     let mut permit = match gw.limits.admit(peer.ip()) {
         Ok(p) => p,
-        Err(d) => return Refusal::Limited(d).response(None),
+        Err(d) => {
+            gw.metrics.limited(limit_kind(d));
+            return Refusal::Limited(d).response(None);
+        }
     };
     let path = req.uri().path().to_string();
     let Some(route) = gw.route(&path) else {
@@ -815,6 +878,7 @@ async fn handle(
     match gw.authorize(req.headers(), route) {
         Ok(Some(id)) => {
             if let Err(d) = gw.limits.admit_key(&mut permit, &id) {
+                gw.metrics.limited(limit_kind(d));
                 return Refusal::Limited(d).response(kind);
             }
         }
@@ -837,7 +901,10 @@ async fn handle(
     };
     let (body, decision, canary) = match gw.inspect(route, &path, &parts.headers, body) {
         Ok(x) => x,
-        Err(r) => return r.response(kind),
+        Err(r) => {
+            gw.count_blocks(&r);
+            return r.response(kind);
+        }
     };
     let forwarded = match gw
         .forward(route, parts.method, &parts.uri, &parts.headers, body)
@@ -854,7 +921,18 @@ async fn handle(
             );
             resp
         }
-        Err(r) => r.response(kind),
+        Err(r) => {
+            gw.count_blocks(&r);
+            r.response(kind)
+        }
+    }
+}
+
+fn limit_kind(d: crate::limits::Denied) -> &'static str {
+    match d {
+        crate::limits::Denied::Rate(_) => "rate",
+        crate::limits::Denied::Concurrency => "concurrency",
+        crate::limits::Denied::Overloaded => "overload",
     }
 }
 
@@ -877,6 +955,18 @@ fn json_response(status: StatusCode, v: &Value) -> Response<Body> {
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+async fn metrics_endpoint(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response<Body> {
+    if let Err(r) = admin_ok(&gw, &headers) {
+        return r.response(None);
+    }
+    let mut r = Response::new(Body::from(gw.metrics.render()));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
     );
     r
 }
@@ -950,6 +1040,7 @@ impl Bound {
         let app = axum::Router::new()
             .route("/healthz", axum::routing::get(|| async { "ok\n" }))
             .route("/readyz", axum::routing::get(|| async { "ready\n" }))
+            .route("/metrics", axum::routing::get(metrics_endpoint))
             .route(
                 "/admin/quarantine",
                 axum::routing::get(admin_list).post(admin_quarantine),
@@ -1096,6 +1187,7 @@ pub async fn bind(
             output: Arc::new(output),
             kill: crate::killswitch::KillSwitch::default(),
             admin_token,
+            metrics: Arc::new(crate::metrics::Metrics::new()),
         }),
     })
 }

@@ -13,6 +13,7 @@ pub mod gateway;
 pub mod keys;
 pub mod killswitch;
 pub mod limits;
+pub mod metrics;
 pub mod model;
 pub mod normalize;
 pub mod output;
