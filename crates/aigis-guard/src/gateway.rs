@@ -3,11 +3,12 @@
 //! to the route's upstream over pooled connections, streaming the response back unchanged
 //! (server-sent events included).
 //!
-//! Built so far: HTTP listener, `openai` and `json` routes, key checks with route scopes, body
+//! Built so far: HTTP and HTTPS (rustls) listeners, `openai` and `json` routes, key checks with route scopes, body
 //! limits, upstream timeouts, rate limits and load shedding, the kill switch and its admin API,
 //! `/healthz` and `/readyz`, graceful shutdown, output scanning of whole and streamed
 //! completions (secrets, personal data, exfiltration links, a system-prompt canary). Not yet:
-//! TLS, token budgets, audit log, Redis-shared state (see `docs/guard.md`). Metrics: `/metrics`.
+//! TLS to upstreams, token budgets, audit log, Redis-shared state (see `docs/guard.md`).
+//! Metrics: `/metrics`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -58,6 +59,9 @@ pub struct GatewayConfig {
     pub admin_token_file: Option<String>,
     /// Routes, matched by the longest path prefix.
     pub routes: Vec<RouteConfig>,
+    /// An HTTPS listener (`[guard.serve.tls]`), beside the HTTP one.
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
     /// Rate limits and overload protection (`[guard.serve.limits]`).
     #[serde(default)]
     pub limits: crate::limits::LimitsConfig,
@@ -71,6 +75,18 @@ fn default_max_body() -> usize {
 }
 fn default_timeout() -> u64 {
     120
+}
+
+/// `[guard.serve.tls]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct TlsConfig {
+    /// Address of the HTTPS listener.
+    pub listen: String,
+    /// Certificate chain (PEM), leaf first, relative to the configuration.
+    pub cert: String,
+    /// Private key (PEM: PKCS#8, SEC1 or PKCS#1), relative to the configuration.
+    pub key: String,
 }
 
 /// The API a route speaks.
@@ -1022,13 +1038,94 @@ async fn admin_release(
 /// A gateway bound to its address, ready to serve.
 pub struct Bound {
     listener: tokio::net::TcpListener,
+    tls: Option<(tokio::net::TcpListener, tokio_rustls::TlsAcceptor)>,
     gateway: Arc<Gateway>,
+}
+
+/// TLS handshakes slower than this are dropped (slowloris on the handshake).
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Loads the certificate chain and key and builds the server configuration (TLS 1.2 and 1.3,
+/// ALPN h2 and http/1.1).
+fn tls_acceptor(t: &TlsConfig, base: &std::path::Path) -> Result<tokio_rustls::TlsAcceptor, Error> {
+    use rustls_pki_types::pem::PemObject as _;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let cert_path = base.join(&t.cert);
+    let key_path = base.join(&t.key);
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert_path)
+        .and_then(Iterator::collect)
+        .map_err(|e| Error::Config(format!("TLS certificate {}: {e}", cert_path.display())))?;
+    if certs.is_empty() {
+        return Err(Error::Config(format!(
+            "TLS certificate {}: no CERTIFICATE block",
+            cert_path.display()
+        )));
+    }
+    let key = PrivateKeyDer::from_pem_file(&key_path)
+        .map_err(|e| Error::Config(format!("TLS key {}: {e}", key_path.display())))?;
+    let mut cfg = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| Error::Config(format!("TLS: {e}")))?
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .map_err(|e| {
+        Error::Config(format!(
+            "TLS certificate and key {}: {e}",
+            cert_path.display()
+        ))
+    })?;
+    cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(cfg)))
+}
+
+/// Serves HTTPS connections until `stop` changes, then lets open connections finish.
+async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+    app: axum::Router,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    use tower::ServiceExt as _;
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    loop {
+        tokio::select! {
+            r = listener.accept() => {
+                let Ok((tcp, peer)) = r else { continue };
+                let acceptor = acceptor.clone();
+                let app = app.clone();
+                let watcher = graceful.watcher();
+                tokio::spawn(async move {
+                    let Ok(Ok(tls)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await else {
+                        return;
+                    };
+                    let svc = hyper::service::service_fn(move |mut req: Request<hyper::body::Incoming>| {
+                        req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+                        app.clone().oneshot(req.map(Body::new))
+                    });
+                    let conn = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                        .serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(tls), svc)
+                        .into_owned();
+                    let _ = watcher.watch(conn).await;
+                });
+            }
+            _ = stop.changed() => break,
+        }
+    }
+    // Requests in flight get up to 30 s to finish.
+    let _ = tokio::time::timeout(Duration::from_secs(30), graceful.shutdown()).await;
 }
 
 impl Bound {
     /// The address actually bound (useful with port 0).
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// The HTTPS listener's address, when TLS is configured.
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        self.tls.as_ref().and_then(|(l, _)| l.local_addr().ok())
     }
 
     /// Serves until `shutdown` completes, then stops accepting and lets requests in flight
@@ -1051,12 +1148,28 @@ impl Bound {
             )
             .fallback(handle)
             .with_state(self.gateway);
-        axum::serve(
+        // One shutdown signal for both listeners.
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            shutdown.await;
+            let _ = tx.send(true);
+        });
+        let tls = self
+            .tls
+            .map(|(l, acceptor)| tokio::spawn(serve_tls(l, acceptor, app.clone(), rx.clone())));
+        let mut rx_http = rx;
+        let result = axum::serve(
             self.listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),
         )
-        .with_graceful_shutdown(shutdown)
-        .await
+        .with_graceful_shutdown(async move {
+            let _ = rx_http.changed().await;
+        })
+        .await;
+        if let Some(t) = tls {
+            let _ = t.await;
+        }
+        result
     }
 }
 
@@ -1171,11 +1284,22 @@ pub async fn bind(
             "[guard.serve]: the admin token must be at least 16 characters".into(),
         ));
     }
+    let tls = match &config.tls {
+        Some(t) => {
+            let acceptor = tls_acceptor(t, base_dir)?;
+            let l = tokio::net::TcpListener::bind(&t.listen)
+                .await
+                .map_err(|e| Error::Config(format!("listening on {} (TLS): {e}", t.listen)))?;
+            Some((l, acceptor))
+        }
+        None => None,
+    };
     let client = Client::builder(TokioExecutor::new())
         .pool_idle_timeout(Duration::from_secs(90))
         .build_http();
     Ok(Bound {
         listener,
+        tls,
         gateway: Arc::new(Gateway {
             routes,
             chain,

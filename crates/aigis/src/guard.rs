@@ -126,6 +126,9 @@ fn serve(a: &GuardServeArgs) -> Result<u8> {
             bound.local_addr()?,
             serve.routes.len()
         );
+        if let Some(a) = bound.tls_addr() {
+            eprintln!("aigis guard: listening on https://{a}");
+        }
         bound.serve(shutdown_signal()).await.context("serving")?;
         eprintln!("aigis guard: stopped");
         Ok::<u8, anyhow::Error>(0)
