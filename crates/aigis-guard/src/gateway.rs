@@ -7,7 +7,7 @@
 //! limits, upstream timeouts, rate limits and load shedding, the kill switch and its admin API,
 //! `/healthz` and `/readyz`, graceful shutdown, output scanning of whole and streamed
 //! completions (secrets, personal data, exfiltration links, a system-prompt canary). Not yet:
-//! TLS to upstreams, token budgets, audit log, Redis-shared state (see `docs/guard.md`).
+//! TLS to upstreams, token budgets, audit log, shared rate limits (see `docs/guard.md`).
 //! Metrics: `/metrics`.
 
 use std::net::SocketAddr;
@@ -59,6 +59,13 @@ pub struct GatewayConfig {
     pub admin_token_file: Option<String>,
     /// Routes, matched by the longest path prefix.
     pub routes: Vec<RouteConfig>,
+    /// Shared state of the replicas (the kill switch): `redis://…`; without it each process
+    /// keeps its own.
+    #[serde(default)]
+    pub state: Option<String>,
+    /// Prefix of the keys in the shared store.
+    #[serde(default = "default_state_prefix")]
+    pub state_prefix: String,
     /// An HTTPS listener (`[guard.serve.tls]`), beside the HTTP one.
     #[serde(default)]
     pub tls: Option<TlsConfig>,
@@ -72,6 +79,9 @@ fn default_listen() -> String {
 }
 fn default_max_body() -> usize {
     4 << 20
+}
+fn default_state_prefix() -> String {
+    "aigis:".into()
 }
 fn default_timeout() -> u64 {
     120
@@ -137,7 +147,8 @@ struct Gateway {
     timeout: Duration,
     limits: crate::limits::Limits,
     output: Arc<crate::output::OutputGuard>,
-    kill: crate::killswitch::KillSwitch,
+    kill: Arc<crate::killswitch::KillSwitch>,
+    shared: Option<crate::killswitch::Shared>,
     admin_token: Option<String>,
     metrics: Arc<crate::metrics::Metrics>,
 }
@@ -1008,12 +1019,22 @@ async fn admin_quarantine(
         .get("reason")
         .and_then(Value::as_str)
         .unwrap_or("no reason given");
-    if !gw.kill.quarantine(target, reason) {
+    let Some(entry) = crate::killswitch::KillSwitch::entry(target, reason) else {
         return json_response(
             StatusCode::BAD_REQUEST,
             &json!({"error": "need {\"target\": \"route:NAME\" or \"model:NAME\", \"reason\": \"…\"}"}),
         );
+    };
+    // The shared store first: a quarantine that only one replica knows is not acknowledged.
+    if let Some(shared) = &gw.shared
+        && let Err(e) = shared.put(&entry).await
+    {
+        return json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &json!({"error": format!("shared state unavailable: {e}")}),
+        );
     }
+    gw.kill.insert(entry);
     json_response(StatusCode::OK, &json!({"quarantined": target}))
 }
 
@@ -1025,7 +1046,19 @@ async fn admin_release(
     if let Err(r) = admin_ok(&gw, &headers) {
         return r.response(None);
     }
-    if gw.kill.release(&target) {
+    let mut found = gw.kill.release(&target);
+    if let Some(shared) = &gw.shared {
+        match shared.remove(&target).await {
+            Ok(there) => found |= there,
+            Err(e) => {
+                return json_response(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    &json!({"error": format!("shared state unavailable: {e}")}),
+                );
+            }
+        }
+    }
+    if found {
         json_response(StatusCode::OK, &json!({"released": target}))
     } else {
         json_response(
@@ -1284,6 +1317,20 @@ pub async fn bind(
             "[guard.serve]: the admin token must be at least 16 characters".into(),
         ));
     }
+    let kill = Arc::new(crate::killswitch::KillSwitch::default());
+    let shared = match &config.state {
+        Some(url) => {
+            let s = crate::killswitch::Shared::connect(url, &config.state_prefix)
+                .await
+                .map_err(|e| Error::Config(format!("[guard.serve] state: {e}")))?;
+            s.clone()
+                .start_sync(kill.clone())
+                .await
+                .map_err(|e| Error::Config(format!("[guard.serve] state: {e}")))?;
+            Some(s)
+        }
+        None => None,
+    };
     let tls = match &config.tls {
         Some(t) => {
             let acceptor = tls_acceptor(t, base_dir)?;
@@ -1309,7 +1356,8 @@ pub async fn bind(
             timeout: Duration::from_secs(config.upstream_timeout_secs),
             limits: crate::limits::Limits::new(&config.limits),
             output: Arc::new(output),
-            kill: crate::killswitch::KillSwitch::default(),
+            kill,
+            shared,
             admin_token,
             metrics: Arc::new(crate::metrics::Metrics::new()),
         }),

@@ -1,13 +1,15 @@
 //! The kill switch: routes and models taken offline at once. Every request checks the list
 //! before any other work; the admin API (`/admin/quarantine`, its own credential) and
-//! `aigis guard quarantine|release` change it. Held in process memory (shared state across
-//! replicas through Redis is not built yet).
+//! `aigis guard quarantine|release` change it. The list lives in process memory; with
+//! `[guard.serve] state = "redis://…"` it is shared by every replica through Redis (a hash of
+//! entries, a pub/sub channel announcing changes, and a full reload every few seconds as a
+//! safety net), so a quarantine sent to any replica applies to all of them at once.
 
 use std::collections::BTreeMap;
 use std::sync::RwLock;
 
 /// One quarantined route (`route:NAME`) or model (`model:NAME`).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Entry {
     /// `route:…` or `model:…`.
     pub target: String,
@@ -35,23 +37,35 @@ pub fn valid_target(t: &str) -> bool {
 }
 
 impl KillSwitch {
-    /// Quarantines `target`; false if it is not `route:…` or `model:…`.
-    pub fn quarantine(&self, target: &str, reason: &str) -> bool {
+    /// An entry for `target` now, or `None` if it is not `route:…` or `model:…`.
+    pub fn entry(target: &str, reason: &str) -> Option<Entry> {
         if !valid_target(target) {
-            return false;
+            return None;
         }
         let since = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-        self.write().insert(
-            target.to_string(),
-            Entry {
-                target: target.to_string(),
-                reason: reason.chars().take(500).collect(),
-                since,
-            },
-        );
-        true
+        Some(Entry {
+            target: target.to_string(),
+            reason: reason.chars().take(500).collect(),
+            since,
+        })
+    }
+
+    /// Adds `entry`.
+    pub fn insert(&self, entry: Entry) {
+        self.write().insert(entry.target.clone(), entry);
+    }
+
+    /// Quarantines `target`; false if it is not `route:…` or `model:…`.
+    pub fn quarantine(&self, target: &str, reason: &str) -> bool {
+        match Self::entry(target, reason) {
+            Some(e) => {
+                self.insert(e);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Releases `target`; false if it was not quarantined.
@@ -71,6 +85,11 @@ impl KillSwitch {
         e.get(&format!("route:{route}"))
             .or_else(|| model.and_then(|m| e.get(&format!("model:{m}"))))
             .cloned()
+    }
+
+    /// Replaces the whole list (from the shared store).
+    pub fn replace_all(&self, entries: Vec<Entry>) {
+        *self.write() = entries.into_iter().map(|e| (e.target.clone(), e)).collect();
     }
 
     /// Every entry.
@@ -95,6 +114,17 @@ impl KillSwitch {
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn an_unreachable_store_is_a_clear_error() {
+        let e = Shared::connect("redis://127.0.0.1:1", "x:")
+            .await
+            .err()
+            .unwrap();
+        assert!(e.starts_with("redis redis://127.0.0.1:1"), "{e}");
+        let e = Shared::connect("not a url", "x:").await.err().unwrap();
+        assert!(e.contains("not a url"), "{e}");
+    }
+
     #[test]
     fn quarantine_check_release() {
         let k = KillSwitch::default();
@@ -111,6 +141,125 @@ mod tests {
         assert!(!k.quarantine("model:", "empty"));
         assert!(k.release("route:chat") && !k.release("route:chat"));
         assert_eq!(k.list().len(), 1);
+    }
+}
+
+/// The kill switch's list in Redis, shared by gateway replicas.
+#[derive(Clone)]
+pub struct Shared {
+    client: redis::Client,
+    conn: redis::aio::ConnectionManager,
+    hash: String,
+    channel: String,
+}
+
+/// How often replicas reload the whole list even without an announcement.
+const RELOAD: std::time::Duration = std::time::Duration::from_secs(5);
+
+impl Shared {
+    /// Connects to `url`; keys are `<prefix>quarantine` (hash) and
+    /// `<prefix>quarantine:changed` (channel).
+    pub async fn connect(url: &str, prefix: &str) -> Result<Self, String> {
+        let client = redis::Client::open(url).map_err(|e| format!("redis {url}: {e}"))?;
+        let conn = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            client.get_connection_manager(),
+        )
+        .await
+        .map_err(|_| format!("redis {url}: no connection within 5 s"))?
+        .map_err(|e| format!("redis {url}: {e}"))?;
+        Ok(Self {
+            client,
+            conn,
+            hash: format!("{prefix}quarantine"),
+            channel: format!("{prefix}quarantine:changed"),
+        })
+    }
+
+    /// Every entry in the store (unreadable entries are skipped).
+    pub async fn load(&self) -> Result<Vec<Entry>, String> {
+        let mut c = self.conn.clone();
+        let raw: Vec<(String, String)> = redis::AsyncCommands::hgetall(&mut c, &self.hash)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(raw
+            .into_iter()
+            .filter_map(|(_, v)| serde_json::from_str(&v).ok())
+            .collect())
+    }
+
+    /// Stores `entry` and tells every replica.
+    pub async fn put(&self, entry: &Entry) -> Result<(), String> {
+        let mut c = self.conn.clone();
+        let v = serde_json::to_string(entry).map_err(|e| e.to_string())?;
+        let _: () = redis::pipe()
+            .hset(&self.hash, &entry.target, v)
+            .publish(&self.channel, &entry.target)
+            .query_async(&mut c)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
+    /// Removes `target`; false if it was not there.
+    pub async fn remove(&self, target: &str) -> Result<bool, String> {
+        let mut c = self.conn.clone();
+        let (n, _): (i64, i64) = redis::pipe()
+            .hdel(&self.hash, target)
+            .publish(&self.channel, target)
+            .query_async(&mut c)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(n > 0)
+    }
+
+    /// Subscribes to announcements, loads the list into `kill`, and keeps it equal to the store
+    /// from then on: a reload on every announcement and every few seconds; a lost connection
+    /// is re-established. Returns once the first subscription is live, so no announcement made
+    /// after it can be missed.
+    pub async fn start_sync(self, kill: std::sync::Arc<KillSwitch>) -> Result<(), String> {
+        let mut messages = self.subscribe().await?;
+        kill.replace_all(self.load().await?);
+        tokio::spawn(async move {
+            loop {
+                loop {
+                    use futures_util::StreamExt as _;
+                    match tokio::time::timeout(RELOAD, messages.next()).await {
+                        // An announcement or the periodic reload.
+                        Ok(Some(_)) | Err(_) => {
+                            if let Ok(entries) = self.load().await {
+                                kill.replace_all(entries);
+                            }
+                        }
+                        // The subscription ended: reconnect.
+                        Ok(None) => break,
+                    }
+                }
+                messages = loop {
+                    match self.subscribe().await {
+                        Ok(m) => break m,
+                        Err(_) => tokio::time::sleep(std::time::Duration::from_secs(1)).await,
+                    }
+                };
+                if let Ok(entries) = self.load().await {
+                    kill.replace_all(entries);
+                }
+            }
+        });
+        Ok(())
+    }
+
+    async fn subscribe(&self) -> Result<redis::aio::PubSubStream, String> {
+        let mut pubsub = self
+            .client
+            .get_async_pubsub()
+            .await
+            .map_err(|e| e.to_string())?;
+        pubsub
+            .subscribe(&self.channel)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(pubsub.into_on_message())
     }
 }
 

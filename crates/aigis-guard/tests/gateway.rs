@@ -104,7 +104,7 @@ async fn start() -> Env {
 }
 
 async fn start_with(limits: aigis_guard::limits::LimitsConfig) -> Env {
-    start_full(limits, None, |_| {}).await.0
+    start_full(limits, None, |_| {}, None).await.0
 }
 
 /// The gateway with `tls` (files written by `prepare` into the config directory); returns the
@@ -113,6 +113,7 @@ async fn start_full(
     limits: aigis_guard::limits::LimitsConfig,
     tls: Option<gateway::TlsConfig>,
     prepare: impl FnOnce(&std::path::Path),
+    state: Option<(String, String)>,
 ) -> (Env, Option<SocketAddr>) {
     let calls = Arc::new(AtomicUsize::new(0));
     let up = upstream(calls.clone()).await;
@@ -147,6 +148,10 @@ async fn start_full(
         upstream_timeout_secs: 1,
         admin_token_env: None,
         admin_token_file: Some("admin.token".into()),
+        state: state.as_ref().map(|s| s.0.clone()),
+        state_prefix: state
+            .as_ref()
+            .map_or_else(|| "aigis:".to_string(), |s| s.1.clone()),
         tls: tls.clone(),
         limits,
         routes: vec![
@@ -820,6 +825,7 @@ async fn https_listener_serves_the_same_gateway() {
             std::fs::write(d.join("tls/cert.pem"), &cert_pem).unwrap();
             std::fs::write(d.join("tls/key.pem"), &key_pem).unwrap();
         },
+        None,
     )
     .await;
     let addr = addr.unwrap();
@@ -875,4 +881,73 @@ async fn https_listener_serves_the_same_gateway() {
     )
     .await;
     assert!(!String::from_utf8_lossy(&buf).contains("200 OK"));
+}
+
+#[tokio::test]
+async fn a_quarantine_reaches_every_replica_through_redis() {
+    let Ok(url) = std::env::var("AIGIS_TEST_REDIS_URL") else {
+        eprintln!("skipped: AIGIS_TEST_REDIS_URL is not set (the real Redis server test)");
+        return;
+    };
+    // A prefix of its own, so runs never see each other's entries.
+    let prefix = format!(
+        "aigis-test-{}-{}:",
+        std::process::id(),
+        aigis_guard::output::new_canary()
+    );
+    let state = Some((url, prefix));
+    let limits = aigis_guard::limits::LimitsConfig::default();
+    let (a, _) = start_full(limits.clone(), None, |_| {}, state.clone()).await;
+    let (b, _) = start_full(limits, None, |_| {}, state).await;
+    let call = |env: &Env, m: &'static str, t: Option<&'static str>, body: Option<Value>| {
+        let base = format!("http://{}", env.gw);
+        async move {
+            aigis_guard::killswitch::admin_call(&base, ADMIN, m, t, body)
+                .await
+                .unwrap()
+        }
+    };
+    let (s, _) = call(
+        &a,
+        "POST",
+        None,
+        Some(json!({"target": "route:chat", "reason": "incident 9"})),
+    )
+    .await;
+    assert_eq!(s, 200);
+    // Replica b learns it from the announcement, well before its periodic reload.
+    let started = std::time::Instant::now();
+    loop {
+        let (s, _, _) = send(&b, "GET", "/v1/models", Some(&b.key), None).await;
+        if s == StatusCode::SERVICE_UNAVAILABLE {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "replica b still serving after {:?}",
+            started.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Released on b: a serves again.
+    let (s, _) = call(&b, "DELETE", Some("route:chat"), None).await;
+    assert_eq!(s, 200);
+    let started = std::time::Instant::now();
+    loop {
+        let (s, _, _) = send(&a, "GET", "/v1/models", Some(&a.key), None).await;
+        if s == StatusCode::OK {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "replica a still quarantined"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (s, list) = call(&a, "GET", None, None).await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        serde_json::from_str::<Value>(&list).unwrap()["quarantined"],
+        json!([])
+    );
 }
