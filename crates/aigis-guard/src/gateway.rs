@@ -7,7 +7,7 @@
 //! limits, upstream timeouts, rate limits and load shedding, the kill switch and its admin API,
 //! `/healthz` and `/readyz`, graceful shutdown, output scanning of whole and streamed
 //! completions (secrets, personal data, exfiltration links, a system-prompt canary). Not yet:
-//! TLS to upstreams, token budgets, audit log, shared rate limits (see `docs/guard.md`).
+//! TLS to upstreams, audit log, shared rate limits (see `docs/guard.md`).
 //! Metrics: `/metrics`.
 
 use std::net::SocketAddr;
@@ -179,6 +179,11 @@ impl Refusal {
                 "rate_limit_exceeded",
                 "rate limit reached; retry later".to_string(),
             ),
+            Refusal::Limited(Denied::Tokens(_)) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "token_budget_exceeded",
+                "token budget of this API key spent; retry later".to_string(),
+            ),
             Refusal::Limited(Denied::Concurrency) => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "concurrency_limit_exceeded",
@@ -267,7 +272,7 @@ impl Refusal {
             HeaderValue::from_static(code),
         );
         let retry = match self {
-            Refusal::Limited(Denied::Rate(s)) => Some(*s),
+            Refusal::Limited(Denied::Rate(s) | Denied::Tokens(s)) => Some(*s),
             Refusal::Limited(_) => Some(1),
             _ => None,
         };
@@ -541,10 +546,11 @@ impl Gateway {
         path: &str,
         resp: Response<Body>,
         canary: Option<String>,
+        budget: Option<(&str, f64)>,
     ) -> Result<Response<Body>, Refusal> {
         if route.cfg.kind != RouteKind::Openai
             || !path.ends_with("/completions")
-            || (self.output.is_empty() && canary.is_none())
+            || (self.output.is_empty() && canary.is_none() && budget.is_none())
         {
             return Ok(resp);
         }
@@ -584,6 +590,13 @@ impl Gateway {
             {
                 self.metrics.tokens(&route.cfg.name, kind, n);
             }
+        }
+        // The budget pays what the upstream says the request cost, not the estimate.
+        if let (Some((key, estimate)), Some(total)) = (
+            budget,
+            value.pointer("/usage/total_tokens").and_then(Value::as_u64),
+        ) {
+            self.limits.charge_tokens(key, total as f64 - estimate);
         }
         let mut changed = false;
         if let Some(choices) = value.get_mut("choices").and_then(Value::as_array_mut) {
@@ -902,16 +915,17 @@ async fn handle_inner(gw: &Gateway, peer: SocketAddr, req: Request<Body>) -> Res
     if let Some(e) = gw.kill.check(&route.cfg.name, None) {
         return Refusal::Quarantined(e).response(kind);
     }
-    match gw.authorize(req.headers(), route) {
+    let key_id = match gw.authorize(req.headers(), route) {
         Ok(Some(id)) => {
             if let Err(d) = gw.limits.admit_key(&mut permit, &id) {
                 gw.metrics.limited(limit_kind(d));
                 return Refusal::Limited(d).response(kind);
             }
+            Some(id)
         }
-        Ok(None) => {}
+        Ok(None) => None,
         Err(r) => return r.response(kind),
-    }
+    };
     let (parts, body) = req.into_parts();
     let body = match http_body_util::Limited::new(body, gw.max_body)
         .collect()
@@ -933,11 +947,20 @@ async fn handle_inner(gw: &Gateway, peer: SocketAddr, req: Request<Body>) -> Res
             return r.response(kind);
         }
     };
+    // Token budget: the estimate (a token per 4 bytes of the forwarded body) now, corrected by
+    // the upstream's usage when the response reports it.
+    let budget = key_id
+        .as_deref()
+        .filter(|_| gw.limits.budgets_on())
+        .map(|k| (k, body.len() as f64 / 4.0));
+    if let Some((k, estimate)) = budget {
+        gw.limits.charge_tokens(k, estimate);
+    }
     let forwarded = match gw
         .forward(route, parts.method, &parts.uri, &parts.headers, body)
         .await
     {
-        Ok(resp) => gw.guard_response(route, &path, resp, canary).await,
+        Ok(resp) => gw.guard_response(route, &path, resp, canary, budget).await,
         Err(r) => Err(r),
     };
     match forwarded {
@@ -959,6 +982,7 @@ fn limit_kind(d: crate::limits::Denied) -> &'static str {
     match d {
         crate::limits::Denied::Rate(_) => "rate",
         crate::limits::Denied::Concurrency => "concurrency",
+        crate::limits::Denied::Tokens(_) => "tokens",
         crate::limits::Denied::Overloaded => "overload",
     }
 }

@@ -24,6 +24,10 @@ pub struct LimitsConfig {
     pub key_concurrency: usize,
     /// Requests in flight in the whole gateway; beyond it new requests get 503.
     pub max_in_flight: usize,
+    /// Tokens per minute per API key: the prompt's estimate (characters / 4) is charged on
+    /// admission and corrected by the upstream's `usage` when the response reports it; a key
+    /// in debt waits (429) until the budget refills.
+    pub key_tokens_per_minute: u32,
 }
 
 impl Default for LimitsConfig {
@@ -33,6 +37,7 @@ impl Default for LimitsConfig {
             ip_requests_per_minute: 1200,
             key_concurrency: 32,
             max_in_flight: 1024,
+            key_tokens_per_minute: 0,
         }
     }
 }
@@ -44,6 +49,8 @@ pub enum Denied {
     Rate(u64),
     /// Too many of this key's requests are running.
     Concurrency,
+    /// The key's token budget is spent: retry after this many seconds.
+    Tokens(u64),
     /// The gateway is full.
     Overloaded,
 }
@@ -103,8 +110,67 @@ impl Buckets {
     }
 }
 
+/// Token budgets by key: a balance that refills continuously up to the per-minute figure and
+/// may go negative (a response used more than estimated); a key is admitted while positive.
+struct Budgets {
+    per_minute: u32,
+    map: Mutex<HashMap<String, Bucket>>,
+}
+
+impl Budgets {
+    fn refill(&self, b: &mut Bucket, now: Instant) {
+        let cap = f64::from(self.per_minute);
+        b.tokens = (b.tokens + now.duration_since(b.at).as_secs_f64() * cap / 60.0).min(cap);
+        b.at = now;
+    }
+
+    fn admit(&self, key: &str, now: Instant) -> Result<(), Denied> {
+        if self.per_minute == 0 {
+            return Ok(());
+        }
+        let mut map = self
+            .map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if map.len() >= SWEEP_AT {
+            map.retain(|_, b| now.duration_since(b.at) < IDLE);
+        }
+        let cap = f64::from(self.per_minute);
+        let b = map.entry(key.to_string()).or_insert(Bucket {
+            tokens: cap,
+            at: now,
+        });
+        self.refill(b, now);
+        if b.tokens > 0.0 {
+            Ok(())
+        } else {
+            let wait = (1.0 - b.tokens) / (cap / 60.0);
+            Err(Denied::Tokens(wait.ceil().max(1.0) as u64))
+        }
+    }
+
+    fn charge(&self, key: &str, tokens: f64, now: Instant) {
+        if self.per_minute == 0 || tokens == 0.0 {
+            return;
+        }
+        let mut map = self
+            .map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let cap = f64::from(self.per_minute);
+        let b = map.entry(key.to_string()).or_insert(Bucket {
+            tokens: cap,
+            at: now,
+        });
+        self.refill(b, now);
+        // Debt is bounded so one huge response cannot lock a key out for hours.
+        b.tokens = (b.tokens - tokens).max(-cap * 10.0);
+    }
+}
+
 /// All limits of one gateway.
 pub struct Limits {
+    budgets: Budgets,
     config: LimitsConfig,
     keys: Buckets,
     ips: Buckets,
@@ -140,6 +206,10 @@ impl Limits {
     pub fn new(config: &LimitsConfig) -> Self {
         Self {
             config: config.clone(),
+            budgets: Budgets {
+                per_minute: config.key_tokens_per_minute,
+                map: Mutex::new(HashMap::new()),
+            },
             keys: Buckets::new(config.key_requests_per_minute),
             ips: Buckets::new(config.ip_requests_per_minute),
             in_flight: Arc::new(AtomicUsize::new(0)),
@@ -161,9 +231,20 @@ impl Limits {
         Ok(permit)
     }
 
+    /// Whether token budgets are on.
+    pub fn budgets_on(&self) -> bool {
+        self.budgets.per_minute != 0
+    }
+
+    /// Charges `tokens` (an estimate, or a correction, possibly negative) to key `key`.
+    pub fn charge_tokens(&self, key: &str, tokens: f64) {
+        self.budgets.charge(key, tokens, Instant::now());
+    }
+
     /// Applies the limits of API key `key` (its id) to an admitted request.
     pub fn admit_key(&self, permit: &mut Permit, key: &str) -> Result<(), Denied> {
         self.keys.take(key, Instant::now())?;
+        self.budgets.admit(key, Instant::now())?;
         let counter = {
             let mut m = self
                 .per_key
@@ -203,6 +284,36 @@ mod tests {
     }
 
     #[test]
+    fn token_budgets_admit_while_positive_and_refill() {
+        let b = Budgets {
+            per_minute: 60,
+            map: Mutex::new(HashMap::new()),
+        };
+        let t0 = Instant::now();
+        assert!(b.admit("k", t0).is_ok());
+        b.charge("k", 50.0, t0);
+        assert!(b.admit("k", t0).is_ok(), "10 left");
+        b.charge("k", 15.0, t0);
+        assert_eq!(
+            b.admit("k", t0),
+            Err(Denied::Tokens(6)),
+            "5 in debt at 1 token/s"
+        );
+        assert!(b.admit("k", t0 + Duration::from_secs(6)).is_ok());
+        b.charge("k", -100.0, t0 + Duration::from_secs(6));
+        assert!(
+            b.admit("k", t0 + Duration::from_secs(6)).is_ok(),
+            "a correction gives back, capped"
+        );
+        b.charge("k", 1e9, t0);
+        assert_eq!(
+            b.admit("k", t0),
+            Err(Denied::Tokens(601)),
+            "debt is bounded at 10 minutes"
+        );
+    }
+
+    #[test]
     fn retry_after_reflects_the_refill_rate() {
         let b = Buckets::new(2);
         let t0 = Instant::now();
@@ -217,6 +328,7 @@ mod tests {
             ip_requests_per_minute: 0,
             key_concurrency: 1,
             max_in_flight: 2,
+            key_tokens_per_minute: 0,
         });
         let ip: IpAddr = "127.0.0.1".parse().unwrap();
         let admit = |key: &str| {

@@ -605,6 +605,7 @@ async fn rate_limits_answer_429_with_retry_after_and_overload_503() {
         ip_requests_per_minute: 0,
         key_concurrency: 0,
         max_in_flight: 0,
+        key_tokens_per_minute: 0,
     })
     .await;
     for _ in 0..3 {
@@ -628,6 +629,7 @@ async fn rate_limits_answer_429_with_retry_after_and_overload_503() {
         ip_requests_per_minute: 0,
         key_concurrency: 0,
         max_in_flight: 1,
+        key_tokens_per_minute: 0,
     })
     .await;
     let slow = {
@@ -950,4 +952,37 @@ async fn a_quarantine_reaches_every_replica_through_redis() {
         serde_json::from_str::<Value>(&list).unwrap()["quarantined"],
         json!([])
     );
+}
+
+#[tokio::test]
+async fn token_budgets_follow_the_upstreams_usage() {
+    let env = start_with(aigis_guard::limits::LimitsConfig {
+        key_requests_per_minute: 0,
+        ip_requests_per_minute: 0,
+        key_concurrency: 0,
+        max_in_flight: 0,
+        key_tokens_per_minute: 20,
+    })
+    .await;
+    // Each request is estimated at ~65 tokens, then charged the 7 the upstream reports: a
+    // budget of 20 admits three (20 → 13 → 6 → -1) and refuses the fourth.
+    let mut refused = None;
+    for i in 1..=6 {
+        let (s, h, b) = send(
+            &env,
+            "POST",
+            "/v1/chat/completions",
+            Some(&env.key),
+            Some(chat("What is the capital of Peru?", false)),
+        )
+        .await;
+        if s == StatusCode::TOO_MANY_REQUESTS {
+            assert_eq!(error_code(&b), "token_budget_exceeded");
+            assert!(h["retry-after"].to_str().unwrap().parse::<u64>().unwrap() >= 1);
+            refused = Some(i);
+            break;
+        }
+        assert_eq!(s, StatusCode::OK);
+    }
+    assert_eq!(refused, Some(4));
 }
