@@ -3,11 +3,11 @@
 //! to the route's upstream over pooled connections, streaming the response back unchanged
 //! (server-sent events included).
 //!
-//! Built so far: HTTP and HTTPS (rustls) listeners, `openai` and `json` routes, key checks with route scopes, body
+//! Built so far: HTTP and HTTPS (rustls) listeners, the audit log, `openai` and `json` routes, key checks with route scopes, body
 //! limits, upstream timeouts, rate limits and load shedding, the kill switch and its admin API,
 //! `/healthz` and `/readyz`, graceful shutdown, output scanning of whole and streamed
 //! completions (secrets, personal data, exfiltration links, a system-prompt canary). Not yet:
-//! TLS to upstreams, audit log, shared rate limits (see `docs/guard.md`).
+//! TLS to upstreams, PostgreSQL audit store, shared rate limits (see `docs/guard.md`).
 //! Metrics: `/metrics`.
 
 use std::net::SocketAddr;
@@ -66,6 +66,9 @@ pub struct GatewayConfig {
     /// Prefix of the keys in the shared store.
     #[serde(default = "default_state_prefix")]
     pub state_prefix: String,
+    /// The audit log (`[guard.serve.audit]`): a record per request.
+    #[serde(default)]
+    pub audit: Option<AuditConfig>,
     /// An HTTPS listener (`[guard.serve.tls]`), beside the HTTP one.
     #[serde(default)]
     pub tls: Option<TlsConfig>,
@@ -85,6 +88,34 @@ fn default_state_prefix() -> String {
 }
 fn default_timeout() -> u64 {
     120
+}
+
+/// `[guard.serve.audit]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct AuditConfig {
+    /// The log (JSON Lines), relative to the configuration.
+    pub path: String,
+    /// The signing key (`aigis audit keygen`), relative to the configuration.
+    pub key: String,
+    /// A signed checkpoint every this many records (and at shutdown).
+    #[serde(default = "default_checkpoint_every")]
+    pub checkpoint_every: u64,
+    /// `always`: each record reaches the disk before its response is sent; `checkpoint`: at
+    /// each checkpoint (records are written to the OS at once either way, so a killed process
+    /// loses none).
+    #[serde(default = "default_fsync")]
+    pub fsync: String,
+    /// A second file that receives every checkpoint (another disk or a mounted share).
+    #[serde(default)]
+    pub checkpoint_sink: Option<String>,
+}
+
+fn default_checkpoint_every() -> u64 {
+    1000
+}
+fn default_fsync() -> String {
+    "checkpoint".into()
 }
 
 /// `[guard.serve.tls]`.
@@ -151,11 +182,21 @@ struct Gateway {
     shared: Option<crate::killswitch::Shared>,
     admin_token: Option<String>,
     metrics: Arc<crate::metrics::Metrics>,
+    audit: Option<std::sync::Mutex<aigis_monitor::audit::AuditLog>>,
+}
+
+/// What the audit record of a request needs from deep inside its handling.
+#[derive(Default)]
+struct Trace {
+    key: Option<String>,
+    model: Option<String>,
+    rules: Vec<(String, u32)>,
 }
 
 /// Why a request was refused: one place maps each cause to a status and the API's own error
 /// JSON, so no internal detail leaks.
 enum Refusal {
+    AuditUnavailable,
     ResponseBlocked(Vec<String>),
     Quarantined(crate::killswitch::Entry),
     Limited(crate::limits::Denied),
@@ -198,6 +239,11 @@ impl Refusal {
                 StatusCode::SERVICE_UNAVAILABLE,
                 "quarantined",
                 format!("{} is offline (quarantined: {})", e.target, e.reason),
+            ),
+            Refusal::AuditUnavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "audit_unavailable",
+                "the gateway cannot record requests right now; retry shortly".to_string(),
             ),
             Refusal::ResponseBlocked(rules) => (
                 StatusCode::BAD_GATEWAY,
@@ -464,6 +510,7 @@ impl Gateway {
         path: &str,
         headers: &HeaderMap,
         body: Bytes,
+        trace: &std::sync::Mutex<Trace>,
     ) -> Result<(Bytes, &'static str, Option<String>), Refusal> {
         if body.is_empty() {
             return Ok((body, "allow", None));
@@ -481,6 +528,12 @@ impl Gateway {
         }
         let mut value: Value =
             serde_json::from_slice(&body).map_err(|e| Refusal::BadJson(e.to_string()))?;
+        if let Ok(mut t) = trace.lock() {
+            t.model = value
+                .get("model")
+                .and_then(Value::as_str)
+                .map(|m| m.chars().take(200).collect());
+        }
         if let Some(e) = self
             .kill
             .check(&route.cfg.name, value.get("model").and_then(Value::as_str))
@@ -505,6 +558,14 @@ impl Gateway {
             };
             let outcome = self.chain.scan(text);
             strongest = strongest.max(outcome.action);
+            if let Ok(mut t) = trace.lock() {
+                for h in outcome.hits.iter().filter(|h| h.action != Action::Allow) {
+                    t.rules.push((
+                        format!("{} {}", h.rule.id, h.rule.name),
+                        (h.score.clamp(0.0, 1.0) * 1000.0).round() as u32,
+                    ));
+                }
+            }
             match outcome.action {
                 Action::Block => blocked.extend(outcome.detectors()),
                 Action::Redact => {
@@ -882,7 +943,8 @@ async fn handle(
     let route = gw
         .route(req.uri().path())
         .map_or_else(|| "none".to_string(), |r| r.cfg.name.clone());
-    let resp = handle_inner(&gw, peer, req).await;
+    let trace = std::sync::Mutex::new(Trace::default());
+    let resp = handle_inner(&gw, peer, req, &trace).await;
     let decision = resp
         .headers()
         .get("x-aigis-decision")
@@ -895,10 +957,60 @@ async fn handle(
         .to_string();
     gw.metrics
         .request(&route, &decision, started.elapsed().as_secs_f64());
+    if let Some(audit) = &gw.audit {
+        let t = trace.into_inner().unwrap_or_default();
+        let mut r = serde_json::Map::new();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        r.insert("time_ms".into(), json!(now));
+        r.insert("route".into(), json!(route));
+        r.insert("client".into(), json!(peer.ip().to_string()));
+        r.insert("decision".into(), json!(decision));
+        r.insert("status".into(), json!(resp.status().as_u16()));
+        r.insert(
+            "latency_us".into(),
+            json!(u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX)),
+        );
+        if let Some(k) = t.key {
+            r.insert("key".into(), json!(k));
+        }
+        if let Some(m) = t.model {
+            r.insert("model".into(), json!(m));
+        }
+        r.insert(
+            "rules".into(),
+            Value::Array(
+                t.rules
+                    .into_iter()
+                    .map(|(rule, score)| json!({"rule": rule, "score_milli": score}))
+                    .collect(),
+            ),
+        );
+        // Written before the response leaves: no answered request goes unrecorded. A log that
+        // cannot be written refuses service (fail closed).
+        let ok = audit
+            .lock()
+            .map_err(|_| ())
+            .and_then(|mut log| {
+                log.append(r)
+                    .map(|_| ())
+                    .map_err(|e| eprintln!("aigis guard: audit log: {e}"))
+            })
+            .is_ok();
+        if !ok {
+            return Refusal::AuditUnavailable.response(None);
+        }
+    }
     resp
 }
 
-async fn handle_inner(gw: &Gateway, peer: SocketAddr, req: Request<Body>) -> Response<Body> {
+async fn handle_inner(
+    gw: &Gateway,
+    peer: SocketAddr,
+    req: Request<Body>,
+    trace: &std::sync::Mutex<Trace>,
+) -> Response<Body> {
     // Held until the response head is returned (a streamed body is not counted).
     let mut permit = match gw.limits.admit(peer.ip()) {
         Ok(p) => p,
@@ -917,6 +1029,9 @@ async fn handle_inner(gw: &Gateway, peer: SocketAddr, req: Request<Body>) -> Res
     }
     let key_id = match gw.authorize(req.headers(), route) {
         Ok(Some(id)) => {
+            if let Ok(mut t) = trace.lock() {
+                t.key = Some(id.clone());
+            }
             if let Err(d) = gw.limits.admit_key(&mut permit, &id) {
                 gw.metrics.limited(limit_kind(d));
                 return Refusal::Limited(d).response(kind);
@@ -940,7 +1055,7 @@ async fn handle_inner(gw: &Gateway, peer: SocketAddr, req: Request<Body>) -> Res
         }
         Err(_) => return Refusal::BadJson("the body could not be read".into()).response(kind),
     };
-    let (body, decision, canary) = match gw.inspect(route, &path, &parts.headers, body) {
+    let (body, decision, canary) = match gw.inspect(route, &path, &parts.headers, body, trace) {
         Ok(x) => x,
         Err(r) => {
             gw.count_blocks(&r);
@@ -1204,7 +1319,7 @@ impl Bound {
                 axum::routing::delete(admin_release),
             )
             .fallback(handle)
-            .with_state(self.gateway);
+            .with_state(self.gateway.clone());
         // One shutdown signal for both listeners.
         let (tx, rx) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
@@ -1225,6 +1340,13 @@ impl Bound {
         .await;
         if let Some(t) = tls {
             let _ = t.await;
+        }
+        // A last checkpoint, so the whole log is covered by a signature.
+        if let Some(a) = &self.gateway.audit
+            && let Ok(mut log) = a.lock()
+            && let Err(e) = log.checkpoint()
+        {
+            eprintln!("aigis guard: audit checkpoint at shutdown: {e}");
         }
         result
     }
@@ -1341,6 +1463,33 @@ pub async fn bind(
             "[guard.serve]: the admin token must be at least 16 characters".into(),
         ));
     }
+    let audit = match &config.audit {
+        Some(a) => {
+            let key_path = base_dir.join(&a.key);
+            let text = read_secret_file(&key_path)?;
+            let key = aigis_sign::note::LogKey::from_private_string(&text)
+                .map_err(|e| Error::Config(format!("audit key {}: {e}", key_path.display())))?;
+            let fsync = match a.fsync.as_str() {
+                "always" => aigis_monitor::audit::Fsync::Always,
+                "checkpoint" => aigis_monitor::audit::Fsync::Checkpoint,
+                other => {
+                    return Err(Error::Config(format!(
+                        "[guard.serve.audit] fsync = `{other}`: use `always` or `checkpoint`"
+                    )));
+                }
+            };
+            let log = aigis_monitor::audit::AuditLog::open(
+                &base_dir.join(&a.path),
+                key,
+                a.checkpoint_every,
+                fsync,
+                a.checkpoint_sink.as_ref().map(|s| base_dir.join(s)),
+            )
+            .map_err(|e| Error::Config(e.to_string()))?;
+            Some(std::sync::Mutex::new(log))
+        }
+        None => None,
+    };
     let kill = Arc::new(crate::killswitch::KillSwitch::default());
     let shared = match &config.state {
         Some(url) => {
@@ -1384,6 +1533,7 @@ pub async fn bind(
             shared,
             admin_token,
             metrics: Arc::new(crate::metrics::Metrics::new()),
+            audit,
         }),
     })
 }

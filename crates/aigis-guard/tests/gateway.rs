@@ -152,6 +152,7 @@ async fn start_full(
         state_prefix: state
             .as_ref()
             .map_or_else(|| "aigis:".to_string(), |s| s.1.clone()),
+        audit: None,
         tls: tls.clone(),
         limits,
         routes: vec![

@@ -47,9 +47,36 @@ pub enum Command {
     /// Datasets: scan for PII, anonymise, tokenise, encrypt at rest.
     #[command(subcommand)]
     Data(DataCommand),
-    /// Runtime protection: the gateway's input scanner chain, offline.
+    /// Runtime protection: the gateway, its keys and kill switch, and its scanner chain offline.
     #[command(subcommand)]
     Guard(GuardCommand),
+    /// The tamper-evident audit log: signing keys and verification.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Create an audit log signing key (Ed25519, mode 0600) and its public verifier (`.pub`).
+    Keygen {
+        /// The log's origin, e.g. `gateway.example.com/audit`.
+        #[arg(long)]
+        name: String,
+        /// Private key file; the verifier goes to FILE.pub.
+        #[arg(long, short = 'o', value_name = "FILE")]
+        output: PathBuf,
+    },
+    /// Check an audit log: exit 0 intact, 1 a record altered, removed, reordered or inserted, or
+    /// the log truncated behind its last signed checkpoint (the first bad record is named), 2
+    /// usage error.
+    Verify {
+        /// The log (JSON Lines; checkpoints in LOG.checkpoints).
+        #[arg(long)]
+        log: PathBuf,
+        /// The verifier key (the `.pub` written by `aigis audit keygen`).
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -60,8 +87,8 @@ pub enum GuardCommand {
     Classify(GuardClassifyArgs),
     /// List the input scanners of the chain in effect, in order.
     Scanners(GuardConfigArgs),
-    /// Run the gateway of [guard.serve] (HTTP and HTTPS; TLS to upstreams and the audit log are
-    /// not built yet). Stops on Ctrl-C or SIGTERM after requests in flight.
+    /// Run the gateway of [guard.serve] (HTTP and HTTPS; TLS to upstreams and a PostgreSQL audit
+    /// store are not built yet). Stops on Ctrl-C or SIGTERM after requests in flight.
     Serve(GuardServeArgs),
     /// API keys of the gateway: create (shown once), list, revoke.
     #[command(subcommand)]

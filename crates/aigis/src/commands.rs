@@ -25,6 +25,7 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
         Command::Pii(c) => crate::data::pii(&c),
         Command::Data(c) => crate::data::data(&c),
         Command::Guard(c) => crate::guard::guard(&c),
+        Command::Audit(c) => crate::guard::audit(&c),
     }
 }
 

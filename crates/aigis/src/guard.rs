@@ -237,3 +237,52 @@ fn admin(
         anyhow::bail!("the gateway answered {status}: {text}")
     }
 }
+
+pub fn audit(c: &crate::cli::AuditCommand) -> Result<u8> {
+    use aigis_sign::note::{LogKey, NoteVerifier};
+    match c {
+        crate::cli::AuditCommand::Keygen { name, output } => {
+            let key = LogKey::generate(name).map_err(|e| anyhow!("{e}"))?;
+            aigis_core::fsutil::write_atomic(output, key.to_private_string().as_bytes(), true)
+                .with_context(|| format!("writing {}", output.display()))?;
+            let mut public = output.as_os_str().to_owned();
+            public.push(".pub");
+            let public = std::path::PathBuf::from(public);
+            aigis_core::fsutil::write_atomic(
+                &public,
+                format!("{}\n", key.verifier()).as_bytes(),
+                false,
+            )
+            .with_context(|| format!("writing {}", public.display()))?;
+            eprintln!(
+                "aigis audit: key {} (private, 0600) and verifier {}",
+                output.display(),
+                public.display()
+            );
+            Ok(0)
+        }
+        crate::cli::AuditCommand::Verify { log, key } => {
+            let text = std::fs::read_to_string(key)
+                .with_context(|| format!("reading {}", key.display()))?;
+            let verifier = NoteVerifier::parse(text.trim())
+                .map_err(|e| anyhow!("{}: not an audit verifier key: {e}", key.display()))?;
+            if !log.exists() {
+                anyhow::bail!("{}: no such audit log", log.display());
+            }
+            let r = aigis_monitor::audit::verify(log, &verifier);
+            match r.problem {
+                None => {
+                    eprintln!(
+                        "audit log intact: {} records, {} checkpoints (the last covers {} records)",
+                        r.records, r.checkpoints, r.covered
+                    );
+                    Ok(0)
+                }
+                Some(p) => {
+                    println!("{}: {p}", log.display());
+                    Ok(1)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,523 @@
+//! The tamper-evident audit log: JSON Lines of canonical JSON records (sorted keys, no
+//! whitespace, integers only — RFC 8785 for the values aigis writes), each carrying `log_id`,
+//! `seq` (from 0) and `prev`, the RFC 6962 leaf hash of the previous record's line (64 zeros
+//! for the first). Every `checkpoint_every` records, on request and at shutdown an Ed25519
+//! signed note in the C2SP checkpoint form (origin, tree size, Merkle root over the leaf
+//! hashes) is appended to `<log>.checkpoints`, and to a second sink when configured.
+//!
+//! [`verify`] detects an edited, deleted, reordered or inserted record anywhere (the chain
+//! breaks at the first bad record), and truncation behind the last signed checkpoint (the
+//! checkpoint covers more records than remain). A tail cut after the last checkpoint cannot be
+//! seen without one: checkpoint often.
+//!
+//! Durability: a record is written with one `write` call before [`AuditLog::append`] returns,
+//! so a process killed at any point (`kill -9`) loses no record it acknowledged; with
+//! `Fsync::Always` each record is also flushed to disk before `append` returns (survives power
+//! loss; costs a disk flush per request), with `Fsync::Checkpoint` only at checkpoints.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use aigis_sign::merkle::{self, Hash};
+use aigis_sign::note::{Checkpoint, LogKey, NoteVerifier};
+use serde_json::{Map, Value};
+
+/// Errors of the audit log.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuditError {
+    /// Reading or writing a log file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A record to append is not a JSON object of strings, integers, booleans, arrays and
+    /// objects, or uses a reserved field.
+    #[error("audit record rejected: {0}")]
+    Record(String),
+    /// The existing log cannot be continued (it does not verify).
+    #[error("existing audit log {path} does not verify: {message}")]
+    Broken {
+        /// The log.
+        path: String,
+        /// Why.
+        message: String,
+    },
+}
+
+/// When records reach the disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fsync {
+    /// After every record.
+    Always,
+    /// At every checkpoint (records are still written to the OS at once).
+    Checkpoint,
+}
+
+/// An open audit log.
+pub struct AuditLog {
+    path: PathBuf,
+    file: File,
+    checkpoints: PathBuf,
+    sink: Option<PathBuf>,
+    log_id: String,
+    key: LogKey,
+    leaves: Vec<Hash>,
+    prev: Hash,
+    every: u64,
+    fsync: Fsync,
+    since_checkpoint: u64,
+}
+
+const RESERVED: &[&str] = &["log_id", "seq", "prev"];
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> AuditError + '_ {
+    move |source| AuditError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// The checkpoints file of a log.
+pub fn checkpoints_path(log: &Path) -> PathBuf {
+    let mut p = log.as_os_str().to_owned();
+    p.push(".checkpoints");
+    PathBuf::from(p)
+}
+
+fn only_integers(v: &Value) -> bool {
+    match v {
+        Value::Number(n) => n.is_i64() || n.is_u64(),
+        Value::Array(a) => a.iter().all(only_integers),
+        Value::Object(m) => m.values().all(only_integers),
+        _ => true,
+    }
+}
+
+impl AuditLog {
+    /// Opens the log at `path` (created if missing), continuing its chain after checking it;
+    /// `key` signs the checkpoints and its name is the log's origin.
+    pub fn open(
+        path: &Path,
+        key: LogKey,
+        every: u64,
+        fsync: Fsync,
+        sink: Option<PathBuf>,
+    ) -> Result<Self, AuditError> {
+        let checkpoints = checkpoints_path(path);
+        let (leaves, log_id) = if path.exists() {
+            let report = verify(path, &key.verifier());
+            if let Some(bad) = report.problem {
+                return Err(AuditError::Broken {
+                    path: path.display().to_string(),
+                    message: bad,
+                });
+            }
+            (report.leaves, report.log_id)
+        } else {
+            (Vec::new(), None)
+        };
+        let log_id = log_id.unwrap_or_else(|| key.name().to_string());
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(io(path))?;
+        let prev = leaves.last().copied().unwrap_or([0; 32]);
+        Ok(Self {
+            path: path.to_path_buf(),
+            file,
+            checkpoints,
+            sink,
+            log_id,
+            key,
+            leaves,
+            prev,
+            every: every.max(1),
+            fsync,
+            since_checkpoint: 0,
+        })
+    }
+
+    /// Records in the log.
+    pub fn len(&self) -> u64 {
+        self.leaves.len() as u64
+    }
+
+    /// Whether the log has no record.
+    pub fn is_empty(&self) -> bool {
+        self.leaves.is_empty()
+    }
+
+    /// Appends `record` (a JSON object; `log_id`, `seq` and `prev` are added) and returns its
+    /// sequence number once it is written.
+    pub fn append(&mut self, record: Map<String, Value>) -> Result<u64, AuditError> {
+        if let Some(k) = RESERVED.iter().find(|k| record.contains_key(**k)) {
+            return Err(AuditError::Record(format!("field `{k}` is reserved")));
+        }
+        let mut record = record;
+        let seq = self.leaves.len() as u64;
+        record.insert("log_id".into(), Value::String(self.log_id.clone()));
+        record.insert("seq".into(), Value::from(seq));
+        record.insert("prev".into(), Value::String(aigis_sign::hex(&self.prev)));
+        let v = Value::Object(record);
+        if !only_integers(&v) {
+            return Err(AuditError::Record(
+                "numbers must be integers (scale fractions: milli-scores, microseconds)".into(),
+            ));
+        }
+        let mut line = aigis_sign::canonical::to_string(&v);
+        let leaf = merkle::leaf_hash(line.as_bytes());
+        line.push('\n');
+        // One write: a reader never sees half a record unless the disk itself fails.
+        self.file
+            .write_all(line.as_bytes())
+            .map_err(io(&self.path))?;
+        if self.fsync == Fsync::Always {
+            self.file.sync_data().map_err(io(&self.path))?;
+        }
+        self.leaves.push(leaf);
+        self.prev = leaf;
+        self.since_checkpoint += 1;
+        if self.since_checkpoint >= self.every {
+            self.checkpoint()?;
+        }
+        Ok(seq)
+    }
+
+    /// Signs and appends a checkpoint of the whole log (to the sink too), after flushing the
+    /// records it covers.
+    pub fn checkpoint(&mut self) -> Result<(), AuditError> {
+        self.file.sync_data().map_err(io(&self.path))?;
+        let cp = Checkpoint {
+            origin: self.key.name().to_string(),
+            size: self.leaves.len() as u64,
+            root: merkle::root(&self.leaves),
+        };
+        let note = self.key.sign(&cp.body());
+        let line = format!("{}\n", Value::from(note));
+        for p in std::iter::once(&self.checkpoints).chain(self.sink.as_ref()) {
+            let mut f = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .map_err(io(p))?;
+            f.write_all(line.as_bytes()).map_err(io(p))?;
+            f.sync_data().map_err(io(p))?;
+        }
+        self.since_checkpoint = 0;
+        Ok(())
+    }
+}
+
+/// What [`verify`] found.
+#[derive(Debug, Default)]
+pub struct Verification {
+    /// Records read.
+    pub records: u64,
+    /// Valid checkpoints read, and the largest size they cover.
+    pub checkpoints: u64,
+    /// The largest record count a valid checkpoint covers.
+    pub covered: u64,
+    /// The first problem, naming the first bad record or checkpoint; `None` when intact.
+    pub problem: Option<String>,
+    /// The leaf hashes of the records read (to continue the log).
+    pub leaves: Vec<Hash>,
+    /// The log's id.
+    pub log_id: Option<String>,
+}
+
+/// Checks the log at `path` and its checkpoints against `verifier`.
+pub fn verify(path: &Path, verifier: &NoteVerifier) -> Verification {
+    let mut out = Verification::default();
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) => {
+            out.problem = Some(format!("{}: {e}", path.display()));
+            return out;
+        }
+    };
+    let mut prev = [0u8; 32];
+    for (n, line) in BufReader::new(file).split(b'\n').enumerate() {
+        let line = match line {
+            Ok(l) => l,
+            Err(e) => {
+                out.problem = Some(format!("{}: {e}", path.display()));
+                return out;
+            }
+        };
+        let bad = |why: String| Some(format!("record {n} (line {}): {why}", n + 1));
+        let Ok(text) = std::str::from_utf8(&line) else {
+            out.problem = bad("not UTF-8".into());
+            return out;
+        };
+        let Ok(Value::Object(map)) = serde_json::from_str::<Value>(text) else {
+            out.problem = bad("not a JSON object (partial write or edit)".into());
+            return out;
+        };
+        if aigis_sign::canonical::to_string(&Value::Object(map.clone())) != text {
+            out.problem = bad("not in canonical form: altered".into());
+            return out;
+        }
+        let seq = map.get("seq").and_then(Value::as_u64);
+        if seq != Some(n as u64) {
+            out.problem = bad(format!(
+                "sequence number {} where {n} was expected: records removed, inserted or reordered",
+                seq.map_or_else(|| "missing".to_string(), |s| s.to_string())
+            ));
+            return out;
+        }
+        let id = map.get("log_id").and_then(Value::as_str).map(String::from);
+        match (&out.log_id, &id) {
+            (None, Some(_)) => out.log_id.clone_from(&id),
+            (Some(a), Some(b)) if a == b => {}
+            _ => {
+                out.problem =
+                    bad("log_id differs from the first record's: records from another log".into());
+                return out;
+            }
+        }
+        if map.get("prev").and_then(Value::as_str) != Some(aigis_sign::hex(&prev).as_str()) {
+            out.problem = bad("`prev` does not match the previous record: the previous record was altered, or records were removed or inserted".into());
+            return out;
+        }
+        prev = merkle::leaf_hash(&line);
+        out.leaves.push(prev);
+        out.records += 1;
+    }
+    let cps = checkpoints_path(path);
+    let Ok(text) = std::fs::read_to_string(&cps) else {
+        // No checkpoints yet: the chain is all there is to check.
+        return out;
+    };
+    for (n, line) in text.lines().enumerate() {
+        let bad = |why: String| {
+            Some(format!(
+                "checkpoint {n} ({}:{}): {why}",
+                cps.display(),
+                n + 1
+            ))
+        };
+        let Some(note) = serde_json::from_str::<Value>(line)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+        else {
+            out.problem = bad("not a JSON string".into());
+            return out;
+        };
+        let cp = match Checkpoint::open(&note, verifier) {
+            Ok(c) => c,
+            Err(e) => {
+                out.problem = bad(format!("signature does not verify: {e}"));
+                return out;
+            }
+        };
+        let size = usize::try_from(cp.size).unwrap_or(usize::MAX);
+        if size > out.leaves.len() {
+            out.problem = bad(format!(
+                "signed for {} records but the log has {}: truncated after record {}",
+                cp.size,
+                out.leaves.len(),
+                out.leaves.len().saturating_sub(1)
+            ));
+            return out;
+        }
+        if merkle::root(&out.leaves[..size]) != cp.root {
+            out.problem = bad(format!(
+                "the first {} records do not match the signed root: altered",
+                cp.size
+            ));
+            return out;
+        }
+        out.checkpoints += 1;
+        out.covered = out.covered.max(cp.size);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(i: u64) -> Map<String, Value> {
+        let mut m = Map::new();
+        m.insert("route".into(), Value::from("chat"));
+        m.insert(
+            "action".into(),
+            Value::from(if i.is_multiple_of(3) {
+                "block"
+            } else {
+                "allow"
+            }),
+        );
+        m.insert("latency_us".into(), Value::from(100 + i));
+        m
+    }
+
+    fn setup(n: u64, every: u64) -> (tempfile::TempDir, PathBuf, NoteVerifier) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let key = LogKey::generate("aigis.test/audit").unwrap();
+        let verifier = key.verifier();
+        let mut log = AuditLog::open(&path, key, every, Fsync::Checkpoint, None).unwrap();
+        for i in 0..n {
+            log.append(rec(i)).unwrap();
+        }
+        log.checkpoint().unwrap();
+        (dir, path, verifier)
+    }
+
+    fn lines(p: &Path) -> Vec<String> {
+        std::fs::read_to_string(p)
+            .unwrap()
+            .lines()
+            .map(String::from)
+            .collect()
+    }
+
+    fn write(p: &Path, l: &[String]) {
+        std::fs::write(p, l.join("\n") + "\n").unwrap();
+    }
+
+    fn problem(p: &Path, v: &NoteVerifier) -> String {
+        verify(p, v).problem.unwrap_or_default()
+    }
+
+    #[test]
+    fn an_intact_log_verifies_and_continues_its_chain() {
+        let (_d, path, v) = setup(10, 4);
+        let r = verify(&path, &v);
+        assert_eq!(
+            (r.problem, r.records, r.checkpoints, r.covered),
+            (None, 10, 3, 10)
+        );
+        // Reopening continues the chain.
+        let key = LogKey::generate("aigis.test/audit").unwrap();
+        // Another key cannot verify the checkpoints: reopening refuses to continue.
+        assert!(AuditLog::open(&path, key, 4, Fsync::Checkpoint, None).is_err());
+    }
+
+    #[test]
+    fn edits_deletions_reordering_and_insertions_are_found() {
+        let (_d, path, v) = setup(8, 100);
+        let orig = lines(&path);
+
+        let mut l = orig.clone();
+        // Record 4 says "allow"; turned into "block", the next record's `prev` no longer fits.
+        l[4] = l[4].replace("\"allow\"", "\"block\"");
+        assert_ne!(l[4], orig[4]);
+        write(&path, &l);
+        assert!(
+            problem(&path, &v).starts_with("record 5 "),
+            "{}",
+            problem(&path, &v)
+        );
+
+        let mut l = orig.clone();
+        l.remove(5);
+        write(&path, &l);
+        assert!(
+            problem(&path, &v).starts_with("record 5 "),
+            "{}",
+            problem(&path, &v)
+        );
+
+        let mut l = orig.clone();
+        l.swap(2, 3);
+        write(&path, &l);
+        assert!(
+            problem(&path, &v).starts_with("record 2 "),
+            "{}",
+            problem(&path, &v)
+        );
+
+        let mut l = orig.clone();
+        l.insert(4, l[4].clone());
+        write(&path, &l);
+        assert!(
+            problem(&path, &v).starts_with("record 5 "),
+            "{}",
+            problem(&path, &v)
+        );
+
+        // The last record altered: only the checkpoint's root can tell.
+        let mut l = orig.clone();
+        l[7] = l[7].replace("\"latency_us\":107", "\"latency_us\":1");
+        write(&path, &l);
+        assert!(
+            problem(&path, &v).contains("do not match the signed root"),
+            "{}",
+            problem(&path, &v)
+        );
+
+        write(&path, &orig);
+        assert_eq!(verify(&path, &v).problem, None);
+    }
+
+    #[test]
+    fn truncation_is_seen_behind_a_checkpoint_and_not_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let key = LogKey::generate("aigis.test/audit").unwrap();
+        let secret = key.to_private_string();
+        let v = key.verifier();
+        let mut log = AuditLog::open(&path, key, 100, Fsync::Checkpoint, None).unwrap();
+        for i in 0..6 {
+            log.append(rec(i)).unwrap();
+        }
+        log.checkpoint().unwrap();
+        drop(log);
+        let at_checkpoint = lines(&path);
+        write(&path, &at_checkpoint[..4]);
+        assert!(
+            problem(&path, &v).contains("truncated after record 3"),
+            "{}",
+            problem(&path, &v)
+        );
+
+        // Reopened with the same key, the chain continues; two records after the checkpoint.
+        write(&path, &at_checkpoint);
+        let key = LogKey::from_private_string(&secret).unwrap();
+        let mut log = AuditLog::open(&path, key, 100, Fsync::Checkpoint, None).unwrap();
+        assert_eq!(log.len(), 6);
+        log.append(rec(6)).unwrap();
+        log.append(rec(7)).unwrap();
+        drop(log);
+        assert_eq!(verify(&path, &v).records, 8);
+        // Cut back to the checkpoint: nothing can tell (this is why checkpoints are frequent).
+        write(&path, &at_checkpoint);
+        assert_eq!(verify(&path, &v).problem, None);
+    }
+
+    #[test]
+    fn forged_checkpoints_and_bad_records_are_rejected() {
+        let (_d, path, v) = setup(3, 100);
+        let cps = checkpoints_path(&path);
+        let text = std::fs::read_to_string(&cps).unwrap();
+        std::fs::write(&cps, text.replace("3\\n", "2\\n")).unwrap();
+        assert!(
+            problem(&path, &v).contains("signature does not verify"),
+            "{}",
+            problem(&path, &v)
+        );
+
+        let key = LogKey::generate("aigis.test/audit").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let mut log =
+            AuditLog::open(&dir.path().join("l.jsonl"), key, 10, Fsync::Always, None).unwrap();
+        let mut m = Map::new();
+        m.insert("seq".into(), Value::from(9));
+        assert!(log.append(m).is_err());
+        let mut m = Map::new();
+        m.insert("score".into(), serde_json::json!(0.5));
+        assert!(log.append(m).is_err());
+        let mut l = lines(&path);
+        l[1] = "{\"garbage".into();
+        write(&path, &l);
+        assert!(problem(&path, &v).starts_with("record 1 "));
+    }
+}
