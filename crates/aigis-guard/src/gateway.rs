@@ -7,7 +7,8 @@
 //! limits, upstream timeouts, rate limits and load shedding, the kill switch and its admin API,
 //! `/healthz` and `/readyz`, graceful shutdown, output scanning of whole and streamed
 //! completions (secrets, personal data, exfiltration links, a system-prompt canary). Not yet:
-//! TLS to upstreams, PostgreSQL audit store, shared rate limits (see `docs/guard.md`).
+//! PostgreSQL audit store, shared rate limits (see `docs/guard.md`). Upstreams: http, https,
+//! mutual TLS.
 //! Metrics: `/metrics`.
 
 use std::net::SocketAddr;
@@ -160,12 +161,84 @@ pub struct RouteConfig {
     /// Environment variable holding the upstream's own API key (sent as a bearer token).
     #[serde(default)]
     pub upstream_key_env: Option<String>,
+    /// `https` upstreams: CA certificates (PEM) trusted instead of the public web roots.
+    #[serde(default)]
+    pub upstream_ca: Option<String>,
+    /// `https` upstreams: a client certificate chain (PEM) for mutual TLS.
+    #[serde(default)]
+    pub client_cert: Option<String>,
+    /// The client certificate's private key (PEM).
+    #[serde(default)]
+    pub client_key: Option<String>,
 }
+
+/// The upstream connection pool type: plain and TLS connections.
+type Upstream = Client<hyper_rustls::HttpsConnector<HttpConnector>, Body>;
 
 struct Route {
     cfg: RouteConfig,
     base: Uri,
     upstream_auth: Option<HeaderValue>,
+    client: Upstream,
+}
+
+/// A pooled client for one route: TLS with the public web roots (or the route's CA), and a
+/// client certificate when the route has one.
+fn upstream_client(r: &RouteConfig, base_dir: &std::path::Path) -> Result<Upstream, Error> {
+    use rustls_pki_types::pem::PemObject as _;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let err = |what: &str, p: &std::path::Path, e: &dyn std::fmt::Display| {
+        Error::Config(format!("route `{}`: {what} {}: {e}", r.name, p.display()))
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    match &r.upstream_ca {
+        Some(ca) => {
+            let p = base_dir.join(ca);
+            for c in CertificateDer::pem_file_iter(&p).map_err(|e| err("upstream-ca", &p, &e))? {
+                roots
+                    .add(c.map_err(|e| err("upstream-ca", &p, &e))?)
+                    .map_err(|e| err("upstream-ca", &p, &e))?;
+            }
+            if roots.is_empty() {
+                return Err(err("upstream-ca", &p, &"no CERTIFICATE block"));
+            }
+        }
+        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+    }
+    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| Error::Config(format!("TLS: {e}")))?
+    .with_root_certificates(roots);
+    let tls = match (&r.client_cert, &r.client_key) {
+        (Some(c), Some(k)) => {
+            let (cp, kp) = (base_dir.join(c), base_dir.join(k));
+            let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cp)
+                .and_then(Iterator::collect)
+                .map_err(|e| err("client-cert", &cp, &e))?;
+            let key = PrivateKeyDer::from_pem_file(&kp).map_err(|e| err("client-key", &kp, &e))?;
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| err("client-cert", &cp, &e))?
+        }
+        (None, None) => builder.with_no_client_auth(),
+        _ => {
+            return Err(Error::Config(format!(
+                "route `{}`: client-cert and client-key go together",
+                r.name
+            )));
+        }
+    };
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .enable_http2()
+        .build();
+    Ok(Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(90))
+        .build(connector))
 }
 
 /// The running gateway's shared state.
@@ -173,7 +246,6 @@ struct Gateway {
     routes: Vec<Route>,
     chain: Chain,
     keys: Option<KeyStore>,
-    client: Client<HttpConnector, Body>,
     max_body: usize,
     timeout: Duration,
     limits: crate::limits::Limits,
@@ -720,7 +792,7 @@ impl Gateway {
             .body(Body::from(body))
             .map_err(|_| Refusal::UpstreamDown)?;
         let started = std::time::Instant::now();
-        let resp = tokio::time::timeout(self.timeout, self.client.request(req))
+        let resp = tokio::time::timeout(self.timeout, route.client.request(req))
             .await
             .map_err(|_| Refusal::UpstreamTimeout)?
             .map_err(|_| Refusal::UpstreamDown)?;
@@ -1412,9 +1484,9 @@ pub async fn bind(
                 r.name, r.upstream
             ))
         })?;
-        if base.scheme_str() != Some("http") {
+        if !matches!(base.scheme_str(), Some("http" | "https")) {
             return Err(Error::Config(format!(
-                "route `{}`: upstream `{}`: only http:// upstreams are supported so far (TLS to upstreams is not built yet)",
+                "route `{}`: upstream `{}`: use an http:// or https:// URL",
                 r.name, r.upstream
             )));
         }
@@ -1441,6 +1513,7 @@ pub async fn bind(
             cfg: r.clone(),
             base,
             upstream_auth,
+            client: upstream_client(r, base_dir)?,
         });
     }
     let listener = tokio::net::TcpListener::bind(&config.listen)
@@ -1514,9 +1587,6 @@ pub async fn bind(
         }
         None => None,
     };
-    let client = Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(Duration::from_secs(90))
-        .build_http();
     Ok(Bound {
         listener,
         tls,
@@ -1524,7 +1594,6 @@ pub async fn bind(
             routes,
             chain,
             keys,
-            client,
             max_body: config.max_body_bytes,
             timeout: Duration::from_secs(config.upstream_timeout_secs),
             limits: crate::limits::Limits::new(&config.limits),

@@ -139,6 +139,9 @@ async fn start_full(
         upstream: format!("http://{up}"),
         fields,
         upstream_key_env: None,
+        upstream_ca: None,
+        client_cert: None,
+        client_key: None,
     };
     let cfg = GatewayConfig {
         listen: "127.0.0.1:0".into(),
@@ -986,4 +989,226 @@ async fn token_budgets_follow_the_upstreams_usage() {
         assert_eq!(s, StatusCode::OK);
     }
     assert_eq!(refused, Some(4));
+}
+
+/// The same upstream app behind TLS with a self-signed certificate for `localhost`; with
+/// `client`, it also demands that client certificate (mutual TLS).
+async fn tls_upstream(
+    cert: &rcgen::CertifiedKey<rcgen::KeyPair>,
+    client: Option<&rcgen::CertifiedKey<rcgen::KeyPair>>,
+) -> SocketAddr {
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    use tower::ServiceExt as _;
+    let app = axum::Router::new().route(
+        "/v1/chat/completions",
+        axum::routing::post(|body: Bytes| async move {
+            let v: Value = serde_json::from_slice(&body).unwrap();
+            axum::Json(json!({"choices": [{"message": {"role": "assistant", "content": v["messages"][0]["content"]}}]}))
+        }),
+    );
+    let cfg = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap();
+    let cfg = match client {
+        Some(c) => {
+            let mut roots = rustls::RootCertStore::empty();
+            roots
+                .add(CertificateDer::from(c.cert.der().to_vec()))
+                .unwrap();
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                Arc::new(rustls::crypto::aws_lc_rs::default_provider()),
+            )
+            .build()
+            .unwrap();
+            cfg.with_client_cert_verifier(verifier)
+        }
+        None => cfg.with_no_client_auth(),
+    };
+    let cfg = cfg
+        .with_single_cert(
+            vec![CertificateDer::from(cert.cert.der().to_vec())],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(cert.signing_key.serialize_der())),
+        )
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(cfg));
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = l.accept().await else {
+                continue;
+            };
+            let (acceptor, app) = (acceptor.clone(), app.clone());
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let svc = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+                    app.clone().oneshot(req.map(Body::new))
+                });
+                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(hyper_util::rt::TokioIo::new(tls), svc)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn https_upstreams_are_verified_against_the_configured_ca() {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let up = tls_upstream(&cert, None).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ca.pem"), cert.cert.pem()).unwrap();
+    let store = KeyStore::open(&dir.path().join("keys.db")).unwrap();
+    let (key, _) = store.create("t", &[]).unwrap();
+    let route = |name: &str, prefix: &str, ca: Option<&str>| RouteConfig {
+        name: name.into(),
+        kind: RouteKind::Openai,
+        prefix: prefix.into(),
+        upstream: format!("https://localhost:{}", up.port()),
+        fields: vec![],
+        upstream_key_env: None,
+        upstream_ca: ca.map(String::from),
+        client_cert: None,
+        client_key: None,
+    };
+    let cfg: GatewayConfig = serde_json::from_value(json!({
+        "listen": "127.0.0.1:0",
+        "keys": "keys.db",
+        "routes": [],
+    }))
+    .unwrap();
+    let cfg = GatewayConfig {
+        routes: vec![
+            route("private", "/v1", Some("ca.pem")),
+            route("public", "/pub", None),
+        ],
+        ..cfg
+    };
+    let output = aigis_guard::output::OutputGuard::new(&Default::default()).unwrap();
+    let bound = gateway::bind(
+        &cfg,
+        Chain::new(&ChainConfig::default()).unwrap(),
+        output,
+        dir.path(),
+    )
+    .await
+    .unwrap();
+    let gw = bound.local_addr().unwrap();
+    tokio::spawn(bound.serve(std::future::pending()));
+    let env = Env {
+        gw,
+        key,
+        store,
+        calls: Arc::new(AtomicUsize::new(0)),
+        _dir: dir,
+    };
+    let (s, _, b) = send(
+        &env,
+        "POST",
+        "/v1/chat/completions",
+        Some(&env.key),
+        Some(json!({"messages": [{"role": "user", "content": "over TLS"}]}).to_string()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
+    assert_eq!(
+        serde_json::from_slice::<Value>(&b).unwrap()["choices"][0]["message"]["content"],
+        "over TLS"
+    );
+    // With the public roots the self-signed upstream is not trusted: no request goes out.
+    let (s, _, b) = send(
+        &env,
+        "POST",
+        "/pub/chat/completions",
+        Some(&env.key),
+        Some(json!({"messages": [{"role": "user", "content": "x"}]}).to_string()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_GATEWAY);
+    assert_eq!(error_code(&b), "upstream_unavailable");
+}
+
+#[tokio::test]
+async fn mutual_tls_upstreams_get_the_routes_client_certificate() {
+    let server = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let client = rcgen::generate_simple_self_signed(vec!["aigis-gateway".to_string()]).unwrap();
+    let up = tls_upstream(&server, Some(&client)).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ca.pem"), server.cert.pem()).unwrap();
+    std::fs::write(dir.path().join("client.pem"), client.cert.pem()).unwrap();
+    std::fs::write(
+        dir.path().join("client.key"),
+        client.signing_key.serialize_pem(),
+    )
+    .unwrap();
+    let store = KeyStore::open(&dir.path().join("keys.db")).unwrap();
+    let (key, _) = store.create("t", &[]).unwrap();
+    let route = |name: &str, prefix: &str, with_cert: bool| RouteConfig {
+        name: name.into(),
+        kind: RouteKind::Openai,
+        prefix: prefix.into(),
+        upstream: format!("https://localhost:{}", up.port()),
+        fields: vec![],
+        upstream_key_env: None,
+        upstream_ca: Some("ca.pem".into()),
+        client_cert: with_cert.then(|| "client.pem".into()),
+        client_key: with_cert.then(|| "client.key".into()),
+    };
+    let base: GatewayConfig =
+        serde_json::from_value(json!({"listen": "127.0.0.1:0", "keys": "keys.db", "routes": []}))
+            .unwrap();
+    let cfg = GatewayConfig {
+        routes: vec![
+            route("mtls", "/v1", true),
+            route("nocert", "/nocert", false),
+        ],
+        ..base
+    };
+    let output = aigis_guard::output::OutputGuard::new(&Default::default()).unwrap();
+    let bound = gateway::bind(
+        &cfg,
+        Chain::new(&ChainConfig::default()).unwrap(),
+        output,
+        dir.path(),
+    )
+    .await
+    .unwrap();
+    let gw = bound.local_addr().unwrap();
+    tokio::spawn(bound.serve(std::future::pending()));
+    let env = Env {
+        gw,
+        key,
+        store,
+        calls: Arc::new(AtomicUsize::new(0)),
+        _dir: dir,
+    };
+    let body = json!({"messages": [{"role": "user", "content": "mutual"}]}).to_string();
+    let (s, _, b) = send(
+        &env,
+        "POST",
+        "/v1/chat/completions",
+        Some(&env.key),
+        Some(body.clone()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
+    let (s, _, _) = send(
+        &env,
+        "POST",
+        "/nocert/chat/completions",
+        Some(&env.key),
+        Some(body),
+    )
+    .await;
+    assert_eq!(
+        s,
+        StatusCode::BAD_GATEWAY,
+        "the upstream refuses a client without the certificate"
+    );
 }

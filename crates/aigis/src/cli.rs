@@ -87,8 +87,8 @@ pub enum GuardCommand {
     Classify(GuardClassifyArgs),
     /// List the input scanners of the chain in effect, in order.
     Scanners(GuardConfigArgs),
-    /// Run the gateway of [guard.serve] (HTTP and HTTPS; TLS to upstreams and a PostgreSQL audit
-    /// store are not built yet). Stops on Ctrl-C or SIGTERM after requests in flight.
+    /// Run the gateway of [guard.serve] (HTTP and HTTPS; a PostgreSQL audit store is not built
+    /// yet). Stops on Ctrl-C or SIGTERM after requests in flight.
     Serve(GuardServeArgs),
     /// API keys of the gateway: create (shown once), list, revoke.
     #[command(subcommand)]
