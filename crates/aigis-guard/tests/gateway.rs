@@ -1090,7 +1090,9 @@ async fn https_upstreams_are_verified_against_the_configured_ca() {
         ],
         ..cfg
     };
-    let output = aigis_guard::output::OutputGuard::new(&Default::default()).unwrap();
+    let output =
+        aigis_guard::output::OutputGuard::new(&aigis_guard::output::OutputConfig::default())
+            .unwrap();
     let bound = gateway::bind(
         &cfg,
         Chain::new(&ChainConfig::default()).unwrap(),
@@ -1170,7 +1172,9 @@ async fn mutual_tls_upstreams_get_the_routes_client_certificate() {
         ],
         ..base
     };
-    let output = aigis_guard::output::OutputGuard::new(&Default::default()).unwrap();
+    let output =
+        aigis_guard::output::OutputGuard::new(&aigis_guard::output::OutputConfig::default())
+            .unwrap();
     let bound = gateway::bind(
         &cfg,
         Chain::new(&ChainConfig::default()).unwrap(),
