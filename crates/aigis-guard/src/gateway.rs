@@ -263,6 +263,8 @@ struct Trace {
     key: Option<String>,
     model: Option<String>,
     rules: Vec<(String, u32)>,
+    /// Prompt and completion tokens from the upstream's `usage`.
+    tokens: Option<(u64, u64)>,
 }
 
 /// Why a request was refused: one place maps each cause to a status and the API's own error
@@ -680,10 +682,14 @@ impl Gateway {
         resp: Response<Body>,
         canary: Option<String>,
         budget: Option<(&str, f64)>,
+        trace: &std::sync::Mutex<Trace>,
     ) -> Result<Response<Body>, Refusal> {
         if route.cfg.kind != RouteKind::Openai
             || !path.ends_with("/completions")
-            || (self.output.is_empty() && canary.is_none() && budget.is_none())
+            || (self.output.is_empty()
+                && canary.is_none()
+                && budget.is_none()
+                && self.audit.is_none())
         {
             return Ok(resp);
         }
@@ -723,6 +729,18 @@ impl Gateway {
             {
                 self.metrics.tokens(&route.cfg.name, kind, n);
             }
+        }
+        let usage = |f: &str| {
+            value
+                .pointer(&format!("/usage/{f}"))
+                .and_then(Value::as_u64)
+        };
+        if let (Some(p), Some(c), Ok(mut t)) = (
+            usage("prompt_tokens"),
+            usage("completion_tokens"),
+            trace.lock(),
+        ) {
+            t.tokens = Some((p, c));
         }
         // The budget pays what the upstream says the request cost, not the estimate.
         if let (Some((key, estimate)), Some(total)) = (
@@ -1050,6 +1068,10 @@ async fn handle(
         if let Some(m) = t.model {
             r.insert("model".into(), json!(m));
         }
+        if let Some((p, c)) = t.tokens {
+            r.insert("prompt_tokens".into(), json!(p));
+            r.insert("completion_tokens".into(), json!(c));
+        }
         r.insert(
             "rules".into(),
             Value::Array(
@@ -1147,7 +1169,10 @@ async fn handle_inner(
         .forward(route, parts.method, &parts.uri, &parts.headers, body)
         .await
     {
-        Ok(resp) => gw.guard_response(route, &path, resp, canary, budget).await,
+        Ok(resp) => {
+            gw.guard_response(route, &path, resp, canary, budget, trace)
+                .await
+        }
         Err(r) => Err(r),
     };
     match forwarded {

@@ -3,7 +3,7 @@
 //! schema, exit codes, configuration from `aigis.toml`, atomic output and bad input.
 
 use assert_cmd::Command;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 fn aigis() -> Command {
     Command::cargo_bin("aigis").unwrap()
@@ -555,6 +555,15 @@ fn the_audit_log_records_every_answered_request_and_survives_kill_9() {
     let blocked = records.iter().find(|r| r["decision"] == "block").unwrap();
     assert_eq!(blocked["rules"][0]["rule"], "GRD101 prompt-injection");
     assert_eq!(blocked["key"], &key[4..12]);
+    let answered_record = records.iter().find(|r| r["status"] == 200).unwrap();
+    assert_eq!(
+        (
+            &answered_record["prompt_tokens"],
+            &answered_record["completion_tokens"]
+        ),
+        (&json!(9), &json!(2)),
+        "token counts from the upstream's usage"
+    );
 
     let pub_key = d.join("audit.key.pub");
     aigis()
