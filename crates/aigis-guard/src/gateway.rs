@@ -570,6 +570,10 @@ impl Gateway {
             .ok()
             .flatten()
             .ok_or(Refusal::Unauthorized)?;
+        // Revoked on another replica (through the shared kill switch): refused here too.
+        if self.kill.check_key(&info.id).is_some() {
+            return Err(Refusal::Unauthorized);
+        }
         if !info.routes.is_empty() && !info.routes.contains(&route.cfg.name) {
             return Err(Refusal::Forbidden);
         }
@@ -1258,7 +1262,7 @@ async fn admin_quarantine(
     let Some(entry) = crate::killswitch::KillSwitch::entry(target, reason) else {
         return json_response(
             StatusCode::BAD_REQUEST,
-            &json!({"error": "need {\"target\": \"route:NAME\" or \"model:NAME\", \"reason\": \"…\"}"}),
+            &json!({"error": "need {\"target\": \"route:NAME\", \"model:NAME\" or \"key:ID\", \"reason\": \"…\"}"}),
         );
     };
     // The shared store first: a quarantine that only one replica knows is not acknowledged.

@@ -8,7 +8,8 @@
 use std::collections::BTreeMap;
 use std::sync::RwLock;
 
-/// One quarantined route (`route:NAME`) or model (`model:NAME`).
+/// One quarantined route (`route:NAME`), model (`model:NAME`) or API key (`key:ID`: a
+/// revocation every replica applies at once).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Entry {
     /// `route:…` or `model:…`.
@@ -30,7 +31,7 @@ pub fn valid_target(t: &str) -> bool {
     let Some((kind, name)) = t.split_once(':') else {
         return false;
     };
-    (kind == "route" || kind == "model")
+    (kind == "route" || kind == "model" || kind == "key")
         && !name.is_empty()
         && name.len() <= 200
         && name.chars().all(|c| !c.is_control())
@@ -92,6 +93,18 @@ impl KillSwitch {
         *self.write() = entries.into_iter().map(|e| (e.target.clone(), e)).collect();
     }
 
+    /// The entry for API key `id`, if it is revoked through the kill switch.
+    pub fn check_key(&self, id: &str) -> Option<Entry> {
+        let e = self
+            .entries
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if e.is_empty() {
+            return None;
+        }
+        e.get(&format!("key:{id}")).cloned()
+    }
+
     /// Every entry.
     pub fn list(&self) -> Vec<Entry> {
         self.entries
@@ -140,6 +153,13 @@ mod tests {
         assert!(!k.quarantine("chat", "no kind"));
         assert!(!k.quarantine("model:", "empty"));
         assert!(k.release("route:chat") && !k.release("route:chat"));
+        assert!(k.quarantine("key:abcdefgh", "revoked"));
+        assert!(k.check_key("abcdefgh").is_some() && k.check_key("other").is_none());
+        assert!(
+            k.check("abcdefgh", None).is_none(),
+            "a key entry is not a route"
+        );
+        assert!(k.release("key:abcdefgh"));
         assert_eq!(k.list().len(), 1);
     }
 }

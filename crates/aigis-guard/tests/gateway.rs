@@ -956,6 +956,35 @@ async fn a_quarantine_reaches_every_replica_through_redis() {
         serde_json::from_str::<Value>(&list).unwrap()["quarantined"],
         json!([])
     );
+
+    // A key revoked through replica a stops working on replica b at once.
+    let b_key_id = b.key[4..12].to_string();
+    let (s, _) = call(
+        &a,
+        "POST",
+        None,
+        Some(json!({"target": format!("key:{b_key_id}"), "reason": "leaked"})),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let started = std::time::Instant::now();
+    loop {
+        let (s, _, _) = send(&b, "GET", "/v1/models", Some(&b.key), None).await;
+        if s == StatusCode::UNAUTHORIZED {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "the revoked key still works on b"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let target = format!("key:{b_key_id}");
+    let base = format!("http://{}", a.gw);
+    let (s, _) = aigis_guard::killswitch::admin_call(&base, ADMIN, "DELETE", Some(&target), None)
+        .await
+        .unwrap();
+    assert_eq!(s, 200);
 }
 
 #[tokio::test]

@@ -161,12 +161,19 @@ pub enum GuardKeysCommand {
         #[command(flatten)]
         store: GuardStoreArgs,
     },
-    /// Revoke a key by id; it stops working at the next request.
+    /// Revoke a key by id; it stops working at the next request. With --url, the running
+    /// gateway is told too, and through its shared state (Redis) every replica at once.
     Revoke {
         /// The key id (the 8 characters after `aig_`).
         id: String,
         #[command(flatten)]
         store: GuardStoreArgs,
+        /// A running gateway's base URL (its admin API; token from $AIGIS_ADMIN_TOKEN).
+        #[arg(long)]
+        url: Option<String>,
+        /// The admin token, with --url.
+        #[arg(long, env = "AIGIS_ADMIN_TOKEN", hide_env_values = true)]
+        admin_token: Option<String>,
     },
 }
 

@@ -202,9 +202,31 @@ fn keys(k: &GuardKeysCommand) -> Result<u8> {
                 )?;
             }
         }
-        GuardKeysCommand::Revoke { id, store } => {
+        GuardKeysCommand::Revoke {
+            id,
+            store,
+            url,
+            admin_token,
+        } => {
             open(&store.store)?.revoke(id).map_err(|e| anyhow!("{e}"))?;
             eprintln!("aigis guard: revoked key {id}");
+            if let Some(url) = url {
+                let Some(token) = admin_token else {
+                    anyhow::bail!(
+                        "--url needs the admin token (--admin-token or $AIGIS_ADMIN_TOKEN)"
+                    );
+                };
+                let a = crate::cli::GuardAdminArgs {
+                    url: url.clone(),
+                    admin_token: token.clone(),
+                };
+                return admin(
+                    &a,
+                    "POST",
+                    None,
+                    Some(serde_json::json!({"target": format!("key:{id}"), "reason": "revoked"})),
+                );
+            }
         }
     }
     Ok(0)

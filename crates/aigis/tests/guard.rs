@@ -312,6 +312,35 @@ fn serve_starts_answers_health_checks_and_stops_on_sigterm() {
         get("/v1/models").starts_with("HTTP/1.1 401"),
         "back, and asking for a key"
     );
+
+    // Revoking a key can also tell the running gateway (and, through Redis, every replica).
+    let created = aigis()
+        .args(["guard", "keys", "create", "--name", "temp", "--store"])
+        .arg(dir.path().join("keys.db"))
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let temp = String::from_utf8(created).unwrap().trim().to_string();
+    let out = aigis()
+        .args([
+            "guard",
+            "keys",
+            "revoke",
+            &temp[4..12],
+            "--url",
+            &url,
+            "--store",
+        ])
+        .arg(dir.path().join("keys.db"))
+        .env("AIGIS_ADMIN_TOKEN", token)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert!(String::from_utf8_lossy(&out).contains(&format!("key:{}", &temp[4..12])));
     std::process::Command::new("kill")
         .arg(child.id().to_string())
         .status()
