@@ -7,8 +7,7 @@
 //! limits, upstream timeouts, rate limits and load shedding, the kill switch and its admin API,
 //! `/healthz` and `/readyz`, graceful shutdown, output scanning of whole and streamed
 //! completions (secrets, personal data, exfiltration links, a system-prompt canary). Not yet:
-//! PostgreSQL audit store, shared rate limits (see `docs/guard.md`). Upstreams: http, https,
-//! mutual TLS.
+//! PostgreSQL audit store (see `docs/guard.md`). Upstreams: http, https, mutual TLS.
 //! Metrics: `/metrics`.
 
 use std::net::SocketAddr;
@@ -1133,6 +1132,24 @@ async fn handle_inner(
             if let Err(d) = gw.limits.admit_key(&mut permit, &id) {
                 gw.metrics.limited(limit_kind(d));
                 return Refusal::Limited(d).response(kind);
+            }
+            // With shared state the key's rate is one bucket for all replicas. If the store
+            // cannot answer, this replica's own bucket (just checked) still applies.
+            if let Some(shared) = &gw.shared
+                && gw.limits.key_requests_per_minute() > 0
+            {
+                match shared
+                    .take_rate(&id, gw.limits.key_requests_per_minute())
+                    .await
+                {
+                    Ok(None) => {}
+                    Ok(Some(wait)) => {
+                        let d = crate::limits::Denied::Rate(wait);
+                        gw.metrics.limited(limit_kind(d));
+                        return Refusal::Limited(d).response(kind);
+                    }
+                    Err(e) => eprintln!("aigis guard: shared rate limit unavailable: {e}"),
+                }
             }
             Some(id)
         }

@@ -269,6 +269,46 @@ impl Shared {
         Ok(())
     }
 
+    /// Takes one request from key `key`'s shared bucket (`per_minute` capacity, refilled
+    /// continuously), atomically in Redis with the server's clock, so every replica draws from
+    /// the same bucket. `Ok(None)` admitted, `Ok(Some(s))` retry after `s` seconds.
+    pub async fn take_rate(&self, key: &str, per_minute: u32) -> Result<Option<u64>, String> {
+        static SCRIPT: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
+            redis::Script::new(
+                r"
+local cap = tonumber(ARGV[1])
+local rate = cap / 60000.0
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local b = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(b[1]) or cap
+local at = tonumber(b[2]) or now
+tokens = math.min(cap, tokens + (now - at) * rate)
+local wait = 0
+if tokens >= 1 then
+  tokens = tokens - 1
+else
+  wait = math.ceil((1 - tokens) / rate / 1000)
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', now)
+redis.call('PEXPIRE', KEYS[1], 120000)
+return wait
+",
+            )
+        });
+        let mut c = self.conn.clone();
+        let wait: u64 = SCRIPT
+            .key(format!(
+                "{}rate:{key}",
+                self.hash.trim_end_matches("quarantine")
+            ))
+            .arg(per_minute)
+            .invoke_async(&mut c)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok((wait > 0).then_some(wait.max(1)))
+    }
+
     async fn subscribe(&self) -> Result<redis::aio::PubSubStream, String> {
         let mut pubsub = self
             .client

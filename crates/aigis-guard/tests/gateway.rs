@@ -1245,3 +1245,68 @@ async fn mutual_tls_upstreams_get_the_routes_client_certificate() {
         "the upstream refuses a client without the certificate"
     );
 }
+
+#[tokio::test]
+async fn replicas_draw_one_keys_rate_from_redis() {
+    let Ok(url) = std::env::var("AIGIS_TEST_REDIS_URL") else {
+        eprintln!("skipped: AIGIS_TEST_REDIS_URL is not set (the real Redis server test)");
+        return;
+    };
+    let up = upstream(Arc::new(AtomicUsize::new(0))).await;
+    let shared_dir = tempfile::tempdir().unwrap();
+    let store_path = shared_dir.path().join("keys.db");
+    let store = KeyStore::open(&store_path).unwrap();
+    let (key, _) = store.create("shared", &[]).unwrap();
+    let prefix = format!(
+        "aigis-test-{}-{}:",
+        std::process::id(),
+        aigis_guard::output::new_canary()
+    );
+    let mut gws = Vec::new();
+    for _ in 0..2 {
+        let cfg: GatewayConfig = serde_json::from_value(json!({
+            "listen": "127.0.0.1:0",
+            "keys": store_path.to_str().unwrap(),
+            "state": url,
+            "state-prefix": prefix,
+            "limits": {"key-requests-per-minute": 4, "ip-requests-per-minute": 0},
+            "routes": [{"name": "chat", "kind": "openai", "prefix": "/v1", "upstream": format!("http://{up}")}],
+        }))
+        .unwrap();
+        let output =
+            aigis_guard::output::OutputGuard::new(&aigis_guard::output::OutputConfig::default())
+                .unwrap();
+        let bound = gateway::bind(
+            &cfg,
+            Chain::new(&ChainConfig::default()).unwrap(),
+            output,
+            shared_dir.path(),
+        )
+        .await
+        .unwrap();
+        gws.push(bound.local_addr().unwrap());
+        tokio::spawn(bound.serve(std::future::pending()));
+    }
+    let env = |gw| Env {
+        gw,
+        key: key.clone(),
+        store: KeyStore::open(&store_path).unwrap(),
+        calls: Arc::new(AtomicUsize::new(0)),
+        _dir: tempfile::tempdir().unwrap(),
+    };
+    let (a, b) = (env(gws[0]), env(gws[1]));
+    // Four per minute in all, whichever replica the requests reach.
+    for e in [&a, &b, &a, &b] {
+        let (s, _, _) = send(e, "GET", "/v1/models", Some(&key), None).await;
+        assert_eq!(s, StatusCode::OK);
+    }
+    let (s, h, b2) = send(&b, "GET", "/v1/models", Some(&key), None).await;
+    assert_eq!(
+        s,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the fifth request is over the shared rate"
+    );
+    assert_eq!(error_code(&b2), "rate_limit_exceeded");
+    let wait: u64 = h["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=15).contains(&wait), "{wait}");
+}
