@@ -109,6 +109,13 @@ pub struct AuditConfig {
     /// A second file that receives every checkpoint (another disk or a mounted share).
     #[serde(default)]
     pub checkpoint_sink: Option<String>,
+    /// Seal the active file into a numbered segment (`LOG.000001`, …) at this size; 0 never.
+    #[serde(default = "default_rotate")]
+    pub rotate_bytes: u64,
+}
+
+fn default_rotate() -> u64 {
+    64 << 20
 }
 
 fn default_checkpoint_every() -> u64 {
@@ -1597,12 +1604,13 @@ pub async fn bind(
                     )));
                 }
             };
-            let log = aigis_monitor::audit::AuditLog::open(
+            let log = aigis_monitor::audit::AuditLog::open_rotating(
                 &base_dir.join(&a.path),
                 key,
                 a.checkpoint_every,
                 fsync,
                 a.checkpoint_sink.as_ref().map(|s| base_dir.join(s)),
+                Some(a.rotate_bytes),
             )
             .map_err(|e| Error::Config(e.to_string()))?;
             Some(std::sync::Mutex::new(log))

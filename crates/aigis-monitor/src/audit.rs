@@ -71,6 +71,35 @@ pub struct AuditLog {
     every: u64,
     fsync: Fsync,
     since_checkpoint: u64,
+    /// Seal the active file into a numbered segment once it holds this many bytes.
+    rotate_bytes: Option<u64>,
+    bytes: u64,
+}
+
+/// The sealed segments of a log, oldest first: `<log>.000001`, `<log>.000002`, …
+pub fn segments(log: &Path) -> Vec<PathBuf> {
+    let (Some(dir), Some(name)) = (log.parent(), log.file_name().and_then(|n| n.to_str())) else {
+        return Vec::new();
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let mut out: Vec<(u64, PathBuf)> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let f = e.file_name();
+            let n = f.to_str()?.strip_prefix(name)?.strip_prefix('.')?;
+            (n.len() == 6 && n.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| (n.parse().ok(), e.path()))
+                .and_then(|(k, p)| Some((k?, p)))
+        })
+        .collect();
+    out.sort();
+    out.into_iter().map(|(_, p)| p).collect()
 }
 
 const RESERVED: &[&str] = &["log_id", "seq", "prev"];
@@ -108,8 +137,21 @@ impl AuditLog {
         fsync: Fsync,
         sink: Option<PathBuf>,
     ) -> Result<Self, AuditError> {
+        Self::open_rotating(path, key, every, fsync, sink, None)
+    }
+
+    /// Like [`AuditLog::open`]; the active file is sealed into a numbered segment (after a
+    /// checkpoint) whenever it reaches `rotate_bytes`. The chain runs on across segments.
+    pub fn open_rotating(
+        path: &Path,
+        key: LogKey,
+        every: u64,
+        fsync: Fsync,
+        sink: Option<PathBuf>,
+        rotate_bytes: Option<u64>,
+    ) -> Result<Self, AuditError> {
         let checkpoints = checkpoints_path(path);
-        let (leaves, log_id) = if path.exists() {
+        let (leaves, log_id) = if path.exists() || !segments(path).is_empty() {
             let report = verify(path, &key.verifier());
             if let Some(bad) = report.problem {
                 return Err(AuditError::Broken {
@@ -128,6 +170,7 @@ impl AuditLog {
             .open(path)
             .map_err(io(path))?;
         let prev = leaves.last().copied().unwrap_or([0; 32]);
+        let bytes = file.metadata().map_or(0, |m| m.len());
         Ok(Self {
             path: path.to_path_buf(),
             file,
@@ -140,6 +183,8 @@ impl AuditLog {
             every: every.max(1),
             fsync,
             since_checkpoint: 0,
+            rotate_bytes: rotate_bytes.filter(|b| *b > 0),
+            bytes,
         })
     }
 
@@ -182,11 +227,32 @@ impl AuditLog {
         }
         self.leaves.push(leaf);
         self.prev = leaf;
+        self.bytes += line.len() as u64;
         self.since_checkpoint += 1;
         if self.since_checkpoint >= self.every {
             self.checkpoint()?;
         }
+        if self.rotate_bytes.is_some_and(|max| self.bytes >= max) {
+            self.rotate()?;
+        }
         Ok(seq)
+    }
+
+    /// Seals the active file: a checkpoint covering it, then a rename to the next segment
+    /// number and a fresh active file.
+    fn rotate(&mut self) -> Result<(), AuditError> {
+        self.checkpoint()?;
+        let n = segments(&self.path).len() + 1;
+        let mut sealed = self.path.as_os_str().to_owned();
+        sealed.push(format!(".{n:06}"));
+        std::fs::rename(&self.path, &sealed).map_err(io(&self.path))?;
+        self.file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+            .map_err(io(&self.path))?;
+        self.bytes = 0;
+        Ok(())
     }
 
     /// Signs and appends a checkpoint of the whole log (to the sink too), after flushing the
@@ -234,15 +300,23 @@ pub struct Verification {
 /// Checks the log at `path` and its checkpoints against `verifier`.
 pub fn verify(path: &Path, verifier: &NoteVerifier) -> Verification {
     let mut out = Verification::default();
-    let file = match File::open(path) {
-        Ok(f) => f,
-        Err(e) => {
-            out.problem = Some(format!("{}: {e}", path.display()));
-            return out;
+    let mut files = segments(path);
+    if path.exists() || files.is_empty() {
+        files.push(path.to_path_buf());
+    }
+    let mut readers = Vec::new();
+    for f in &files {
+        match File::open(f) {
+            Ok(file) => readers.push(BufReader::new(file)),
+            Err(e) => {
+                out.problem = Some(format!("{}: {e}", f.display()));
+                return out;
+            }
         }
-    };
+    }
     let mut prev = [0u8; 32];
-    for (n, line) in BufReader::new(file).split(b'\n').enumerate() {
+    let lines = readers.into_iter().flat_map(|r| r.split(b'\n'));
+    for (n, line) in lines.enumerate() {
         let line = match line {
             Ok(l) => l,
             Err(e) => {
@@ -491,6 +565,44 @@ mod tests {
         // Cut back to the checkpoint: nothing can tell (this is why checkpoints are frequent).
         write(&path, &at_checkpoint);
         assert_eq!(verify(&path, &v).problem, None);
+    }
+
+    #[test]
+    fn segments_rotate_and_verify_as_one_chain() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let key = LogKey::generate("aigis.test/audit").unwrap();
+        let secret = key.to_private_string();
+        let v = key.verifier();
+        let mut log =
+            AuditLog::open_rotating(&path, key, 1000, Fsync::Checkpoint, None, Some(1000)).unwrap();
+        for i in 0..40 {
+            log.append(rec(i)).unwrap();
+        }
+        drop(log);
+        let segs = segments(&path);
+        assert!(segs.len() >= 3, "{segs:?}");
+        let r = verify(&path, &v);
+        assert_eq!((r.problem, r.records), (None, 40));
+        assert!(
+            r.checkpoints >= segs.len() as u64,
+            "each seal is checkpointed"
+        );
+        // Reopened, the chain continues after the last segment.
+        let key = LogKey::from_private_string(&secret).unwrap();
+        let mut log =
+            AuditLog::open_rotating(&path, key, 1000, Fsync::Checkpoint, None, Some(1000)).unwrap();
+        assert_eq!(log.len(), 40);
+        log.append(rec(40)).unwrap();
+        drop(log);
+        assert_eq!(verify(&path, &v).records, 41);
+        // A whole segment removed is a gap in the chain.
+        std::fs::remove_file(&segs[1]).unwrap();
+        assert!(
+            problem(&path, &v).contains("sequence number"),
+            "{}",
+            problem(&path, &v)
+        );
     }
 
     #[test]
