@@ -23,6 +23,53 @@ use aigis_sign::merkle::{self, Hash};
 use aigis_sign::note::{Checkpoint, LogKey, NoteVerifier};
 use serde_json::{Map, Value};
 
+/// The right edge of an RFC 6962 tree: the roots of its perfect subtrees, largest first —
+/// enough to compute the root of all leaves so far with O(log n) memory, whatever the size.
+#[derive(Clone, Debug, Default)]
+pub struct Frontier {
+    nodes: Vec<(Hash, u32)>,
+    size: u64,
+}
+
+impl Frontier {
+    /// Adds a leaf hash.
+    pub fn push(&mut self, leaf: Hash) {
+        self.nodes.push((leaf, 0));
+        self.size += 1;
+        while self.nodes.len() >= 2 {
+            let (r, hr) = self.nodes[self.nodes.len() - 1];
+            let (l, hl) = self.nodes[self.nodes.len() - 2];
+            if hl != hr {
+                break;
+            }
+            self.nodes.truncate(self.nodes.len() - 2);
+            self.nodes.push((merkle::node_hash(&l, &r), hl + 1));
+        }
+    }
+
+    /// Leaves added.
+    pub fn len(&self) -> u64 {
+        self.size
+    }
+
+    /// Whether no leaf was added.
+    pub fn is_empty(&self) -> bool {
+        self.size == 0
+    }
+
+    /// The RFC 6962 root of the leaves so far (the hash of nothing for none).
+    pub fn root(&self) -> Hash {
+        let mut it = self.nodes.iter().rev();
+        let Some(&(mut acc, _)) = it.next() else {
+            return merkle::root(&[]);
+        };
+        for (left, _) in it {
+            acc = merkle::node_hash(left, &acc);
+        }
+        acc
+    }
+}
+
 /// Errors of the audit log.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -66,7 +113,7 @@ pub struct AuditLog {
     sink: Option<PathBuf>,
     log_id: String,
     key: LogKey,
-    leaves: Vec<Hash>,
+    frontier: Frontier,
     prev: Hash,
     every: u64,
     fsync: Fsync,
@@ -151,7 +198,7 @@ impl AuditLog {
         rotate_bytes: Option<u64>,
     ) -> Result<Self, AuditError> {
         let checkpoints = checkpoints_path(path);
-        let (leaves, log_id) = if path.exists() || !segments(path).is_empty() {
+        let (frontier, prev, log_id) = if path.exists() || !segments(path).is_empty() {
             let report = verify(path, &key.verifier());
             if let Some(bad) = report.problem {
                 return Err(AuditError::Broken {
@@ -159,9 +206,9 @@ impl AuditLog {
                     message: bad,
                 });
             }
-            (report.leaves, report.log_id)
+            (report.frontier, report.prev, report.log_id)
         } else {
-            (Vec::new(), None)
+            (Frontier::default(), [0; 32], None)
         };
         let log_id = log_id.unwrap_or_else(|| key.name().to_string());
         let file = OpenOptions::new()
@@ -169,7 +216,6 @@ impl AuditLog {
             .append(true)
             .open(path)
             .map_err(io(path))?;
-        let prev = leaves.last().copied().unwrap_or([0; 32]);
         let bytes = file.metadata().map_or(0, |m| m.len());
         Ok(Self {
             path: path.to_path_buf(),
@@ -178,7 +224,7 @@ impl AuditLog {
             sink,
             log_id,
             key,
-            leaves,
+            frontier,
             prev,
             every: every.max(1),
             fsync,
@@ -190,12 +236,12 @@ impl AuditLog {
 
     /// Records in the log.
     pub fn len(&self) -> u64 {
-        self.leaves.len() as u64
+        self.frontier.len()
     }
 
     /// Whether the log has no record.
     pub fn is_empty(&self) -> bool {
-        self.leaves.is_empty()
+        self.frontier.is_empty()
     }
 
     /// Appends `record` (a JSON object; `log_id`, `seq` and `prev` are added) and returns its
@@ -205,7 +251,7 @@ impl AuditLog {
             return Err(AuditError::Record(format!("field `{k}` is reserved")));
         }
         let mut record = record;
-        let seq = self.leaves.len() as u64;
+        let seq = self.frontier.len();
         record.insert("log_id".into(), Value::String(self.log_id.clone()));
         record.insert("seq".into(), Value::from(seq));
         record.insert("prev".into(), Value::String(aigis_sign::hex(&self.prev)));
@@ -225,7 +271,7 @@ impl AuditLog {
         if self.fsync == Fsync::Always {
             self.file.sync_data().map_err(io(&self.path))?;
         }
-        self.leaves.push(leaf);
+        self.frontier.push(leaf);
         self.prev = leaf;
         self.bytes += line.len() as u64;
         self.since_checkpoint += 1;
@@ -261,8 +307,8 @@ impl AuditLog {
         self.file.sync_data().map_err(io(&self.path))?;
         let cp = Checkpoint {
             origin: self.key.name().to_string(),
-            size: self.leaves.len() as u64,
-            root: merkle::root(&self.leaves),
+            size: self.frontier.len(),
+            root: self.frontier.root(),
         };
         let note = self.key.sign(&cp.body());
         let line = format!("{}\n", Value::from(note));
@@ -291,15 +337,80 @@ pub struct Verification {
     pub covered: u64,
     /// The first problem, naming the first bad record or checkpoint; `None` when intact.
     pub problem: Option<String>,
-    /// The leaf hashes of the records read (to continue the log).
-    pub leaves: Vec<Hash>,
+    /// The tree of the records read, and the last leaf hash (to continue the log).
+    pub frontier: Frontier,
+    /// The last record's leaf hash (zeros for none).
+    pub prev: Hash,
     /// The log's id.
     pub log_id: Option<String>,
 }
 
-/// Checks the log at `path` and its checkpoints against `verifier`.
+/// A checkpoint whose signature verified: where it is, and what it commits to.
+struct Signed {
+    index: usize,
+    size: u64,
+    root: Hash,
+}
+
+/// Checks the log at `path` (its sealed segments, then the active file) and its checkpoints
+/// against `verifier`. Memory stays O(log n): roots are compared as the records stream past.
 pub fn verify(path: &Path, verifier: &NoteVerifier) -> Verification {
     let mut out = Verification::default();
+    let cps = checkpoints_path(path);
+    let mut signed: Vec<Signed> = Vec::new();
+    if let Ok(text) = std::fs::read_to_string(&cps) {
+        for (n, line) in text.lines().enumerate() {
+            let bad = |why: String| {
+                Some(format!(
+                    "checkpoint {n} ({}:{}): {why}",
+                    cps.display(),
+                    n + 1
+                ))
+            };
+            let Some(note) = serde_json::from_str::<Value>(line)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+            else {
+                out.problem = bad("not a JSON string".into());
+                return out;
+            };
+            match Checkpoint::open(&note, verifier) {
+                Ok(c) => signed.push(Signed {
+                    index: n,
+                    size: c.size,
+                    root: c.root,
+                }),
+                Err(e) => {
+                    out.problem = bad(format!("signature does not verify: {e}"));
+                    return out;
+                }
+            }
+        }
+    }
+    let mut by_size: Vec<&Signed> = signed.iter().collect();
+    by_size.sort_by_key(|c| c.size);
+    let mut next = 0;
+    let check = |frontier: &Frontier, next: &mut usize, out: &mut Verification| -> bool {
+        while let Some(c) = by_size.get(*next).filter(|c| c.size == frontier.len()) {
+            if frontier.root() != c.root {
+                out.problem = Some(format!(
+                    "checkpoint {} ({}:{}): the first {} records do not match the signed root: altered",
+                    c.index,
+                    cps.display(),
+                    c.index + 1,
+                    c.size
+                ));
+                return false;
+            }
+            out.checkpoints += 1;
+            out.covered = out.covered.max(c.size);
+            *next += 1;
+        }
+        true
+    };
+    if !check(&out.frontier.clone(), &mut next, &mut out) {
+        return out;
+    }
     let mut files = segments(path);
     if path.exists() || files.is_empty() {
         files.push(path.to_path_buf());
@@ -360,55 +471,24 @@ pub fn verify(path: &Path, verifier: &NoteVerifier) -> Verification {
             return out;
         }
         prev = merkle::leaf_hash(&line);
-        out.leaves.push(prev);
+        out.frontier.push(prev);
+        out.prev = prev;
         out.records += 1;
+        let frontier = out.frontier.clone();
+        if !check(&frontier, &mut next, &mut out) {
+            return out;
+        }
     }
-    let cps = checkpoints_path(path);
-    let Ok(text) = std::fs::read_to_string(&cps) else {
-        // No checkpoints yet: the chain is all there is to check.
-        return out;
-    };
-    for (n, line) in text.lines().enumerate() {
-        let bad = |why: String| {
-            Some(format!(
-                "checkpoint {n} ({}:{}): {why}",
-                cps.display(),
-                n + 1
-            ))
-        };
-        let Some(note) = serde_json::from_str::<Value>(line)
-            .ok()
-            .and_then(|v| v.as_str().map(String::from))
-        else {
-            out.problem = bad("not a JSON string".into());
-            return out;
-        };
-        let cp = match Checkpoint::open(&note, verifier) {
-            Ok(c) => c,
-            Err(e) => {
-                out.problem = bad(format!("signature does not verify: {e}"));
-                return out;
-            }
-        };
-        let size = usize::try_from(cp.size).unwrap_or(usize::MAX);
-        if size > out.leaves.len() {
-            out.problem = bad(format!(
-                "signed for {} records but the log has {}: truncated after record {}",
-                cp.size,
-                out.leaves.len(),
-                out.leaves.len().saturating_sub(1)
-            ));
-            return out;
-        }
-        if merkle::root(&out.leaves[..size]) != cp.root {
-            out.problem = bad(format!(
-                "the first {} records do not match the signed root: altered",
-                cp.size
-            ));
-            return out;
-        }
-        out.checkpoints += 1;
-        out.covered = out.covered.max(cp.size);
+    if let Some(c) = by_size.get(next) {
+        out.problem = Some(format!(
+            "checkpoint {} ({}:{}): signed for {} records but the log has {}: truncated after record {}",
+            c.index,
+            cps.display(),
+            c.index + 1,
+            c.size,
+            out.records,
+            out.records.saturating_sub(1)
+        ));
     }
     out
 }
@@ -568,6 +648,20 @@ mod tests {
     }
 
     #[test]
+    fn the_frontier_root_is_the_rfc6962_root() {
+        let leaves: Vec<Hash> = (0u32..70)
+            .map(|i| merkle::leaf_hash(&i.to_le_bytes()))
+            .collect();
+        let mut f = Frontier::default();
+        assert_eq!(f.root(), merkle::root(&[]));
+        for n in 1..=leaves.len() {
+            f.push(leaves[n - 1]);
+            assert_eq!(f.root(), merkle::root(&leaves[..n]), "n = {n}");
+        }
+        assert!(f.nodes.len() <= 7, "log2(70) subtrees at most");
+    }
+
+    #[test]
     fn segments_rotate_and_verify_as_one_chain() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("audit.jsonl");
@@ -627,9 +721,15 @@ mod tests {
         let mut m = Map::new();
         m.insert("score".into(), serde_json::json!(0.5));
         assert!(log.append(m).is_err());
+        // With the genuine checkpoints back, a broken record is named.
+        std::fs::write(&cps, &text).unwrap();
         let mut l = lines(&path);
         l[1] = "{\"garbage".into();
         write(&path, &l);
-        assert!(problem(&path, &v).starts_with("record 1 "));
+        assert!(
+            problem(&path, &v).starts_with("record 1 "),
+            "{}",
+            problem(&path, &v)
+        );
     }
 }
