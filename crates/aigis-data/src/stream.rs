@@ -284,7 +284,7 @@ pub(crate) fn column_indices(header: &[String], columns: &[String]) -> std::io::
 }
 
 /// Consumes the rest of a line without keeping it; returns the bytes skipped.
-pub(crate) fn skip_line<R: BufRead>(reader: &mut R) -> std::io::Result<u64> {
+pub fn skip_line<R: BufRead>(reader: &mut R) -> std::io::Result<u64> {
     let mut skipped = 0u64;
     loop {
         let chunk = reader.fill_buf()?;

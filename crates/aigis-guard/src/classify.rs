@@ -6,6 +6,8 @@ use std::io::{BufRead, Write};
 use rayon::prelude::*;
 use serde_json::{Value, json};
 
+use aigis_data::stream::{field, skip_line};
+
 use crate::Chain;
 
 /// Longest record read; longer lines are reported and skipped without being held whole.
@@ -45,14 +47,6 @@ pub struct BadLine {
     pub line: u64,
     /// What is wrong.
     pub message: String,
-}
-
-fn field<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
-    path.split('.').try_fold(v, |cur, key| match cur {
-        Value::Object(m) => m.get(key),
-        Value::Array(a) => key.parse::<usize>().ok().and_then(|i| a.get(i)),
-        _ => None,
-    })
 }
 
 enum Row {
@@ -117,21 +111,7 @@ pub fn classify<R: BufRead, W: Write>(
             bytes += n as u64;
             if buf.last() != Some(&b'\n') && buf.len() > MAX_RECORD_BYTES {
                 // Drop the rest of the line without keeping it.
-                loop {
-                    let chunk = reader.fill_buf()?;
-                    if chunk.is_empty() {
-                        break;
-                    }
-                    let (used, done) = match memchr_nl(chunk) {
-                        Some(i) => (i + 1, true),
-                        None => (chunk.len(), false),
-                    };
-                    bytes += used as u64;
-                    reader.consume(used);
-                    if done {
-                        break;
-                    }
-                }
+                bytes += skip_line(&mut reader)?;
                 stats.bad += 1;
                 bad(&BadLine {
                     line,
@@ -176,10 +156,6 @@ pub fn classify<R: BufRead, W: Write>(
     }
     out.flush()?;
     Ok(stats)
-}
-
-fn memchr_nl(b: &[u8]) -> Option<usize> {
-    b.iter().position(|c| *c == b'\n')
 }
 
 #[cfg(test)]
@@ -240,6 +216,28 @@ mod tests {
             }
         );
         assert_eq!(bad.iter().map(|b| b.line).collect::<Vec<_>>(), [2, 5]);
+    }
+
+    #[test]
+    fn an_oversized_line_is_skipped_without_losing_the_next() {
+        let mut data = vec![b'a'; MAX_RECORD_BYTES + 10];
+        data.extend_from_slice(b"\nWhat is the capital of Peru?\n");
+        let chain = Chain::new(&ChainConfig::default()).unwrap();
+        let mut out = Vec::new();
+        let mut bad = Vec::new();
+        let s = classify(
+            &chain,
+            &data[..],
+            &Input::Lines,
+            &mut out,
+            |b| bad.push(b.clone()),
+            |_| {},
+        )
+        .unwrap();
+        assert_eq!((s.records, s.bad), (1, 1));
+        assert_eq!(bad[0].line, 1);
+        let v: Value = serde_json::from_slice(out.split(|b| *b == b'\n').next().unwrap()).unwrap();
+        assert_eq!(v["id"], 2, "the next line keeps its number");
     }
 
     #[test]

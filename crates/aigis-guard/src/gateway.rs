@@ -503,9 +503,10 @@ fn select(body: &Value, selector: &str) -> Vec<Vec<PathSeg>> {
                     }
                 }
                 (k, Value::Array(a)) => {
-                    if let Some(x) = k.parse::<usize>().ok().and_then(|i| a.get(i)) {
+                    if let Some((i, x)) = k.parse::<usize>().ok().and_then(|i| Some((i, a.get(i)?)))
+                    {
                         let mut p = path.clone();
-                        p.push(PathSeg::Index(k.parse().unwrap_or(0)));
+                        p.push(PathSeg::Index(i));
                         next.push((p, x));
                     }
                 }
@@ -554,8 +555,10 @@ impl Gateway {
         self.routes
             .iter()
             .filter(|r| {
-                path == r.cfg.prefix
-                    || path.starts_with(&format!("{}/", r.cfg.prefix.trim_end_matches('/')))
+                // The prefix itself, or the prefix then `/` (so `/v1` never matches `/v10`).
+                let prefix = r.cfg.prefix.trim_end_matches('/');
+                path.strip_prefix(prefix)
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
             })
             .max_by_key(|r| r.cfg.prefix.len())
     }
@@ -863,10 +866,20 @@ fn plant_canary(body: &mut Value, canary: &str) -> bool {
     true
 }
 
-/// The end of the first complete event in `buf` (after its blank line).
-fn event_end(buf: &[u8]) -> Option<usize> {
-    let lf = buf.windows(2).position(|w| w == b"\n\n").map(|i| i + 2);
-    let crlf = buf.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4);
+/// The end of the first complete event in `buf` (after its blank line), searching from
+/// `from` (less the separator's length): bytes already searched are not searched again, so an
+/// upstream trickling a long event byte by byte costs linear time, not quadratic.
+fn event_end(buf: &[u8], from: usize) -> Option<usize> {
+    let start = from.saturating_sub(3).min(buf.len());
+    let tail = &buf[start..];
+    let lf = tail
+        .windows(2)
+        .position(|w| w == b"\n\n")
+        .map(|i| start + i + 2);
+    let crlf = tail
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| start + i + 4);
     match (lf, crlf) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
@@ -884,6 +897,8 @@ fn error_event(rules: &[String]) -> Bytes {
 
 /// State of one guarded event stream.
 struct Sse {
+    /// How much of `buf` is known to hold no event separator.
+    searched: usize,
     metrics: Arc<crate::metrics::Metrics>,
     body: Body,
     buf: Vec<u8>,
@@ -983,6 +998,7 @@ fn guard_sse(
     metrics: Arc<crate::metrics::Metrics>,
 ) -> Body {
     let st = Sse {
+        searched: 0,
         metrics,
         body,
         buf: Vec::new(),
@@ -997,8 +1013,9 @@ fn guard_sse(
             return None;
         }
         loop {
-            if let Some(end) = event_end(&st.buf) {
+            if let Some(end) = event_end(&st.buf, st.searched) {
                 let raw: Vec<u8> = st.buf.drain(..end).collect();
+                st.searched = 0;
                 return match st.event(&raw) {
                     Ok(b) => Some((Ok::<_, std::io::Error>(b), st)),
                     Err(e) => {
@@ -1007,6 +1024,7 @@ fn guard_sse(
                     }
                 };
             }
+            st.searched = st.buf.len();
             if st.buf.len() > MAX_EVENT {
                 st.done = true;
                 return Some((Ok(error_event(&["upstream event over 1 MiB".into()])), st));
@@ -1684,6 +1702,47 @@ mod tests {
             1
         );
         assert!(openai_slots("/v1/models", &json!({})).is_empty());
+    }
+
+    #[test]
+    fn event_boundaries_are_found_across_searches() {
+        assert_eq!(event_end(b"data: a\n\ndata: b", 0), Some(9));
+        assert_eq!(event_end(b"data: a\r\n\r\n", 0), Some(11));
+        // The separator straddles what was searched before and what came after.
+        assert_eq!(event_end(b"data: a\n\n", 8), Some(9));
+        assert_eq!(event_end(b"data: a\r\n\r\n", 9), Some(11));
+        assert_eq!(event_end(b"data: a\n", 9), None);
+    }
+
+    #[test]
+    fn routes_match_whole_path_segments() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg: GatewayConfig = serde_json::from_value(json!({
+            "listen": "127.0.0.1:0", "danger-no-auth": true,
+            "routes": [
+                {"name": "v1", "kind": "openai", "prefix": "/v1", "upstream": "http://127.0.0.1:9"},
+                {"name": "emb", "kind": "openai", "prefix": "/v1/embeddings/", "upstream": "http://127.0.0.1:9"}
+            ]}))
+        .unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let b = rt
+            .block_on(bind(
+                &cfg,
+                Chain::new(&crate::ChainConfig::default()).unwrap(),
+                crate::output::OutputGuard::new(&crate::output::OutputConfig::default()).unwrap(),
+                dir.path(),
+            ))
+            .ok()
+            .unwrap();
+        let name = |p: &str| b.gateway.route(p).map(|r| r.cfg.name.clone());
+        assert_eq!(name("/v1"), Some("v1".into()));
+        assert_eq!(name("/v1/chat/completions"), Some("v1".into()));
+        assert_eq!(name("/v1/embeddings"), Some("emb".into()));
+        assert_eq!(name("/v10/x"), None);
+        assert_eq!(name("/"), None);
     }
 
     #[test]

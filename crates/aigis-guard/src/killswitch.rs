@@ -76,6 +76,12 @@ impl KillSwitch {
 
     /// The entry for route `route` or model `model`, if either is quarantined.
     pub fn check(&self, route: &str, model: Option<&str>) -> Option<Entry> {
+        self.lookup("route", route)
+            .or_else(|| model.and_then(|m| self.lookup("model", m)))
+    }
+
+    /// The entry `kind:name`; the common case, an empty list, costs no allocation.
+    fn lookup(&self, kind: &str, name: &str) -> Option<Entry> {
         let e = self
             .entries
             .read()
@@ -83,9 +89,7 @@ impl KillSwitch {
         if e.is_empty() {
             return None;
         }
-        e.get(&format!("route:{route}"))
-            .or_else(|| model.and_then(|m| e.get(&format!("model:{m}"))))
-            .cloned()
+        e.get(&format!("{kind}:{name}")).cloned()
     }
 
     /// Replaces the whole list (from the shared store).
@@ -95,14 +99,7 @@ impl KillSwitch {
 
     /// The entry for API key `id`, if it is revoked through the kill switch.
     pub fn check_key(&self, id: &str) -> Option<Entry> {
-        let e = self
-            .entries
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if e.is_empty() {
-            return None;
-        }
-        e.get(&format!("key:{id}")).cloned()
+        self.lookup("key", id)
     }
 
     /// Every entry.
@@ -351,7 +348,7 @@ pub async fn admin_call(
             "gateway URL `{base}`: only http:// is supported so far"
         ));
     }
-    let client: hyper_util::client::legacy::Client<_, http_body_util::Full<bytes_alias::Bytes>> =
+    let client: hyper_util::client::legacy::Client<_, http_body_util::Full<axum::body::Bytes>> =
         hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
             .build_http();
     let req = hyper::Request::builder()
@@ -359,7 +356,7 @@ pub async fn admin_call(
         .uri(uri)
         .header("authorization", format!("Bearer {token}"))
         .header("content-type", "application/json")
-        .body(http_body_util::Full::new(bytes_alias::Bytes::from(
+        .body(http_body_util::Full::new(axum::body::Bytes::from(
             body.map(|b| b.to_string()).unwrap_or_default(),
         )))
         .map_err(|e| e.to_string())?;
@@ -375,9 +372,4 @@ pub async fn admin_call(
         .map_err(|e| format!("{base}: {e}"))?
         .to_bytes();
     Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
-}
-
-/// `bytes::Bytes` through axum's re-export (no extra dependency).
-mod bytes_alias {
-    pub use axum::body::Bytes;
 }

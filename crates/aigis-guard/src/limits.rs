@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde::Deserialize;
 
@@ -60,17 +60,18 @@ struct Bucket {
     at: Instant,
 }
 
-/// Token buckets by key, each refilled continuously at `per_minute / 60` per second.
-struct Buckets {
+/// Token buckets by key, each refilled continuously at `per_minute / 60` per second up to
+/// `per_minute`. Request rates take one token at a time; token budgets may run into debt.
+struct Meters<K> {
     per_minute: u32,
-    map: Mutex<HashMap<String, Bucket>>,
+    map: Mutex<HashMap<K, Bucket>>,
 }
 
-/// Buckets idle this long are dropped when the map is swept (they would be full anyway).
-const IDLE: Duration = Duration::from_mins(2);
+/// The map is swept of buckets that have refilled (they hold nothing) once it is this large,
+/// which bounds memory against clients that rotate addresses or keys.
 const SWEEP_AT: usize = 100_000;
 
-impl Buckets {
+impl<K: std::hash::Hash + Eq> Meters<K> {
     fn new(per_minute: u32) -> Self {
         Self {
             per_minute,
@@ -78,10 +79,15 @@ impl Buckets {
         }
     }
 
-    /// Takes one token for `key`, or says how long until one is there.
-    fn take(&self, key: &str, now: Instant) -> Result<(), Denied> {
+    /// Runs `f` on `key`'s bucket refilled to `now` (with the capacity); `None` when off.
+    /// Looks the key up before allocating it: a known key costs no allocation.
+    fn with<Q, R>(&self, key: &Q, now: Instant, f: impl FnOnce(&mut Bucket, f64) -> R) -> Option<R>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: std::hash::Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
         if self.per_minute == 0 {
-            return Ok(());
+            return None;
         }
         let cap = f64::from(self.per_minute);
         let rate = cap / 60.0;
@@ -90,90 +96,82 @@ impl Buckets {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if map.len() >= SWEEP_AT {
-            // Bound memory against clients that rotate addresses or keys.
-            map.retain(|_, b| now.duration_since(b.at) < IDLE);
+            map.retain(|_, b| b.tokens + now.duration_since(b.at).as_secs_f64() * rate < cap);
         }
-        let b = map.entry(key.to_string()).or_insert(Bucket {
-            tokens: cap,
-            at: now,
-        });
+        if !map.contains_key(key) {
+            map.insert(
+                key.to_owned(),
+                Bucket {
+                    tokens: cap,
+                    at: now,
+                },
+            );
+        }
+        let b = map.get_mut(key)?;
         b.tokens = (b.tokens + now.duration_since(b.at).as_secs_f64() * rate).min(cap);
         b.at = now;
-        if b.tokens >= 1.0 {
-            b.tokens -= 1.0;
-            Ok(())
-        } else {
-            Err(Denied::Rate(
-                ((1.0 - b.tokens) / rate).ceil().max(1.0) as u64
-            ))
+        Some(f(b, cap))
+    }
+
+    /// Takes one token for `key`, or says how long until one is there.
+    fn take<Q>(&self, key: &Q, now: Instant) -> Result<(), Denied>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: std::hash::Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
+        self.with(key, now, |b, cap| {
+            if b.tokens >= 1.0 {
+                b.tokens -= 1.0;
+                Ok(())
+            } else {
+                Err(Denied::Rate(wait(b.tokens, cap)))
+            }
+        })
+        .unwrap_or(Ok(()))
+    }
+
+    /// A token budget admits while its balance is positive.
+    fn admit(&self, key: &str, now: Instant) -> Result<(), Denied>
+    where
+        K: std::borrow::Borrow<str>,
+        str: ToOwned<Owned = K>,
+    {
+        self.with(key, now, |b, cap| {
+            if b.tokens > 0.0 {
+                Ok(())
+            } else {
+                Err(Denied::Tokens(wait(b.tokens, cap)))
+            }
+        })
+        .unwrap_or(Ok(()))
+    }
+
+    /// Charges a token budget (a correction may be negative); debt is bounded at ten minutes
+    /// of refill so one huge response cannot lock a key out for hours.
+    fn charge(&self, key: &str, tokens: f64, now: Instant)
+    where
+        K: std::borrow::Borrow<str>,
+        str: ToOwned<Owned = K>,
+    {
+        if tokens != 0.0 {
+            self.with(key, now, |b, cap| {
+                b.tokens = (b.tokens - tokens).max(-cap * 10.0);
+            });
         }
     }
 }
 
-/// Token budgets by key: a balance that refills continuously up to the per-minute figure and
-/// may go negative (a response used more than estimated); a key is admitted while positive.
-struct Budgets {
-    per_minute: u32,
-    map: Mutex<HashMap<String, Bucket>>,
-}
-
-impl Budgets {
-    fn refill(&self, b: &mut Bucket, now: Instant) {
-        let cap = f64::from(self.per_minute);
-        b.tokens = (b.tokens + now.duration_since(b.at).as_secs_f64() * cap / 60.0).min(cap);
-        b.at = now;
-    }
-
-    fn admit(&self, key: &str, now: Instant) -> Result<(), Denied> {
-        if self.per_minute == 0 {
-            return Ok(());
-        }
-        let mut map = self
-            .map
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if map.len() >= SWEEP_AT {
-            map.retain(|_, b| now.duration_since(b.at) < IDLE);
-        }
-        let cap = f64::from(self.per_minute);
-        let b = map.entry(key.to_string()).or_insert(Bucket {
-            tokens: cap,
-            at: now,
-        });
-        self.refill(b, now);
-        if b.tokens > 0.0 {
-            Ok(())
-        } else {
-            let wait = (1.0 - b.tokens) / (cap / 60.0);
-            Err(Denied::Tokens(wait.ceil().max(1.0) as u64))
-        }
-    }
-
-    fn charge(&self, key: &str, tokens: f64, now: Instant) {
-        if self.per_minute == 0 || tokens == 0.0 {
-            return;
-        }
-        let mut map = self
-            .map
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let cap = f64::from(self.per_minute);
-        let b = map.entry(key.to_string()).or_insert(Bucket {
-            tokens: cap,
-            at: now,
-        });
-        self.refill(b, now);
-        // Debt is bounded so one huge response cannot lock a key out for hours.
-        b.tokens = (b.tokens - tokens).max(-cap * 10.0);
-    }
+/// Seconds until a bucket holding `tokens` of `cap` (refilled at `cap` per minute) has one.
+fn wait(tokens: f64, cap: f64) -> u64 {
+    ((1.0 - tokens) / (cap / 60.0)).ceil().max(1.0) as u64
 }
 
 /// All limits of one gateway.
 pub struct Limits {
-    budgets: Budgets,
+    budgets: Meters<String>,
     config: LimitsConfig,
-    keys: Buckets,
-    ips: Buckets,
+    keys: Meters<String>,
+    ips: Meters<IpAddr>,
     in_flight: Arc<AtomicUsize>,
     per_key: Mutex<HashMap<String, Arc<AtomicUsize>>>,
 }
@@ -206,12 +204,9 @@ impl Limits {
     pub fn new(config: &LimitsConfig) -> Self {
         Self {
             config: config.clone(),
-            budgets: Budgets {
-                per_minute: config.key_tokens_per_minute,
-                map: Mutex::new(HashMap::new()),
-            },
-            keys: Buckets::new(config.key_requests_per_minute),
-            ips: Buckets::new(config.ip_requests_per_minute),
+            budgets: Meters::new(config.key_tokens_per_minute),
+            keys: Meters::new(config.key_requests_per_minute),
+            ips: Meters::new(config.ip_requests_per_minute),
             in_flight: Arc::new(AtomicUsize::new(0)),
             per_key: Mutex::new(HashMap::new()),
         }
@@ -227,7 +222,7 @@ impl Limits {
         let permit = Permit {
             counters: vec![self.in_flight.clone()],
         };
-        self.ips.take(&ip.to_string(), Instant::now())?;
+        self.ips.take(&ip, Instant::now())?;
         Ok(permit)
     }
 
@@ -271,10 +266,11 @@ impl Limits {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn buckets_allow_a_burst_then_refill() {
-        let b = Buckets::new(60);
+        let b = Meters::<String>::new(60);
         let t0 = Instant::now();
         for _ in 0..60 {
             assert!(b.take("k", t0).is_ok());
@@ -283,17 +279,14 @@ mod tests {
         assert!(b.take("other", t0).is_ok(), "keys are independent");
         assert!(b.take("k", t0 + Duration::from_millis(1100)).is_ok());
         assert!(
-            Buckets::new(0).take("k", t0).is_ok(),
+            Meters::<String>::new(0).take("k", t0).is_ok(),
             "0 turns the limit off"
         );
     }
 
     #[test]
     fn token_budgets_admit_while_positive_and_refill() {
-        let b = Budgets {
-            per_minute: 60,
-            map: Mutex::new(HashMap::new()),
-        };
+        let b = Meters::<String>::new(60);
         let t0 = Instant::now();
         assert!(b.admit("k", t0).is_ok());
         b.charge("k", 50.0, t0);
@@ -320,7 +313,7 @@ mod tests {
 
     #[test]
     fn retry_after_reflects_the_refill_rate() {
-        let b = Buckets::new(2);
+        let b = Meters::<String>::new(2);
         let t0 = Instant::now();
         assert!(b.take("k", t0).is_ok() && b.take("k", t0).is_ok());
         assert_eq!(b.take("k", t0), Err(Denied::Rate(30)));
