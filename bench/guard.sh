@@ -59,13 +59,25 @@ key-concurrency = 0
 TOML
 key=$(target/release/aigis guard keys create --store "$work/keys.db" --name bench 2>/dev/null)
 target/release/aigis guard serve -c "$work/aigis.toml" 2>/dev/null &
+aigis_pid=$!
 sleep 1
 
 body='{"model":"bench","messages":[{"role":"system","content":"You are a helpful assistant for a travel company."},{"role":"user","content":"I am planning a trip to France next spring with my family. What is the capital, and which neighbourhoods are good for a first visit with children?"}],"max_tokens":256}'
+# CPU ticks (user + system, from /proc) of a proxy's processes, to report CPU per request.
+ticks() { # name
+  case $1 in
+    aigis) pids=$aigis_pid ;;
+    nginx) pids=$(pgrep -f "nginx: worker") ;;
+    *) echo 0; return ;;
+  esac
+  for p in $pids; do awk '{print $14 + $15}' "/proc/$p/stat"; done | awk '{s += $1} END {print s + 0}'
+}
 run() { # name port
+  before=$(ticks "$1")
   oha -z "${secs}s" -q "$rate" -c 64 --latency-correction --no-tui --output-format json \
     -m POST -H "content-type: application/json" -H "authorization: Bearer $key" -d "$body" \
     "http://127.0.0.1:$2/v1/chat/completions" > "$work/$1.$r.json"
+  echo $(( $(ticks "$1") - before )) > "$work/$1.$r.ticks"
 }
 for r in $(seq "$rounds"); do
   for t in direct:18000 nginx:18001 aigis:18002; do run "${t%%:*}" "${t##*:}"; done
@@ -93,4 +105,13 @@ n_add = res["nginx"][0] - d50
 a_add = res["aigis"][0] - d50
 if n_add > 0:
     print(f"aigis added p50 / nginx added p50: {a_add / n_add:.2f}x")
+import os
+hz = os.sysconf("SC_CLK_TCK")
+for name in ["nginx", "aigis"]:
+    per = []
+    for r in range(1, rounds + 1):
+        d = json.load(open(f"{work}/{name}.{r}.json"))
+        n = sum(d.get("statusCodeDistribution", {}).values()) or 1
+        per.append(int(open(f"{work}/{name}.{r}.ticks").read()) / hz / n * 1e6)
+    print(f"{name} CPU per request: {statistics.median(per):.0f} us (median of {rounds} rounds)")
 PY
