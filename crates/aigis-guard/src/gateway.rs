@@ -3,12 +3,13 @@
 //! to the route's upstream over pooled connections, streaming the response back unchanged
 //! (server-sent events included).
 //!
-//! Built so far: HTTP and HTTPS (rustls) listeners, the audit log, `openai` and `json` routes, key checks with route scopes, body
-//! limits, upstream timeouts, rate limits and load shedding, the kill switch and its admin API,
-//! `/healthz` and `/readyz`, graceful shutdown, output scanning of whole and streamed
-//! completions (secrets, personal data, exfiltration links, a system-prompt canary). Not yet:
-//! PostgreSQL audit store (see `docs/guard.md`). Upstreams: http, https, mutual TLS.
-//! Metrics: `/metrics`.
+//! HTTP and HTTPS (rustls) listeners, `openai` and `json` routes, key checks with route scopes,
+//! body limits, upstream timeouts, rate limits, token budgets and load shedding (shared by
+//! replicas through Redis when `state` is set), the kill switch and its admin API, `/healthz`
+//! and `/readyz`, graceful shutdown, output scanning of whole and streamed completions
+//! (secrets, personal data, exfiltration links, a system-prompt canary), the audit log (files
+//! or PostgreSQL, written by a thread of its own) and `/metrics`. Upstreams: http, https,
+//! mutual TLS. See `docs/guard.md`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -94,24 +95,33 @@ fn default_timeout() -> u64 {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct AuditConfig {
-    /// The log (JSON Lines), relative to the configuration.
+    /// The log: a JSON Lines file relative to the configuration, or a `postgres://` URL (one
+    /// chain per node: give each node its own key).
     pub path: String,
     /// The signing key (`aigis audit keygen`), relative to the configuration.
     pub key: String,
     /// A signed checkpoint every this many records (and at shutdown).
     #[serde(default = "default_checkpoint_every")]
     pub checkpoint_every: u64,
-    /// `always`: each record reaches the disk before its response is sent; `checkpoint`: at
-    /// each checkpoint (records are written to the OS at once either way, so a killed process
-    /// loses none).
+    /// Files: `always`, each record reaches the disk before its response is sent; `checkpoint`,
+    /// at each checkpoint (records are written to the OS at once either way, so a killed
+    /// process loses none). PostgreSQL: each record is committed before its response is sent.
     #[serde(default = "default_fsync")]
     pub fsync: String,
     /// A second file that receives every checkpoint (another disk or a mounted share).
     #[serde(default)]
     pub checkpoint_sink: Option<String>,
+    /// A signed checkpoint at least this often (seconds) while records arrive; 0: by count
+    /// only.
+    #[serde(default = "default_checkpoint_seconds")]
+    pub checkpoint_seconds: u64,
     /// Seal the active file into a numbered segment (`LOG.000001`, …) at this size; 0 never.
     #[serde(default = "default_rotate")]
     pub rotate_bytes: u64,
+}
+
+fn default_checkpoint_seconds() -> u64 {
+    10
 }
 
 fn default_rotate() -> u64 {
@@ -260,7 +270,7 @@ struct Gateway {
     shared: Option<crate::killswitch::Shared>,
     admin_token: Option<String>,
     metrics: Arc<crate::metrics::Metrics>,
-    audit: Option<std::sync::Mutex<aigis_monitor::audit::AuditLog>>,
+    audit: Option<aigis_monitor::audit_writer::AuditWriter>,
 }
 
 /// What the audit record of a request needs from deep inside its handling.
@@ -760,7 +770,7 @@ impl Gateway {
             budget,
             value.pointer("/usage/total_tokens").and_then(Value::as_u64),
         ) {
-            self.limits.charge_tokens(key, total as f64 - estimate);
+            self.charge_tokens(key, total as f64 - estimate);
         }
         let mut changed = false;
         if let Some(choices) = value.get_mut("choices").and_then(Value::as_array_mut) {
@@ -1110,16 +1120,29 @@ async fn handle(
             ),
         );
         // Written before the response leaves: no answered request goes unrecorded. A log that
-        // cannot be written refuses service (fail closed).
-        let ok = audit
-            .lock()
-            .map_err(|_| ())
-            .and_then(|mut log| {
-                log.append(r)
-                    .map(|_| ())
-                    .map_err(|e| eprintln!("aigis guard: audit log: {e}"))
-            })
-            .is_ok();
+        // cannot be written, or whose writer is too far behind, refuses service (fail closed).
+        // The writer thread batches what queues up: one flush or INSERT for many requests.
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let reply = Box::new(move |r: Result<u64, String>| {
+            let _ = tx.send(r);
+        });
+        let ok = match audit.submit(r, reply) {
+            Ok(()) => match rx.await {
+                Ok(Ok(_)) => {
+                    gw.metrics.audit_record();
+                    true
+                }
+                Ok(Err(e)) => {
+                    eprintln!("aigis guard: audit log: {e}");
+                    false
+                }
+                Err(_) => false,
+            },
+            Err(e) => {
+                eprintln!("aigis guard: audit log: {e}");
+                false
+            }
+        };
         if !ok {
             return Refusal::AuditUnavailable.response(None);
         }
@@ -1158,29 +1181,20 @@ async fn handle_inner(
                 gw.metrics.limited(limit_kind(d));
                 return Refusal::Limited(d).response(kind);
             }
-            // With shared state the key's rate is one bucket for all replicas. If the store
-            // cannot answer, this replica's own bucket (just checked) still applies.
-            if let Some(shared) = &gw.shared
-                && gw.limits.key_requests_per_minute() > 0
-            {
-                match shared
-                    .take_rate(&id, gw.limits.key_requests_per_minute())
-                    .await
-                {
-                    Ok(None) => {}
-                    Ok(Some(wait)) => {
-                        let d = crate::limits::Denied::Rate(wait);
-                        gw.metrics.limited(limit_kind(d));
-                        return Refusal::Limited(d).response(kind);
-                    }
-                    Err(e) => eprintln!("aigis guard: shared rate limit unavailable: {e}"),
-                }
-            }
             Some(id)
         }
         Ok(None) => None,
-        Err(r) => return r.response(kind),
+        Err(r) => {
+            // A failed key still costs its address a request in the shared bucket, so
+            // guessing keys across replicas is slowed as on one.
+            let _ = gw.shared_limits(peer.ip(), None).await;
+            return r.response(kind);
+        }
     };
+    if let Err(d) = gw.shared_limits(peer.ip(), key_id.as_deref()).await {
+        gw.metrics.limited(limit_kind(d));
+        return Refusal::Limited(d).response(kind);
+    }
     let (parts, body) = req.into_parts();
     let body = match http_body_util::Limited::new(body, gw.max_body)
         .collect()
@@ -1209,7 +1223,7 @@ async fn handle_inner(
         .filter(|_| gw.limits.budgets_on())
         .map(|k| (k, body.len() as f64 / 4.0));
     if let Some((k, estimate)) = budget {
-        gw.limits.charge_tokens(k, estimate);
+        gw.charge_tokens(k, estimate);
     }
     let forwarded = match gw
         .forward(route, parts.method, &parts.uri, &parts.headers, body)
@@ -1232,6 +1246,86 @@ async fn handle_inner(
         Err(r) => {
             gw.count_blocks(&r);
             r.response(kind)
+        }
+    }
+}
+
+impl Gateway {
+    /// With shared state, the client address's rate, the key's rate and its token budget are
+    /// buckets in Redis that every replica draws from (one round trip for all three). If the
+    /// store cannot answer, this replica's own buckets (already checked) still apply.
+    async fn shared_limits(
+        &self,
+        ip: std::net::IpAddr,
+        key: Option<&str>,
+    ) -> Result<(), crate::limits::Denied> {
+        use crate::killswitch::{Meter, MeterOp};
+        use crate::limits::Denied;
+        let Some(shared) = &self.shared else {
+            return Ok(());
+        };
+        let c = self.limits.config();
+        let key_meters = key.map_or([None, None], |k| {
+            [
+                Some((
+                    format!("rate:{k}"),
+                    c.key_requests_per_minute,
+                    MeterOp::Take,
+                )),
+                Some((
+                    format!("tokens:{k}"),
+                    c.key_tokens_per_minute,
+                    MeterOp::Admit,
+                )),
+            ]
+        });
+        let meters: Vec<Meter> = [Some((
+            format!("ip:{ip}"),
+            c.ip_requests_per_minute,
+            MeterOp::Take,
+        ))]
+        .into_iter()
+        .chain(key_meters)
+        .flatten()
+        .filter(|(_, per_minute, _)| *per_minute > 0)
+        .map(|(k, per_minute, op)| Meter {
+            key: k.into(),
+            per_minute,
+            op,
+        })
+        .collect();
+        match shared.meter(&meters).await {
+            Ok(None) => Ok(()),
+            Ok(Some((i, wait))) if meters.get(i).is_some_and(|m| m.op == MeterOp::Admit) => {
+                Err(Denied::Tokens(wait))
+            }
+            Ok(Some((_, wait))) => Err(Denied::Rate(wait)),
+            Err(e) => {
+                eprintln!("aigis guard: shared limits unavailable: {e}");
+                Ok(())
+            }
+        }
+    }
+
+    /// Charges `tokens` (an estimate, or a correction) to key `key`'s budget: this
+    /// replica's bucket now, the shared one in the background (the response does not wait).
+    fn charge_tokens(&self, key: &str, tokens: f64) {
+        self.limits.charge_tokens(key, tokens);
+        let per_minute = self.limits.config().key_tokens_per_minute;
+        if let Some(shared) = self.shared.clone()
+            && tokens != 0.0
+            && per_minute > 0
+        {
+            let meter = crate::killswitch::Meter {
+                key: format!("tokens:{key}").into(),
+                per_minute,
+                op: crate::killswitch::MeterOp::Charge(tokens),
+            };
+            tokio::spawn(async move {
+                if let Err(e) = shared.meter(std::slice::from_ref(&meter)).await {
+                    eprintln!("aigis guard: shared token budget unavailable: {e}");
+                }
+            });
         }
     }
 }
@@ -1271,6 +1365,13 @@ fn json_response(status: StatusCode, v: &Value) -> Response<Body> {
 async fn metrics_endpoint(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response<Body> {
     if let Err(r) = admin_ok(&gw, &headers) {
         return r.response(None);
+    }
+    if let Some(a) = &gw.audit {
+        gw.metrics.audit_checkpoint(
+            a.stats()
+                .last_checkpoint
+                .load(std::sync::atomic::Ordering::Relaxed),
+        );
     }
     let mut r = Response::new(Body::from(gw.metrics.render()));
     r.headers_mut().insert(
@@ -1485,14 +1586,68 @@ impl Bound {
             let _ = t.await;
         }
         // A last checkpoint, so the whole log is covered by a signature.
-        if let Some(a) = &self.gateway.audit
-            && let Ok(mut log) = a.lock()
-            && let Err(e) = log.checkpoint()
-        {
+        let gw = self.gateway.clone();
+        let closed = tokio::task::spawn_blocking(move || {
+            gw.audit
+                .as_ref()
+                .map(aigis_monitor::audit_writer::AuditWriter::close)
+        })
+        .await;
+        if let Ok(Some(Err(e))) = closed {
             eprintln!("aigis guard: audit checkpoint at shutdown: {e}");
         }
         result
     }
+}
+
+/// Starts the audit writer on the configured store: a JSON Lines file, or PostgreSQL when
+/// `path` is a `postgres://` URL.
+fn open_audit(
+    a: &AuditConfig,
+    base_dir: &std::path::Path,
+) -> Result<aigis_monitor::audit_writer::AuditWriter, Error> {
+    use aigis_monitor::audit;
+    let key_path = base_dir.join(&a.key);
+    let text = read_secret_file(&key_path)?;
+    // Checked now for a clear start-up error; parsed again whenever the store is reopened.
+    aigis_sign::note::LogKey::from_private_string(&text)
+        .map_err(|e| Error::Config(format!("audit key {}: {e}", key_path.display())))?;
+    let key = move || {
+        aigis_sign::note::LogKey::from_private_string(&text)
+            .map_err(|e| audit::AuditError::Store(format!("audit key: {e}")))
+    };
+    let fsync = match a.fsync.as_str() {
+        "always" => audit::Fsync::Always,
+        "checkpoint" => audit::Fsync::Checkpoint,
+        other => {
+            return Err(Error::Config(format!(
+                "[guard.serve.audit] fsync = `{other}`: use `always` or `checkpoint`"
+            )));
+        }
+    };
+    let every = a.checkpoint_every;
+    let sink = a.checkpoint_sink.as_ref().map(|s| base_dir.join(s));
+    let options = aigis_monitor::audit_writer::WriterOptions {
+        interval: (a.checkpoint_seconds > 0).then(|| Duration::from_secs(a.checkpoint_seconds)),
+        ..Default::default()
+    };
+    let started = if a.path.starts_with("postgres://") || a.path.starts_with("postgresql://") {
+        let url = a.path.clone();
+        aigis_monitor::audit_writer::AuditWriter::start(
+            move || aigis_monitor::audit_pg::PgStore::open(&url, key()?, every, sink.clone()),
+            options,
+        )
+    } else {
+        let path = base_dir.join(&a.path);
+        let rotate = Some(a.rotate_bytes);
+        aigis_monitor::audit_writer::AuditWriter::start(
+            move || {
+                audit::AuditLog::open_rotating(&path, key()?, every, fsync, sink.clone(), rotate)
+            },
+            options,
+        )
+    };
+    started.map_err(|e| Error::Config(format!("[guard.serve.audit]: {e}")))
 }
 
 /// A secret from a file that only its owner can read.
@@ -1608,31 +1763,7 @@ pub async fn bind(
         ));
     }
     let audit = match &config.audit {
-        Some(a) => {
-            let key_path = base_dir.join(&a.key);
-            let text = read_secret_file(&key_path)?;
-            let key = aigis_sign::note::LogKey::from_private_string(&text)
-                .map_err(|e| Error::Config(format!("audit key {}: {e}", key_path.display())))?;
-            let fsync = match a.fsync.as_str() {
-                "always" => aigis_monitor::audit::Fsync::Always,
-                "checkpoint" => aigis_monitor::audit::Fsync::Checkpoint,
-                other => {
-                    return Err(Error::Config(format!(
-                        "[guard.serve.audit] fsync = `{other}`: use `always` or `checkpoint`"
-                    )));
-                }
-            };
-            let log = aigis_monitor::audit::AuditLog::open_rotating(
-                &base_dir.join(&a.path),
-                key,
-                a.checkpoint_every,
-                fsync,
-                a.checkpoint_sink.as_ref().map(|s| base_dir.join(s)),
-                Some(a.rotate_bytes),
-            )
-            .map_err(|e| Error::Config(e.to_string()))?;
-            Some(std::sync::Mutex::new(log))
-        }
+        Some(a) => Some(open_audit(a, base_dir)?),
         None => None,
     };
     let kill = Arc::new(crate::killswitch::KillSwitch::default());

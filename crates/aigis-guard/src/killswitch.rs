@@ -166,8 +166,32 @@ mod tests {
 pub struct Shared {
     client: redis::Client,
     conn: redis::aio::ConnectionManager,
+    prefix: String,
     hash: String,
     channel: String,
+}
+
+/// One shared bucket for [`Shared::meter`].
+#[derive(Clone, Debug)]
+pub struct Meter<'a> {
+    /// Which bucket, under the store's prefix: `rate:KEY`, `ip:ADDR`, `tokens:KEY`.
+    pub key: std::borrow::Cow<'a, str>,
+    /// Its depth and refill per minute.
+    pub per_minute: u32,
+    /// What to do with it.
+    pub op: MeterOp,
+}
+
+/// What [`Shared::meter`] does with a bucket.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum MeterOp {
+    /// Take one (a request); refuse when less than one is left.
+    Take,
+    /// Refuse when the balance is not positive; take nothing (a token budget's admission).
+    Admit,
+    /// Subtract this many, into debt if need be (bounded at ten minutes of refill); never
+    /// refuses. Negative amounts refund.
+    Charge(f64),
 }
 
 /// How often replicas reload the whole list even without an announcement.
@@ -188,6 +212,7 @@ impl Shared {
         Ok(Self {
             client,
             conn,
+            prefix: prefix.to_string(),
             hash: format!("{prefix}quarantine"),
             channel: format!("{prefix}quarantine:changed"),
         })
@@ -266,44 +291,66 @@ impl Shared {
         Ok(())
     }
 
-    /// Takes one request from key `key`'s shared bucket (`per_minute` capacity, refilled
-    /// continuously), atomically in Redis with the server's clock, so every replica draws from
-    /// the same bucket. `Ok(None)` admitted, `Ok(Some(s))` retry after `s` seconds.
-    pub async fn take_rate(&self, key: &str, per_minute: u32) -> Result<Option<u64>, String> {
+    /// Applies `meters` in one atomic script on the Redis server's clock, so every replica
+    /// draws from the same buckets (each `per_minute` deep, refilled continuously): either all
+    /// pass and are charged, or none is. `Ok(None)` admitted; `Ok(Some((i, s)))` meter `i`
+    /// refused, retry after `s` seconds.
+    pub async fn meter(&self, meters: &[Meter<'_>]) -> Result<Option<(usize, u64)>, String> {
         static SCRIPT: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
             redis::Script::new(
                 r"
-local cap = tonumber(ARGV[1])
-local rate = cap / 60000.0
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local b = redis.call('HMGET', KEYS[1], 'tokens', 'at')
-local tokens = tonumber(b[1]) or cap
-local at = tonumber(b[2]) or now
-tokens = math.min(cap, tokens + (now - at) * rate)
-local wait = 0
-if tokens >= 1 then
-  tokens = tokens - 1
-else
-  wait = math.ceil((1 - tokens) / rate / 1000)
+local state = {}
+for i, key in ipairs(KEYS) do
+  local cap = tonumber(ARGV[i * 3 - 2])
+  local mode = ARGV[i * 3 - 1]
+  local amount = tonumber(ARGV[i * 3])
+  local rate = cap / 60000.0
+  local b = redis.call('HMGET', key, 'tokens', 'at')
+  local tokens = tonumber(b[1]) or cap
+  local at = tonumber(b[2]) or now
+  tokens = math.min(cap, tokens + math.max(0, now - at) * rate)
+  if mode == 'take' then
+    if tokens < amount then
+      return {i, math.max(1, math.ceil((amount - tokens) / rate / 1000))}
+    end
+    tokens = tokens - amount
+  elseif mode == 'admit' then
+    if tokens <= 0 then
+      return {i, math.max(1, math.ceil((1 - tokens) / rate / 1000))}
+    end
+  else
+    tokens = math.max(-cap * 10, tokens - amount)
+  end
+  state[i] = {tokens, math.ceil((cap - tokens) / rate) + 1000}
 end
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', now)
-redis.call('PEXPIRE', KEYS[1], 120000)
-return wait
+for i, key in ipairs(KEYS) do
+  redis.call('HSET', key, 'tokens', tostring(state[i][1]), 'at', now)
+  redis.call('PEXPIRE', key, state[i][2])
+end
+return {0, 0}
 ",
             )
         });
+        if meters.is_empty() {
+            return Ok(None);
+        }
+        let mut inv = SCRIPT.prepare_invoke();
+        for m in meters {
+            let (mode, amount) = match m.op {
+                MeterOp::Take => ("take", 1.0),
+                MeterOp::Admit => ("admit", 0.0),
+                MeterOp::Charge(n) => ("charge", n),
+            };
+            inv.key(format!("{}{}", self.prefix, m.key))
+                .arg(m.per_minute)
+                .arg(mode)
+                .arg(amount);
+        }
         let mut c = self.conn.clone();
-        let wait: u64 = SCRIPT
-            .key(format!(
-                "{}rate:{key}",
-                self.hash.trim_end_matches("quarantine")
-            ))
-            .arg(per_minute)
-            .invoke_async(&mut c)
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok((wait > 0).then_some(wait.max(1)))
+        let (i, wait): (usize, u64) = inv.invoke_async(&mut c).await.map_err(|e| e.to_string())?;
+        Ok((i > 0).then(|| (i - 1, wait.max(1))))
     }
 
     async fn subscribe(&self) -> Result<redis::aio::PubSubStream, String> {

@@ -226,6 +226,11 @@ impl Limits {
         Ok(permit)
     }
 
+    /// The limits in effect.
+    pub fn config(&self) -> &LimitsConfig {
+        &self.config
+    }
+
     /// The per-key request rate (0: off).
     pub fn key_requests_per_minute(&self) -> u32 {
         self.config.key_requests_per_minute

@@ -5,6 +5,7 @@
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
@@ -52,6 +53,8 @@ pub struct Metrics {
     duration: Family<RouteLabel, Histogram>,
     upstream: Family<RouteLabel, Histogram>,
     tokens: Family<TokenKind, Counter>,
+    audit_records: Counter,
+    audit_checkpoint: Gauge,
 }
 
 impl Default for Metrics {
@@ -104,6 +107,18 @@ impl Metrics {
             "Tokens reported by upstreams' usage, by route and kind",
             tokens.clone(),
         );
+        let audit_records = Counter::default();
+        let audit_checkpoint = Gauge::default();
+        registry.register(
+            "audit_records",
+            "Decision records this process wrote to the audit log",
+            audit_records.clone(),
+        );
+        registry.register(
+            "audit_last_checkpoint_timestamp_seconds",
+            "Unix time of the audit log's last signed checkpoint (0: none yet)",
+            audit_checkpoint.clone(),
+        );
         Self {
             registry,
             requests,
@@ -112,6 +127,8 @@ impl Metrics {
             duration,
             upstream,
             tokens,
+            audit_records,
+            audit_checkpoint,
         }
     }
 
@@ -168,6 +185,17 @@ impl Metrics {
             .inc_by(n);
     }
 
+    /// One record written to the audit log.
+    pub fn audit_record(&self) {
+        self.audit_records.inc();
+    }
+
+    /// When the audit log was last checkpointed (Unix seconds).
+    pub fn audit_checkpoint(&self, unix_seconds: u64) {
+        self.audit_checkpoint
+            .set(i64::try_from(unix_seconds).unwrap_or(i64::MAX));
+    }
+
     /// The OpenMetrics text.
     pub fn render(&self) -> String {
         let mut out = String::new();
@@ -188,7 +216,17 @@ mod tests {
         m.block("GRD101 prompt-injection");
         m.limited("rate");
         m.tokens("chat", "prompt", 12);
+        m.audit_record();
+        m.audit_checkpoint(1_790_000_000);
         let text = m.render();
+        assert!(
+            text.contains("aigis_gateway_audit_records_total 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("aigis_gateway_audit_last_checkpoint_timestamp_seconds 1790000000"),
+            "{text}"
+        );
         assert!(
             text.contains("aigis_gateway_requests_total{route=\"chat\",decision=\"allow\"} 1"),
             "{text}"

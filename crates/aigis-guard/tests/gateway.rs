@@ -1246,11 +1246,12 @@ async fn mutual_tls_upstreams_get_the_routes_client_certificate() {
     );
 }
 
-#[tokio::test]
-async fn replicas_draw_one_keys_rate_from_redis() {
+/// Two gateways sharing one key store and one Redis prefix (fresh for each call), with
+/// `limits`; their `Env`s (same key), or `None` when the Redis test server is not configured.
+async fn replicas(limits: Value) -> Option<(Env, Env)> {
     let Ok(url) = std::env::var("AIGIS_TEST_REDIS_URL") else {
         eprintln!("skipped: AIGIS_TEST_REDIS_URL is not set (the real Redis server test)");
-        return;
+        return None;
     };
     let up = upstream(Arc::new(AtomicUsize::new(0))).await;
     let shared_dir = tempfile::tempdir().unwrap();
@@ -1269,7 +1270,7 @@ async fn replicas_draw_one_keys_rate_from_redis() {
             "keys": store_path.to_str().unwrap(),
             "state": url,
             "state-prefix": prefix,
-            "limits": {"key-requests-per-minute": 4, "ip-requests-per-minute": 0},
+            "limits": limits,
             "routes": [{"name": "chat", "kind": "openai", "prefix": "/v1", "upstream": format!("http://{up}")}],
         }))
         .unwrap();
@@ -1287,14 +1288,28 @@ async fn replicas_draw_one_keys_rate_from_redis() {
         gws.push(bound.local_addr().unwrap());
         tokio::spawn(bound.serve(std::future::pending()));
     }
-    let env = |gw| Env {
+    // The key store's directory lives as long as the first replica's Env (the test).
+    let env = |gw, dir| Env {
         gw,
         key: key.clone(),
         store: KeyStore::open(&store_path).unwrap(),
         calls: Arc::new(AtomicUsize::new(0)),
-        _dir: tempfile::tempdir().unwrap(),
+        _dir: dir,
     };
-    let (a, b) = (env(gws[0]), env(gws[1]));
+    Some((
+        env(gws[0], shared_dir),
+        env(gws[1], tempfile::tempdir().unwrap()),
+    ))
+}
+
+#[tokio::test]
+async fn replicas_draw_one_keys_rate_from_redis() {
+    let Some((a, b)) =
+        replicas(json!({"key-requests-per-minute": 4, "ip-requests-per-minute": 0})).await
+    else {
+        return;
+    };
+    let key = a.key.clone();
     // Four per minute in all, whichever replica the requests reach.
     for e in [&a, &b, &a, &b] {
         let (s, _, _) = send(e, "GET", "/v1/models", Some(&key), None).await;
@@ -1309,4 +1324,69 @@ async fn replicas_draw_one_keys_rate_from_redis() {
     assert_eq!(error_code(&b2), "rate_limit_exceeded");
     let wait: u64 = h["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=15).contains(&wait), "{wait}");
+}
+
+#[tokio::test]
+async fn replicas_share_client_address_rates_through_redis() {
+    let Some((a, b)) =
+        replicas(json!({"key-requests-per-minute": 0, "ip-requests-per-minute": 3})).await
+    else {
+        return;
+    };
+    // Three per minute from 127.0.0.1 in all; a wrong key counts too (guessing is slowed).
+    let (s, _, _) = send(
+        &a,
+        "GET",
+        "/v1/models",
+        Some("aigis_wrong_key_0000000000"),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    for e in [&b, &a] {
+        let (s, _, _) = send(e, "GET", "/v1/models", Some(&a.key), None).await;
+        assert_eq!(s, StatusCode::OK);
+    }
+    let (s, _, body) = send(&b, "GET", "/v1/models", Some(&a.key), None).await;
+    assert_eq!(
+        s,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the fourth request from the address"
+    );
+    assert_eq!(error_code(&body), "rate_limit_exceeded");
+}
+
+#[tokio::test]
+async fn replicas_spend_one_token_budget_through_redis() {
+    let Some((a, b)) = replicas(json!({
+        "key-requests-per-minute": 0,
+        "ip-requests-per-minute": 0,
+        "key-tokens-per-minute": 20,
+    }))
+    .await
+    else {
+        return;
+    };
+    // As on one gateway (token_budgets_follow_the_upstreams_usage): 20 → 13 → 6 → -1, the
+    // fourth refused — though no replica alone has spent its own budget (at most 14).
+    let mut refused = None;
+    for (i, e) in [&a, &b, &a, &b, &a].into_iter().enumerate() {
+        let (s, _, body) = send(
+            e,
+            "POST",
+            "/v1/chat/completions",
+            Some(&a.key),
+            Some(chat("What is the capital of Peru?", false)),
+        )
+        .await;
+        if s == StatusCode::TOO_MANY_REQUESTS {
+            assert_eq!(error_code(&body), "token_budget_exceeded");
+            refused = Some(i + 1);
+            break;
+        }
+        assert_eq!(s, StatusCode::OK);
+        // The shared charge is sent in the background; let it land before the next request.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(refused, Some(4));
 }

@@ -86,6 +86,9 @@ pub enum AuditError {
     /// objects, or uses a reserved field.
     #[error("audit record rejected: {0}")]
     Record(String),
+    /// The store could not take records or a checkpoint (the database is down, the disk full).
+    #[error("audit store: {0}")]
+    Store(String),
     /// The existing log cannot be continued (it does not verify).
     #[error("existing audit log {path} does not verify: {message}")]
     Broken {
@@ -105,22 +108,99 @@ pub enum Fsync {
     Checkpoint,
 }
 
-/// An open audit log.
-pub struct AuditLog {
+/// Where a chain's records and checkpoints are kept: JSON Lines files ([`FileStore`]) or
+/// PostgreSQL ([`crate::audit_pg::PgStore`]).
+pub trait AuditStore: Send {
+    /// Stores `lines` (canonical records, no newline), whose sequence numbers start at
+    /// `first_seq`, before returning — durably as far as the store's policy promises.
+    fn write(&mut self, first_seq: u64, lines: &[String]) -> Result<(), AuditError>;
+    /// Makes every written record durable, then stores a signed checkpoint note covering the
+    /// first `size` records.
+    fn checkpoint(&mut self, size: u64, note: &str) -> Result<(), AuditError>;
+    /// Whether the store wants a checkpoint now and [`AuditStore::seal`] after it (a file
+    /// segment that reached its size).
+    fn wants_seal(&self) -> bool {
+        false
+    }
+    /// Seals the current segment (called right after a checkpoint).
+    fn seal(&mut self) -> Result<(), AuditError> {
+        Ok(())
+    }
+}
+
+/// The JSON Lines store: records in the log file (sealed into numbered segments at a size),
+/// checkpoints in `<log>.checkpoints` and an optional second file.
+pub struct FileStore {
     path: PathBuf,
     file: File,
     checkpoints: PathBuf,
     sink: Option<PathBuf>,
+    fsync: Fsync,
+    rotate_bytes: Option<u64>,
+    bytes: u64,
+    buf: Vec<u8>,
+}
+
+impl AuditStore for FileStore {
+    fn write(&mut self, _first_seq: u64, lines: &[String]) -> Result<(), AuditError> {
+        self.buf.clear();
+        for l in lines {
+            self.buf.extend_from_slice(l.as_bytes());
+            self.buf.push(b'\n');
+        }
+        // One write for the batch: a reader never sees half a record unless the disk fails.
+        self.file.write_all(&self.buf).map_err(io(&self.path))?;
+        if self.fsync == Fsync::Always {
+            self.file.sync_data().map_err(io(&self.path))?;
+        }
+        self.bytes += self.buf.len() as u64;
+        Ok(())
+    }
+
+    fn checkpoint(&mut self, _size: u64, note: &str) -> Result<(), AuditError> {
+        self.file.sync_data().map_err(io(&self.path))?;
+        let line = format!("{}\n", Value::from(note));
+        for p in std::iter::once(&self.checkpoints).chain(self.sink.as_ref()) {
+            let mut f = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .map_err(io(p))?;
+            f.write_all(line.as_bytes()).map_err(io(p))?;
+            f.sync_data().map_err(io(p))?;
+        }
+        Ok(())
+    }
+
+    fn wants_seal(&self) -> bool {
+        self.rotate_bytes.is_some_and(|max| self.bytes >= max)
+    }
+
+    /// Renames the active file to the next segment number and starts a fresh one.
+    fn seal(&mut self) -> Result<(), AuditError> {
+        let n = segments(&self.path).len() + 1;
+        let mut sealed = self.path.as_os_str().to_owned();
+        sealed.push(format!(".{n:06}"));
+        std::fs::rename(&self.path, &sealed).map_err(io(&self.path))?;
+        self.file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+            .map_err(io(&self.path))?;
+        self.bytes = 0;
+        Ok(())
+    }
+}
+
+/// An open audit log: the chain's state (tree edge, last leaf, signing key) over a store.
+pub struct AuditLog {
+    store: Box<dyn AuditStore>,
     log_id: String,
     key: LogKey,
     frontier: Frontier,
     prev: Hash,
     every: u64,
-    fsync: Fsync,
     since_checkpoint: u64,
-    /// Seal the active file into a numbered segment once it holds this many bytes.
-    rotate_bytes: Option<u64>,
-    bytes: u64,
 }
 
 /// The sealed segments of a log, oldest first: `<log>.000001`, `<log>.000002`, …
@@ -198,7 +278,7 @@ impl AuditLog {
         rotate_bytes: Option<u64>,
     ) -> Result<Self, AuditError> {
         let checkpoints = checkpoints_path(path);
-        let (frontier, prev, log_id) = if path.exists() || !segments(path).is_empty() {
+        let report = if path.exists() || !segments(path).is_empty() {
             let report = verify(path, &key.verifier());
             if let Some(bad) = report.problem {
                 return Err(AuditError::Broken {
@@ -206,32 +286,46 @@ impl AuditLog {
                     message: bad,
                 });
             }
-            (report.frontier, report.prev, report.log_id)
+            report
         } else {
-            (Frontier::default(), [0; 32], None)
+            Verification::default()
         };
-        let log_id = log_id.unwrap_or_else(|| key.name().to_string());
         let file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(path)
             .map_err(io(path))?;
         let bytes = file.metadata().map_or(0, |m| m.len());
-        Ok(Self {
+        let store = FileStore {
             path: path.to_path_buf(),
             file,
             checkpoints,
             sink,
-            log_id,
-            key,
-            frontier,
-            prev,
-            every: every.max(1),
             fsync,
-            since_checkpoint: 0,
             rotate_bytes: rotate_bytes.filter(|b| *b > 0),
             bytes,
-        })
+            buf: Vec::new(),
+        };
+        Ok(Self::resume(Box::new(store), key, every, report))
+    }
+
+    /// Continues the chain `report` describes (a verified store) on `store`.
+    pub fn resume(
+        store: Box<dyn AuditStore>,
+        key: LogKey,
+        every: u64,
+        report: Verification,
+    ) -> Self {
+        let log_id = report.log_id.unwrap_or_else(|| key.name().to_string());
+        Self {
+            store,
+            log_id,
+            key,
+            frontier: report.frontier,
+            prev: report.prev,
+            every: every.max(1),
+            since_checkpoint: 0,
+        }
     }
 
     /// Records in the log.
@@ -244,84 +338,96 @@ impl AuditLog {
         self.frontier.is_empty()
     }
 
+    /// Records appended since the last checkpoint.
+    pub fn unchecked(&self) -> u64 {
+        self.since_checkpoint
+    }
+
     /// Appends `record` (a JSON object; `log_id`, `seq` and `prev` are added) and returns its
     /// sequence number once it is written.
     pub fn append(&mut self, record: Map<String, Value>) -> Result<u64, AuditError> {
-        if let Some(k) = RESERVED.iter().find(|k| record.contains_key(**k)) {
-            return Err(AuditError::Record(format!("field `{k}` is reserved")));
-        }
-        let mut record = record;
-        let seq = self.frontier.len();
-        record.insert("log_id".into(), Value::String(self.log_id.clone()));
-        record.insert("seq".into(), Value::from(seq));
-        record.insert("prev".into(), Value::String(aigis_sign::hex(&self.prev)));
-        let v = Value::Object(record);
-        if !only_integers(&v) {
-            return Err(AuditError::Record(
-                "numbers must be integers (scale fractions: milli-scores, microseconds)".into(),
-            ));
-        }
-        let mut line = aigis_sign::canonical::to_string(&v);
-        let leaf = merkle::leaf_hash(line.as_bytes());
-        line.push('\n');
-        // One write: a reader never sees half a record unless the disk itself fails.
-        self.file
-            .write_all(line.as_bytes())
-            .map_err(io(&self.path))?;
-        if self.fsync == Fsync::Always {
-            self.file.sync_data().map_err(io(&self.path))?;
-        }
-        self.frontier.push(leaf);
-        self.prev = leaf;
-        self.bytes += line.len() as u64;
-        self.since_checkpoint += 1;
-        if self.since_checkpoint >= self.every {
-            self.checkpoint()?;
-        }
-        if self.rotate_bytes.is_some_and(|max| self.bytes >= max) {
-            self.rotate()?;
-        }
-        Ok(seq)
+        self.append_batch(vec![record])
+            .pop()
+            .unwrap_or_else(|| Err(AuditError::Record("nothing appended".into())))
     }
 
-    /// Seals the active file: a checkpoint covering it, then a rename to the next segment
-    /// number and a fresh active file.
-    fn rotate(&mut self) -> Result<(), AuditError> {
-        self.checkpoint()?;
-        let n = segments(&self.path).len() + 1;
-        let mut sealed = self.path.as_os_str().to_owned();
-        sealed.push(format!(".{n:06}"));
-        std::fs::rename(&self.path, &sealed).map_err(io(&self.path))?;
-        self.file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)
-            .map_err(io(&self.path))?;
-        self.bytes = 0;
-        Ok(())
+    /// Appends records in order with one store write (one disk flush or one database round
+    /// trip for all of them): the results, in order, are their sequence numbers or why they
+    /// were not written. Rejected records (reserved fields, fractions) take no place in the
+    /// chain; if the store fails, none of the batch is in the chain.
+    pub fn append_batch(
+        &mut self,
+        records: Vec<Map<String, Value>>,
+    ) -> Vec<Result<u64, AuditError>> {
+        let mut results: Vec<Result<u64, AuditError>> = Vec::with_capacity(records.len());
+        let mut lines = Vec::with_capacity(records.len());
+        let mut leaves = Vec::with_capacity(records.len());
+        let first = self.frontier.len();
+        let mut prev = self.prev;
+        for mut record in records {
+            if let Some(k) = RESERVED.iter().find(|k| record.contains_key(**k)) {
+                results.push(Err(AuditError::Record(format!("field `{k}` is reserved"))));
+                continue;
+            }
+            let seq = first + lines.len() as u64;
+            record.insert("log_id".into(), Value::String(self.log_id.clone()));
+            record.insert("seq".into(), Value::from(seq));
+            record.insert("prev".into(), Value::String(aigis_sign::hex(&prev)));
+            let v = Value::Object(record);
+            if !only_integers(&v) {
+                results.push(Err(AuditError::Record(
+                    "numbers must be integers (scale fractions: milli-scores, microseconds)".into(),
+                )));
+                continue;
+            }
+            let line = aigis_sign::canonical::to_string(&v);
+            prev = merkle::leaf_hash(line.as_bytes());
+            leaves.push(prev);
+            lines.push(line);
+            results.push(Ok(seq));
+        }
+        if lines.is_empty() {
+            return results;
+        }
+        if let Err(e) = self.store.write(first, &lines) {
+            let why = e.to_string();
+            return results
+                .into_iter()
+                .map(|r| r.and_then(|_| Err(AuditError::Store(why.clone()))))
+                .collect();
+        }
+        for leaf in leaves {
+            self.frontier.push(leaf);
+        }
+        self.prev = prev;
+        self.since_checkpoint += lines.len() as u64;
+        // The records are stored; a checkpoint that fails afterwards is reported on each (the
+        // caller refuses service rather than run without signatures).
+        let due = self.since_checkpoint >= self.every || self.store.wants_seal();
+        if due && let Err(e) = self.checkpoint() {
+            let why = e.to_string();
+            return results
+                .into_iter()
+                .map(|r| r.and_then(|_| Err(AuditError::Store(why.clone()))))
+                .collect();
+        }
+        results
     }
 
-    /// Signs and appends a checkpoint of the whole log (to the sink too), after flushing the
-    /// records it covers.
+    /// Signs and stores a checkpoint of the whole log (to the sink too), after making the
+    /// records it covers durable; seals the store's segment when it asked for it.
     pub fn checkpoint(&mut self) -> Result<(), AuditError> {
-        self.file.sync_data().map_err(io(&self.path))?;
         let cp = Checkpoint {
             origin: self.key.name().to_string(),
             size: self.frontier.len(),
             root: self.frontier.root(),
         };
         let note = self.key.sign(&cp.body());
-        let line = format!("{}\n", Value::from(note));
-        for p in std::iter::once(&self.checkpoints).chain(self.sink.as_ref()) {
-            let mut f = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(p)
-                .map_err(io(p))?;
-            f.write_all(line.as_bytes()).map_err(io(p))?;
-            f.sync_data().map_err(io(p))?;
-        }
+        self.store.checkpoint(cp.size, &note)?;
         self.since_checkpoint = 0;
+        if self.store.wants_seal() {
+            self.store.seal()?;
+        }
         Ok(())
     }
 }
@@ -348,6 +454,7 @@ pub struct Verification {
 /// A checkpoint whose signature verified: where it is, and what it commits to.
 struct Signed {
     index: usize,
+    at: String,
     size: u64,
     root: Hash,
 }
@@ -355,35 +462,68 @@ struct Signed {
 /// Checks the log at `path` (its sealed segments, then the active file) and its checkpoints
 /// against `verifier`. Memory stays O(log n): roots are compared as the records stream past.
 pub fn verify(path: &Path, verifier: &NoteVerifier) -> Verification {
-    let mut out = Verification::default();
     let cps = checkpoints_path(path);
-    let mut signed: Vec<Signed> = Vec::new();
+    let mut notes = Vec::new();
     if let Ok(text) = std::fs::read_to_string(&cps) {
         for (n, line) in text.lines().enumerate() {
-            let bad = |why: String| {
-                Some(format!(
-                    "checkpoint {n} ({}:{}): {why}",
-                    cps.display(),
-                    n + 1
-                ))
-            };
-            let Some(note) = serde_json::from_str::<Value>(line)
+            let note = serde_json::from_str::<Value>(line)
                 .ok()
                 .and_then(|v| v.as_str().map(String::from))
-            else {
-                out.problem = bad("not a JSON string".into());
+                .ok_or_else(|| "not a JSON string".to_string());
+            notes.push((format!("{}:{}", cps.display(), n + 1), note));
+        }
+    }
+    let mut files = segments(path);
+    if path.exists() || files.is_empty() {
+        files.push(path.to_path_buf());
+    }
+    let mut readers = Vec::new();
+    for f in &files {
+        match File::open(f) {
+            Ok(file) => readers.push(BufReader::new(file)),
+            Err(e) => {
+                return Verification {
+                    problem: Some(format!("{}: {e}", f.display())),
+                    ..Verification::default()
+                };
+            }
+        }
+    }
+    let lines = readers
+        .into_iter()
+        .flat_map(|r| r.split(b'\n'))
+        .map(|l| l.map_err(|e| format!("{}: {e}", path.display())));
+    verify_chain(notes, lines, verifier)
+}
+
+/// The verification shared by every store: `notes` are the checkpoints (where each is, and
+/// its signed-note text or why it could not be read), `lines` the records in stored order.
+pub fn verify_chain(
+    notes: Vec<(String, Result<String, String>)>,
+    lines: impl Iterator<Item = Result<Vec<u8>, String>>,
+    verifier: &NoteVerifier,
+) -> Verification {
+    let mut out = Verification::default();
+    let mut signed: Vec<Signed> = Vec::new();
+    for (n, (at, note)) in notes.into_iter().enumerate() {
+        let bad = |why: String| Some(format!("checkpoint {n} ({at}): {why}"));
+        let note = match note {
+            Ok(note) => note,
+            Err(why) => {
+                out.problem = bad(why);
                 return out;
-            };
-            match Checkpoint::open(&note, verifier) {
-                Ok(c) => signed.push(Signed {
-                    index: n,
-                    size: c.size,
-                    root: c.root,
-                }),
-                Err(e) => {
-                    out.problem = bad(format!("signature does not verify: {e}"));
-                    return out;
-                }
+            }
+        };
+        match Checkpoint::open(&note, verifier) {
+            Ok(c) => signed.push(Signed {
+                index: n,
+                at,
+                size: c.size,
+                root: c.root,
+            }),
+            Err(e) => {
+                out.problem = bad(format!("signature does not verify: {e}"));
+                return out;
             }
         }
     }
@@ -394,11 +534,8 @@ pub fn verify(path: &Path, verifier: &NoteVerifier) -> Verification {
         while let Some(c) = by_size.get(*next).filter(|c| c.size == frontier.len()) {
             if frontier.root() != c.root {
                 out.problem = Some(format!(
-                    "checkpoint {} ({}:{}): the first {} records do not match the signed root: altered",
-                    c.index,
-                    cps.display(),
-                    c.index + 1,
-                    c.size
+                    "checkpoint {} ({}): the first {} records do not match the signed root: altered",
+                    c.index, c.at, c.size
                 ));
                 return false;
             }
@@ -411,27 +548,12 @@ pub fn verify(path: &Path, verifier: &NoteVerifier) -> Verification {
     if !check(&out.frontier.clone(), &mut next, &mut out) {
         return out;
     }
-    let mut files = segments(path);
-    if path.exists() || files.is_empty() {
-        files.push(path.to_path_buf());
-    }
-    let mut readers = Vec::new();
-    for f in &files {
-        match File::open(f) {
-            Ok(file) => readers.push(BufReader::new(file)),
-            Err(e) => {
-                out.problem = Some(format!("{}: {e}", f.display()));
-                return out;
-            }
-        }
-    }
     let mut prev = [0u8; 32];
-    let lines = readers.into_iter().flat_map(|r| r.split(b'\n'));
     for (n, line) in lines.enumerate() {
         let line = match line {
             Ok(l) => l,
             Err(e) => {
-                out.problem = Some(format!("{}: {e}", path.display()));
+                out.problem = Some(e);
                 return out;
             }
         };
@@ -481,10 +603,9 @@ pub fn verify(path: &Path, verifier: &NoteVerifier) -> Verification {
     }
     if let Some(c) = by_size.get(next) {
         out.problem = Some(format!(
-            "checkpoint {} ({}:{}): signed for {} records but the log has {}: truncated after record {}",
+            "checkpoint {} ({}): signed for {} records but the log has {}: truncated after record {}",
             c.index,
-            cps.display(),
-            c.index + 1,
+            c.at,
             c.size,
             out.records,
             out.records.saturating_sub(1)

@@ -70,7 +70,8 @@ pub enum AuditCommand {
     /// the log truncated behind its last signed checkpoint (the first bad record is named), 2
     /// usage error.
     Verify {
-        /// The log (JSON Lines; checkpoints in LOG.checkpoints).
+        /// The log: JSON Lines (checkpoints in LOG.checkpoints), or a `postgres://` URL (the
+        /// chain whose log_id is the key's name).
         #[arg(long)]
         log: PathBuf,
         /// The verifier key (the `.pub` written by `aigis audit keygen`).
@@ -87,8 +88,8 @@ pub enum GuardCommand {
     Classify(GuardClassifyArgs),
     /// List the input scanners of the chain in effect, in order.
     Scanners(GuardConfigArgs),
-    /// Run the gateway of [guard.serve] (HTTP and HTTPS; a PostgreSQL audit store is not built
-    /// yet). Stops on Ctrl-C or SIGTERM after requests in flight.
+    /// Run the gateway of [guard.serve] (HTTP and HTTPS; audit log in files or PostgreSQL).
+    /// Stops on Ctrl-C or SIGTERM after requests in flight.
     Serve(GuardServeArgs),
     /// API keys of the gateway: create (shown once), list, revoke.
     #[command(subcommand)]

@@ -288,10 +288,24 @@ pub fn audit(c: &crate::cli::AuditCommand) -> Result<u8> {
                 .with_context(|| format!("reading {}", key.display()))?;
             let verifier = NoteVerifier::parse(text.trim())
                 .map_err(|e| anyhow!("{}: not an audit verifier key: {e}", key.display()))?;
-            if !log.exists() {
-                anyhow::bail!("{}: no such audit log", log.display());
+            let shown = log.to_string_lossy();
+            let r = if shown.starts_with("postgres://") || shown.starts_with("postgresql://") {
+                // The chain whose log_id is the key's name: one per gateway node.
+                aigis_monitor::audit_pg::verify_postgres(&shown, &verifier)
+                    .map_err(|e| anyhow!("{e}"))?
+            } else {
+                if !log.exists() {
+                    anyhow::bail!("{}: no such audit log", log.display());
+                }
+                aigis_monitor::audit::verify(log, &verifier)
+            };
+            if r.records == 0 && r.checkpoints == 0 && r.problem.is_none() {
+                eprintln!(
+                    "aigis audit: {} holds no record of log `{}`",
+                    aigis_monitor::audit_pg::redact_url(&shown),
+                    verifier.name()
+                );
             }
-            let r = aigis_monitor::audit::verify(log, &verifier);
             match r.problem {
                 None => {
                     eprintln!(
@@ -301,7 +315,7 @@ pub fn audit(c: &crate::cli::AuditCommand) -> Result<u8> {
                     Ok(0)
                 }
                 Some(p) => {
-                    println!("{}: {p}", log.display());
+                    println!("{}: {p}", aigis_monitor::audit_pg::redact_url(&shown));
                     Ok(1)
                 }
             }

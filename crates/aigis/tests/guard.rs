@@ -472,15 +472,15 @@ fn tiny_upstream() -> std::net::SocketAddr {
     addr
 }
 
+/// Starts `aigis guard serve` with the audit log at `audit_path` (a file under `d` or a
+/// PostgreSQL URL), puts it under load from a thread, kills it with SIGKILL and returns the
+/// API key and how many requests were answered 200.
 #[cfg(unix)]
-#[test]
-fn the_audit_log_records_every_answered_request_and_survives_kill_9() {
+fn kill_9_under_load(d: &std::path::Path, audit_path: &str, key_name: &str) -> (String, usize) {
     use std::io::{BufRead, BufReader, Read, Write};
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
     let up = tiny_upstream();
     aigis()
-        .args(["audit", "keygen", "--name", "test.aigis/audit", "-o"])
+        .args(["audit", "keygen", "--name", key_name, "-o"])
         .arg(d.join("audit.key"))
         .assert()
         .success();
@@ -493,11 +493,10 @@ fn the_audit_log_records_every_answered_request_and_survives_kill_9() {
         .stdout
         .clone();
     let key = String::from_utf8(key_out).unwrap().trim().to_string();
-    std::fs::create_dir(d.join("audit")).unwrap();
     std::fs::write(
         d.join("aigis.toml"),
         format!(
-            "[guard.serve]\nlisten = \"127.0.0.1:0\"\nkeys = \"keys.db\"\n[guard.serve.limits]\nkey-requests-per-minute = 0\nip-requests-per-minute = 0\n[guard.serve.audit]\npath = \"audit/gw.jsonl\"\nkey = \"audit.key\"\ncheckpoint-every = 5\n[[guard.serve.routes]]\nname = \"chat\"\nkind = \"openai\"\nprefix = \"/v1\"\nupstream = \"http://{up}\"\n"
+            "[guard.serve]\nlisten = \"127.0.0.1:0\"\nkeys = \"keys.db\"\n[guard.serve.limits]\nkey-requests-per-minute = 0\nip-requests-per-minute = 0\n[guard.serve.audit]\npath = \"{audit_path}\"\nkey = \"audit.key\"\ncheckpoint-every = 5\n[[guard.serve.routes]]\nname = \"chat\"\nkind = \"openai\"\nprefix = \"/v1\"\nupstream = \"http://{up}\"\n"
         ),
     )
     .unwrap();
@@ -565,13 +564,12 @@ fn the_audit_log_records_every_answered_request_and_survives_kill_9() {
         answered > 20,
         "only {answered} requests answered before the kill"
     );
+    let _ = err.read_to_string(&mut String::new());
+    (key, answered)
+}
 
-    let log = d.join("audit/gw.jsonl");
-    let text = std::fs::read_to_string(&log).unwrap();
-    let records: Vec<Value> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+/// What every record of a killed gateway's log must show.
+fn check_killed_log(records: &[Value], text: &str, key: &str, answered: usize) {
     let recorded_ok = records.iter().filter(|r| r["status"] == 200).count();
     assert!(
         recorded_ok >= answered,
@@ -593,6 +591,23 @@ fn the_audit_log_records_every_answered_request_and_survives_kill_9() {
         (&json!(9), &json!(2)),
         "token counts from the upstream's usage"
     );
+}
+
+#[cfg(unix)]
+#[test]
+fn the_audit_log_records_every_answered_request_and_survives_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("audit")).unwrap();
+    let (key, answered) = kill_9_under_load(d, "audit/gw.jsonl", "test.aigis/audit");
+
+    let log = d.join("audit/gw.jsonl");
+    let text = std::fs::read_to_string(&log).unwrap();
+    let records: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    check_killed_log(&records, &text, &key, answered);
 
     let pub_key = d.join("audit.key.pub");
     aigis()
@@ -623,5 +638,76 @@ fn the_audit_log_records_every_answered_request_and_survives_kill_9() {
         "{}",
         String::from_utf8_lossy(&out)
     );
-    let _ = err.read_to_string(&mut String::new());
+}
+
+#[cfg(unix)]
+#[test]
+fn the_postgres_audit_store_survives_kill_9_and_verifies() {
+    let Ok(url) = std::env::var("AIGIS_TEST_POSTGRES_URL") else {
+        eprintln!("SKIPPED: AIGIS_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let log_id = format!("test.aigis/gw-{}-{nanos}", std::process::id());
+    let (key, answered) = kill_9_under_load(d, &url, &log_id);
+
+    let mut db = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let lines: Vec<String> = db
+        .query(
+            "SELECT line FROM aigis_audit_records WHERE log_id = $1 ORDER BY seq",
+            &[&log_id],
+        )
+        .unwrap()
+        .into_iter()
+        .map(|r| r.get(0))
+        .collect();
+    let text = lines.join("\n");
+    let records: Vec<Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    check_killed_log(&records, &text, &key, answered);
+
+    let pub_key = d.join("audit.key.pub");
+    let out = aigis()
+        .args(["audit", "verify", "--log", &url, "--key"])
+        .arg(&pub_key)
+        .assert()
+        .success()
+        .get_output()
+        .stderr
+        .clone();
+    assert!(
+        String::from_utf8_lossy(&out).contains(&format!("{} records", records.len())),
+        "{}",
+        String::from_utf8_lossy(&out)
+    );
+    // A record removed in the database is caught and named.
+    db.execute(
+        "DELETE FROM aigis_audit_records WHERE log_id = $1 AND seq = 3",
+        &[&log_id],
+    )
+    .unwrap();
+    let out = aigis()
+        .args(["audit", "verify", "--log", &url, "--key"])
+        .arg(&pub_key)
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    assert!(
+        String::from_utf8_lossy(&out).contains("record 3 "),
+        "{}",
+        String::from_utf8_lossy(&out)
+    );
+    for t in ["aigis_audit_records", "aigis_audit_checkpoints"] {
+        db.execute(&format!("DELETE FROM {t} WHERE log_id = $1"), &[&log_id])
+            .unwrap();
+    }
 }
