@@ -6,3 +6,4 @@
 pub mod audit;
 pub mod audit_pg;
 pub mod audit_writer;
+pub mod drift;

@@ -53,6 +53,60 @@ pub enum Command {
     /// The tamper-evident audit log: signing keys and verification.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Monitoring: data drift between a reference and a current table.
+    #[command(subcommand)]
+    Monitor(MonitorCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MonitorCommand {
+    /// Compare a current table with a reference, column by column: KS (numbers), chi-squared
+    /// (categories), two-proportion z (two values), with effect sizes. Exit 0 no drift, 1
+    /// drift, 2 error.
+    Drift(DriftArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum CorrectionArg {
+    /// A column drifts when p < alpha / (columns tested).
+    Bonferroni,
+    /// Benjamini-Hochberg at false discovery rate alpha.
+    Fdr,
+    /// A column drifts when p < alpha.
+    None,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DriftArgs {
+    /// The reference table (CSV with a header row).
+    #[arg(long, value_name = "FILE")]
+    pub reference: PathBuf,
+    /// The current table (CSV, same columns).
+    #[arg(long, value_name = "FILE")]
+    pub current: PathBuf,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value = "table")]
+    pub format: MachineFormat,
+    /// Write the report to FILE (atomically) instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Significance level.
+    #[arg(long, default_value_t = 0.05)]
+    pub alpha: f64,
+    /// Correction for testing many columns.
+    #[arg(long, value_enum, default_value = "bonferroni")]
+    pub correction: CorrectionArg,
+    /// A column drifts only if its effect size (normed Wasserstein for numbers, Jensen-Shannon
+    /// distance otherwise) is at least this, whatever its p-value.
+    #[arg(long, value_name = "X")]
+    pub min_effect: Option<f64>,
+    /// Fewest values per side for a p-value (fewer: `p_value: null` and a reason).
+    #[arg(long, default_value_t = 30)]
+    pub min_rows: usize,
+    /// Column types instead of inference: a TOML file of `name = "numeric" | "categorical" |
+    /// "binary" | "skip"` under `[columns]`.
+    #[arg(long, value_name = "FILE")]
+    pub schema: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -26,6 +26,7 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
         Command::Data(c) => crate::data::data(&c),
         Command::Guard(c) => crate::guard::guard(&c),
         Command::Audit(c) => crate::guard::audit(&c),
+        Command::Monitor(crate::cli::MonitorCommand::Drift(a)) => crate::monitor::drift(&a),
     }
 }
 

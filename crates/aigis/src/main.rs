@@ -8,6 +8,7 @@ mod commands;
 mod data;
 mod guard;
 mod integrity;
+mod monitor;
 
 use std::process::ExitCode;
 

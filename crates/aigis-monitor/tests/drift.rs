@@ -1,0 +1,242 @@
+#![allow(clippy::unwrap_used)]
+//! Drift statistics against SciPy's values (fixtures made by `fixtures/drift/gen_fixtures.py`).
+
+use std::path::PathBuf;
+
+use aigis_monitor::drift::{self, ColumnType, Correction, Options, stats};
+use serde_json::Value;
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/drift")
+        .join(name)
+}
+
+fn close(got: f64, want: f64, rel: f64, what: &str) {
+    let ok = (got - want).abs() <= rel * want.abs() || (got - want).abs() <= 1e-300;
+    assert!(ok, "{what}: got {got:e}, SciPy {want:e}");
+}
+
+#[test]
+fn the_kolmogorov_distribution_matches_scipy_in_every_region() {
+    let v: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("kstwo.json")).unwrap()).unwrap();
+    let rows = v["kstwo"].as_array().unwrap();
+    assert!(rows.len() > 150);
+    let mut bad = Vec::new();
+    for r in rows {
+        let (n, d, want) = (
+            r[0].as_u64().unwrap(),
+            r[1].as_f64().unwrap(),
+            r[2].as_f64().unwrap(),
+        );
+        let got = stats::kolmogorov_sf(n, d);
+        // Above n = 1,013,904 SciPy's one-sided Smirnov tail switches to an asymptotic
+        // expansion while aigis keeps summing it exactly: they differ there by up to 1e-4
+        // relative, at p-values of 1e-7 and below (8.4e-5 at p = 8.5e-18).
+        let rel = if n > 1_013_904 { 1e-4 } else { 1e-8 };
+        if (got - want).abs() > rel * want.abs() && (got - want).abs() > 1e-300 {
+            bad.push(format!("kstwo.sf({d}, {n}): got {got:e}, SciPy {want:e}"));
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+    for r in v["chi2"].as_array().unwrap() {
+        let (x, k, want) = (
+            r[0].as_f64().unwrap(),
+            r[1].as_f64().unwrap(),
+            r[2].as_f64().unwrap(),
+        );
+        close(
+            stats::chi2_sf(x, k),
+            want,
+            1e-10,
+            &format!("chi2.sf({x}, {k})"),
+        );
+    }
+    for r in v["norm"].as_array().unwrap() {
+        let (z, want) = (r[0].as_f64().unwrap(), r[1].as_f64().unwrap());
+        close(stats::normal_sf(z), want, 1e-10, &format!("norm.sf({z})"));
+    }
+}
+
+#[test]
+fn every_column_matches_scipy_and_the_verdict_follows() {
+    let report = drift::compare_files(
+        &fixture("ref.csv"),
+        &fixture("cur.csv"),
+        &Options::default(),
+    )
+    .unwrap();
+    let want: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("expected.json")).unwrap()).unwrap();
+    let col = |n: &str| report.columns.iter().find(|c| c.name == n).unwrap();
+    for (name, w) in want.as_object().unwrap() {
+        let c = col(name);
+        assert_eq!(c.test, w["test"].as_str().unwrap(), "{name}");
+        if c.test == "none" {
+            continue;
+        }
+        close(
+            c.statistic.unwrap(),
+            w["statistic"].as_f64().unwrap(),
+            1e-9,
+            &format!("{name} statistic"),
+        );
+        close(
+            c.p_value.unwrap(),
+            w["p_value"].as_f64().unwrap(),
+            1e-6,
+            &format!("{name} p-value"),
+        );
+        let e = c.effect.as_ref().unwrap();
+        close(
+            e.js_distance,
+            w["js_distance"].as_f64().unwrap(),
+            1e-9,
+            &format!("{name} JS"),
+        );
+        close(
+            e.psi,
+            w["psi"].as_f64().unwrap(),
+            1e-9,
+            &format!("{name} PSI"),
+        );
+        if let Some(wn) = w.get("wasserstein_normed") {
+            close(
+                e.wasserstein_normed.unwrap(),
+                wn.as_f64().unwrap(),
+                1e-9,
+                &format!("{name} W"),
+            );
+            assert_eq!(c.n_reference as u64, w["n_reference"].as_u64().unwrap());
+            assert_eq!(c.n_current as u64, w["n_current"].as_u64().unwrap());
+        }
+    }
+    // NaN and empty cells are left out and counted.
+    assert_eq!(
+        (
+            col("income").missing_reference,
+            col("age").missing_reference
+        ),
+        (21, 2)
+    );
+    // Types as documented.
+    assert_eq!(col("plan").kind, ColumnType::Categorical);
+    assert_eq!(col("refused").kind, ColumnType::Binary);
+    assert_eq!(col("note").kind, ColumnType::Skip);
+    assert!(col("note").reason.as_ref().unwrap().contains("free text"));
+    // A constant column does not drift (and is not "insufficient").
+    assert_eq!(col("constant").p_value, Some(1.0));
+    // Shifted income, a new country and the 3% -> 8% refusal rate drift; age and plan do not.
+    let drifted: Vec<&str> = report
+        .columns
+        .iter()
+        .filter(|c| c.drift)
+        .map(|c| c.name.as_str())
+        .collect();
+    assert_eq!(drifted, ["income", "country", "refused"]);
+    assert!(report.dataset_drift);
+}
+
+#[test]
+fn a_minimum_effect_size_keeps_small_but_significant_shifts_quiet() {
+    let o = Options {
+        min_effect: Some(0.15),
+        ..Options::default()
+    };
+    let report = drift::compare_files(&fixture("ref.csv"), &fixture("cur.csv"), &o).unwrap();
+    let drifted: Vec<&str> = report
+        .columns
+        .iter()
+        .filter(|c| c.drift)
+        .map(|c| c.name.as_str())
+        .collect();
+    // income: W 0.35, country: JS 0.157 stay; refused: JS 0.095 is below 0.15.
+    assert_eq!(drifted, ["income", "country"]);
+    let refused = report.columns.iter().find(|c| c.name == "refused").unwrap();
+    assert!(
+        refused
+            .reason
+            .as_ref()
+            .unwrap()
+            .contains("below the minimum")
+    );
+}
+
+#[test]
+fn small_windows_get_no_p_value_and_say_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let (r, c) = (dir.path().join("r.csv"), dir.path().join("c.csv"));
+    std::fs::write(&r, "x,y\n1,a\n2,b\n3,a\n").unwrap();
+    std::fs::write(&c, "x,y\n9,a\n8,b\n").unwrap();
+    let report = drift::compare_files(&r, &c, &Options::default()).unwrap();
+    for col in &report.columns {
+        assert_eq!(col.p_value, None);
+        assert!(
+            col.reason
+                .as_ref()
+                .unwrap()
+                .starts_with("insufficient data"),
+            "{col:?}"
+        );
+    }
+    assert!(!report.dataset_drift);
+}
+
+#[test]
+fn bad_tables_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str, text: &str| {
+        let f = dir.path().join(n);
+        std::fs::write(&f, text).unwrap();
+        f
+    };
+    let good = p("good.csv", "a,b\n1,2\n");
+    let cases = [
+        (
+            p("other.csv", "a,c\n1,2\n"),
+            "only in the reference: b; only in the current: c",
+        ),
+        (
+            p("ragged.csv", "a,b\n1,2\n3\n"),
+            "found record with 1 fields",
+        ),
+        (p("dup.csv", "a,a\n1,2\n"), "appears twice"),
+        (p("empty.csv", ""), "no header row"),
+        (p("latin1.csv", "a,b\n1,\u{0}\n"), ""),
+    ];
+    for (file, msg) in &cases[..4] {
+        let e = drift::compare_files(&good, file, &Options::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(msg), "{e}");
+    }
+    std::fs::write(dir.path().join("bad.csv"), b"a,b\n1,\xff\xfe\n").unwrap();
+    let e = drift::compare_files(&good, &dir.path().join("bad.csv"), &Options::default())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("line 2") && e.contains("not UTF-8"), "{e}");
+    let _ = &cases[4];
+}
+
+#[test]
+fn corrections_and_schemas_change_the_verdict_as_documented() {
+    let mut o = Options {
+        correction: Correction::None,
+        alpha: 0.5,
+        ..Options::default()
+    };
+    let r = drift::compare_files(&fixture("ref.csv"), &fixture("cur.csv"), &o).unwrap();
+    // At alpha 0.5 without correction, age (p 0.36) and plan (p 0.49) drift too.
+    assert_eq!(r.drifted_columns, 5);
+    o.types.insert("income".into(), ColumnType::Skip);
+    o.types.insert("plan".into(), ColumnType::Numeric);
+    let r = drift::compare_files(&fixture("ref.csv"), &fixture("cur.csv"), &o).unwrap();
+    let income = r.columns.iter().find(|c| c.name == "income").unwrap();
+    assert_eq!((income.test, income.p_value), ("none", None));
+    let plan = r.columns.iter().find(|c| c.name == "plan").unwrap();
+    assert_eq!(plan.test, "ks");
+    o.types.insert("nope".into(), ColumnType::Skip);
+    let e = drift::compare_files(&fixture("ref.csv"), &fixture("cur.csv"), &o).unwrap_err();
+    assert!(e.to_string().contains("`nope`"));
+}

@@ -1,0 +1,101 @@
+//! `aigis monitor`: batch drift.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use aigis_monitor::drift::{self, Correction};
+use anyhow::{Context, Result, anyhow};
+
+use crate::cli::{CorrectionArg, DriftArgs, MachineFormat};
+
+pub fn drift(a: &DriftArgs) -> Result<u8> {
+    if !(a.alpha > 0.0 && a.alpha < 1.0) {
+        anyhow::bail!(
+            "--alpha {}: give a level between 0 and 1, e.g. 0.05",
+            a.alpha
+        );
+    }
+    if a.min_effect.is_some_and(|e| !e.is_finite() || e < 0.0) {
+        anyhow::bail!("--min-effect: give a non-negative number");
+    }
+    let types = match &a.schema {
+        Some(p) => drift::read_schema(p).map_err(|e| anyhow!("{e}"))?,
+        None => HashMap::new(),
+    };
+    let options = drift::Options {
+        alpha: a.alpha,
+        correction: match a.correction {
+            CorrectionArg::Bonferroni => Correction::Bonferroni,
+            CorrectionArg::Fdr => Correction::Fdr,
+            CorrectionArg::None => Correction::None,
+        },
+        min_effect: a.min_effect,
+        min_rows: a.min_rows.max(1),
+        types,
+    };
+    let report =
+        drift::compare_files(&a.reference, &a.current, &options).map_err(|e| anyhow!("{e}"))?;
+    let text = match a.format {
+        MachineFormat::Json => format!("{}\n", serde_json::to_string_pretty(&report)?),
+        MachineFormat::Table => table(&report),
+    };
+    match &a.output {
+        Some(p) => aigis_core::fsutil::write_atomic(p, text.as_bytes(), false)
+            .with_context(|| format!("writing {}", p.display()))?,
+        None => print!("{text}"),
+    }
+    Ok(u8::from(report.dataset_drift))
+}
+
+fn num(x: Option<f64>) -> String {
+    match x {
+        None => "-".into(),
+        Some(v) if v != 0.0 && v.abs() < 1e-3 => format!("{v:.2e}"),
+        Some(v) => format!("{v:.4}"),
+    }
+}
+
+fn table(r: &drift::Report) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<24} {:<12} {:<5} {:>10} {:>10} {:>10} {:>8}  drift",
+        "column", "type", "test", "statistic", "p-value", "effect", "psi"
+    );
+    for c in &r.columns {
+        let kind = format!("{:?}", c.kind).to_lowercase();
+        let effect = c.effect.as_ref().map(|e| match c.effect_metric {
+            Some("wasserstein_normed") => e.wasserstein_normed.unwrap_or_default(),
+            _ => e.js_distance,
+        });
+        let _ = writeln!(
+            out,
+            "{:<24} {:<12} {:<5} {:>10} {:>10} {:>10} {:>8}  {}{}",
+            c.name,
+            kind,
+            c.test,
+            num(c.statistic),
+            num(c.p_value),
+            num(effect),
+            num(c.effect.as_ref().map(|e| e.psi)),
+            if c.drift { "DRIFT" } else { "-" },
+            c.reason
+                .as_ref()
+                .map(|m| format!("  ({m})"))
+                .unwrap_or_default()
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\n{} of {} tested columns drifted (alpha {}, {}{}); effect: normed Wasserstein for numbers, Jensen-Shannon distance (base 2) otherwise.\ndataset drift: {}",
+        r.drifted_columns,
+        r.tested_columns,
+        r.alpha,
+        format!("{:?}", r.correction).to_lowercase(),
+        r.min_effect
+            .map(|m| format!(", minimum effect {m}"))
+            .unwrap_or_default(),
+        if r.dataset_drift { "yes" } else { "no" }
+    );
+    out
+}

@@ -1,0 +1,164 @@
+#![allow(clippy::unwrap_used)]
+//! `aigis monitor drift` from the command line: exit codes, the DESIGN §3 JSON, the table,
+//! atomic output and bad input.
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+fn aigis() -> Command {
+    Command::cargo_bin("aigis").unwrap()
+}
+
+fn fixture(name: &str) -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../aigis-monitor/tests/fixtures/drift")
+        .join(name)
+}
+
+#[test]
+fn drift_exits_1_with_the_design_schema_and_0_on_the_same_data() {
+    let out = aigis()
+        .args(["monitor", "drift", "-f", "json", "--reference"])
+        .arg(fixture("ref.csv"))
+        .arg("--current")
+        .arg(fixture("cur.csv"))
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let v: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v["dataset_drift"], true);
+    for c in v["columns"].as_array().unwrap() {
+        for k in ["name", "test", "statistic", "p_value", "drift"] {
+            assert!(c.get(k).is_some(), "{k} missing in {c}");
+        }
+    }
+    let income = v["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "income")
+        .unwrap();
+    assert_eq!(
+        (income["test"].as_str(), income["drift"].as_bool()),
+        (Some("ks"), Some(true))
+    );
+    assert_eq!(v["js_log_base"], 2);
+
+    let out = aigis()
+        .args(["monitor", "drift", "--reference"])
+        .arg(fixture("ref.csv"))
+        .arg("--current")
+        .arg(fixture("ref.csv"))
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.contains("dataset drift: no"), "{text}");
+    assert!(text.contains("0 of 6 tested columns drifted"), "{text}");
+}
+
+#[test]
+fn output_files_are_written_whole_and_bad_input_exits_2_naming_the_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("drift.json");
+    aigis()
+        .args(["monitor", "drift", "-f", "json", "-o"])
+        .arg(&report)
+        .arg("--reference")
+        .arg(fixture("ref.csv"))
+        .arg("--current")
+        .arg(fixture("cur.csv"))
+        .assert()
+        .code(1)
+        .stdout("");
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(v["drifted_columns"], 3);
+
+    let other = dir.path().join("other.csv");
+    std::fs::write(&other, "income,age\n1,2\n").unwrap();
+    let err = aigis()
+        .args(["monitor", "drift", "--reference"])
+        .arg(fixture("ref.csv"))
+        .arg("--current")
+        .arg(&other)
+        .assert()
+        .code(2)
+        .get_output()
+        .stderr
+        .clone();
+    let err = String::from_utf8(err).unwrap();
+    assert!(err.contains("only in the reference: country"), "{err}");
+
+    let missing = dir.path().join("nope.csv");
+    let e1 = aigis()
+        .args(["monitor", "drift", "--reference"])
+        .arg(&missing)
+        .arg("--current")
+        .arg(fixture("cur.csv"))
+        .assert()
+        .code(2)
+        .get_output()
+        .stderr
+        .clone();
+    assert!(String::from_utf8_lossy(&e1).contains("nope.csv"));
+    let e2 = aigis()
+        .args(["monitor", "drift", "--alpha", "1.5", "--reference"])
+        .arg(fixture("ref.csv"))
+        .arg("--current")
+        .arg(fixture("cur.csv"))
+        .assert()
+        .code(2)
+        .get_output()
+        .stderr
+        .clone();
+    assert!(String::from_utf8_lossy(&e2).contains("--alpha"));
+    let schema = dir.path().join("types.toml");
+    std::fs::write(&schema, "[columns]\nincome = \"fancy\"\n").unwrap();
+    let e3 = aigis()
+        .args(["monitor", "drift", "--schema"])
+        .arg(&schema)
+        .arg("--reference")
+        .arg(fixture("ref.csv"))
+        .arg("--current")
+        .arg(fixture("cur.csv"))
+        .assert()
+        .code(2)
+        .get_output()
+        .stderr
+        .clone();
+    assert!(String::from_utf8_lossy(&e3).contains("types.toml"));
+}
+
+#[test]
+fn quoted_fields_with_line_breaks_are_read_as_one_cell() {
+    let dir = tempfile::tempdir().unwrap();
+    let (r, c) = (dir.path().join("r.csv"), dir.path().join("c.csv"));
+    let mut a = String::from("label,x\n");
+    let mut b = String::from("label,x\n");
+    for i in 0..60 {
+        a.push_str(&format!("\"line one\nline two\",{}\n", i % 7));
+        b.push_str(&format!("\"line one\nline two\",{}\n", i % 7));
+    }
+    std::fs::write(&r, a).unwrap();
+    std::fs::write(&c, b).unwrap();
+    let out = aigis()
+        .args(["monitor", "drift", "-f", "json", "--reference"])
+        .arg(&r)
+        .arg("--current")
+        .arg(&c)
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let v: Value = serde_json::from_slice(&out).unwrap();
+    let label = &v["columns"][0];
+    assert_eq!(
+        (label["n_reference"].as_u64(), label["test"].as_str()),
+        (Some(60), Some("chi2"))
+    );
+}

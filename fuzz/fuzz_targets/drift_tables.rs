@@ -1,0 +1,26 @@
+//! `aigis monitor drift` on arbitrary tables: no panic whatever the bytes (ragged rows, bad
+//! UTF-8, quotes, numbers that are not), and every p-value reported is a probability.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let dir = std::env::temp_dir().join(format!("aigis-fuzz-drift-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    let (r, c) = (dir.join("r.csv"), dir.join("c.csv"));
+    // The first half is the reference, the second the current table.
+    let (a, b) = data.split_at(data.len() / 2);
+    if std::fs::write(&r, a).is_err() || std::fs::write(&c, b).is_err() {
+        return;
+    }
+    let options = aigis_monitor::drift::Options {
+        min_rows: 2,
+        ..Default::default()
+    };
+    if let Ok(report) = aigis_monitor::drift::compare_files(&r, &c, &options) {
+        for col in &report.columns {
+            if let Some(p) = col.p_value {
+                assert!((0.0..=1.0).contains(&p), "p-value {p} for {}", col.name);
+            }
+        }
+    }
+});
