@@ -7,3 +7,4 @@ pub mod audit;
 pub mod audit_pg;
 pub mod audit_writer;
 pub mod drift;
+pub mod rules;

@@ -37,6 +37,9 @@ pub struct Config {
     /// `[guard]`: the gateway's scanner chains.
     #[serde(default)]
     pub guard: GuardConfig,
+    /// `[drift]`: the `drift` stage.
+    #[serde(default)]
+    pub drift: Option<DriftConfig>,
     /// `[[suppress]]` entries.
     #[serde(default)]
     pub suppress: Vec<Suppression>,
@@ -76,6 +79,41 @@ impl Default for GuardStageConfig {
             max_false_positive_rate: default_fp_rate(),
         }
     }
+}
+
+/// `[drift]`: the `drift` stage compares a current table with a reference.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct DriftConfig {
+    /// The reference table (CSV), relative to the project.
+    pub reference: String,
+    /// The current table (CSV, same columns).
+    pub current: String,
+    /// Significance level.
+    #[serde(default = "default_alpha")]
+    pub alpha: f64,
+    /// `bonferroni`, `fdr` or `none`.
+    #[serde(default = "default_correction")]
+    pub correction: String,
+    /// A column drifts only if its effect size reaches this.
+    #[serde(default)]
+    pub min_effect: Option<f64>,
+    /// Fewest values per side for a p-value.
+    #[serde(default = "default_min_rows")]
+    pub min_rows: usize,
+    /// Column types (`[columns]` TOML), relative to the project.
+    #[serde(default)]
+    pub schema: Option<String>,
+}
+
+fn default_alpha() -> f64 {
+    0.05
+}
+fn default_correction() -> String {
+    "bonferroni".into()
+}
+fn default_min_rows() -> usize {
+    30
 }
 
 /// `[guard]`: scanner chains of `aigis guard classify` (and of the gateway).

@@ -14,6 +14,7 @@
 
 mod config;
 mod data_stage;
+mod drift_stage;
 pub mod fsutil;
 mod guard_stage;
 pub mod integrity;
@@ -85,6 +86,7 @@ pub fn rules() -> RuleRegistry {
         v.extend_from_slice(aigis_sign::rules::RULES);
         v.extend_from_slice(aigis_data::rules::RULES);
         v.extend_from_slice(aigis_guard::rules::RULES);
+        v.extend_from_slice(aigis_monitor::rules::RULES);
         v.sort_by_key(|r| r.id);
         v
     });

@@ -29,7 +29,7 @@ pub trait Stage {
 /// Stages the design names that this version does not have yet.
 const PLANNED: &[&str] = &["pii", "bom", "redteam", "robust", "monitor"];
 
-const AVAILABLE: &str = "scan, sign, verify, data, guard";
+const AVAILABLE: &str = "scan, sign, verify, data, guard, drift";
 
 /// Build the configured stages, or say which name is wrong.
 pub(crate) fn build(config: &Config) -> Result<Vec<Box<dyn Stage>>, String> {
@@ -41,6 +41,7 @@ pub(crate) fn build(config: &Config) -> Result<Vec<Box<dyn Stage>>, String> {
             "verify" => out.push(Box::new(crate::sign_stages::VerifyStage)),
             "data" => out.push(Box::new(crate::data_stage::DataStage)),
             "guard" => out.push(Box::new(crate::guard_stage::GuardStage)),
+            "drift" => out.push(Box::new(crate::drift_stage::DriftStage)),
             p if PLANNED.contains(&p) => {
                 return Err(format!(
                     "stage `{p}` is not available in this version of aigis; available: {AVAILABLE}"

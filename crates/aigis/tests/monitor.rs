@@ -162,3 +162,64 @@ fn quoted_fields_with_line_breaks_are_read_as_one_cell() {
         (Some(60), Some("chi2"))
     );
 }
+
+#[test]
+fn the_drift_stage_reports_each_drifted_column_as_mon101() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    std::fs::create_dir(p.join("data")).unwrap();
+    std::fs::copy(fixture("ref.csv"), p.join("data/ref.csv")).unwrap();
+    std::fs::copy(fixture("cur.csv"), p.join("data/cur.csv")).unwrap();
+    std::fs::write(
+        p.join("aigis.toml"),
+        "[pipeline]\nstages = [\"drift\"]\n[drift]\nreference = \"data/ref.csv\"\ncurrent = \"data/cur.csv\"\nmin-effect = 0.15\n",
+    )
+    .unwrap();
+    let out = aigis()
+        .arg("run")
+        .arg(p)
+        .args(["--format", "json"])
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let report: Value = serde_json::from_slice(&out).unwrap();
+    let titles: Vec<(&str, &str)> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["rule"].as_str().unwrap(), f["title"].as_str().unwrap()))
+        .collect();
+    assert_eq!(titles.len(), 2, "{titles:?}");
+    assert!(titles.iter().all(|(r, _)| *r == "MON101"));
+    assert!(
+        titles[0]
+            .1
+            .starts_with("column `income` drifted (ks statistic 0.1446"),
+        "{titles:?}"
+    );
+    assert!(
+        titles[1].1.starts_with("column `country` drifted (chi2"),
+        "{titles:?}"
+    );
+
+    // The same table as current: nothing drifts, exit 0.
+    std::fs::copy(fixture("ref.csv"), p.join("data/cur.csv")).unwrap();
+    aigis().arg("run").arg(p).assert().code(0);
+    // A bad correction is a configuration error.
+    std::fs::write(
+        p.join("aigis.toml"),
+        "[pipeline]\nstages = [\"drift\"]\n[drift]\nreference = \"data/ref.csv\"\ncurrent = \"data/cur.csv\"\ncorrection = \"holm\"\n",
+    )
+    .unwrap();
+    let err = aigis()
+        .arg("run")
+        .arg(p)
+        .assert()
+        .code(2)
+        .get_output()
+        .stderr
+        .clone();
+    assert!(String::from_utf8_lossy(&err).contains("holm"));
+}
