@@ -6,5 +6,6 @@
 pub mod audit;
 pub mod audit_pg;
 pub mod audit_writer;
+pub mod detect;
 pub mod drift;
 pub mod rules;

@@ -40,6 +40,9 @@ pub struct Config {
     /// `[drift]`: the `drift` stage.
     #[serde(default)]
     pub drift: Option<DriftConfig>,
+    /// `[monitor]`: streaming detectors.
+    #[serde(default)]
+    pub monitor: MonitorConfig,
     /// `[[suppress]]` entries.
     #[serde(default)]
     pub suppress: Vec<Suppression>,
@@ -79,6 +82,15 @@ impl Default for GuardStageConfig {
             max_false_positive_rate: default_fp_rate(),
         }
     }
+}
+
+/// `[monitor]`.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct MonitorConfig {
+    /// `[monitor.detect]`: windows and thresholds of the streaming detectors.
+    #[serde(default)]
+    pub detect: aigis_monitor::detect::DetectConfig,
 }
 
 /// `[drift]`: the `drift` stage compares a current table with a reference.

@@ -64,6 +64,23 @@ pub enum MonitorCommand {
     /// (categories), two-proportion z (two values), with effect sizes. Exit 0 no drift, 1
     /// drift, 2 error.
     Drift(DriftArgs),
+    /// Replay a gateway audit log through the streaming detectors (rates per key and address,
+    /// new-source bursts, block and error rates, output length, latency) and print the alerts.
+    /// Exit 0 none, 1 alerts, 2 error.
+    Detect(DetectArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DetectArgs {
+    /// The audit log (JSON Lines, as `aigis guard serve` writes it; sealed segments first).
+    #[arg(long, value_name = "FILE")]
+    pub log: PathBuf,
+    /// Thresholds and windows from `[monitor.detect]` of this configuration.
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Output format: a table, or one JSON alert per line.
+    #[arg(long, short = 'f', value_enum, default_value = "table")]
+    pub format: MachineFormat,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use aigis_monitor::drift::{self, Correction};
 use anyhow::{Context, Result, anyhow};
 
-use crate::cli::{CorrectionArg, DriftArgs, MachineFormat};
+use crate::cli::{CorrectionArg, DetectArgs, DriftArgs, MachineFormat};
 
 pub fn drift(a: &DriftArgs) -> Result<u8> {
     if !(a.alpha > 0.0 && a.alpha < 1.0) {
@@ -98,4 +98,76 @@ fn table(r: &drift::Report) -> String {
         if r.dataset_drift { "yes" } else { "no" }
     );
     out
+}
+
+/// `aigis monitor detect`: the detectors over an audit log, in record order.
+pub fn detect(a: &DetectArgs) -> Result<u8> {
+    use aigis_monitor::detect::{DetectConfig, Detectors, Event};
+    use std::io::BufRead;
+    let cfg = match &a.config {
+        Some(p) => aigis_pipeline::Config::load(p)?.monitor.detect,
+        None => DetectConfig::default(),
+    };
+    if cfg.window_secs == 0 || !(cfg.alpha > 0.0 && cfg.alpha <= 1.0) {
+        anyhow::bail!("[monitor.detect]: window-secs must be positive and alpha in (0, 1]");
+    }
+    let mut files = aigis_monitor::audit::segments(&a.log);
+    if a.log.exists() {
+        files.push(a.log.clone());
+    }
+    if files.is_empty() {
+        anyhow::bail!("{}: no such audit log", a.log.display());
+    }
+    let mut d = Detectors::new(&cfg);
+    let mut alerts = Vec::new();
+    let (mut events, mut skipped, mut last) = (0u64, 0u64, 0u64);
+    for f in &files {
+        let file = std::fs::File::open(f).with_context(|| format!("reading {}", f.display()))?;
+        for line in std::io::BufReader::new(file).lines() {
+            let line = line.with_context(|| format!("reading {}", f.display()))?;
+            match serde_json::from_str(&line)
+                .ok()
+                .and_then(|v| Event::from_record(&v))
+            {
+                Some(e) => {
+                    last = last.max(e.time_ms);
+                    d.observe(&e, &mut alerts);
+                    events += 1;
+                }
+                None => skipped += 1,
+            }
+        }
+    }
+    d.flush(last.saturating_add(cfg.window_secs * 1000), &mut alerts);
+    let mut out = String::new();
+    match a.format {
+        MachineFormat::Json => {
+            for al in &alerts {
+                let _ = writeln!(out, "{}", serde_json::to_string(al)?);
+            }
+        }
+        MachineFormat::Table => {
+            for al in &alerts {
+                let _ = writeln!(
+                    out,
+                    "{:<9} {:<18} {}  [{}]",
+                    format!("{:?}", al.priority).to_lowercase(),
+                    al.detector,
+                    al.message,
+                    al.atlas.join(", ")
+                );
+            }
+        }
+    }
+    print!("{out}");
+    eprintln!(
+        "aigis monitor: {events} events, {} alerts{}",
+        alerts.len(),
+        if skipped > 0 {
+            format!(", {skipped} lines that are not decision records skipped")
+        } else {
+            String::new()
+        }
+    );
+    Ok(u8::from(!alerts.is_empty()))
 }

@@ -223,3 +223,81 @@ fn the_drift_stage_reports_each_drifted_column_as_mon101() {
         .clone();
     assert!(String::from_utf8_lossy(&err).contains("holm"));
 }
+
+/// Audit-log lines: `per_minute` requests a minute from key k1 for `minutes`, then `burst` a
+/// minute for two minutes.
+fn audit_lines(minutes: u64, per_minute: u64, burst: u64) -> String {
+    let t0 = 1_790_000_040_000u64;
+    let mut out = String::new();
+    for m in 0..minutes + 2 {
+        let n = if m < minutes { per_minute } else { burst };
+        for i in 0..n {
+            let r = serde_json::json!({
+                "time_ms": t0 + m * 60_000 + i * 60_000 / n.max(1), "route": "chat",
+                "client": format!("10.0.0.{}", i % 3), "key": "k1", "decision": "allow",
+                "status": 200, "latency_us": 300, "prompt_tokens": 10, "completion_tokens": 20,
+                "rules": [], "seq": 0, "prev": "0", "log_id": "t"
+            });
+            out.push_str(&r.to_string());
+            out.push('\n');
+        }
+    }
+    out
+}
+
+#[test]
+fn detect_replays_an_audit_log_and_names_the_burst() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("audit.jsonl");
+    std::fs::write(&log, audit_lines(30, 30, 30)).unwrap();
+    aigis()
+        .args(["monitor", "detect", "--log"])
+        .arg(&log)
+        .assert()
+        .code(0)
+        .stdout("");
+    std::fs::write(&log, audit_lines(30, 30, 1500)).unwrap();
+    let out = aigis()
+        .args(["monitor", "detect", "-f", "json", "--log"])
+        .arg(&log)
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let alerts: Vec<Value> = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let rate = alerts
+        .iter()
+        .find(|a| a["detector"] == "key_request_rate")
+        .unwrap();
+    assert_eq!(rate["subject"], "key:k1");
+    assert_eq!(rate["observed"], 1500.0);
+    assert!(
+        rate["message"]
+            .as_str()
+            .unwrap()
+            .contains("against a baseline of 30.0")
+    );
+    // A longer warm-up from the configuration: 30 windows are not enough, nothing fires.
+    std::fs::write(
+        dir.path().join("aigis.toml"),
+        "[pipeline]\nstages = [\"scan\"]\n[monitor.detect]\nwarmup-windows = 40\n",
+    )
+    .unwrap();
+    aigis()
+        .args(["monitor", "detect", "-c"])
+        .arg(dir.path().join("aigis.toml"))
+        .arg("--log")
+        .arg(&log)
+        .assert()
+        .code(0);
+    aigis()
+        .args(["monitor", "detect", "--log"])
+        .arg(dir.path().join("missing.jsonl"))
+        .assert()
+        .code(2);
+}

@@ -1,0 +1,251 @@
+#![allow(clippy::unwrap_used)]
+//! Detectors on synthetic streams: clean controls (false-alarm rate asserted) and injected
+//! anomalies (detection delay asserted).
+
+use aigis_monitor::detect::{Alert, DetectConfig, Detectors, Event};
+
+/// xorshift64*: deterministic, dependency-free.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+    fn poisson(&mut self, lambda: f64) -> u32 {
+        if lambda > 100.0 {
+            // Knuth's method underflows for large means; the normal approximation is fine there.
+            return (lambda + lambda.sqrt() * self.normal()).round().max(0.0) as u32;
+        }
+        let (l, mut k, mut p) = ((-lambda).exp(), 0u32, 1.0);
+        loop {
+            p *= self.unit();
+            if p <= l {
+                return k;
+            }
+            k += 1;
+        }
+    }
+    fn normal(&mut self) -> f64 {
+        let (u, v) = (self.unit().max(1e-12), self.unit());
+        (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
+    }
+}
+
+const MINUTE: u64 = 60_000;
+// A whole minute, so windows and simulated minutes line up.
+const T0: u64 = 1_790_000_040_000;
+
+/// Knobs of a synthetic stream, per minute.
+struct Stream {
+    minutes: u64,
+    keys: usize,
+    per_key: f64,
+    block_rate: f64,
+    tokens: f64,
+    /// From this minute on: the anomaly below.
+    change_at: u64,
+    burst_key_factor: f64,
+    burst_sources: u64,
+    block_rate_after: f64,
+    tokens_after: f64,
+}
+
+impl Default for Stream {
+    fn default() -> Self {
+        Self {
+            minutes: 240,
+            keys: 20,
+            per_key: 30.0,
+            block_rate: 0.03,
+            tokens: 200.0,
+            change_at: u64::MAX,
+            burst_key_factor: 1.0,
+            burst_sources: 0,
+            block_rate_after: 0.03,
+            tokens_after: 200.0,
+        }
+    }
+}
+
+fn run(s: &Stream) -> (Vec<Alert>, usize) {
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut d = Detectors::new(&DetectConfig::default());
+    let mut alerts = Vec::new();
+    let mut events = 0;
+    for m in 0..s.minutes {
+        let after = m >= s.change_at;
+        let mut minute: Vec<Event> = Vec::new();
+        for k in 0..s.keys {
+            let factor = if after && k == 0 {
+                s.burst_key_factor
+            } else {
+                1.0
+            };
+            let n = rng.poisson(s.per_key * factor);
+            for _ in 0..n {
+                // Each key has its own three addresses; a stolen key is used from many more.
+                let client = if after && k == 0 && s.burst_sources > 0 {
+                    format!("203.0.113.{}", rng.next() % s.burst_sources)
+                } else {
+                    format!("10.0.{k}.{}", rng.next() % 3)
+                };
+                let block_rate = if after {
+                    s.block_rate_after
+                } else {
+                    s.block_rate
+                };
+                let tokens = if after { s.tokens_after } else { s.tokens };
+                let blocked = rng.unit() < block_rate;
+                minute.push(Event {
+                    time_ms: T0 + m * MINUTE + rng.next() % MINUTE,
+                    route: "chat".into(),
+                    key: Some(format!("k{k}")),
+                    client,
+                    model: Some("m".into()),
+                    decision: if blocked { "block" } else { "allow" }.into(),
+                    status: if blocked { 400 } else { 200 },
+                    latency_us: (300.0 * (0.3 * rng.normal()).exp()) as u64,
+                    prompt_tokens: Some(40),
+                    completion_tokens: (!blocked)
+                        .then(|| (tokens + 0.25 * tokens * rng.normal()).max(1.0) as u64),
+                });
+            }
+        }
+        minute.sort_by_key(|e| e.time_ms);
+        for e in &minute {
+            d.observe(e, &mut alerts);
+        }
+        events += minute.len();
+    }
+    d.flush(T0 + s.minutes * MINUTE, &mut alerts);
+    (alerts, events)
+}
+
+#[test]
+fn clean_traffic_raises_almost_nothing() {
+    let s = Stream::default();
+    let (alerts, events) = run(&s);
+    assert!(events > 100_000);
+    // 20 keys + 60 addresses, 240 windows each: 19,200 subject-windows; two change detectors
+    // over ~144,000 events. Allow one false alarm per 4,000 subject-windows.
+    let windows = (s.keys * 4) as u64 * s.minutes;
+    eprintln!(
+        "clean stream: {events} events, {} alerts: {alerts:#?}",
+        alerts.len()
+    );
+    // The change detectors run millions of events between false alarms: none here.
+    assert!(
+        !alerts.iter().any(|a| a.subject.starts_with("route:")),
+        "{alerts:#?}"
+    );
+    assert!(
+        (alerts.len() as u64) * 4_000 <= windows,
+        "{} false alarms: {:#?}",
+        alerts.len(),
+        alerts.iter().take(5).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn a_key_sending_50x_its_traffic_from_new_addresses_is_caught_in_its_first_window() {
+    let s = Stream {
+        change_at: 180,
+        burst_key_factor: 50.0,
+        burst_sources: 200,
+        ..Stream::default()
+    };
+    let (alerts, _) = run(&s);
+    let first = |detector: &str| {
+        alerts
+            .iter()
+            .find(|a| a.detector == detector && a.subject == "key:k0")
+            .unwrap_or_else(|| panic!("no {detector} alert: {alerts:#?}"))
+    };
+    let rate = first("key_request_rate");
+    // Detection delay: the alert closes the first anomalous window.
+    assert_eq!(rate.time_ms, T0 + 181 * MINUTE, "{}", rate.message);
+    assert!(
+        rate.observed > 1_000.0 && rate.baseline < 40.0,
+        "{}",
+        rate.message
+    );
+    assert!(
+        rate.message.contains("against a baseline of"),
+        "{}",
+        rate.message
+    );
+    assert!(rate.atlas.contains(&"AML.T0034"));
+    let sources = first("key_new_sources");
+    assert_eq!(sources.time_ms, T0 + 181 * MINUTE);
+    assert!(sources.observed > 150.0, "{}", sources.message);
+    // No other key is accused.
+    assert!(
+        alerts
+            .iter()
+            .filter(|a| a.subject.starts_with("key:") && a.subject != "key:k0")
+            .count()
+            <= 2,
+        "{alerts:#?}"
+    );
+}
+
+#[test]
+fn a_rising_block_rate_and_longer_outputs_are_caught_within_a_few_thousand_requests() {
+    let s = Stream {
+        change_at: 120,
+        block_rate_after: 0.08,
+        tokens_after: 260.0,
+        ..Stream::default()
+    };
+    let (alerts, _) = run(&s);
+    let change = T0 + 120 * MINUTE;
+    let per_minute = 20.0 * 30.0;
+    let block = alerts
+        .iter()
+        .find(|a| a.detector == "block_rate" && a.time_ms >= change)
+        .unwrap_or_else(|| panic!("no block_rate alert: {alerts:#?}"));
+    let delay_events = (block.time_ms - change) as f64 / MINUTE as f64 * per_minute;
+    assert!(
+        delay_events < 3_000.0,
+        "block-rate delay {delay_events} events: {}",
+        block.message
+    );
+    let output = alerts
+        .iter()
+        .find(|a| a.detector == "output_length" && a.time_ms >= change)
+        .unwrap_or_else(|| panic!("no output_length alert: {alerts:#?}"));
+    let delay_events = (output.time_ms - change) as f64 / MINUTE as f64 * per_minute;
+    assert!(
+        delay_events < 300.0,
+        "output delay {delay_events} events: {}",
+        output.message
+    );
+    assert!(output.message.contains("rose"), "{}", output.message);
+    // Before the change, neither fired.
+    assert!(
+        !alerts
+            .iter()
+            .any(|a| matches!(a.detector, "block_rate" | "output_length") && a.time_ms < change),
+        "{alerts:#?}"
+    );
+}
+
+#[test]
+fn audit_records_become_events() {
+    let rec = serde_json::json!({
+        "time_ms": 1_790_000_000_123u64, "route": "chat", "client": "10.1.2.3", "key": "ab12cd34",
+        "model": "m", "decision": "block", "status": 400, "latency_us": 512,
+        "prompt_tokens": 9, "completion_tokens": 2, "rules": [], "seq": 4, "prev": "00", "log_id": "x"
+    });
+    let e = Event::from_record(&rec).unwrap();
+    assert_eq!(
+        (e.key.as_deref(), e.status, e.tokens()),
+        (Some("ab12cd34"), 400, 11)
+    );
+    assert!(Event::from_record(&serde_json::json!({"route": "chat"})).is_none());
+}
