@@ -76,6 +76,17 @@ pub struct GatewayConfig {
     /// Rate limits and overload protection (`[guard.serve.limits]`).
     #[serde(default)]
     pub limits: crate::limits::LimitsConfig,
+    /// Run the streaming detectors on every decision (alerts as JSON lines on stderr and in
+    /// `aigis_gateway_anomalies_total`).
+    #[serde(default = "default_true")]
+    pub detectors: bool,
+    /// Their windows and thresholds (`[guard.serve.detect]`, as `[monitor.detect]`).
+    #[serde(default)]
+    pub detect: aigis_monitor::detect::DetectConfig,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_listen() -> String {
@@ -271,6 +282,7 @@ struct Gateway {
     admin_token: Option<String>,
     metrics: Arc<crate::metrics::Metrics>,
     audit: Option<aigis_monitor::audit_writer::AuditWriter>,
+    detectors: Option<std::sync::Mutex<aigis_monitor::detect::Detectors>>,
 }
 
 /// What the audit record of a request needs from deep inside its handling.
@@ -1085,13 +1097,29 @@ async fn handle(
         .to_string();
     gw.metrics
         .request(&route, &decision, started.elapsed().as_secs_f64());
+    let t = trace.into_inner().unwrap_or_default();
+    if let Some(d) = &gw.detectors {
+        let e = aigis_monitor::detect::Event {
+            time_ms: unix_ms(),
+            route: route.clone(),
+            key: t.key.clone(),
+            client: peer.ip().to_string(),
+            model: t.model.clone(),
+            decision: decision.clone(),
+            status: resp.status().as_u16(),
+            latency_us: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+            prompt_tokens: t.tokens.map(|x| x.0),
+            completion_tokens: t.tokens.map(|x| x.1),
+        };
+        let mut alerts = Vec::new();
+        if let Ok(mut d) = d.lock() {
+            d.observe(&e, &mut alerts);
+        }
+        gw.report_alerts(&alerts);
+    }
     if let Some(audit) = &gw.audit {
-        let t = trace.into_inner().unwrap_or_default();
         let mut r = serde_json::Map::new();
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-        r.insert("time_ms".into(), json!(now));
+        r.insert("time_ms".into(), json!(unix_ms()));
         r.insert("route".into(), json!(route));
         r.insert("client".into(), json!(peer.ip().to_string()));
         r.insert("decision".into(), json!(decision));
@@ -1250,7 +1278,37 @@ async fn handle_inner(
     }
 }
 
+/// Milliseconds since the Unix epoch.
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
 impl Gateway {
+    /// Alerts of the streaming detectors: one JSON line each on stderr (for the log
+    /// pipeline) and a count in the metrics.
+    fn report_alerts(&self, alerts: &[aigis_monitor::detect::Alert]) {
+        for a in alerts {
+            self.metrics.anomaly(a.detector);
+            if let Ok(line) = serde_json::to_string(&json!({"aigis_alert": a})) {
+                eprintln!("{line}");
+            }
+        }
+    }
+
+    /// Closes the detectors' windows that ended by now (a subject that went quiet after a
+    /// burst is judged without waiting for its next request).
+    fn flush_detectors(&self) {
+        if let Some(d) = &self.detectors {
+            let mut alerts = Vec::new();
+            if let Ok(mut d) = d.lock() {
+                d.flush(unix_ms(), &mut alerts);
+            }
+            self.report_alerts(&alerts);
+        }
+    }
+
     /// With shared state, the client address's rate, the key's rate and its token budget are
     /// buckets in Redis that every replica draws from (one round trip for all three). If the
     /// store cannot answer, this replica's own buckets (already checked) still apply.
@@ -1570,6 +1628,20 @@ impl Bound {
             shutdown.await;
             let _ = tx.send(true);
         });
+        if self.gateway.detectors.is_some() {
+            // Windows close on time as well as on traffic.
+            let gw = self.gateway.clone();
+            let mut stop = rx.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(1));
+                loop {
+                    tokio::select! {
+                        _ = tick.tick() => gw.flush_detectors(),
+                        _ = stop.changed() => break,
+                    }
+                }
+            });
+        }
         let tls = self
             .tls
             .map(|(l, acceptor)| tokio::spawn(serve_tls(l, acceptor, app.clone(), rx.clone())));
@@ -1806,6 +1878,9 @@ pub async fn bind(
             admin_token,
             metrics: Arc::new(crate::metrics::Metrics::new()),
             audit,
+            detectors: config.detectors.then(|| {
+                std::sync::Mutex::new(aigis_monitor::detect::Detectors::new(&config.detect))
+            }),
         }),
     })
 }

@@ -55,6 +55,12 @@ pub struct Metrics {
     tokens: Family<TokenKind, Counter>,
     audit_records: Counter,
     audit_checkpoint: Gauge,
+    anomalies: Family<Detector, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Detector {
+    detector: String,
 }
 
 impl Default for Metrics {
@@ -107,6 +113,12 @@ impl Metrics {
             "Tokens reported by upstreams' usage, by route and kind",
             tokens.clone(),
         );
+        let anomalies = Family::<Detector, Counter>::default();
+        registry.register(
+            "anomalies",
+            "Alerts of the streaming detectors, by detector",
+            anomalies.clone(),
+        );
         let audit_records = Counter::default();
         let audit_checkpoint = Gauge::default();
         registry.register(
@@ -129,7 +141,17 @@ impl Metrics {
             tokens,
             audit_records,
             audit_checkpoint,
+            anomalies,
         }
+    }
+
+    /// One alert of a streaming detector.
+    pub fn anomaly(&self, detector: &str) {
+        self.anomalies
+            .get_or_create(&Detector {
+                detector: detector.to_string(),
+            })
+            .inc();
     }
 
     /// One finished request.

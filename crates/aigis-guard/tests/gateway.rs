@@ -158,6 +158,14 @@ async fn start_full(
         audit: None,
         tls: tls.clone(),
         limits,
+        // Second-long windows, so a test can see a burst judged.
+        detectors: true,
+        detect: aigis_monitor::detect::DetectConfig {
+            window_secs: 1,
+            warmup_windows: 3,
+            min_requests: 5.0,
+            ..Default::default()
+        },
         routes: vec![
             route("chat", RouteKind::Openai, "/v1", vec![]),
             route("slow", RouteKind::Json, "/slow", vec!["text".into()]),
@@ -1389,4 +1397,38 @@ async fn replicas_spend_one_token_budget_through_redis() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(refused, Some(4));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_detectors_flag_a_burst_while_the_gateway_runs() {
+    let env = start_with(aigis_guard::limits::LimitsConfig {
+        key_requests_per_minute: 0,
+        ip_requests_per_minute: 0,
+        key_concurrency: 0,
+        max_in_flight: 0,
+        key_tokens_per_minute: 0,
+    })
+    .await;
+    // Two requests a second for five seconds: the baseline.
+    for _ in 0..10 {
+        let (s, _, _) = send(&env, "GET", "/v1/models", Some(&env.key), None).await;
+        assert_eq!(s, StatusCode::OK);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let (_, _, before) = send(&env, "GET", "/metrics", Some(ADMIN), None).await;
+    assert!(
+        !String::from_utf8_lossy(&before).contains("detector=\"key_request_rate\""),
+        "no alert on steady traffic"
+    );
+    // Forty at once; the flush tick closes the window within a second of its end.
+    for _ in 0..40 {
+        send(&env, "GET", "/v1/models", Some(&env.key), None).await;
+    }
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let (_, _, after) = send(&env, "GET", "/metrics", Some(ADMIN), None).await;
+    let text = String::from_utf8_lossy(&after);
+    assert!(
+        text.contains("aigis_gateway_anomalies_total{detector=\"key_request_rate\"}"),
+        "{text}"
+    );
 }
