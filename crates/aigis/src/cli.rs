@@ -68,6 +68,31 @@ pub enum MonitorCommand {
     /// new-source bursts, block and error rates, output length, latency) and print the alerts.
     /// Exit 0 none, 1 alerts, 2 error.
     Detect(DetectArgs),
+    /// Convert a gateway audit log's decision records to OCSF (6003 API Activity), Elastic ECS
+    /// or OpenTelemetry GenAI attributes, one JSON object per line (docs/events.md).
+    Events(EventsArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum EventSchema {
+    /// aigis's own alert objects (detect only).
+    Native,
+    /// OCSF 1.8: 6003 API Activity for decisions, 2004 Detection Finding for alerts.
+    Ocsf,
+    /// Elastic Common Schema.
+    Ecs,
+    /// OpenTelemetry GenAI span attributes (decisions only).
+    Otel,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct EventsArgs {
+    /// The audit log (JSON Lines; sealed segments first).
+    #[arg(long, value_name = "FILE")]
+    pub log: PathBuf,
+    /// Target schema.
+    #[arg(long, value_enum)]
+    pub schema: EventSchema,
 }
 
 #[derive(Debug, clap::Args)]
@@ -81,6 +106,9 @@ pub struct DetectArgs {
     /// Output format: a table, or one JSON alert per line.
     #[arg(long, short = 'f', value_enum, default_value = "table")]
     pub format: MachineFormat,
+    /// With `-f json`: alerts as aigis objects, OCSF 2004 Detection Findings or ECS alerts.
+    #[arg(long, value_enum, default_value = "native")]
+    pub schema: EventSchema,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]

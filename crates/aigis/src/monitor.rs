@@ -3,10 +3,11 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
+use aigis_monitor::detect::schema;
 use aigis_monitor::drift::{self, Correction};
 use anyhow::{Context, Result, anyhow};
 
-use crate::cli::{CorrectionArg, DetectArgs, DriftArgs, MachineFormat};
+use crate::cli::{CorrectionArg, DetectArgs, DriftArgs, EventSchema, EventsArgs, MachineFormat};
 
 pub fn drift(a: &DriftArgs) -> Result<u8> {
     if !(a.alpha > 0.0 && a.alpha < 1.0) {
@@ -101,9 +102,71 @@ fn table(r: &drift::Report) -> String {
 }
 
 /// `aigis monitor detect`: the detectors over an audit log, in record order.
-pub fn detect(a: &DetectArgs) -> Result<u8> {
-    use aigis_monitor::detect::{DetectConfig, Detectors, Event};
+/// Calls `f` with every decision record of the log (sealed segments first); returns the
+/// events read and the lines skipped (checkpoints, other records).
+fn each_event(
+    log: &std::path::Path,
+    mut f: impl FnMut(&aigis_monitor::detect::Event),
+) -> Result<(u64, u64)> {
     use std::io::BufRead;
+    let mut files = aigis_monitor::audit::segments(log);
+    if log.exists() {
+        files.push(log.to_path_buf());
+    }
+    if files.is_empty() {
+        anyhow::bail!("{}: no such audit log", log.display());
+    }
+    let (mut events, mut skipped) = (0u64, 0u64);
+    for p in &files {
+        let file = std::fs::File::open(p).with_context(|| format!("reading {}", p.display()))?;
+        for line in std::io::BufReader::new(file).lines() {
+            let line = line.with_context(|| format!("reading {}", p.display()))?;
+            match serde_json::from_str(&line)
+                .ok()
+                .and_then(|v| aigis_monitor::detect::Event::from_record(&v))
+            {
+                Some(e) => {
+                    f(&e);
+                    events += 1;
+                }
+                None => skipped += 1,
+            }
+        }
+    }
+    Ok((events, skipped))
+}
+
+/// `aigis monitor events`: decision records in a SIEM or telemetry schema.
+pub fn events(a: &EventsArgs) -> Result<u8> {
+    use std::io::Write as _;
+    if a.schema == EventSchema::Native {
+        anyhow::bail!("--schema native: the audit log already is that; choose ocsf, ecs or otel");
+    }
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut failed = None;
+    let (n, skipped) = each_event(&a.log, |e| {
+        let v = match a.schema {
+            EventSchema::Ocsf => schema::ocsf_api_activity(e),
+            EventSchema::Ecs => schema::ecs_event(e),
+            EventSchema::Otel | EventSchema::Native => schema::otel_attributes(e),
+        };
+        if failed.is_none()
+            && let Err(err) = writeln!(out, "{v}")
+        {
+            failed = Some(err);
+        }
+    })?;
+    if let Some(e) = failed {
+        return Err(e).context("writing stdout");
+    }
+    out.flush().context("writing stdout")?;
+    eprintln!("aigis monitor: {n} decision records converted, {skipped} other lines skipped");
+    Ok(0)
+}
+
+pub fn detect(a: &DetectArgs) -> Result<u8> {
+    use aigis_monitor::detect::{DetectConfig, Detectors};
     let cfg = match &a.config {
         Some(p) => aigis_pipeline::Config::load(p)?.monitor.detect,
         None => DetectConfig::default(),
@@ -111,39 +174,29 @@ pub fn detect(a: &DetectArgs) -> Result<u8> {
     if cfg.window_secs == 0 || !(cfg.alpha > 0.0 && cfg.alpha <= 1.0) {
         anyhow::bail!("[monitor.detect]: window-secs must be positive and alpha in (0, 1]");
     }
-    let mut files = aigis_monitor::audit::segments(&a.log);
-    if a.log.exists() {
-        files.push(a.log.clone());
-    }
-    if files.is_empty() {
-        anyhow::bail!("{}: no such audit log", a.log.display());
+    if a.schema == EventSchema::Otel {
+        anyhow::bail!(
+            "--schema otel describes decisions (aigis monitor events); alerts: native, ocsf or ecs"
+        );
     }
     let mut d = Detectors::new(&cfg);
     let mut alerts = Vec::new();
-    let (mut events, mut skipped, mut last) = (0u64, 0u64, 0u64);
-    for f in &files {
-        let file = std::fs::File::open(f).with_context(|| format!("reading {}", f.display()))?;
-        for line in std::io::BufReader::new(file).lines() {
-            let line = line.with_context(|| format!("reading {}", f.display()))?;
-            match serde_json::from_str(&line)
-                .ok()
-                .and_then(|v| Event::from_record(&v))
-            {
-                Some(e) => {
-                    last = last.max(e.time_ms);
-                    d.observe(&e, &mut alerts);
-                    events += 1;
-                }
-                None => skipped += 1,
-            }
-        }
-    }
+    let mut last = 0u64;
+    let (events, skipped) = each_event(&a.log, |e| {
+        last = last.max(e.time_ms);
+        d.observe(e, &mut alerts);
+    })?;
     d.flush(last.saturating_add(cfg.window_secs * 1000), &mut alerts);
     let mut out = String::new();
     match a.format {
         MachineFormat::Json => {
             for al in &alerts {
-                let _ = writeln!(out, "{}", serde_json::to_string(al)?);
+                let v = match a.schema {
+                    EventSchema::Ocsf => schema::ocsf_detection_finding(al),
+                    EventSchema::Ecs => schema::ecs_alert(al),
+                    EventSchema::Native | EventSchema::Otel => serde_json::to_value(al)?,
+                };
+                let _ = writeln!(out, "{v}");
             }
         }
         MachineFormat::Table => {

@@ -301,3 +301,46 @@ fn detect_replays_an_audit_log_and_names_the_burst() {
         .assert()
         .code(2);
 }
+
+#[test]
+fn events_and_alerts_convert_to_ocsf_and_ecs() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("audit.jsonl");
+    std::fs::write(&log, audit_lines(30, 30, 1500)).unwrap();
+    let lines = |args: &[&str], code: i32| -> Vec<Value> {
+        let out = aigis()
+            .args(["monitor"])
+            .args(args)
+            .arg("--log")
+            .arg(&log)
+            .assert()
+            .code(code)
+            .get_output()
+            .stdout
+            .clone();
+        String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let ocsf = lines(&["events", "--schema", "ocsf"], 0);
+    assert_eq!(ocsf.len(), 30 * 30 + 2 * 1500);
+    assert!(
+        ocsf.iter()
+            .all(|v| v["class_uid"] == 6003 && v["type_uid"] == 600_399)
+    );
+    assert_eq!(ocsf[0]["actor"]["user"]["uid"], "k1");
+    let ecs = lines(&["events", "--schema", "ecs"], 0);
+    assert_eq!(ecs[0]["event"]["outcome"], "success");
+    let otel = lines(&["events", "--schema", "otel"], 0);
+    assert_eq!(otel[0]["attributes"]["gen_ai.usage.output_tokens"], 20);
+    let findings = lines(&["detect", "-f", "json", "--schema", "ocsf"], 1);
+    assert!(!findings.is_empty());
+    assert!(findings.iter().all(|v| v["class_uid"] == 2004));
+    assert!(
+        findings
+            .iter()
+            .any(|v| v["finding_info"]["types"][0] == "key_request_rate")
+    );
+}

@@ -12,6 +12,7 @@
 pub mod change;
 pub mod hll;
 pub mod rate;
+pub mod schema;
 
 use serde::Serialize;
 use serde_json::Value;
