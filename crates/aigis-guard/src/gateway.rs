@@ -83,6 +83,17 @@ pub struct GatewayConfig {
     /// Their windows and thresholds (`[guard.serve.detect]`, as `[monitor.detect]`).
     #[serde(default)]
     pub detect: aigis_monitor::detect::DetectConfig,
+    /// Where alerts go (`[[guard.serve.alerts]]`: webhook, slack, splunk, elasticsearch).
+    #[serde(default)]
+    pub alerts: Vec<aigis_monitor::sinks::SinkConfig>,
+    /// Directory of the alert spool (alerts a sink could not take), relative to the
+    /// configuration.
+    #[serde(default = "default_alert_spool")]
+    pub alert_spool: String,
+}
+
+fn default_alert_spool() -> String {
+    "alert-spool".into()
 }
 
 fn default_true() -> bool {
@@ -283,6 +294,7 @@ struct Gateway {
     metrics: Arc<crate::metrics::Metrics>,
     audit: Option<aigis_monitor::audit_writer::AuditWriter>,
     detectors: Option<std::sync::Mutex<aigis_monitor::detect::Detectors>>,
+    sinks: Option<aigis_monitor::sinks::Dispatcher>,
 }
 
 /// What the audit record of a request needs from deep inside its handling.
@@ -1291,6 +1303,9 @@ impl Gateway {
     fn report_alerts(&self, alerts: &[aigis_monitor::detect::Alert]) {
         for a in alerts {
             self.metrics.anomaly(a.detector);
+            if let (Some(s), Ok(v)) = (&self.sinks, serde_json::to_value(a)) {
+                s.send(v);
+            }
             if let Ok(line) = serde_json::to_string(&json!({"aigis_alert": a})) {
                 eprintln!("{line}");
             }
@@ -1862,6 +1877,23 @@ pub async fn bind(
         }
         None => None,
     };
+    let sinks = if config.alerts.is_empty() {
+        None
+    } else {
+        let sinks = config
+            .alerts
+            .iter()
+            .map(aigis_monitor::sinks::Sink::new)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| Error::Config(format!("[[guard.serve.alerts]] {e}")))?;
+        let options = aigis_monitor::sinks::DispatchOptions {
+            spool_dir: base_dir.join(&config.alert_spool),
+            spool_max_bytes: 64 << 20,
+            attempts: 3,
+            backoff: Duration::from_millis(500),
+        };
+        Some(aigis_monitor::sinks::Dispatcher::start(sinks, options).map_err(Error::Config)?)
+    };
     Ok(Bound {
         listener,
         tls,
@@ -1881,6 +1913,7 @@ pub async fn bind(
             detectors: config.detectors.then(|| {
                 std::sync::Mutex::new(aigis_monitor::detect::Detectors::new(&config.detect))
             }),
+            sinks,
         }),
     })
 }

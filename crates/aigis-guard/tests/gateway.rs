@@ -166,6 +166,8 @@ async fn start_full(
             min_requests: 5.0,
             ..Default::default()
         },
+        alerts: Vec::new(),
+        alert_spool: "alert-spool".into(),
         routes: vec![
             route("chat", RouteKind::Openai, "/v1", vec![]),
             route("slow", RouteKind::Json, "/slow", vec!["text".into()]),
@@ -1430,5 +1432,78 @@ async fn the_detectors_flag_a_burst_while_the_gateway_runs() {
     assert!(
         text.contains("aigis_gateway_anomalies_total{detector=\"key_request_rate\"}"),
         "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn detector_alerts_reach_a_configured_webhook() {
+    let up = upstream(Arc::new(AtomicUsize::new(0))).await;
+    // The receiver: records the alerts it is sent.
+    let got: Arc<std::sync::Mutex<Vec<Value>>> = Arc::default();
+    let g = got.clone();
+    let hook = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |body: Bytes| {
+            let g = g.clone();
+            async move {
+                let v: Value = serde_json::from_slice(&body).unwrap();
+                g.lock()
+                    .unwrap()
+                    .extend(v["alerts"].as_array().unwrap().clone());
+                "ok"
+            }
+        }),
+    );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook_addr = l.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(l, hook).await.unwrap() });
+    let dir = tempfile::tempdir().unwrap();
+    let store = KeyStore::open(&dir.path().join("keys.db")).unwrap();
+    let (key, _) = store.create("alerts", &[]).unwrap();
+    let cfg: GatewayConfig = serde_json::from_value(json!({
+        "listen": "127.0.0.1:0",
+        "keys": "keys.db",
+        "limits": {"key-requests-per-minute": 0, "ip-requests-per-minute": 0},
+        "detect": {"window-secs": 1, "warmup-windows": 3, "min-requests": 5.0},
+        "alerts": [{"kind": "webhook", "url": format!("http://{hook_addr}/hook")}],
+        "routes": [{"name": "chat", "kind": "openai", "prefix": "/v1", "upstream": format!("http://{up}")}],
+    }))
+    .unwrap();
+    let output =
+        aigis_guard::output::OutputGuard::new(&aigis_guard::output::OutputConfig::default())
+            .unwrap();
+    let bound = gateway::bind(
+        &cfg,
+        Chain::new(&ChainConfig::default()).unwrap(),
+        output,
+        dir.path(),
+    )
+    .await
+    .unwrap();
+    let env = Env {
+        gw: bound.local_addr().unwrap(),
+        key: key.clone(),
+        store,
+        calls: Arc::new(AtomicUsize::new(0)),
+        _dir: dir,
+    };
+    tokio::spawn(bound.serve(std::future::pending()));
+    for _ in 0..10 {
+        send(&env, "GET", "/v1/models", Some(&key), None).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    for _ in 0..40 {
+        send(&env, "GET", "/v1/models", Some(&key), None).await;
+    }
+    for _ in 0..60 {
+        if !got.lock().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let alerts = got.lock().unwrap().clone();
+    assert!(
+        alerts.iter().any(|a| a["detector"] == "key_request_rate"),
+        "{alerts:?}"
     );
 }

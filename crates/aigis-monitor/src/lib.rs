@@ -9,3 +9,4 @@ pub mod audit_writer;
 pub mod detect;
 pub mod drift;
 pub mod rules;
+pub mod sinks;

@@ -22,7 +22,8 @@ fn ok(e: &Event) -> bool {
     (200..300).contains(&e.status)
 }
 
-fn rfc3339(ms: u64) -> String {
+/// RFC 3339 UTC time with milliseconds.
+pub fn rfc3339(ms: u64) -> String {
     // Civil date from days since the epoch (Howard Hinnant's algorithm).
     let secs = ms / 1000;
     let days = i64::try_from(secs / 86_400).unwrap_or(0);

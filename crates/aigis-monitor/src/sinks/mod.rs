@@ -1,0 +1,405 @@
+//! Alert sinks: where detector alerts go. One file per wire format — [`webhook`] (JSON with an
+//! HMAC signature), [`slack`], [`splunk`] (HTTP Event Collector), [`elastic`] (`_bulk`) — over
+//! one HTTP(S) client (rustls, webpki roots). A [`Dispatcher`] task batches alerts, retries a
+//! failed delivery with backoff, and spools what still fails to a bounded file per sink, which
+//! is sent again (oldest first) before new alerts once the sink answers — at-least-once: a
+//! spool whose delivery fails halfway is sent whole again. An alert that fits in neither the
+//! queue nor the spool is counted and logged, never dropped silently.
+
+pub mod elastic;
+pub mod slack;
+pub mod splunk;
+pub mod webhook;
+
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde::Deserialize;
+use serde_json::Value;
+
+/// Which wire format.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SinkKind {
+    /// JSON `{"alerts": […]}`, HMAC-signed.
+    Webhook,
+    /// Slack-compatible `{"text": …}`.
+    Slack,
+    /// Splunk HEC.
+    Splunk,
+    /// Elasticsearch / OpenSearch `_bulk`.
+    Elasticsearch,
+}
+
+/// `[[guard.serve.alerts]]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct SinkConfig {
+    /// A name for logs, metrics and the spool file (default: the kind).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The wire format.
+    pub kind: SinkKind,
+    /// Where to POST.
+    pub url: String,
+    /// Environment variable holding the webhook's HMAC secret.
+    #[serde(default)]
+    pub secret_env: Option<String>,
+    /// Environment variable holding the Splunk HEC token or Elasticsearch API key.
+    #[serde(default)]
+    pub token_env: Option<String>,
+    /// Elasticsearch index (default `aigis-alerts`).
+    #[serde(default)]
+    pub index: Option<String>,
+}
+
+/// A configured sink.
+pub struct Sink {
+    name: String,
+    kind: SinkKind,
+    url: hyper::Uri,
+    secret: Option<Vec<u8>>,
+    token: Option<String>,
+    index: String,
+}
+
+impl Sink {
+    /// From its configuration; secrets come from the environment variables it names.
+    pub fn new(c: &SinkConfig) -> Result<Self, String> {
+        let name = c
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("{:?}", c.kind).to_lowercase());
+        let url: hyper::Uri = c
+            .url
+            .parse()
+            .map_err(|e| format!("alert sink `{name}`: url `{}`: {e}", c.url))?;
+        if !matches!(url.scheme_str(), Some("http" | "https")) {
+            return Err(format!(
+                "alert sink `{name}`: url must be http:// or https://"
+            ));
+        }
+        let env = |var: &Option<String>, what: &str| -> Result<Option<String>, String> {
+            var.as_ref()
+                .map(|v| {
+                    std::env::var(v).map_err(|_| {
+                        format!("alert sink `{name}`: {what} variable ${v} is not set")
+                    })
+                })
+                .transpose()
+        };
+        let secret = env(&c.secret_env, "secret-env")?.map(String::into_bytes);
+        let token = env(&c.token_env, "token-env")?;
+        if c.kind == SinkKind::Splunk && token.is_none() {
+            return Err(format!("alert sink `{name}`: Splunk HEC needs token-env"));
+        }
+        Ok(Self {
+            name,
+            kind: c.kind,
+            url,
+            secret,
+            token,
+            index: c.index.clone().unwrap_or_else(|| "aigis-alerts".into()),
+        })
+    }
+
+    /// The sink's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn request(&self, alerts: &[Value]) -> (Vec<(String, String)>, Vec<u8>) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        match self.kind {
+            SinkKind::Webhook => webhook::request(alerts, self.secret.as_deref(), now),
+            SinkKind::Slack => slack::request(alerts),
+            SinkKind::Splunk => splunk::request(
+                alerts,
+                self.token.as_deref().unwrap_or_default(),
+                "aigis-gateway",
+            ),
+            SinkKind::Elasticsearch => elastic::request(alerts, &self.index, self.token.as_deref()),
+        }
+    }
+}
+
+type HttpClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+fn client() -> HttpClient {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map(|b| b.with_root_certificates(roots).with_no_client_auth());
+    let builder = hyper_rustls::HttpsConnectorBuilder::new();
+    let connector = match tls {
+        Ok(t) => builder.with_tls_config(t),
+        // The default provider always supports the safe defaults; fall back to webpki roots.
+        Err(_) => builder.with_webpki_roots(),
+    }
+    .https_or_http()
+    .enable_http1()
+    .build();
+    Client::builder(TokioExecutor::new()).build(connector)
+}
+
+/// One POST; `Err` says why (connection, status, or an Elasticsearch item error).
+async fn deliver(client: &HttpClient, sink: &Sink, alerts: &[Value]) -> Result<(), String> {
+    let (headers, body) = sink.request(alerts);
+    let mut req = hyper::Request::post(sink.url.clone());
+    for (k, v) in &headers {
+        req = req.header(k.as_str(), v.as_str());
+    }
+    let req = req
+        .body(Full::new(Bytes::from(body)))
+        .map_err(|e| e.to_string())?;
+    let resp = tokio::time::timeout(Duration::from_secs(10), client.request(req))
+        .await
+        .map_err(|_| "no answer within 10 s".to_string())?
+        .map_err(|e| e.to_string())?;
+    let status = resp.status();
+    let bytes = tokio::time::timeout(Duration::from_secs(10), resp.into_body().collect())
+        .await
+        .map_err(|_| "no body within 10 s".to_string())?
+        .map_err(|e| e.to_string())?
+        .to_bytes();
+    if !status.is_success() {
+        return Err(format!("HTTP {status}"));
+    }
+    if sink.kind == SinkKind::Elasticsearch
+        && serde_json::from_slice::<Value>(&bytes).is_ok_and(|v| v["errors"] == true)
+    {
+        return Err("the bulk response reports item errors".into());
+    }
+    Ok(())
+}
+
+/// Delivery counters, for metrics.
+#[derive(Debug, Default)]
+pub struct SinkStats {
+    /// Alerts delivered.
+    pub delivered: AtomicU64,
+    /// Deliveries that failed after their retries.
+    pub failures: AtomicU64,
+    /// Alerts written to a spool.
+    pub spooled: AtomicU64,
+    /// Alerts lost: queue and spool full.
+    pub dropped: AtomicU64,
+}
+
+/// A bounded file of alerts waiting for one sink.
+struct Spool {
+    path: PathBuf,
+    max_bytes: u64,
+}
+
+impl Spool {
+    /// Appends what fits; returns how many did not.
+    fn append(&self, alerts: &[Value]) -> usize {
+        let used = std::fs::metadata(&self.path).map_or(0, |m| m.len());
+        let mut room = self.max_bytes.saturating_sub(used);
+        let mut text = String::new();
+        let mut kept = 0;
+        for a in alerts {
+            let line = format!("{a}\n");
+            if line.len() as u64 > room {
+                break;
+            }
+            room -= line.len() as u64;
+            text.push_str(&line);
+            kept += 1;
+        }
+        let written = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+            .and_then(|mut f| {
+                f.write_all(text.as_bytes())?;
+                f.sync_data()
+            });
+        match written {
+            Ok(()) => alerts.len() - kept,
+            Err(e) => {
+                eprintln!("aigis alerts: spool {}: {e}", self.path.display());
+                alerts.len()
+            }
+        }
+    }
+
+    /// Everything spooled, oldest first (unreadable lines are skipped).
+    fn read(&self) -> Vec<Value> {
+        let Ok(f) = std::fs::File::open(&self.path) else {
+            return Vec::new();
+        };
+        std::io::BufReader::new(f)
+            .lines()
+            .map_while(Result::ok)
+            .filter_map(|l| serde_json::from_str(&l).ok())
+            .collect()
+    }
+
+    fn clear(&self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Settings of a [`Dispatcher`].
+#[derive(Clone, Debug)]
+pub struct DispatchOptions {
+    /// Directory of the spool files.
+    pub spool_dir: PathBuf,
+    /// Largest spool file per sink.
+    pub spool_max_bytes: u64,
+    /// Attempts per delivery before spooling.
+    pub attempts: u32,
+    /// First backoff (doubling).
+    pub backoff: Duration,
+}
+
+/// Sends alerts to every sink from a task of its own.
+pub struct Dispatcher {
+    tx: tokio::sync::mpsc::Sender<Value>,
+    stats: Arc<SinkStats>,
+}
+
+impl Dispatcher {
+    /// Starts the delivery task (inside a tokio runtime).
+    pub fn start(sinks: Vec<Sink>, o: DispatchOptions) -> Result<Self, String> {
+        std::fs::create_dir_all(&o.spool_dir)
+            .map_err(|e| format!("alert spool {}: {e}", o.spool_dir.display()))?;
+        let (tx, rx) = tokio::sync::mpsc::channel(4096);
+        let stats = Arc::new(SinkStats::default());
+        tokio::spawn(run(sinks, o, rx, stats.clone()));
+        Ok(Self { tx, stats })
+    }
+
+    /// Queues an alert (never waits); a full queue is counted and logged.
+    pub fn send(&self, alert: Value) {
+        if self.tx.try_send(alert).is_err() {
+            self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+            eprintln!("aigis alerts: the alert queue is full; an alert was dropped");
+        }
+    }
+
+    /// Delivery counters.
+    pub fn stats(&self) -> &SinkStats {
+        &self.stats
+    }
+}
+
+async fn with_retries(
+    client: &HttpClient,
+    sink: &Sink,
+    batch: &[Value],
+    o: &DispatchOptions,
+) -> Result<(), String> {
+    let mut wait = o.backoff;
+    let mut last = String::new();
+    for attempt in 0..o.attempts.max(1) {
+        if attempt > 0 {
+            tokio::time::sleep(wait).await;
+            wait *= 2;
+        }
+        match deliver(client, sink, batch).await {
+            Ok(()) => return Ok(()),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
+fn spool_path(dir: &Path, sink: &Sink) -> PathBuf {
+    let safe: String = sink
+        .name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    dir.join(format!("{safe}.jsonl"))
+}
+
+async fn run(
+    sinks: Vec<Sink>,
+    o: DispatchOptions,
+    mut rx: tokio::sync::mpsc::Receiver<Value>,
+    stats: Arc<SinkStats>,
+) {
+    let client = client();
+    let spools: Vec<Spool> = sinks
+        .iter()
+        .map(|s| Spool {
+            path: spool_path(&o.spool_dir, s),
+            max_bytes: o.spool_max_bytes,
+        })
+        .collect();
+    let mut open = true;
+    while open {
+        let mut batch = Vec::new();
+        match tokio::time::timeout(Duration::from_secs(1), rx.recv()).await {
+            Ok(Some(a)) => {
+                batch.push(a);
+                while batch.len() < 500 {
+                    match rx.try_recv() {
+                        Ok(a) => batch.push(a),
+                        Err(_) => break,
+                    }
+                }
+            }
+            Ok(None) => open = false,
+            Err(_) => {}
+        }
+        for (sink, spool) in sinks.iter().zip(&spools) {
+            // What waits in the spool goes first, so order is kept.
+            let mut pending = spool.read();
+            pending.extend(batch.iter().cloned());
+            if pending.is_empty() {
+                continue;
+            }
+            let mut sent = true;
+            for chunk in pending.chunks(500) {
+                if let Err(e) = with_retries(&client, sink, chunk, &o).await {
+                    eprintln!("aigis alerts: sink `{}`: {e}; spooled", sink.name);
+                    stats.failures.fetch_add(1, Ordering::Relaxed);
+                    sent = false;
+                    break;
+                }
+                stats
+                    .delivered
+                    .fetch_add(chunk.len() as u64, Ordering::Relaxed);
+            }
+            if sent {
+                spool.clear();
+            } else if !batch.is_empty() {
+                // The spool still holds the old ones; add this batch after them.
+                let lost = spool.append(&batch);
+                stats
+                    .spooled
+                    .fetch_add((batch.len() - lost) as u64, Ordering::Relaxed);
+                if lost > 0 {
+                    stats.dropped.fetch_add(lost as u64, Ordering::Relaxed);
+                    eprintln!(
+                        "aigis alerts: sink `{}`: spool full, {lost} alerts dropped",
+                        sink.name
+                    );
+                }
+            }
+        }
+    }
+}

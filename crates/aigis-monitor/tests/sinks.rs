@@ -1,0 +1,244 @@
+#![allow(clippy::unwrap_used)]
+//! Alert sinks against real local receivers: the webhook's HMAC, retries and the spool while
+//! a receiver is down, and the Splunk HEC, Elasticsearch `_bulk` and Slack request shapes.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use aigis_monitor::sinks::{DispatchOptions, Dispatcher, Sink, SinkConfig, SinkKind};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+
+/// A request as received: headers (lower-case names) and body.
+type Got = Arc<std::sync::Mutex<Vec<(Vec<(String, String)>, Vec<u8>)>>>;
+
+/// An HTTP/1.1 receiver that answers 503 to its first `fail` requests, then 200 with `reply`.
+async fn receiver(fail: usize, reply: &'static str) -> (String, Got) {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", l.local_addr().unwrap());
+    let got: Got = Arc::default();
+    let seen = Arc::new(AtomicUsize::new(0));
+    let g = got.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((s, _)) = l.accept().await else { return };
+            let (g, seen) = (g.clone(), seen.clone());
+            tokio::spawn(async move {
+                let (r, mut w) = s.into_split();
+                let mut r = BufReader::new(r);
+                loop {
+                    let mut line = String::new();
+                    if r.read_line(&mut line).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let mut headers = Vec::new();
+                    let mut len = 0;
+                    loop {
+                        let mut h = String::new();
+                        r.read_line(&mut h).await.unwrap();
+                        let h = h.trim_end().to_string();
+                        if h.is_empty() {
+                            break;
+                        }
+                        let (k, v) = h.split_once(':').unwrap();
+                        let (k, v) = (k.to_ascii_lowercase(), v.trim().to_string());
+                        if k == "content-length" {
+                            len = v.parse().unwrap();
+                        }
+                        headers.push((k, v));
+                    }
+                    let mut body = vec![0; len];
+                    r.read_exact(&mut body).await.unwrap();
+                    let n = seen.fetch_add(1, Ordering::SeqCst);
+                    let resp = if n < fail {
+                        "HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n".to_string()
+                    } else {
+                        g.lock().unwrap().push((headers, body));
+                        format!(
+                            "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{reply}",
+                            reply.len()
+                        )
+                    };
+                    w.write_all(resp.as_bytes()).await.unwrap();
+                }
+            });
+        }
+    });
+    (url, got)
+}
+
+fn alert(i: u64) -> Value {
+    json!({"detector": "key_request_rate", "subject": format!("key:k{i}"), "time_ms": 1_790_000_040_000u64 + i,
+           "observed": 1500.0, "baseline": 30.0, "score": 268.0, "priority": "critical",
+           "atlas": ["AML.T0029", "AML.T0034"], "message": format!("key:k{i}: 1500 requests")})
+}
+
+fn options(dir: &std::path::Path) -> DispatchOptions {
+    DispatchOptions {
+        spool_dir: dir.to_path_buf(),
+        spool_max_bytes: 1 << 20,
+        attempts: 2,
+        backoff: Duration::from_millis(20),
+    }
+}
+
+async fn wait_for(got: &Got, n: usize) -> Vec<Value> {
+    for _ in 0..100 {
+        let all: Vec<Value> = got
+            .lock()
+            .unwrap()
+            .iter()
+            .flat_map(|(_, b)| {
+                serde_json::from_slice::<Value>(b).unwrap()["alerts"]
+                    .as_array()
+                    .unwrap()
+                    .clone()
+            })
+            .collect();
+        if all.len() >= n {
+            return all;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("fewer than {n} alerts arrived");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_are_signed_and_alerts_wait_in_the_spool_while_the_receiver_is_down() {
+    let var = format!("AIGIS_TEST_HOOK_SECRET_{}", std::process::id());
+    temp_env_set(&var, "s3cret-hmac-key");
+    // Four failures: the first batch (two attempts) and the next try both fail, then it works.
+    let (url, got) = receiver(4, "ok").await;
+    let dir = tempfile::tempdir().unwrap();
+    let sink = Sink::new(&SinkConfig {
+        name: Some("hook".into()),
+        kind: SinkKind::Webhook,
+        url,
+        secret_env: Some(var.clone()),
+        token_env: None,
+        index: None,
+    })
+    .unwrap();
+    let d = Dispatcher::start(vec![sink], options(dir.path())).unwrap();
+    d.send(alert(1));
+    // The first delivery fails twice: the alert is spooled.
+    for _ in 0..100 {
+        if dir.path().join("hook.jsonl").exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        dir.path().join("hook.jsonl").exists(),
+        "spooled while the receiver fails"
+    );
+    d.send(alert(2));
+    let all = wait_for(&got, 2).await;
+    // Oldest first, nothing lost, the spool emptied.
+    assert_eq!(all[0]["subject"], "key:k1");
+    assert_eq!(all[1]["subject"], "key:k2");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(!dir.path().join("hook.jsonl").exists());
+    assert!(d.stats().spooled.load(Ordering::Relaxed) >= 1);
+    // Every delivery carries a signature the receiver can check.
+    for (headers, body) in got.lock().unwrap().iter() {
+        let h = |k: &str| {
+            headers
+                .iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.clone())
+                .unwrap()
+        };
+        let ts: u64 = h("x-aigis-timestamp").parse().unwrap();
+        let want = format!(
+            "sha256={}",
+            aigis_monitor::sinks::webhook::signature(b"s3cret-hmac-key", ts, body)
+        );
+        assert_eq!(h("x-aigis-signature"), want);
+        assert_ne!(
+            h("x-aigis-signature"),
+            format!(
+                "sha256={}",
+                aigis_monitor::sinks::webhook::signature(b"wrong", ts, body)
+            )
+        );
+    }
+}
+
+/// Sets an environment variable for this process (the name is unique to the test).
+#[allow(unsafe_code)]
+fn temp_env_set(var: &str, value: &str) {
+    // SAFETY: called before any thread of this test reads the environment, with a name no
+    // other test touches.
+    unsafe { std::env::set_var(var, value) };
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn splunk_elasticsearch_and_slack_get_their_documented_shapes() {
+    let var = format!("AIGIS_TEST_HEC_TOKEN_{}", std::process::id());
+    temp_env_set(&var, "hec-token-1");
+    let (splunk_url, splunk) = receiver(0, "{\"text\":\"Success\",\"code\":0}").await;
+    let (es_url, es) = receiver(0, "{\"errors\":false,\"items\":[]}").await;
+    let (slack_url, slack) = receiver(0, "ok").await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = |kind, url: String, token: Option<String>| SinkConfig {
+        name: None,
+        kind,
+        url,
+        secret_env: None,
+        token_env: token,
+        index: Some("alerts-test".into()),
+    };
+    let sinks = vec![
+        Sink::new(&cfg(SinkKind::Splunk, splunk_url, Some(var.clone()))).unwrap(),
+        Sink::new(&cfg(SinkKind::Elasticsearch, es_url, None)).unwrap(),
+        Sink::new(&cfg(SinkKind::Slack, slack_url, None)).unwrap(),
+    ];
+    let d = Dispatcher::start(sinks, options(dir.path())).unwrap();
+    d.send(alert(1));
+    d.send(alert(2));
+    for _ in 0..100 {
+        if d.stats().delivered.load(Ordering::Relaxed) >= 6 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (h, body) = splunk.lock().unwrap()[0].clone();
+    assert!(h.contains(&("authorization".into(), "Splunk hec-token-1".into())));
+    let events: Vec<Value> = String::from_utf8(body)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(events[0]["sourcetype"], "aigis:alert");
+    assert_eq!(events[0]["event"]["detector"], "key_request_rate");
+    assert!((events[0]["time"].as_f64().unwrap() - 1_790_000_040.001).abs() < 1e-6);
+    let (h, body) = es.lock().unwrap()[0].clone();
+    assert!(h.contains(&("content-type".into(), "application/x-ndjson".into())));
+    let lines: Vec<Value> = String::from_utf8(body)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines[0]["index"]["_index"], "alerts-test");
+    assert_eq!(lines[1]["event"]["kind"], "alert");
+    assert_eq!(lines[1]["threat"]["technique"]["id"][1], "AML.T0034");
+    let (_, body) = slack.lock().unwrap()[0].clone();
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert!(
+        v["text"]
+            .as_str()
+            .unwrap()
+            .contains("key:k1: 1500 requests")
+    );
+    // A Splunk sink without a token, or a bad URL, is a configuration error naming it.
+    let e = Sink::new(&cfg(SinkKind::Splunk, "http://x/".into(), None))
+        .err()
+        .unwrap();
+    assert!(e.contains("token-env"), "{e}");
+    let e = Sink::new(&cfg(SinkKind::Webhook, "ftp://x/".into(), None))
+        .err()
+        .unwrap();
+    assert!(e.contains("http"), "{e}");
+}
