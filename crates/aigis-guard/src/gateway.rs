@@ -1446,6 +1446,16 @@ async fn metrics_endpoint(State(gw): State<Arc<Gateway>>, headers: HeaderMap) ->
                 .load(std::sync::atomic::Ordering::Relaxed),
         );
     }
+    if let Some(d) = &gw.sinks {
+        use std::sync::atomic::Ordering::Relaxed;
+        let st = d.stats();
+        gw.metrics.alert_deliveries(
+            st.delivered.load(Relaxed),
+            st.failures.load(Relaxed),
+            st.spooled.load(Relaxed),
+            st.dropped.load(Relaxed),
+        );
+    }
     let mut r = Response::new(Body::from(gw.metrics.render()));
     r.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -56,6 +56,12 @@ pub struct Metrics {
     audit_records: Counter,
     audit_checkpoint: Gauge,
     anomalies: Family<Detector, Counter>,
+    alerts: Family<Delivery, Gauge>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Delivery {
+    outcome: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -119,6 +125,12 @@ impl Metrics {
             "Alerts of the streaming detectors, by detector",
             anomalies.clone(),
         );
+        let alerts = Family::<Delivery, Gauge>::default();
+        registry.register(
+            "alert_deliveries",
+            "Alerts sent to sinks by outcome (delivered, spooled, dropped; failures are failed deliveries), since start",
+            alerts.clone(),
+        );
         let audit_records = Counter::default();
         let audit_checkpoint = Gauge::default();
         registry.register(
@@ -142,6 +154,23 @@ impl Metrics {
             audit_records,
             audit_checkpoint,
             anomalies,
+            alerts,
+        }
+    }
+
+    /// The alert sinks' counters (read from the dispatcher at scrape time).
+    pub fn alert_deliveries(&self, delivered: u64, failures: u64, spooled: u64, dropped: u64) {
+        for (outcome, n) in [
+            ("delivered", delivered),
+            ("failures", failures),
+            ("spooled", spooled),
+            ("dropped", dropped),
+        ] {
+            self.alerts
+                .get_or_create(&Delivery {
+                    outcome: outcome.into(),
+                })
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
         }
     }
 

@@ -52,6 +52,7 @@ fn dashboards_and_alerts_name_only_exported_metrics_and_labels() {
     m.anomaly("key_request_rate");
     m.audit_record();
     m.audit_checkpoint(1);
+    m.alert_deliveries(1, 0, 0, 0);
     let exported = m.render();
     let dashboard = read("deploy/grafana/aigis-gateway.json");
     let rules = read("deploy/prometheus/aigis-alerts.yml");
@@ -82,7 +83,7 @@ fn dashboards_and_alerts_name_only_exported_metrics_and_labels() {
     }
     // Labels in `by (…)` clauses are ones the gateway sets.
     let known = [
-        "route", "decision", "rule", "limit", "kind", "detector", "le",
+        "route", "decision", "rule", "limit", "kind", "detector", "le", "outcome",
     ];
     for text in [&dashboard, &rules] {
         for part in text.split("by (").skip(1) {
