@@ -242,3 +242,92 @@ async fn splunk_elasticsearch_and_slack_get_their_documented_shapes() {
         .unwrap();
     assert!(e.contains("http"), "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn syslog_messages_are_rfc5424_over_tcp_with_octet_counting_and_over_udp() {
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let (tcp_addr, udp_addr) = (tcp.local_addr().unwrap(), udp.local_addr().unwrap());
+    let frames: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
+    let f = frames.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = tcp.accept().await else {
+                return;
+            };
+            let mut buf = Vec::new();
+            s.read_to_end(&mut buf).await.unwrap();
+            // Octet counting: "LEN SP MSG", repeated.
+            let mut rest = &buf[..];
+            while !rest.is_empty() {
+                let sp = rest.iter().position(|&b| b == b' ').unwrap();
+                let len: usize = std::str::from_utf8(&rest[..sp]).unwrap().parse().unwrap();
+                let msg = &rest[sp + 1..sp + 1 + len];
+                f.lock()
+                    .unwrap()
+                    .push(String::from_utf8(msg.to_vec()).unwrap());
+                rest = &rest[sp + 1 + len..];
+            }
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = |url: String| SinkConfig {
+        name: None,
+        kind: SinkKind::Syslog,
+        url,
+        secret_env: None,
+        token_env: None,
+        index: None,
+    };
+    let sinks = vec![
+        Sink::new(&cfg(format!("tcp://{tcp_addr}"))).unwrap(),
+        Sink::new(&cfg(format!("udp://{udp_addr}"))).unwrap(),
+    ];
+    let d = Dispatcher::start(sinks, options(dir.path())).unwrap();
+    let mut a = alert(1);
+    a["subject"] = json!("key:we\"ird]");
+    d.send(a);
+    d.send(alert(2));
+    let mut datagram = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(5), udp.recv(&mut datagram))
+        .await
+        .unwrap()
+        .unwrap();
+    let dgram = String::from_utf8(datagram[..n].to_vec()).unwrap();
+    for _ in 0..100 {
+        if frames.lock().unwrap().len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let frames = frames.lock().unwrap().clone();
+    assert_eq!(frames.len(), 2, "{frames:?}");
+    // <PRI>1 TIMESTAMP HOST APP PROCID MSGID [SD] MSG: facility 13, critical = severity 2.
+    assert!(
+        frames[0].starts_with(
+            "<106>1 2026-09-21T14:14:00.001Z aigis-gateway aigis - key_request_rate [aigis@32473 "
+        ),
+        "{}",
+        frames[0]
+    );
+    assert!(
+        frames[0].contains("subject=\"key:we\\\"ird\\]\""),
+        "{}",
+        frames[0]
+    );
+    assert!(
+        frames[0].contains("atlas=\"AML.T0029,AML.T0034\""),
+        "{}",
+        frames[0]
+    );
+    assert!(
+        frames[0].ends_with("] key:k1: 1500 requests"),
+        "{}",
+        frames[0]
+    );
+    assert_eq!(dgram, frames[0], "the same message over UDP");
+    let e = Sink::new(&cfg("tcp://host-without-port".into()))
+        .err()
+        .unwrap();
+    assert!(e.contains("udp://HOST:PORT"), "{e}");
+}

@@ -9,6 +9,7 @@
 pub mod elastic;
 pub mod slack;
 pub mod splunk;
+pub mod syslog;
 pub mod webhook;
 
 use std::io::{BufRead, Write};
@@ -37,6 +38,8 @@ pub enum SinkKind {
     Splunk,
     /// Elasticsearch / OpenSearch `_bulk`.
     Elasticsearch,
+    /// Syslog RFC 5424 over `udp://` or `tcp://` (octet counting).
+    Syslog,
 }
 
 /// `[[guard.serve.alerts]]`.
@@ -82,10 +85,19 @@ impl Sink {
             .url
             .parse()
             .map_err(|e| format!("alert sink `{name}`: url `{}`: {e}", c.url))?;
-        if !matches!(url.scheme_str(), Some("http" | "https")) {
-            return Err(format!(
-                "alert sink `{name}`: url must be http:// or https://"
-            ));
+        match (c.kind, url.scheme_str()) {
+            (SinkKind::Syslog, Some("udp" | "tcp")) if url.port_u16().is_some() => {}
+            (SinkKind::Syslog, _) => {
+                return Err(format!(
+                    "alert sink `{name}`: syslog url must be udp://HOST:PORT or tcp://HOST:PORT"
+                ));
+            }
+            (_, Some("http" | "https")) => {}
+            _ => {
+                return Err(format!(
+                    "alert sink `{name}`: url must be http:// or https://"
+                ));
+            }
         }
         let env = |var: &Option<String>, what: &str| -> Result<Option<String>, String> {
             var.as_ref()
@@ -129,6 +141,7 @@ impl Sink {
                 "aigis-gateway",
             ),
             SinkKind::Elasticsearch => elastic::request(alerts, &self.index, self.token.as_deref()),
+            SinkKind::Syslog => (Vec::new(), Vec::new()),
         }
     }
 }
@@ -157,6 +170,20 @@ fn client() -> HttpClient {
 
 /// One POST; `Err` says why (connection, status, or an Elasticsearch item error).
 async fn deliver(client: &HttpClient, sink: &Sink, alerts: &[Value]) -> Result<(), String> {
+    if sink.kind == SinkKind::Syslog {
+        let addr = sink
+            .url
+            .authority()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        let scheme = sink.url.scheme_str().unwrap_or_default();
+        return tokio::time::timeout(
+            Duration::from_secs(10),
+            syslog::send(scheme, &addr, alerts, "aigis-gateway"),
+        )
+        .await
+        .map_err(|_| "no connection within 10 s".to_string())?;
+    }
     let (headers, body) = sink.request(alerts);
     let mut req = hyper::Request::post(sink.url.clone());
     for (k, v) in &headers {
