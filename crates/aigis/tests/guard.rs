@@ -2,6 +2,11 @@
 //! Acceptance tests of `aigis guard classify` and `aigis guard scanners`: the DESIGN §3 record
 //! schema, exit codes, configuration from `aigis.toml`, atomic output and bad input.
 
+mod common;
+
+#[cfg(unix)]
+use common::tiny_upstream;
+
 use assert_cmd::Command;
 use serde_json::{Value, json};
 
@@ -425,51 +430,6 @@ fn the_guard_stage_gates_on_block_and_false_positive_rates() {
     // A stage without prompt files is a configuration error, not a pass.
     std::fs::write(p.join("aigis.toml"), "[pipeline]\nstages = [\"guard\"]\n").unwrap();
     aigis().arg("run").arg(p).assert().code(2);
-}
-
-/// A minimal upstream on a thread: answers every request with a fixed chat completion.
-#[cfg(unix)]
-fn tiny_upstream() -> std::net::SocketAddr {
-    use std::io::{BufRead, BufReader, Read, Write};
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = l.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for conn in l.incoming() {
-            let Ok(mut s) = conn else { continue };
-            std::thread::spawn(move || {
-                let mut r = BufReader::new(s.try_clone().unwrap());
-                loop {
-                    let mut len = 0usize;
-                    let mut line = String::new();
-                    loop {
-                        line.clear();
-                        if r.read_line(&mut line).unwrap_or(0) == 0 {
-                            return;
-                        }
-                        if line == "\r\n" {
-                            break;
-                        }
-                        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                            len = v.trim().parse().unwrap_or(0);
-                        }
-                    }
-                    let mut body = vec![0; len];
-                    if r.read_exact(&mut body).is_err() {
-                        return;
-                    }
-                    let answer = r#"{"choices":[{"message":{"role":"assistant","content":"Lima."}}],"usage":{"prompt_tokens":9,"completion_tokens":2,"total_tokens":11}}"#;
-                    let resp = format!(
-                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{answer}",
-                        answer.len()
-                    );
-                    if s.write_all(resp.as_bytes()).is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    addr
 }
 
 /// Starts `aigis guard serve` with the audit log at `audit_path` (a file under `d` or a
