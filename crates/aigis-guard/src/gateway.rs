@@ -90,6 +90,22 @@ pub struct GatewayConfig {
     /// configuration.
     #[serde(default = "default_alert_spool")]
     pub alert_spool: String,
+    /// Publish every decision and alert to NATS JetStream: `nats://…`.
+    #[serde(default)]
+    pub events: Option<String>,
+    /// Subject prefix (`<prefix>.decision`, `<prefix>.alert`).
+    #[serde(default = "default_events_subject")]
+    pub events_subject: String,
+    /// JetStream stream capturing `<prefix>.>` (created if missing).
+    #[serde(default = "default_events_stream")]
+    pub events_stream: String,
+}
+
+fn default_events_subject() -> String {
+    "aigis.events".into()
+}
+fn default_events_stream() -> String {
+    "AIGIS_EVENTS".into()
 }
 
 fn default_alert_spool() -> String {
@@ -295,6 +311,7 @@ struct Gateway {
     audit: Option<aigis_monitor::audit_writer::AuditWriter>,
     detectors: Option<std::sync::Mutex<aigis_monitor::detect::Detectors>>,
     sinks: Option<aigis_monitor::sinks::Dispatcher>,
+    events: Option<crate::events::EventPublisher>,
 }
 
 /// What the audit record of a request needs from deep inside its handling.
@@ -1110,7 +1127,7 @@ async fn handle(
     gw.metrics
         .request(&route, &decision, started.elapsed().as_secs_f64());
     let t = trace.into_inner().unwrap_or_default();
-    if let Some(d) = &gw.detectors {
+    if gw.detectors.is_some() || gw.events.is_some() {
         let e = aigis_monitor::detect::Event {
             time_ms: unix_ms(),
             route: route.clone(),
@@ -1123,11 +1140,16 @@ async fn handle(
             prompt_tokens: t.tokens.map(|x| x.0),
             completion_tokens: t.tokens.map(|x| x.1),
         };
-        let mut alerts = Vec::new();
-        if let Ok(mut d) = d.lock() {
-            d.observe(&e, &mut alerts);
+        if let (Some(p), Ok(v)) = (&gw.events, serde_json::to_value(&e)) {
+            p.publish("decision", &v);
         }
-        gw.report_alerts(&alerts);
+        if let Some(d) = &gw.detectors {
+            let mut alerts = Vec::new();
+            if let Ok(mut d) = d.lock() {
+                d.observe(&e, &mut alerts);
+            }
+            gw.report_alerts(&alerts);
+        }
     }
     if let Some(audit) = &gw.audit {
         let mut r = serde_json::Map::new();
@@ -1303,8 +1325,13 @@ impl Gateway {
     fn report_alerts(&self, alerts: &[aigis_monitor::detect::Alert]) {
         for a in alerts {
             self.metrics.anomaly(a.detector);
-            if let (Some(s), Ok(v)) = (&self.sinks, serde_json::to_value(a)) {
-                s.send(v);
+            if let Ok(v) = serde_json::to_value(a) {
+                if let Some(p) = &self.events {
+                    p.publish("alert", &v);
+                }
+                if let Some(s) = &self.sinks {
+                    s.send(v);
+                }
             }
             if let Ok(line) = serde_json::to_string(&json!({"aigis_alert": a})) {
                 eprintln!("{line}");
@@ -1682,6 +1709,9 @@ impl Bound {
         if let Some(t) = tls {
             let _ = t.await;
         }
+        if let Some(p) = &self.gateway.events {
+            p.flush(Duration::from_secs(5)).await;
+        }
         // A last checkpoint, so the whole log is covered by a signature.
         let gw = self.gateway.clone();
         let closed = tokio::task::spawn_blocking(move || {
@@ -1904,6 +1934,18 @@ pub async fn bind(
         };
         Some(aigis_monitor::sinks::Dispatcher::start(sinks, options).map_err(Error::Config)?)
     };
+    let events = match &config.events {
+        Some(url) => Some(
+            crate::events::EventPublisher::connect(
+                url,
+                &config.events_subject,
+                &config.events_stream,
+            )
+            .await
+            .map_err(|e| Error::Config(format!("[guard.serve] events: {e}")))?,
+        ),
+        None => None,
+    };
     Ok(Bound {
         listener,
         tls,
@@ -1924,6 +1966,7 @@ pub async fn bind(
                 std::sync::Mutex::new(aigis_monitor::detect::Detectors::new(&config.detect))
             }),
             sinks,
+            events,
         }),
     })
 }

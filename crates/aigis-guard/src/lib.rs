@@ -9,6 +9,7 @@
 
 pub mod chain;
 pub mod classify;
+pub mod events;
 pub mod gateway;
 pub mod keys;
 pub mod killswitch;

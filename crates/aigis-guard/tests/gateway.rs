@@ -168,6 +168,9 @@ async fn start_full(
         },
         alerts: Vec::new(),
         alert_spool: "alert-spool".into(),
+        events: None,
+        events_subject: "aigis.events".into(),
+        events_stream: "AIGIS_EVENTS".into(),
         routes: vec![
             route("chat", RouteKind::Openai, "/v1", vec![]),
             route("slow", RouteKind::Json, "/slow", vec!["text".into()]),

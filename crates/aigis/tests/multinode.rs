@@ -1,8 +1,9 @@
 #![allow(clippy::unwrap_used)]
-//! Two `aigis guard serve` processes sharing Redis (kill switch, revocations, rate limits) and
-//! writing their audit chains to PostgreSQL, against the real servers: what one replica is
-//! told, the other enforces within a second; a key's rate holds across both; both chains
-//! verify afterwards.
+//! Two `aigis guard serve` processes sharing Redis (kill switch, revocations, rate limits),
+//! writing their audit chains to PostgreSQL and publishing their decisions to NATS JetStream,
+//! against the real servers: what one replica is told, the other enforces within a second; a
+//! key's rate holds across both; both chains verify afterwards; the stream holds every
+//! decision.
 
 mod common;
 
@@ -78,6 +79,16 @@ fn two_replicas_share_revocations_quarantines_and_rates_and_their_audit_chains_v
         String::from_utf8(out).unwrap().trim().to_string()
     };
     let (main_key, rate_key) = (key("main"), key("rate"));
+    // NATS is optional here (its own skip message): without it the rest still runs.
+    let nats = std::env::var("AIGIS_TEST_NATS_URL").ok();
+    if nats.is_none() {
+        eprintln!("SKIPPED (NATS part): AIGIS_TEST_NATS_URL is not set");
+    }
+    let stream = format!("AIGISMN{}", unique.replace('-', "_"));
+    let subject = format!("aigis-mn-{unique}");
+    let events = nats.as_ref().map_or_else(String::new, |u| {
+        format!("events = \"{u}\"\nevents-subject = \"{subject}\"\nevents-stream = \"{stream}\"\n")
+    });
     let mut nodes = Vec::new();
     let mut log_ids = Vec::new();
     for n in 1..=2 {
@@ -90,7 +101,7 @@ fn two_replicas_share_revocations_quarantines_and_rates_and_their_audit_chains_v
         std::fs::write(
             d.join(format!("node{n}.toml")),
             format!(
-                "[guard.serve]\nlisten = \"127.0.0.1:0\"\nkeys = \"keys.db\"\nadmin-token-file = \"admin.token\"\nstate = \"{redis}\"\nstate-prefix = \"aigis-mn-{unique}:\"\n[guard.serve.limits]\nkey-requests-per-minute = 6\nip-requests-per-minute = 0\n[guard.serve.audit]\npath = \"{pg}\"\nkey = \"audit{n}.key\"\ncheckpoint-every = 10\n[[guard.serve.routes]]\nname = \"chat\"\nkind = \"openai\"\nprefix = \"/v1\"\nupstream = \"http://{up}\"\n"
+                "[guard.serve]\nlisten = \"127.0.0.1:0\"\nkeys = \"keys.db\"\nadmin-token-file = \"admin.token\"\nstate = \"{redis}\"\nstate-prefix = \"aigis-mn-{unique}:\"\n{events}[guard.serve.limits]\nkey-requests-per-minute = 6\nip-requests-per-minute = 0\n[guard.serve.audit]\npath = \"{pg}\"\nkey = \"audit{n}.key\"\ncheckpoint-every = 10\n[[guard.serve.routes]]\nname = \"chat\"\nkind = \"openai\"\nprefix = \"/v1\"\nupstream = \"http://{up}\"\n"
             ),
         )
         .unwrap();
@@ -183,6 +194,38 @@ fn two_replicas_share_revocations_quarantines_and_rates_and_their_audit_chains_v
         let text = String::from_utf8_lossy(&out);
         assert!(text.contains("audit log intact"), "{log_id}: {text}");
         assert!(!text.contains(" 0 records"), "{log_id}: {text}");
+    }
+    // Every decision of both replicas is in the JetStream stream, as JSON.
+    if let Some(url) = &nats {
+        let records: u64 = {
+            let mut db = postgres::Client::connect(&pg, postgres::NoTls).unwrap();
+            let n: i64 = db
+                .query_one(
+                    "SELECT count(*) FROM aigis_audit_records WHERE log_id = ANY($1)",
+                    &[&log_ids],
+                )
+                .unwrap()
+                .get(0);
+            u64::try_from(n).unwrap()
+        };
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            let js = async_nats::jetstream::new(async_nats::connect(url).await.unwrap());
+            let mut s = js.get_stream(&stream).await.unwrap();
+            let info = s.info().await.unwrap().clone();
+            assert_eq!(
+                info.state.messages, records,
+                "one event per audited decision, from both replicas"
+            );
+            let first = s.get_raw_message(info.state.first_sequence).await.unwrap();
+            assert_eq!(first.subject.as_str(), format!("{subject}.decision"));
+            let v: serde_json::Value = serde_json::from_slice(&first.payload).unwrap();
+            assert_eq!(
+                (v["route"].as_str(), v["status"].as_u64()),
+                (Some("chat"), Some(200))
+            );
+            js.delete_stream(&stream).await.unwrap();
+        });
     }
     let mut db = postgres::Client::connect(&pg, postgres::NoTls).unwrap();
     for id in &log_ids {

@@ -18,7 +18,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 /// One gateway decision, the fields the detectors read (from an audit record).
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Event {
     /// Milliseconds since the Unix epoch.
     pub time_ms: u64,
