@@ -1483,6 +1483,15 @@ async fn metrics_endpoint(State(gw): State<Arc<Gateway>>, headers: HeaderMap) ->
             st.dropped.load(Relaxed),
         );
     }
+    if let Some(p) = &gw.events {
+        use std::sync::atomic::Ordering::Relaxed;
+        let st = p.stats();
+        gw.metrics.events_published(
+            st.published.load(Relaxed),
+            st.failed.load(Relaxed),
+            st.dropped.load(Relaxed),
+        );
+    }
     let mut r = Response::new(Body::from(gw.metrics.render()));
     r.headers_mut().insert(
         header::CONTENT_TYPE,

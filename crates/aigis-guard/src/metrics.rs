@@ -57,6 +57,7 @@ pub struct Metrics {
     audit_checkpoint: Gauge,
     anomalies: Family<Detector, Counter>,
     alerts: Family<Delivery, Gauge>,
+    events: Family<Delivery, Gauge>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -131,6 +132,12 @@ impl Metrics {
             "Alerts sent to sinks by outcome (delivered, spooled, dropped; failures are failed deliveries), since start",
             alerts.clone(),
         );
+        let events = Family::<Delivery, Gauge>::default();
+        registry.register(
+            "nats_events",
+            "Events for NATS JetStream by outcome (published, failed, dropped), since start",
+            events.clone(),
+        );
         let audit_records = Counter::default();
         let audit_checkpoint = Gauge::default();
         registry.register(
@@ -155,6 +162,22 @@ impl Metrics {
             audit_checkpoint,
             anomalies,
             alerts,
+            events,
+        }
+    }
+
+    /// The NATS publisher's counters (read at scrape time).
+    pub fn events_published(&self, published: u64, failed: u64, dropped: u64) {
+        for (outcome, n) in [
+            ("published", published),
+            ("failed", failed),
+            ("dropped", dropped),
+        ] {
+            self.events
+                .get_or_create(&Delivery {
+                    outcome: outcome.into(),
+                })
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
         }
     }
 

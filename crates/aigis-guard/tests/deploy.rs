@@ -53,6 +53,7 @@ fn dashboards_and_alerts_name_only_exported_metrics_and_labels() {
     m.audit_record();
     m.audit_checkpoint(1);
     m.alert_deliveries(1, 0, 0, 0);
+    m.events_published(1, 0, 0);
     let exported = m.render();
     let dashboard = read("deploy/grafana/aigis-gateway.json");
     let rules = read("deploy/prometheus/aigis-alerts.yml");
