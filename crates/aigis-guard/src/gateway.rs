@@ -90,6 +90,13 @@ pub struct GatewayConfig {
     /// configuration.
     #[serde(default = "default_alert_spool")]
     pub alert_spool: String,
+    /// Incident store (SQLite, relative to the configuration): alerts grouped into incidents
+    /// with a timeline (`aigis incident list|show|ack|resolve`).
+    #[serde(default)]
+    pub incidents: Option<String>,
+    /// Playbooks: what to do when an alert arrives (`[[guard.serve.playbooks]]`).
+    #[serde(default)]
+    pub playbooks: Vec<PlaybookConfig>,
     /// Publish every decision and alert to NATS JetStream: `nats://…`.
     #[serde(default)]
     pub events: Option<String>,
@@ -99,6 +106,30 @@ pub struct GatewayConfig {
     /// JetStream stream capturing `<prefix>.>` (created if missing).
     #[serde(default = "default_events_stream")]
     pub events_stream: String,
+}
+
+/// `[[guard.serve.playbooks]]`: an automatic response to alerts.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct PlaybookConfig {
+    /// Its name, in the timeline.
+    pub name: String,
+    /// Only alerts of this detector (default: any).
+    #[serde(default)]
+    pub detector: Option<String>,
+    /// Only alerts at least this bad: `warning` or `critical` (default).
+    #[serde(default = "default_playbook_priority")]
+    pub min_priority: String,
+    /// `quarantine-subject`: take the alert's key (`key:…`) or route (`route:…`) offline on
+    /// every replica, as `aigis guard quarantine` would.
+    pub action: String,
+    /// Record what would be done without doing it.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+fn default_playbook_priority() -> String {
+    "critical".into()
 }
 
 fn default_events_subject() -> String {
@@ -312,6 +343,8 @@ struct Gateway {
     detectors: Option<std::sync::Mutex<aigis_monitor::detect::Detectors>>,
     sinks: Option<aigis_monitor::sinks::Dispatcher>,
     events: Option<crate::events::EventPublisher>,
+    incidents: Option<std::sync::Mutex<aigis_monitor::incident::IncidentStore>>,
+    playbooks: Vec<PlaybookConfig>,
 }
 
 /// What the audit record of a request needs from deep inside its handling.
@@ -1325,6 +1358,7 @@ impl Gateway {
     fn report_alerts(&self, alerts: &[aigis_monitor::detect::Alert]) {
         for a in alerts {
             self.metrics.anomaly(a.detector);
+            self.respond(a);
             if let Ok(v) = serde_json::to_value(a) {
                 if let Some(p) = &self.events {
                     p.publish("alert", &v);
@@ -1336,6 +1370,66 @@ impl Gateway {
             if let Ok(line) = serde_json::to_string(&json!({"aigis_alert": a})) {
                 eprintln!("{line}");
             }
+        }
+    }
+
+    /// Records the alert in its incident and runs the playbooks that match it; every action
+    /// (or, in dry-run, what would have been done) goes into the incident's timeline with the
+    /// alert as its evidence.
+    fn respond(&self, a: &aigis_monitor::detect::Alert) {
+        let incident = self.incidents.as_ref().and_then(|s| {
+            let mut s = s.lock().ok()?;
+            s.record_alert(a)
+                .map_err(|e| eprintln!("aigis guard: {e}"))
+                .ok()
+                .map(|(id, _)| id)
+        });
+        let note = |kind: &str, detail: &str| {
+            if let (Some(id), Some(s)) = (incident, &self.incidents)
+                && let Ok(s) = s.lock()
+                && let Err(e) = s.note(id, kind, detail)
+            {
+                eprintln!("aigis guard: {e}");
+            }
+        };
+        let critical = a.priority == aigis_monitor::detect::Priority::Critical;
+        for p in &self.playbooks {
+            if p.detector.as_deref().is_some_and(|d| d != a.detector)
+                || (p.min_priority == "critical" && !critical)
+            {
+                continue;
+            }
+            let target = a.subject.as_str();
+            if !(target.starts_with("key:") || target.starts_with("route:")) {
+                note(
+                    "skipped",
+                    &format!("playbook `{}`: cannot take {target} offline", p.name),
+                );
+                continue;
+            }
+            let reason = format!("playbook {}: {}", p.name, a.message);
+            if p.dry_run {
+                note(
+                    "dry-run",
+                    &format!("playbook `{}` would take {target} offline", p.name),
+                );
+                continue;
+            }
+            let Some(entry) = crate::killswitch::KillSwitch::entry(target, &reason) else {
+                continue;
+            };
+            self.kill.insert(entry.clone());
+            if let Some(shared) = self.shared.clone() {
+                tokio::spawn(async move {
+                    if let Err(e) = shared.put(&entry).await {
+                        eprintln!("aigis guard: playbook quarantine not shared: {e}");
+                    }
+                });
+            }
+            note(
+                "action",
+                &format!("playbook `{}` took {target} offline ({reason})", p.name),
+            );
         }
     }
 
@@ -1943,6 +2037,27 @@ pub async fn bind(
         };
         Some(aigis_monitor::sinks::Dispatcher::start(sinks, options).map_err(Error::Config)?)
     };
+    for p in &config.playbooks {
+        if p.action != "quarantine-subject" {
+            return Err(Error::Config(format!(
+                "playbook `{}`: action `{}`: the action built is `quarantine-subject`",
+                p.name, p.action
+            )));
+        }
+        if !matches!(p.min_priority.as_str(), "warning" | "critical") {
+            return Err(Error::Config(format!(
+                "playbook `{}`: min-priority must be `warning` or `critical`",
+                p.name
+            )));
+        }
+    }
+    let incidents = match &config.incidents {
+        Some(p) => Some(std::sync::Mutex::new(
+            aigis_monitor::incident::IncidentStore::open(&base_dir.join(p))
+                .map_err(|e| Error::Config(format!("[guard.serve] incidents: {e}")))?,
+        )),
+        None => None,
+    };
     let events = match &config.events {
         Some(url) => Some(
             crate::events::EventPublisher::connect(
@@ -1976,6 +2091,8 @@ pub async fn bind(
             }),
             sinks,
             events,
+            incidents,
+            playbooks: config.playbooks.clone(),
         }),
     })
 }

@@ -169,6 +169,8 @@ async fn start_full(
         alerts: Vec::new(),
         alert_spool: "alert-spool".into(),
         events: None,
+        incidents: None,
+        playbooks: Vec::new(),
         events_subject: "aigis.events".into(),
         events_stream: "AIGIS_EVENTS".into(),
         routes: vec![
@@ -1439,7 +1441,7 @@ async fn the_detectors_flag_a_burst_while_the_gateway_runs() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn detector_alerts_reach_a_configured_webhook() {
+async fn detector_alerts_reach_a_webhook_open_an_incident_and_run_the_playbook() {
     let up = upstream(Arc::new(AtomicUsize::new(0))).await;
     // The receiver: records the alerts it is sent.
     let got: Arc<std::sync::Mutex<Vec<Value>>> = Arc::default();
@@ -1469,6 +1471,9 @@ async fn detector_alerts_reach_a_configured_webhook() {
         "limits": {"key-requests-per-minute": 0, "ip-requests-per-minute": 0},
         "detect": {"window-secs": 1, "warmup-windows": 3, "min-requests": 5.0},
         "alerts": [{"kind": "webhook", "url": format!("http://{hook_addr}/hook")}],
+        "incidents": "incidents.db",
+        "playbooks": [{"name": "cut-off-bursting-keys", "detector": "key_request_rate",
+                       "min-priority": "warning", "action": "quarantine-subject"}],
         "routes": [{"name": "chat", "kind": "openai", "prefix": "/v1", "upstream": format!("http://{up}")}],
     }))
     .unwrap();
@@ -1483,6 +1488,7 @@ async fn detector_alerts_reach_a_configured_webhook() {
     )
     .await
     .unwrap();
+    let incidents_db = dir.path().join("incidents.db");
     let env = Env {
         gw: bound.local_addr().unwrap(),
         key: key.clone(),
@@ -1509,4 +1515,19 @@ async fn detector_alerts_reach_a_configured_webhook() {
         alerts.iter().any(|a| a["detector"] == "key_request_rate"),
         "{alerts:?}"
     );
+    // The playbook took the key offline, and the incident's timeline says so.
+    let (s, _, _) = send(&env, "GET", "/v1/models", Some(&key), None).await;
+    assert_ne!(s, StatusCode::OK, "the bursting key is cut off");
+    let store = aigis_monitor::incident::IncidentStore::open(&incidents_db).unwrap();
+    let open = store.list(false).unwrap();
+    // One incident per detector and subject: the key's and the client address's.
+    let inc = open
+        .iter()
+        .find(|i| i.detector == "key_request_rate")
+        .unwrap_or_else(|| panic!("{open:?}"));
+    assert_eq!(inc.subject, format!("key:{}", &key[4..12]));
+    let (_, timeline) = store.show(inc.id).unwrap();
+    let kinds: Vec<&str> = timeline.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(&kinds[..2], ["alert", "action"], "{timeline:?}");
+    assert!(timeline[1].detail.contains("cut-off-bursting-keys"));
 }

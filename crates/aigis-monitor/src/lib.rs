@@ -8,5 +8,6 @@ pub mod audit_pg;
 pub mod audit_writer;
 pub mod detect;
 pub mod drift;
+pub mod incident;
 pub mod rules;
 pub mod sinks;

@@ -56,6 +56,59 @@ pub enum Command {
     /// Monitoring: data drift between a reference and a current table.
     #[command(subcommand)]
     Monitor(MonitorCommand),
+    /// Incidents the gateway opened from its alerts: list, show (with the timeline),
+    /// acknowledge, resolve.
+    #[command(subcommand)]
+    Incident(IncidentCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IncidentCommand {
+    /// Open and acknowledged incidents (all with --all), newest first.
+    List {
+        /// The incident store (`[guard.serve] incidents`).
+        #[arg(long, value_name = "FILE")]
+        store: PathBuf,
+        /// Resolved ones too.
+        #[arg(long)]
+        all: bool,
+        /// Output format.
+        #[arg(long, short = 'f', value_enum, default_value = "table")]
+        format: MachineFormat,
+    },
+    /// One incident and its timeline (alerts, actions with their evidence, notes).
+    Show {
+        /// Its number.
+        id: i64,
+        /// The incident store.
+        #[arg(long, value_name = "FILE")]
+        store: PathBuf,
+        /// Output format.
+        #[arg(long, short = 'f', value_enum, default_value = "table")]
+        format: MachineFormat,
+    },
+    /// Acknowledge an incident (someone is on it).
+    Ack {
+        /// Its number.
+        id: i64,
+        /// The incident store.
+        #[arg(long, value_name = "FILE")]
+        store: PathBuf,
+        /// A note for the timeline.
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Resolve an incident.
+    Resolve {
+        /// Its number.
+        id: i64,
+        /// The incident store.
+        #[arg(long, value_name = "FILE")]
+        store: PathBuf,
+        /// A note for the timeline.
+        #[arg(long, default_value = "")]
+        note: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

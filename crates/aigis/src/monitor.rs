@@ -224,3 +224,77 @@ pub fn detect(a: &DetectArgs) -> Result<u8> {
     );
     Ok(u8::from(!alerts.is_empty()))
 }
+
+/// `aigis incident …`.
+pub fn incident(c: &crate::cli::IncidentCommand) -> Result<u8> {
+    use crate::cli::IncidentCommand as C;
+    use aigis_monitor::incident::IncidentStore;
+    let open = |p: &std::path::Path| -> Result<IncidentStore> {
+        if !p.exists() {
+            anyhow::bail!(
+                "{}: no incident store (the gateway's [guard.serve] incidents)",
+                p.display()
+            );
+        }
+        IncidentStore::open(p).map_err(|e| anyhow!("{e}"))
+    };
+    let ms = |t: i64| schema::rfc3339(u64::try_from(t).unwrap_or(0));
+    match c {
+        C::List { store, all, format } => {
+            let list = open(store)?.list(*all).map_err(|e| anyhow!("{e}"))?;
+            match format {
+                MachineFormat::Json => println!("{}", serde_json::to_string_pretty(&list)?),
+                MachineFormat::Table => {
+                    for i in &list {
+                        println!(
+                            "{:>5}  {:<12} {:<9} {:<18} {:<24} {}",
+                            i.id,
+                            i.status,
+                            i.priority,
+                            i.detector,
+                            i.subject,
+                            ms(i.updated_ms)
+                        );
+                    }
+                    eprintln!("{} incidents", list.len());
+                }
+            }
+            Ok(0)
+        }
+        C::Show { id, store, format } => {
+            let (inc, timeline) = open(store)?.show(*id).map_err(|e| anyhow!("{e}"))?;
+            match format {
+                MachineFormat::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(
+                        &serde_json::json!({"incident": inc, "timeline": timeline})
+                    )?
+                ),
+                MachineFormat::Table => {
+                    println!(
+                        "incident {} — {} ({}, {})\n{}\n",
+                        inc.id, inc.subject, inc.status, inc.priority, inc.title
+                    );
+                    for e in &timeline {
+                        println!("{}  {:<8} {}", ms(e.time_ms), e.kind, e.detail);
+                    }
+                }
+            }
+            Ok(0)
+        }
+        C::Ack { id, store, note } => {
+            open(store)?
+                .set_status(*id, "acknowledged", note)
+                .map_err(|e| anyhow!("{e}"))?;
+            eprintln!("incident {id} acknowledged");
+            Ok(0)
+        }
+        C::Resolve { id, store, note } => {
+            open(store)?
+                .set_status(*id, "resolved", note)
+                .map_err(|e| anyhow!("{e}"))?;
+            eprintln!("incident {id} resolved");
+            Ok(0)
+        }
+    }
+}

@@ -344,3 +344,91 @@ fn events_and_alerts_convert_to_ocsf_and_ecs() {
             .any(|v| v["finding_info"]["types"][0] == "key_request_rate")
     );
 }
+
+#[test]
+fn incidents_are_listed_shown_acknowledged_and_resolved() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("incidents.db");
+    {
+        let mut s = aigis_monitor::incident::IncidentStore::open(&db).unwrap();
+        let a = aigis_monitor::detect::Alert {
+            detector: "key_new_sources",
+            subject: "key:abcd1234".into(),
+            time_ms: 1,
+            observed: 200.0,
+            baseline: 3.0,
+            score: 50.0,
+            priority: aigis_monitor::detect::Priority::Critical,
+            atlas: &["AML.T0012"],
+            message: "key:abcd1234: 200 distinct client addresses".into(),
+        };
+        let (id, _) = s.record_alert(&a).unwrap();
+        s.note(id, "action", "playbook `p` took key:abcd1234 offline")
+            .unwrap();
+    }
+    let out = aigis()
+        .args(["incident", "list", "-f", "json", "--store"])
+        .arg(&db)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let list: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(list[0]["subject"], "key:abcd1234");
+    assert_eq!(list[0]["status"], "open");
+    aigis()
+        .args(["incident", "ack", "1", "--note", "on it", "--store"])
+        .arg(&db)
+        .assert()
+        .success();
+    aigis()
+        .args([
+            "incident",
+            "resolve",
+            "1",
+            "--note",
+            "key rotated",
+            "--store",
+        ])
+        .arg(&db)
+        .assert()
+        .success();
+    let out = aigis()
+        .args(["incident", "show", "1", "--store"])
+        .arg(&db)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    for want in [
+        "resolved",
+        "alert",
+        "took key:abcd1234 offline",
+        "on it",
+        "key rotated",
+    ] {
+        assert!(text.contains(want), "{want} missing:\n{text}");
+    }
+    let out = aigis()
+        .args(["incident", "list", "--store"])
+        .arg(&db)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert!(out.is_empty(), "resolved incidents leave the default list");
+    aigis()
+        .args(["incident", "resolve", "7", "--store"])
+        .arg(&db)
+        .assert()
+        .code(2);
+    aigis()
+        .args(["incident", "list", "--store"])
+        .arg(dir.path().join("none.db"))
+        .assert()
+        .code(2);
+}
