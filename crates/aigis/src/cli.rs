@@ -87,6 +87,19 @@ pub enum IncidentCommand {
         #[arg(long, short = 'f', value_enum, default_value = "table")]
         format: MachineFormat,
     },
+    /// Forensics: run the detectors over an audit log and file their alerts as incidents (exit
+    /// 1 when any alert was raised).
+    Replay {
+        /// The audit log (JSON Lines; sealed segments first).
+        #[arg(long, value_name = "FILE")]
+        log: PathBuf,
+        /// The incident store to file into (created if missing).
+        #[arg(long, value_name = "FILE")]
+        store: PathBuf,
+        /// Thresholds from `[monitor.detect]` of this configuration.
+        #[arg(long, short = 'c', value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
     /// Acknowledge an incident (someone is on it).
     Ack {
         /// Its number.

@@ -165,28 +165,38 @@ pub fn events(a: &EventsArgs) -> Result<u8> {
     Ok(0)
 }
 
-pub fn detect(a: &DetectArgs) -> Result<u8> {
+/// The detectors (thresholds from `config`'s `[monitor.detect]`) over an audit log: the
+/// alerts, the events read and the lines skipped.
+fn replay(
+    log: &std::path::Path,
+    config: Option<&std::path::Path>,
+) -> Result<(Vec<aigis_monitor::detect::Alert>, u64, u64)> {
     use aigis_monitor::detect::{DetectConfig, Detectors};
-    let cfg = match &a.config {
+    let cfg = match config {
         Some(p) => aigis_pipeline::Config::load(p)?.monitor.detect,
         None => DetectConfig::default(),
     };
     if cfg.window_secs == 0 || !(cfg.alpha > 0.0 && cfg.alpha <= 1.0) {
         anyhow::bail!("[monitor.detect]: window-secs must be positive and alpha in (0, 1]");
     }
+    let mut d = Detectors::new(&cfg);
+    let mut alerts = Vec::new();
+    let mut last = 0u64;
+    let (events, skipped) = each_event(log, |e| {
+        last = last.max(e.time_ms);
+        d.observe(e, &mut alerts);
+    })?;
+    d.flush(last.saturating_add(cfg.window_secs * 1000), &mut alerts);
+    Ok((alerts, events, skipped))
+}
+
+pub fn detect(a: &DetectArgs) -> Result<u8> {
     if a.schema == EventSchema::Otel {
         anyhow::bail!(
             "--schema otel describes decisions (aigis monitor events); alerts: native, ocsf or ecs"
         );
     }
-    let mut d = Detectors::new(&cfg);
-    let mut alerts = Vec::new();
-    let mut last = 0u64;
-    let (events, skipped) = each_event(&a.log, |e| {
-        last = last.max(e.time_ms);
-        d.observe(e, &mut alerts);
-    })?;
-    d.flush(last.saturating_add(cfg.window_secs * 1000), &mut alerts);
+    let (alerts, events, skipped) = replay(&a.log, a.config.as_deref())?;
     let mut out = String::new();
     match a.format {
         MachineFormat::Json => {
@@ -281,6 +291,24 @@ pub fn incident(c: &crate::cli::IncidentCommand) -> Result<u8> {
                 }
             }
             Ok(0)
+        }
+        C::Replay { log, store, config } => {
+            let (alerts, events, _) = replay(log, config.as_deref())?;
+            let mut s = IncidentStore::open(store).map_err(|e| anyhow!("{e}"))?;
+            let mut opened = 0;
+            for a in &alerts {
+                let (id, new) = s.record_alert(a).map_err(|e| anyhow!("{e}"))?;
+                if new {
+                    opened += 1;
+                    println!("{id}\t{}\t{}", a.detector, a.subject);
+                }
+            }
+            eprintln!(
+                "aigis incident: {events} events replayed, {} alerts, {opened} incidents opened in {}",
+                alerts.len(),
+                store.display()
+            );
+            Ok(u8::from(!alerts.is_empty()))
         }
         C::Ack { id, store, note } => {
             open(store)?

@@ -432,3 +432,29 @@ fn incidents_are_listed_shown_acknowledged_and_resolved() {
         .assert()
         .code(2);
 }
+
+#[test]
+fn replaying_an_audit_log_files_its_alerts_as_incidents() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("audit.jsonl");
+    std::fs::write(&log, audit_lines(30, 30, 1500)).unwrap();
+    let db = dir.path().join("forensics.db");
+    let out = aigis()
+        .args(["incident", "replay", "--log"])
+        .arg(&log)
+        .arg("--store")
+        .arg(&db)
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.contains("key_request_rate\tkey:k1"), "{text}");
+    let store = aigis_monitor::incident::IncidentStore::open(&db).unwrap();
+    let inc = store.list(false).unwrap();
+    assert!(
+        inc.iter()
+            .any(|i| i.detector == "key_request_rate" && i.subject == "key:k1")
+    );
+}
