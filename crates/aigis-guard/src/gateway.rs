@@ -2037,6 +2037,14 @@ pub async fn bind(
         };
         Some(aigis_monitor::sinks::Dispatcher::start(sinks, options).map_err(Error::Config)?)
     };
+    let detectors = if config.detectors {
+        Some(std::sync::Mutex::new(
+            aigis_monitor::detect::Detectors::new(&config.detect)
+                .map_err(|e| Error::Config(format!("[guard.serve.detect] {e}")))?,
+        ))
+    } else {
+        None
+    };
     for p in &config.playbooks {
         if p.action != "quarantine-subject" {
             return Err(Error::Config(format!(
@@ -2086,9 +2094,7 @@ pub async fn bind(
             admin_token,
             metrics: Arc::new(crate::metrics::Metrics::new()),
             audit,
-            detectors: config.detectors.then(|| {
-                std::sync::Mutex::new(aigis_monitor::detect::Detectors::new(&config.detect))
-            }),
+            detectors,
             sinks,
             events,
             incidents,

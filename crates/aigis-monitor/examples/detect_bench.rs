@@ -50,7 +50,7 @@ fn main() {
     let mut rates = Vec::new();
     let mut alerts = Vec::new();
     for _ in 0..5 {
-        let mut d = Detectors::new(&DetectConfig::default());
+        let mut d = Detectors::new(&DetectConfig::default()).expect("no rules");
         alerts.clear();
         let t = std::time::Instant::now();
         for e in &events {

@@ -74,7 +74,7 @@ impl Default for Stream {
 
 fn run(s: &Stream) -> (Vec<Alert>, usize) {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-    let mut d = Detectors::new(&DetectConfig::default());
+    let mut d = Detectors::new(&DetectConfig::default()).unwrap();
     let mut alerts = Vec::new();
     let mut events = 0;
     for m in 0..s.minutes {

@@ -179,7 +179,7 @@ fn replay(
     if cfg.window_secs == 0 || !(cfg.alpha > 0.0 && cfg.alpha <= 1.0) {
         anyhow::bail!("[monitor.detect]: window-secs must be positive and alpha in (0, 1]");
     }
-    let mut d = Detectors::new(&cfg);
+    let mut d = Detectors::new(&cfg).map_err(|e| anyhow::anyhow!("[monitor.detect] {e}"))?;
     let mut alerts = Vec::new();
     let mut last = 0u64;
     let (events, skipped) = each_event(log, |e| {

@@ -458,3 +458,56 @@ fn replaying_an_audit_log_files_its_alerts_as_incidents() {
             .any(|i| i.detector == "key_request_rate" && i.subject == "key:k1")
     );
 }
+
+#[test]
+fn user_rules_from_the_configuration_raise_alerts_and_bad_rules_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("audit.jsonl");
+    std::fs::write(&log, audit_lines(2, 5, 5)).unwrap();
+    let cfg = dir.path().join("aigis.toml");
+    std::fs::write(
+        &cfg,
+        "[pipeline]\nstages = [\"scan\"]\n[[monitor.detect.rules]]\nrule = \"k1-from-10-0-0-2\"\ncondition = \"key = k1 and client = \\\"10.0.0.2\\\" and status in (200, 201)\"\noutput = \"%key called %route from %client\"\npriority = \"critical\"\ntags = [\"AML.T0012\"]\n",
+    )
+    .unwrap();
+    let out = aigis()
+        .args(["monitor", "detect", "-f", "json", "-c"])
+        .arg(&cfg)
+        .arg("--log")
+        .arg(&log)
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let alerts: Vec<Value> = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // Four minutes of five requests, addresses cycling .0/.1/.2: indexes 2 per minute match.
+    assert_eq!(alerts.len(), 4, "{alerts:?}");
+    assert_eq!(alerts[0]["detector"], "k1-from-10-0-0-2");
+    assert_eq!(alerts[0]["message"], "k1 called chat from 10.0.0.2");
+    assert_eq!(alerts[0]["atlas"][0], "AML.T0012");
+    std::fs::write(
+        &cfg,
+        "[pipeline]\nstages = [\"scan\"]\n[[monitor.detect.rules]]\nrule = \"broken\"\ncondition = \"kee = k1\"\noutput = \"x\"\n",
+    )
+    .unwrap();
+    let err = aigis()
+        .args(["monitor", "detect", "-c"])
+        .arg(&cfg)
+        .arg("--log")
+        .arg(&log)
+        .assert()
+        .code(2)
+        .get_output()
+        .stderr
+        .clone();
+    assert!(
+        String::from_utf8_lossy(&err).contains("rule `broken`: unknown field `kee`"),
+        "{}",
+        String::from_utf8_lossy(&err)
+    );
+}

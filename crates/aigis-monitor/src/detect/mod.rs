@@ -12,6 +12,7 @@
 pub mod change;
 pub mod hll;
 pub mod rate;
+pub mod rules;
 pub mod schema;
 
 use serde::Serialize;
@@ -130,6 +131,8 @@ pub struct DetectConfig {
     pub cusum_k: f64,
     /// See `cusum_k`.
     pub cusum_h: f64,
+    /// User rules (`[[monitor.detect.rules]]`), checked on every event.
+    pub rules: Vec<rules::RuleSpec>,
 }
 
 impl Default for DetectConfig {
@@ -150,6 +153,7 @@ impl Default for DetectConfig {
             // its own sampling error still leaves millions of events between false alarms.
             cusum_k: 1.0,
             cusum_h: 8.0,
+            rules: Vec::new(),
         }
     }
 }
@@ -158,15 +162,21 @@ impl Default for DetectConfig {
 pub struct Detectors {
     rates: rate::RateDetectors,
     changes: change::ChangeDetectors,
+    rules: Vec<rules::Rule>,
 }
 
 impl Detectors {
-    /// With `config`.
-    pub fn new(config: &DetectConfig) -> Self {
-        Self {
+    /// With `config`, its user rules compiled (the error names a bad rule).
+    pub fn new(config: &DetectConfig) -> Result<Self, String> {
+        Ok(Self {
             rates: rate::RateDetectors::new(config),
             changes: change::ChangeDetectors::new(config),
-        }
+            rules: config
+                .rules
+                .iter()
+                .map(rules::Rule::compile)
+                .collect::<Result<_, _>>()?,
+        })
     }
 
     /// Feeds one event (in time order; late events count in the current window); alerts
@@ -174,6 +184,7 @@ impl Detectors {
     pub fn observe(&mut self, e: &Event, out: &mut Vec<Alert>) {
         self.rates.observe(e, out);
         self.changes.observe(e, out);
+        out.extend(self.rules.iter().filter_map(|r| r.check(e)));
     }
 
     /// Closes the open windows at `time_ms` (end of a replay, or a timer), appending alerts.
