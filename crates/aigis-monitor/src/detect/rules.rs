@@ -202,6 +202,38 @@ fn tokens(s: &str) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
+/// Alerts carry `&'static str` names (the built-in detectors' are literals): a rule's name
+/// and tags are stored once per distinct text for the life of the process, so compiling the
+/// same rules again (a reload) adds nothing.
+fn intern(s: &str) -> &'static str {
+    static SEEN: std::sync::LazyLock<std::sync::Mutex<std::collections::HashSet<&'static str>>> =
+        std::sync::LazyLock::new(Default::default);
+    let mut seen = SEEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(&x) = seen.get(s) {
+        return x;
+    }
+    let x: &'static str = Box::leak(s.to_string().into_boxed_str());
+    seen.insert(x);
+    x
+}
+
+fn intern_list(v: Vec<&'static str>) -> &'static [&'static str] {
+    type Lists = std::collections::HashSet<&'static [&'static str]>;
+    static SEEN: std::sync::LazyLock<std::sync::Mutex<Lists>> =
+        std::sync::LazyLock::new(Default::default);
+    let mut seen = SEEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(&x) = seen.get(v.as_slice()) {
+        return x;
+    }
+    let x: &'static [&'static str] = Box::leak(v.into_boxed_slice());
+    seen.insert(x);
+    x
+}
+
 fn value(t: &str) -> String {
     t.strip_prefix('"').unwrap_or(t).to_string()
 }
@@ -290,19 +322,18 @@ impl Rule {
         if any_of.iter().all(Vec::is_empty) {
             return Err(bad("the condition is empty".into()));
         }
-        // Rules live as long as the process: their names and tags are leaked once, at start.
         let atlas: Vec<&'static str> = spec
             .tags
             .iter()
             .filter(|t| t.starts_with("AML."))
-            .map(|t| &*Box::leak(t.clone().into_boxed_str()))
+            .map(|t| intern(t))
             .collect();
         Ok(Self {
-            name: Box::leak(spec.rule.clone().into_boxed_str()),
+            name: intern(&spec.rule),
             any_of,
             output: spec.output.clone(),
             priority,
-            atlas: Box::leak(atlas.into_boxed_slice()),
+            atlas: intern_list(atlas),
         })
     }
 
