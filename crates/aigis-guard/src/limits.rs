@@ -231,11 +231,6 @@ impl Limits {
         &self.config
     }
 
-    /// The per-key request rate (0: off).
-    pub fn key_requests_per_minute(&self) -> u32 {
-        self.config.key_requests_per_minute
-    }
-
     /// Whether token budgets are on.
     pub fn budgets_on(&self) -> bool {
         self.budgets.per_minute != 0
