@@ -1364,7 +1364,7 @@ impl Gateway {
                     p.publish("alert", &v);
                 }
                 if let Some(s) = &self.sinks {
-                    s.send(v);
+                    s.send(&v);
                 }
             }
             if let Ok(line) = serde_json::to_string(&json!({"aigis_alert": a})) {
@@ -2035,7 +2035,7 @@ pub async fn bind(
             attempts: 3,
             backoff: Duration::from_millis(500),
         };
-        Some(aigis_monitor::sinks::Dispatcher::start(sinks, options).map_err(Error::Config)?)
+        Some(aigis_monitor::sinks::Dispatcher::start(sinks, &options).map_err(Error::Config)?)
     };
     let detectors = if config.detectors {
         Some(std::sync::Mutex::new(

@@ -120,8 +120,8 @@ async fn webhooks_are_signed_and_alerts_wait_in_the_spool_while_the_receiver_is_
         index: None,
     })
     .unwrap();
-    let d = Dispatcher::start(vec![sink], options(dir.path())).unwrap();
-    d.send(alert(1));
+    let d = Dispatcher::start(vec![sink], &options(dir.path())).unwrap();
+    d.send(&alert(1));
     // The first delivery fails twice: the alert is spooled.
     for _ in 0..100 {
         if dir.path().join("hook.jsonl").exists() {
@@ -133,7 +133,7 @@ async fn webhooks_are_signed_and_alerts_wait_in_the_spool_while_the_receiver_is_
         dir.path().join("hook.jsonl").exists(),
         "spooled while the receiver fails"
     );
-    d.send(alert(2));
+    d.send(&alert(2));
     let all = wait_for(&got, 2).await;
     // Oldest first, nothing lost, the spool emptied.
     assert_eq!(all[0]["subject"], "key:k1");
@@ -195,9 +195,9 @@ async fn splunk_elasticsearch_and_slack_get_their_documented_shapes() {
         Sink::new(&cfg(SinkKind::Elasticsearch, es_url, None)).unwrap(),
         Sink::new(&cfg(SinkKind::Slack, slack_url, None)).unwrap(),
     ];
-    let d = Dispatcher::start(sinks, options(dir.path())).unwrap();
-    d.send(alert(1));
-    d.send(alert(2));
+    let d = Dispatcher::start(sinks, &options(dir.path())).unwrap();
+    d.send(&alert(1));
+    d.send(&alert(2));
     for _ in 0..100 {
         if d.stats().delivered.load(Ordering::Relaxed) >= 6 {
             break;
@@ -283,11 +283,11 @@ async fn syslog_messages_are_rfc5424_over_tcp_with_octet_counting_and_over_udp()
         Sink::new(&cfg(format!("tcp://{tcp_addr}"))).unwrap(),
         Sink::new(&cfg(format!("udp://{udp_addr}"))).unwrap(),
     ];
-    let d = Dispatcher::start(sinks, options(dir.path())).unwrap();
+    let d = Dispatcher::start(sinks, &options(dir.path())).unwrap();
     let mut a = alert(1);
     a["subject"] = json!("key:we\"ird]");
-    d.send(a);
-    d.send(alert(2));
+    d.send(&a);
+    d.send(&alert(2));
     let mut datagram = vec![0u8; 4096];
     let n = tokio::time::timeout(Duration::from_secs(5), udp.recv(&mut datagram))
         .await

@@ -295,28 +295,35 @@ pub struct DispatchOptions {
     pub backoff: Duration,
 }
 
-/// Sends alerts to every sink from a task of its own.
+/// Sends alerts to every sink, each from a task of its own: a sink that is down and being
+/// retried does not hold up the others.
 pub struct Dispatcher {
-    tx: tokio::sync::mpsc::Sender<Value>,
+    txs: Vec<tokio::sync::mpsc::Sender<Value>>,
     stats: Arc<SinkStats>,
 }
 
 impl Dispatcher {
-    /// Starts the delivery task (inside a tokio runtime).
-    pub fn start(sinks: Vec<Sink>, o: DispatchOptions) -> Result<Self, String> {
+    /// Starts one delivery task per sink (inside a tokio runtime).
+    pub fn start(sinks: Vec<Sink>, o: &DispatchOptions) -> Result<Self, String> {
         std::fs::create_dir_all(&o.spool_dir)
             .map_err(|e| format!("alert spool {}: {e}", o.spool_dir.display()))?;
-        let (tx, rx) = tokio::sync::mpsc::channel(4096);
         let stats = Arc::new(SinkStats::default());
-        tokio::spawn(run(sinks, o, rx, stats.clone()));
-        Ok(Self { tx, stats })
+        let mut txs = Vec::with_capacity(sinks.len());
+        for sink in sinks {
+            let (tx, rx) = tokio::sync::mpsc::channel(4096);
+            tokio::spawn(run(vec![sink], o.clone(), rx, stats.clone()));
+            txs.push(tx);
+        }
+        Ok(Self { txs, stats })
     }
 
-    /// Queues an alert (never waits); a full queue is counted and logged.
-    pub fn send(&self, alert: Value) {
-        if self.tx.try_send(alert).is_err() {
-            self.stats.dropped.fetch_add(1, Ordering::Relaxed);
-            eprintln!("aigis alerts: the alert queue is full; an alert was dropped");
+    /// Queues an alert for every sink (never waits); a full queue is counted and logged.
+    pub fn send(&self, alert: &Value) {
+        for tx in &self.txs {
+            if tx.try_send(alert.clone()).is_err() {
+                self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+                eprintln!("aigis alerts: an alert queue is full; an alert was dropped");
+            }
         }
     }
 
