@@ -186,8 +186,11 @@ fn build(list: &[&str]) -> Option<AhoCorasick> {
     if list.is_empty() {
         return None;
     }
+    // A full DFA without a prefilter: windows and cells are short (see `Analyzer::new`).
     AhoCorasick::builder()
         .ascii_case_insensitive(true)
+        .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+        .prefilter(false)
         .build(list)
         .ok()
 }
@@ -228,68 +231,110 @@ static ALL_WORDS: LazyLock<Option<(AhoCorasick, Vec<usize>)>> = LazyLock::new(||
 
 /// The bit of an entity type in [`present`]'s mask (`None` for types without context words).
 pub fn kind_bit(kind: &str) -> Option<u64> {
-    KINDS.iter().position(|k| *k == kind).map(|i| 1 << i)
+    kind_index(kind).map(|i| 1 << i)
 }
 
 /// Which types have a positive context word anywhere in `text` or in `field`, as a bit mask of
 /// [`kind_bit`]s. A superset of what [`adjust`] can find in its window, so a recognizer whose
 /// candidates need context can be skipped when its type's bit is clear.
 pub fn present(text: &str, field: Option<&str>) -> u64 {
+    std::iter::once(text)
+        .chain(field)
+        .fold(0, |mask, hay| mask | present_in(hay))
+}
+
+/// Index of `kind` in [`KINDS`].
+fn kind_index(kind: &str) -> Option<usize> {
+    Some(match kind {
+        "PHONE_NUMBER" => 0,
+        "US_SSN" => 1,
+        "US_PASSPORT" => 2,
+        "US_DRIVER_LICENSE" => 3,
+        "US_BANK_NUMBER" => 4,
+        "UK_NHS" => 5,
+        "CREDIT_CARD" => 6,
+        "IBAN_CODE" => 7,
+        "IP_ADDRESS" => 8,
+        "DATE_TIME" => 9,
+        "MEDICAL_LICENSE" => 10,
+        "CRYPTO" => 11,
+        "SECRET_AWS_SECRET_KEY" => 12,
+        "SECRET_GENERIC" => 13,
+        "PERSON" => 14,
+        "LOCATION" => 15,
+        _ => return None,
+    })
+}
+
+/// What a field name (CSV column, JSON path) contributes as context, computed once per field
+/// instead of once per cell.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FieldWords {
+    /// [`present`]'s bits for the field alone.
+    present: u64,
+    /// Bit `i`: the field holds a whole positive word of `KINDS[i]` (what [`adjust`] checks).
+    hits: u64,
+}
+
+impl FieldWords {
+    /// Scans `field` once.
+    pub fn of(field: Option<&str>) -> Self {
+        let Some(field) = field else {
+            return Self::default();
+        };
+        let mut hits = 0;
+        for (i, ac) in LISTS.pos.iter().enumerate() {
+            if ac.as_ref().is_some_and(|ac| any_word(ac, field)) {
+                hits |= 1 << i;
+            }
+        }
+        Self {
+            present: present_in(field),
+            hits,
+        }
+    }
+}
+
+/// [`present`] for one haystack.
+fn present_in(hay: &str) -> u64 {
     let Some((ac, kinds)) = &*ALL_WORDS else {
         return u64::MAX;
     };
     let mut mask = 0u64;
-    for hay in std::iter::once(text).chain(field) {
-        for m in ac.find_overlapping_iter(hay) {
-            let before = hay[..m.start()]
-                .chars()
-                .next_back()
-                .is_none_or(|c| !c.is_alphanumeric());
-            if before {
-                mask |= 1 << kinds[m.pattern().as_usize()];
-            }
+    for m in ac.find_overlapping_iter(hay) {
+        let before = hay[..m.start()]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !c.is_alphanumeric());
+        if before {
+            mask |= 1 << kinds[m.pattern().as_usize()];
         }
     }
     mask
 }
 
-thread_local! {
-    /// The last field name looked up per type and the answer: a CSV column or JSON path is the
-    /// same for every cell of a column, so the search runs once per column, not once per cell.
-    static FIELD_CACHE: std::cell::RefCell<Vec<Option<(String, bool)>>> =
-        const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// Whether `field` holds one of type `i`'s words, cached per type for the last field seen.
-fn field_has_word(i: usize, ac: &AhoCorasick, field: &str) -> bool {
-    FIELD_CACHE.with(|c| {
-        let mut c = c.borrow_mut();
-        if c.len() <= i {
-            c.resize(i + 1, None);
-        }
-        match &c[i] {
-            Some((f, hit)) if f == field => *hit,
-            _ => {
-                let hit = any_word(ac, field);
-                c[i] = Some((field.to_string(), hit));
-                hit
-            }
-        }
-    })
+/// [`present`] with the field's part computed beforehand.
+pub(crate) fn present_with(text: &str, field: &FieldWords) -> u64 {
+    present_in(text) | field.present
 }
 
 /// The candidate's score after context.
 pub fn adjust(c: &Candidate, text: &str, field: Option<&str>) -> f32 {
-    let Some(i) = KINDS.iter().position(|k| *k == c.kind) else {
+    adjust_with(c, text, &FieldWords::of(field))
+}
+
+/// [`adjust`] with the field's words found beforehand.
+pub(crate) fn adjust_with(c: &Candidate, text: &str, field: &FieldWords) -> f32 {
+    let Some(i) = kind_index(c.kind) else {
         return c.score;
     };
     let (before, after) = window(text, c.start, c.end);
     let mut score = c.score;
     // A cell that is all entity has empty windows: no search needed there.
     if let Some(ac) = &LISTS.pos[i]
-        && ((!before.is_empty() && any_word(ac, before))
-            || (!after.is_empty() && any_word(ac, after))
-            || field.is_some_and(|f| field_has_word(i, ac, f)))
+        && (field.hits & (1 << i) != 0
+            || (!before.is_empty() && any_word(ac, before))
+            || (!after.is_empty() && any_word(ac, after)))
     {
         score = (score + BOOST).clamp(FLOOR_WITH_CONTEXT, 1.0);
     }
@@ -314,6 +359,50 @@ mod tests {
         }
         assert_eq!(m & kind_bit("US_BANK_NUMBER").unwrap(), 0);
         assert_eq!(kind_bit("EMAIL_ADDRESS"), None);
+    }
+
+    #[test]
+    fn kind_indices_follow_the_list() {
+        for (i, k) in KINDS.iter().enumerate() {
+            assert_eq!(kind_index(k), Some(i), "{k}");
+        }
+        assert_eq!(kind_index("EMAIL_ADDRESS"), None);
+    }
+
+    #[test]
+    fn field_words_give_what_a_per_cell_search_gives() {
+        let c = Candidate {
+            kind: "PHONE_NUMBER",
+            start: 0,
+            end: 10,
+            score: 0.3,
+            validated: false,
+        };
+        for field in [
+            None,
+            Some("phone"),
+            Some("telephone"),
+            Some("contact.phone"),
+            Some("x"),
+        ] {
+            let fw = FieldWords::of(field);
+            assert_eq!(
+                adjust_with(&c, "2025550147", &fw).to_bits(),
+                adjust(&c, "2025550147", field).to_bits(),
+                "{field:?}"
+            );
+            assert_eq!(
+                present_with("call me", &fw),
+                present("call me", field),
+                "{field:?}"
+            );
+        }
+        assert_ne!(FieldWords::of(Some("phone")).hits, 0);
+        assert_eq!(
+            FieldWords::of(Some("telephone")).hits & 1,
+            0,
+            "whole words only"
+        );
     }
 
     #[test]

@@ -82,8 +82,9 @@ pub struct RecognizerInfo {
 pub trait Recognizer: Send + Sync {
     /// Its description.
     fn info(&self) -> &RecognizerInfo;
-    /// Appends candidates found in `text`.
-    fn find(&self, text: &str, out: &mut Vec<Candidate>);
+    /// Appends candidates found in `text`. `features` are its byte statistics, for cheap
+    /// gates before each pattern (a pattern that needs a `+` is not searched for without one).
+    fn find(&self, text: &str, features: &Features, out: &mut Vec<Candidate>);
     /// Whether the record can hold a match at all, from cheap byte statistics (most cells of a
     /// real table have no 7-digit run, no `:`…). Default: always.
     fn applies(&self, features: &Features) -> bool {
@@ -112,6 +113,12 @@ pub struct Features {
     pub longest_alnum: usize,
     /// Longest run of digits, spaces, dashes, dots, slashes and parentheses containing a digit.
     pub longest_numeric: usize,
+    /// Longest run of ASCII letters, digits, `/` and `+` (base64 text).
+    pub longest_base64: usize,
+    /// Longest run of ASCII digits.
+    pub longest_digits: usize,
+    /// Length in bytes.
+    pub len: usize,
     /// Contains `:`.
     pub colon: bool,
     /// Contains `.`.
@@ -126,42 +133,122 @@ pub struct Features {
     pub dash_or_slash: bool,
     /// Contains a space.
     pub space: bool,
+    /// Class and punctuation bits of the bytes that occur (see [`Features::has`]).
+    pub marked: u32,
 }
+
+/// Byte classes for [`Features::of`]: bits 0-7 classify, bits 8 and up mark the punctuation
+/// that [`Features::has`] can be asked about.
+mod class {
+    pub const DIGIT: u32 = 1;
+    pub const UPPER: u32 = 2;
+    pub const LOWER: u32 = 4;
+    /// Continues a numeric run: space, `-`, `.`, `/`, `(`, `)`, `+`.
+    pub const NUMERIC_SEP: u32 = 8;
+    /// `/` and `+`, which continue a base64 run.
+    pub const BASE64_EXTRA: u32 = 16;
+    /// Not ASCII.
+    pub const HIGH: u32 = 32;
+    pub const ALNUM: u32 = DIGIT | UPPER | LOWER;
+    /// The bytes with a bit of their own, from bit 8 on.
+    pub const MARKED: &[u8] = b" -./:+()@_=#,;'\"\t\r\n";
+}
+
+/// The [`class`] bits of every byte.
+static CLASSES: [u32; 256] = {
+    let mut t = [0u32; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = if c.is_ascii_digit() {
+            class::DIGIT
+        } else if c.is_ascii_uppercase() {
+            class::UPPER
+        } else if c.is_ascii_lowercase() {
+            class::LOWER
+        } else if c >= 0x80 {
+            class::HIGH
+        } else {
+            0
+        };
+        if matches!(c, b' ' | b'-' | b'.' | b'/' | b'(' | b')' | b'+') {
+            t[b] |= class::NUMERIC_SEP;
+        }
+        if matches!(c, b'/' | b'+') {
+            t[b] |= class::BASE64_EXTRA;
+        }
+        let mut k = 0;
+        while k < class::MARKED.len() {
+            if class::MARKED[k] == c {
+                t[b] |= 1 << (8 + k);
+            }
+            k += 1;
+        }
+        b += 1;
+    }
+    t
+};
+
+/// The bit of each [`class::MARKED`] byte in [`Features::marked`] (0 for other bytes).
+static MARK_BITS: [u32; 256] = {
+    let mut t = [0u32; 256];
+    let mut k = 0;
+    while k < class::MARKED.len() {
+        t[class::MARKED[k] as usize] = 1 << (8 + k);
+        k += 1;
+    }
+    t
+};
 
 impl Features {
     /// Scans `text` once.
     pub fn of(text: &str) -> Self {
         let mut f = Self::default();
-        let (mut alnum, mut numeric, mut numeric_digits) = (0usize, 0usize, 0usize);
-        for b in text.bytes() {
-            if b.is_ascii_alphanumeric() {
-                alnum += 1;
-                f.longest_alnum = f.longest_alnum.max(alnum);
-            } else {
-                alnum = 0;
-            }
-            f.capital_or_unicode |= b.is_ascii_uppercase() || b >= 0x80;
-            f.ascii_upper += usize::from(b.is_ascii_uppercase());
-            f.ascii_alpha += usize::from(b.is_ascii_alphabetic());
-            f.dash_or_slash |= b == b'-' || b == b'/';
-            f.space |= b == b' ';
-            if b.is_ascii_digit() {
-                f.digits += 1;
-                numeric += 1;
-                numeric_digits += 1;
-            } else if matches!(b, b' ' | b'-' | b'.' | b'/' | b'(' | b')' | b'+') {
-                numeric += 1;
-            } else {
-                numeric = 0;
-                numeric_digits = 0;
-            }
-            if numeric_digits > 0 {
-                f.longest_numeric = f.longest_numeric.max(numeric);
-            }
-            f.colon |= b == b':';
-            f.dot |= b == b'.';
+        // Branch-free: each run length is extended or reset by a mask, its maximum kept.
+        let mask = |on: bool| 0usize.wrapping_sub(usize::from(on));
+        let (mut alnum, mut base64, mut numeric, mut run_digits) = (0usize, 0usize, 0usize, 0usize);
+        let mut numeric_digit = 0usize;
+        let (mut digits, mut upper, mut alpha) = (0usize, 0usize, 0usize);
+        let mut seen = 0u32;
+        for &b in text.as_bytes() {
+            let c = CLASSES[usize::from(b)];
+            seen |= c;
+            digits += (c & class::DIGIT) as usize;
+            upper += ((c & class::UPPER) >> 1) as usize;
+            alpha += usize::from(c & (class::UPPER | class::LOWER) != 0);
+            alnum = (alnum + 1) & mask(c & class::ALNUM != 0);
+            f.longest_alnum = f.longest_alnum.max(alnum);
+            base64 = (base64 + 1) & mask(c & (class::ALNUM | class::BASE64_EXTRA) != 0);
+            f.longest_base64 = f.longest_base64.max(base64);
+            let digit = mask(c & class::DIGIT != 0);
+            run_digits = (run_digits + 1) & digit;
+            f.longest_digits = f.longest_digits.max(run_digits);
+            // A numeric run counts once it holds a digit; its separators before the first
+            // digit count too.
+            let in_numeric = mask(c & (class::DIGIT | class::NUMERIC_SEP) != 0);
+            numeric = (numeric + 1) & in_numeric;
+            numeric_digit = (numeric_digit | digit) & in_numeric;
+            f.longest_numeric = f.longest_numeric.max(numeric & numeric_digit);
         }
+        f.len = text.len();
+        f.digits = digits;
+        f.ascii_upper = upper;
+        f.ascii_alpha = alpha;
+        f.marked = seen;
+        f.capital_or_unicode = upper > 0 || seen & class::HIGH != 0;
+        f.dash_or_slash = f.has(b'-') || f.has(b'/');
+        f.space = f.has(b' ');
+        f.colon = f.has(b':');
+        f.dot = f.has(b'.');
         f
+    }
+
+    /// Whether `b`, one of the punctuation bytes the scan marks (space, `-./:+()@_=#,;'"`, tab,
+    /// CR, LF), occurs. Always true for other bytes (unknown, so a gate must not skip on it).
+    #[inline]
+    pub fn has(&self, b: u8) -> bool {
+        let bit = MARK_BITS[usize::from(b)];
+        bit == 0 || self.marked & bit != 0
     }
 }
 
@@ -190,9 +277,13 @@ pub struct Analyzer {
     /// One automaton over every recognizer's anchors, and which recognizer each pattern wakes.
     anchors: Option<aho_corasick::AhoCorasick>,
     anchor_owner: Vec<usize>,
-    always: Vec<usize>,
+    /// Recognizers without anchors, and those with anchors, as bit sets.
+    always_set: u64,
+    anchored_set: u64,
     /// Recognizers that can emit a wanted type (all of them without an entity filter).
     wanted: u64,
+    /// Per recognizer, the [`context::kind_bit`]s of its entity types.
+    context_bits: Vec<u64>,
 }
 
 impl Analyzer {
@@ -224,17 +315,35 @@ impl Analyzer {
                         .any(|e| options.entities.iter().any(|w| w == e))
             })
             .fold(0u64, |acc, (i, _)| acc | 1 << i);
+        // A full DFA without a prefilter: cells are short, and on short haystacks the
+        // prefilters' set-up (Rabin-Karp, Teddy) costs more than walking the bytes.
         let anchors = aho_corasick::AhoCorasick::builder()
             .ascii_case_insensitive(true)
+            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+            .prefilter(false)
             .build(&pats)
             .ok();
+        let context_bits = recognizers
+            .iter()
+            .map(|r| {
+                r.info()
+                    .entities
+                    .iter()
+                    .filter_map(|k| context::kind_bit(k))
+                    .fold(0, |a, b| a | b)
+            })
+            .collect();
+        let always_set = always.iter().fold(0, |acc, &i| acc | 1 << i);
+        let anchored_set = !always_set & ((1u64 << recognizers.len()) - 1);
         Self {
             recognizers,
             options,
             anchors,
             anchor_owner,
-            always,
+            always_set,
+            anchored_set,
             wanted,
+            context_bits,
         }
     }
 
@@ -246,22 +355,76 @@ impl Analyzer {
     /// Entities in `text`, ordered by position. `field_context` is the CSV column name or JSON
     /// path the text came from; it counts as context for every span.
     pub fn analyze(&self, text: &str, field_context: Option<&str>) -> Vec<Entity> {
-        to_char_offsets(text, &self.spans(text, field_context))
+        let mut out = Vec::new();
+        self.analyze_into(text, field_context, &mut out);
+        out
+    }
+
+    /// Like [`Analyzer::analyze`], appending to `out` (no allocation per record once the
+    /// thread's buffers have grown).
+    pub fn analyze_into(&self, text: &str, field_context: Option<&str>, out: &mut Vec<Entity>) {
+        with_scratch(|sc| {
+            let mut spans = std::mem::take(&mut sc.spans);
+            spans.clear();
+            self.spans_with(text, field_context, sc, &mut spans);
+            to_char_offsets(text, &spans, out);
+            sc.spans = spans;
+        });
     }
 
     /// Like [`Analyzer::analyze`], with byte offsets into `text` (for rewriting it).
     pub fn spans(&self, text: &str, field_context: Option<&str>) -> Vec<Span> {
-        let mut cands = Vec::new();
-        // Which recognizers run, as a bit set (there are fewer than 64).
-        let mut run: u64 = self.always.iter().fold(0, |acc, &i| acc | 1 << i);
-        if let Some(ac) = &self.anchors {
+        let mut out = Vec::new();
+        with_scratch(|sc| self.spans_with(text, field_context, sc, &mut out));
+        out
+    }
+
+    fn spans_with(
+        &self,
+        text: &str,
+        field_context: Option<&str>,
+        sc: &mut Scratch,
+        out: &mut Vec<Span>,
+    ) {
+        // The field's context words, looked up once per distinct field (a CSV column, a JSON
+        // path), not once per cell.
+        let no_field = context::FieldWords::default();
+        let field = match field_context {
+            None => &no_field,
+            Some(f) => {
+                let i = if let Some(i) = sc.fields.iter().position(|(name, _)| name == f) {
+                    i
+                } else {
+                    if sc.fields.len() >= MAX_CACHED_FIELDS {
+                        sc.fields.clear();
+                    }
+                    sc.fields
+                        .push((f.to_string(), context::FieldWords::of(Some(f))));
+                    sc.fields.len() - 1
+                };
+                &sc.fields[i].1
+            }
+        };
+        let cands = &mut sc.cands;
+        cands.clear();
+        let features = Features::of(text);
+        // Which recognizers run, as a bit set (there are fewer than 64): those without anchors,
+        // and those with an anchor in the text, found in one pass, which is skipped when no
+        // anchored recognizer could match this record anyway (most table cells).
+        let mut run: u64 = self.always_set;
+        let anchored = self.anchored_set & self.wanted;
+        let possible = (0..self.recognizers.len())
+            .filter(|&i| anchored & (1 << i) != 0 && self.recognizers[i].applies(&features))
+            .fold(0u64, |acc, i| acc | 1 << i);
+        if possible != 0
+            && let Some(ac) = &self.anchors
+        {
             for m in ac.find_overlapping_iter(text) {
-                run |= 1 << self.anchor_owner[m.pattern().as_usize()];
+                run |= (1 << self.anchor_owner[m.pattern().as_usize()]) & possible;
             }
         }
         // With an entity filter, recognizers that cannot emit a wanted type do not run.
         run &= self.wanted;
-        let features = Features::of(text);
         let _scope = gazetteer::analysis_scope(text);
         // Which types have context words here, computed only if a context-only recognizer
         // would otherwise run.
@@ -269,47 +432,67 @@ impl Analyzer {
         for (i, r) in self.recognizers.iter().enumerate() {
             if run & (1 << i) != 0 && r.applies(&features) {
                 if r.max_base_score() < self.options.min_score {
-                    let mask =
-                        *context.get_or_insert_with(|| context::present(text, field_context));
-                    let wanted = r
-                        .info()
-                        .entities
-                        .iter()
-                        .filter_map(|k| context::kind_bit(k))
-                        .fold(0, |a, b| a | b);
-                    if mask & wanted == 0 {
+                    let mask = *context.get_or_insert_with(|| context::present_with(text, field));
+                    if mask & self.context_bits[i] == 0 {
                         continue;
                     }
                 }
-                r.find(text, &mut cands);
+                r.find(text, &features, cands);
             }
         }
         if !self.options.entities.is_empty() {
             cands.retain(|c| self.options.entities.iter().any(|e| e == c.kind));
         }
-        for c in &mut cands {
-            c.score = context::adjust(c, text, field_context);
+        for c in cands.iter_mut() {
+            c.score = context::adjust_with(c, text, field);
         }
-        let kept = resolve(cands);
-        let mut out: Vec<Span> = kept
-            .into_iter()
-            .filter(|c| c.score >= self.options.min_score)
-            .map(|c| Span {
-                start: c.start,
-                end: c.end,
-                kind: c.kind,
-                score: c.score,
-            })
-            .collect();
-        out.sort_by_key(|e| (e.start, e.end));
-        out
+        resolve(cands, &mut sc.kept);
+        let start = out.len();
+        out.extend(
+            sc.kept
+                .iter()
+                .filter(|c| c.score >= self.options.min_score)
+                .map(|c| Span {
+                    start: c.start,
+                    end: c.end,
+                    kind: c.kind,
+                    score: c.score,
+                }),
+        );
+        out[start..].sort_by_key(|e| (e.start, e.end));
     }
+}
+
+/// Buffers reused by every analysis on a thread.
+#[derive(Default)]
+struct Scratch {
+    cands: Vec<Candidate>,
+    kept: Vec<Candidate>,
+    spans: Vec<Span>,
+    /// Fields seen lately and their context words.
+    fields: Vec<(String, context::FieldWords)>,
+}
+
+/// Distinct fields whose context words a thread keeps (a table's columns, a JSONL's paths).
+const MAX_CACHED_FIELDS: usize = 64;
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+}
+
+/// Runs `f` with this thread's buffers (fresh ones if they are in use further up the stack).
+fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
+    SCRATCH.with(|s| match s.try_borrow_mut() {
+        Ok(mut sc) => f(&mut sc),
+        Err(_) => f(&mut Scratch::default()),
+    })
 }
 
 /// Overlap resolution: validated first, then score, then length; a candidate overlapping an
 /// already kept span is dropped (so a URL inside an e-mail, a date inside an IBAN, a phone inside
 /// a card number disappear).
-fn resolve(mut cands: Vec<Candidate>) -> Vec<Candidate> {
+fn resolve(cands: &mut [Candidate], kept: &mut Vec<Candidate>) {
+    kept.clear();
     cands.sort_by(|a, b| {
         b.validated
             .cmp(&a.validated)
@@ -317,33 +500,29 @@ fn resolve(mut cands: Vec<Candidate>) -> Vec<Candidate> {
             .then((b.end - b.start).cmp(&(a.end - a.start)))
             .then(a.start.cmp(&b.start))
     });
-    let mut kept: Vec<Candidate> = Vec::new();
-    for c in cands {
+    for c in cands.iter() {
         if kept.iter().all(|k| c.end <= k.start || c.start >= k.end) {
-            kept.push(c);
+            kept.push(c.clone());
         }
     }
-    kept
 }
 
-/// Converts sorted byte spans to Unicode scalar offsets in one pass.
-fn to_char_offsets(text: &str, spans: &[Span]) -> Vec<Entity> {
+/// Converts sorted byte spans to Unicode scalar offsets in one pass, appending to `out`.
+fn to_char_offsets(text: &str, spans: &[Span], out: &mut Vec<Entity>) {
     if spans.is_empty() {
         // Most records hold nothing: skip the character walk and the map.
-        return Vec::new();
+        return;
     }
     let round = |score: f32| (f64::from(score) * 100.0).round() / 100.0;
     if text.is_ascii() {
         // One byte per character: the offsets are already right.
-        return spans
-            .iter()
-            .map(|s| Entity {
-                kind: s.kind,
-                start: s.start,
-                end: s.end,
-                score: round(s.score),
-            })
-            .collect();
+        out.extend(spans.iter().map(|s| Entity {
+            kind: s.kind,
+            start: s.start,
+            end: s.end,
+            score: round(s.score),
+        }));
+        return;
     }
     let mut boundaries: Vec<usize> = spans.iter().flat_map(|s| [s.start, s.end]).collect();
     boundaries.sort_unstable();
@@ -360,17 +539,14 @@ fn to_char_offsets(text: &str, spans: &[Span]) -> Vec<Entity> {
             next += 1;
         }
     }
-    spans
-        .iter()
-        .filter_map(|s| {
-            Some(Entity {
-                kind: s.kind,
-                start: *map.get(&s.start)?,
-                end: *map.get(&s.end)?,
-                score: round(s.score),
-            })
+    out.extend(spans.iter().filter_map(|s| {
+        Some(Entity {
+            kind: s.kind,
+            start: *map.get(&s.start)?,
+            end: *map.get(&s.end)?,
+            score: round(s.score),
         })
-        .collect()
+    }));
 }
 
 #[cfg(test)]
@@ -434,5 +610,26 @@ mod feature_tests {
             "separators around the digits count"
         );
         assert_eq!(Features::of("abc DEF123gh").longest_alnum, 8);
+        assert_eq!(Features::of("k=ab/c+d==").longest_base64, "ab/c+d".len());
+        assert_eq!(Features::of("a12b3456c7").longest_digits, 4);
+        assert_eq!(Features::of("a12b3456c7").len, 10);
+    }
+
+    #[test]
+    fn marked_bytes_are_seen_and_others_never_ruled_out() {
+        // 'é' is 0xC3 0xA9: it must not look like ')' (0x29).
+        let f = Features::of("é+1@x");
+        assert!(f.has(b'+') && f.has(b'@') && !f.has(b')') && !f.has(b'-'));
+        assert!(f.capital_or_unicode && f.ascii_upper == 0);
+        // Bytes the scan does not mark are never ruled out.
+        assert!(f.has(b'z') && f.has(b'!'));
+        assert!(crate::class::MARKED.len() <= 24, "marks fit in bits 8..32");
+    }
+
+    #[test]
+    fn numeric_runs_count_only_with_a_digit() {
+        assert_eq!(Features::of("a - - b 12 c").longest_numeric, " 12 ".len());
+        assert_eq!(Features::of("(  )").longest_numeric, 0);
+        assert_eq!(Features::of("tel 555").longest_numeric, " 555".len());
     }
 }

@@ -499,6 +499,84 @@ struct CsvChunk {
     problems: Vec<BadRecord>,
 }
 
+/// What the analysis thread passes on: a batch's results, or a reader message, in input order.
+enum Analysed {
+    Batch(Vec<CsvChunk>, u64),
+    Bad(BadRecord),
+    Fatal(std::io::Error),
+}
+
+/// Analyses one batch of rows on the pool. Rows go in chunks: each chunk writes its lines into
+/// one buffer and counts its entities by (column index, type), so the serial part is a few large
+/// writes.
+fn analyse_csv_batch(
+    analyzer: &Analyzer,
+    batch: &[CsvRow],
+    selected: &[usize],
+    header_ref: &[String],
+    column_json: &[String],
+) -> Vec<CsvChunk> {
+    batch
+        .par_chunks(CSV_CHUNK_ROWS)
+        .map(|rows| {
+            let mut chunk = CsvChunk::default();
+            let mut found = Vec::new();
+            let mut entities = Vec::new();
+            for (row, record) in rows {
+                found.clear();
+                // One UTF-8 check for the whole row: fields split at ASCII bytes, so
+                // every field of a valid row is valid; only a bad row is checked by field.
+                let whole = std::str::from_utf8(record.as_slice()).ok();
+                for &i in selected {
+                    let Some(cell) = record.get(i) else { continue };
+                    let text = match (whole, record.range(i)) {
+                        // Field bounds sit next to ASCII bytes: always char boundaries.
+                        (Some(w), Some(r)) => w.get(r).ok_or(()),
+                        _ => Err(()),
+                    }
+                    .or_else(|()| std::str::from_utf8(cell));
+                    match text {
+                        Ok(text) => {
+                            entities.clear();
+                            analyzer.analyze_into(text, Some(&header_ref[i]), &mut entities);
+                            found.extend(entities.drain(..).map(|e| (i, e)));
+                        }
+                        Err(e) => chunk.problems.push(BadRecord {
+                            line: *row,
+                            message: format!(
+                                "column `{}`: invalid UTF-8 at byte {}",
+                                header_ref[i],
+                                e.valid_up_to()
+                            ),
+                        }),
+                    }
+                }
+                write_line(
+                    &mut chunk.out,
+                    *row,
+                    found
+                        .iter()
+                        .map(|(i, e)| (e, Some(column_json[*i].as_str()))),
+                );
+                chunk.rows += 1;
+                chunk.entities += found.len() as u64;
+                chunk.rows_with_entities += u64::from(!found.is_empty());
+                for (i, e) in &found {
+                    match chunk
+                        .counts
+                        .iter_mut()
+                        .find(|(c, k, _)| c == i && *k == e.kind)
+                    {
+                        Some((_, _, n)) => *n += 1,
+                        None => chunk.counts.push((*i, e.kind, 1)),
+                    }
+                }
+            }
+            chunk
+        })
+        .collect()
+}
+
 /// Per-column counts of entity types (CSV).
 pub type ColumnSummary =
     std::collections::BTreeMap<String, std::collections::BTreeMap<&'static str, u64>>;
@@ -576,68 +654,36 @@ pub fn detect_csv<R: std::io::Read + Send, W: Write>(
                 }
             }
         });
-        for msg in rx {
-            let (batch, position) = match msg {
-                CsvMsg::Batch(b, p) => (b, p),
-                CsvMsg::Bad(b) => {
+        // An analysis thread hands each batch to the pool while this thread writes the
+        // previous batch's output, so the cores do not wait for the writes.
+        let (done_tx, done_rx) = std::sync::mpsc::sync_channel::<Analysed>(2);
+        let selected = &selected;
+        scope.spawn(move || {
+            for msg in rx {
+                let next = match msg {
+                    CsvMsg::Batch(batch, position) => Analysed::Batch(
+                        analyse_csv_batch(analyzer, &batch, selected, header_ref, column_json),
+                        position,
+                    ),
+                    CsvMsg::Bad(b) => Analysed::Bad(b),
+                    CsvMsg::Fatal(e) => Analysed::Fatal(e),
+                };
+                if done_tx.send(next).is_err() {
+                    return;
+                }
+            }
+        });
+        for msg in done_rx {
+            let (results, position) = match msg {
+                Analysed::Batch(r, p) => (r, p),
+                Analysed::Bad(b) => {
                     stats.records += 1;
                     stats.bad_records += 1;
                     bad(&b);
                     continue;
                 }
-                CsvMsg::Fatal(e) => return Err(e),
+                Analysed::Fatal(e) => return Err(e),
             };
-            // Rows in chunks: each chunk writes its lines into one buffer and counts its
-            // entities by (column index, type), so the serial part below is a few large writes.
-            let results: Vec<CsvChunk> = batch
-                .par_chunks(CSV_CHUNK_ROWS)
-                .map(|rows| {
-                    let mut chunk = CsvChunk::default();
-                    let mut found = Vec::new();
-                    for (row, record) in rows {
-                        found.clear();
-                        for &i in &selected {
-                            let Some(cell) = record.get(i) else { continue };
-                            match std::str::from_utf8(cell) {
-                                Ok(text) => {
-                                    for e in analyzer.analyze(text, Some(&header_ref[i])) {
-                                        found.push((i, e));
-                                    }
-                                }
-                                Err(e) => chunk.problems.push(BadRecord {
-                                    line: *row,
-                                    message: format!(
-                                        "column `{}`: invalid UTF-8 at byte {}",
-                                        header_ref[i],
-                                        e.valid_up_to()
-                                    ),
-                                }),
-                            }
-                        }
-                        write_line(
-                            &mut chunk.out,
-                            *row,
-                            found
-                                .iter()
-                                .map(|(i, e)| (e, Some(column_json[*i].as_str()))),
-                        );
-                        chunk.rows += 1;
-                        chunk.entities += found.len() as u64;
-                        chunk.rows_with_entities += u64::from(!found.is_empty());
-                        for (i, e) in &found {
-                            match chunk
-                                .counts
-                                .iter_mut()
-                                .find(|(c, k, _)| c == i && *k == e.kind)
-                            {
-                                Some((_, _, n)) => *n += 1,
-                                None => chunk.counts.push((*i, e.kind, 1)),
-                            }
-                        }
-                    }
-                    chunk
-                })
-                .collect();
             for chunk in results {
                 // Problems are reported per chunk, in row order within it; a chunk is a few
                 // hundred rows, so a message may follow later rows' output lines.

@@ -1,10 +1,10 @@
 //! `SECRET_AWS_ACCESS_KEY`: AWS access key ids (`AKIA`/`ASIA`/… + 16 base-32 characters);
 //! documentation examples such as `AKIAIOSFODNN7EXAMPLE` are not reported.
-use super::{Simple, lazy_re};
+use super::{Simple, lazy_regex};
 use crate::RecognizerInfo;
 use crate::validate::is_placeholder;
 
-lazy_re!(
+lazy_regex!(
     RE,
     r"(?-u:\b)(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|APKA)[A-Z2-7]{16}(?-u:\b)"
 );
@@ -25,6 +25,8 @@ pub(crate) static RECOGNIZER: Simple = Simple {
     ],
     min_digits: 0,
     min_alnum: 20,
+    min_len: 0,
+    any_byte: &[],
 };
 
 #[cfg(test)]

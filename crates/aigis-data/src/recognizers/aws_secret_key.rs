@@ -1,10 +1,10 @@
 //! `SECRET_AWS_SECRET_KEY`: 40-character secret access keys next to an AWS secret name
 //! (`aws_secret_access_key = …`), with an entropy floor; documentation examples excluded.
-use super::{lazy_re, push};
+use super::{lazy_regex, push};
 use crate::validate::{entropy, is_placeholder};
 use crate::{Candidate, Recognizer, RecognizerInfo};
 
-lazy_re!(
+lazy_regex!(
     RE,
     r#"(?i)aws.{0,20}?secret.{0,20}?["'=:[ \t\r\n]]+([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)"#
 );
@@ -25,7 +25,11 @@ impl Recognizer for AwsSecretKey {
     fn anchors(&self) -> &'static [&'static str] {
         &["aws"]
     }
-    fn find(&self, text: &str, out: &mut Vec<Candidate>) {
+    fn applies(&self, f: &crate::Features) -> bool {
+        // Forty base64 characters in a row.
+        f.longest_base64 >= 40
+    }
+    fn find(&self, text: &str, _f: &crate::Features, out: &mut Vec<Candidate>) {
         for c in super::captures(&RE, text) {
             if let Some(k) = c.get(1)
                 && entropy(k.as_str()) > 4.0

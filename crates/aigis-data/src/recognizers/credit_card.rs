@@ -1,10 +1,10 @@
 //! `CREDIT_CARD`: 13-19 digits (spaces or dashes between groups), Luhn-valid and in a known
 //! issuer range (Visa, Mastercard incl. 2221-2720, Amex, Discover, JCB, UnionPay, Diners).
-use super::{digits, lazy_re, push};
+use super::{digits, lazy_regex, push};
 use crate::validate::{card_brand, luhn};
 use crate::{Candidate, Recognizer, RecognizerInfo};
 
-lazy_re!(RE, r"(?-u:\b)[0-9](?:[ -]?[0-9]){12,18}(?-u:\b)");
+lazy_regex!(RE, r"(?-u:\b)[0-9](?:[ -]?[0-9]){12,18}(?-u:\b)");
 
 /// Payment card numbers.
 pub struct CreditCard;
@@ -20,9 +20,10 @@ impl Recognizer for CreditCard {
         &INFO
     }
     fn applies(&self, f: &crate::Features) -> bool {
-        f.digits >= 13
+        // Thirteen digits or more, spaces and dashes between them: one numeric run.
+        f.digits >= 13 && f.longest_numeric >= 13
     }
-    fn find(&self, text: &str, out: &mut Vec<Candidate>) {
+    fn find(&self, text: &str, _f: &crate::Features, out: &mut Vec<Candidate>) {
         for m in RE.find_iter(text) {
             let d = digits(m.as_str());
             if luhn(&d) && card_brand(&d).is_some() && !d.iter().all(|c| *c == d[0]) {

@@ -1,12 +1,12 @@
 //! `CRYPTO`: Bitcoin addresses (Base58Check P2PKH/P2SH, bech32/bech32m SegWit) and Ethereum
 //! addresses (EIP-55 checksum when mixed case), all checksum-validated.
-use super::{lazy_re, push};
+use super::{lazy_regex, push};
 use crate::validate::{base58check, bech32, eth_address};
 use crate::{Candidate, Recognizer, RecognizerInfo};
 
-lazy_re!(B58, r"(?-u:\b)[13][1-9A-HJ-NP-Za-km-z]{25,34}(?-u:\b)");
-lazy_re!(BECH, r"(?-u:\b)bc1[02-9ac-hj-np-z]{11,71}(?-u:\b)");
-lazy_re!(ETH, r"(?-u:\b)0x[0-9a-fA-F]{40}(?-u:\b)");
+lazy_regex!(B58, r"(?-u:\b)[13][1-9A-HJ-NP-Za-km-z]{25,34}(?-u:\b)");
+lazy_regex!(BECH, r"(?-u:\b)bc1[02-9ac-hj-np-z]{11,71}(?-u:\b)");
+lazy_regex!(ETH, r"(?-u:\b)0x[0-9a-fA-F]{40}(?-u:\b)");
 
 /// Cryptocurrency wallet addresses.
 pub struct Crypto;
@@ -24,7 +24,7 @@ impl Recognizer for Crypto {
     fn applies(&self, f: &crate::Features) -> bool {
         f.longest_alnum >= 26
     }
-    fn find(&self, text: &str, out: &mut Vec<Candidate>) {
+    fn find(&self, text: &str, _f: &crate::Features, out: &mut Vec<Candidate>) {
         for m in B58.find_iter(text) {
             if base58check(m.as_str()) {
                 push(out, "CRYPTO", m.start(), m.end(), 1.0, true);

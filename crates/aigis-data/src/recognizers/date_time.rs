@@ -34,11 +34,19 @@ impl Recognizer for DateTime {
         // name.
         f.digits >= 4 && (f.dash_or_slash || f.dot || (f.space && f.ascii_alpha >= 3))
     }
-    fn find(&self, text: &str, out: &mut Vec<Candidate>) {
+    fn find(&self, text: &str, f: &crate::Features, out: &mut Vec<Candidate>) {
+        // `dddd-dd-dd`, `d/d/dd` (or dots) and `d Month dddd` need these at least.
+        let iso = f.has(b'-') && f.longest_numeric >= 10;
+        let num = (f.has(b'/') || f.has(b'.')) && f.longest_numeric >= 6;
+        let words = f.has(b' ') && f.digits >= 5 && f.ascii_alpha >= 3;
         let n = |m: Option<regex::Match<'_>>| {
             m.and_then(|m| m.as_str().parse::<u32>().ok()).unwrap_or(0)
         };
-        for c in super::captures(&ISO, text) {
+        for c in iso
+            .then(|| super::captures(&ISO, text))
+            .into_iter()
+            .flatten()
+        {
             let (mo, d) = (n(c.get(2)), n(c.get(3)));
             if let Some(m) = c.get(0)
                 && (1..=12).contains(&mo)
@@ -47,7 +55,11 @@ impl Recognizer for DateTime {
                 push(out, "DATE_TIME", m.start(), m.end(), 0.6, false);
             }
         }
-        for c in super::captures(&NUM, text) {
+        for c in num
+            .then(|| super::captures(&NUM, text))
+            .into_iter()
+            .flatten()
+        {
             let (a, b) = (n(c.get(1)), n(c.get(2)));
             let plausible = ((1..=31).contains(&a) && (1..=12).contains(&b))
                 || ((1..=12).contains(&a) && (1..=31).contains(&b));
@@ -57,7 +69,7 @@ impl Recognizer for DateTime {
                 push(out, "DATE_TIME", m.start(), m.end(), 0.5, false);
             }
         }
-        for m in WORDS.find_iter(text) {
+        for m in words.then(|| WORDS.find_iter(text)).into_iter().flatten() {
             push(out, "DATE_TIME", m.start(), m.end(), 0.6, false);
         }
     }

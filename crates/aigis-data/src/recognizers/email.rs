@@ -1,15 +1,15 @@
 //! `EMAIL_ADDRESS`: RFC 5322-ish local part, a dotted domain with an alphabetic TLD.
-use super::{lazy_re, push};
+use super::{lazy_regex, push};
 use crate::{Candidate, Recognizer, RecognizerInfo};
 
 // ASCII-only records (the common case) use the DFA-friendly pattern; others the Unicode one,
 // written without `\b` (a Unicode word boundary forces the slow PikeVM on non-ASCII text) and
 // with the boundaries checked on the match instead.
-lazy_re!(
+lazy_regex!(
     ASCII,
     r"(?-u:\b)[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?-u:\b)"
 );
-lazy_re!(
+lazy_regex!(
     RE,
     r"[\p{L}\p{N}][\p{L}\p{N}._%+-]{0,63}@(?:[\p{L}\p{N}](?:[\p{L}\p{N}-]{0,61}[\p{L}\p{N}])?\.)+\p{L}{2,24}"
 );
@@ -30,7 +30,11 @@ impl Recognizer for Email {
     fn anchors(&self) -> &'static [&'static str] {
         &["@"]
     }
-    fn find(&self, text: &str, out: &mut Vec<Candidate>) {
+    fn applies(&self, f: &crate::Features) -> bool {
+        // Both patterns need an `@`.
+        f.has(b'@')
+    }
+    fn find(&self, text: &str, _f: &crate::Features, out: &mut Vec<Candidate>) {
         if !text.contains('@') {
             return;
         }

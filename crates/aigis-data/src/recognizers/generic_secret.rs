@@ -4,7 +4,7 @@ use std::sync::LazyLock;
 
 use aho_corasick::AhoCorasick;
 
-use super::{lazy_re, push};
+use super::{lazy_regex, push};
 use crate::validate::{entropy, is_placeholder};
 use crate::{Candidate, Recognizer, RecognizerInfo};
 
@@ -36,7 +36,7 @@ static KEYWORDS: LazyLock<AhoCorasick> = LazyLock::new(|| {
 });
 
 // The rest of the key name, the assignment, and the value (anchored after a keyword).
-lazy_re!(
+lazy_regex!(
     VALUE,
     r#"^[A-Za-z0-9_.\-]*["']?[ \t]*[:=][ \t]*["']?([A-Za-z0-9_\-+/=.~!@#$%^&*]{12,128})"#
 );
@@ -57,7 +57,11 @@ impl Recognizer for GenericSecret {
     fn anchors(&self) -> &'static [&'static str] {
         KEYS
     }
-    fn find(&self, text: &str, out: &mut Vec<Candidate>) {
+    fn applies(&self, f: &crate::Features) -> bool {
+        // A key name, `:` or `=`, and a value of 12 characters or more.
+        (f.has(b':') || f.has(b'=')) && f.len >= 15
+    }
+    fn find(&self, text: &str, _f: &crate::Features, out: &mut Vec<Candidate>) {
         for k in KEYWORDS.find_iter(text) {
             let mut end = (k.end() + 256).min(text.len());
             while !text.is_char_boundary(end) {

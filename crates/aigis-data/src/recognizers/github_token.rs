@@ -1,10 +1,10 @@
 //! `SECRET_GITHUB_TOKEN`: classic (`ghp_`, `gho_`, `ghu_`, `ghs_`, `ghr_` + 36) and fine-grained
 //! (`github_pat_` + 82) tokens; placeholders and low-entropy bodies excluded.
-use super::{Simple, lazy_re};
+use super::{Simple, lazy_regex};
 use crate::RecognizerInfo;
 use crate::validate::{entropy, is_placeholder};
 
-lazy_re!(
+lazy_regex!(
     RE,
     r"(?-u:\b)(?:gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{82})(?-u:\b)"
 );
@@ -23,6 +23,8 @@ pub(crate) static RECOGNIZER: Simple = Simple {
     anchors: &["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"],
     min_digits: 0,
     min_alnum: 0,
+    min_len: 40,
+    any_byte: b"_",
 };
 
 #[cfg(test)]

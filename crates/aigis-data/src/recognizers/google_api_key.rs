@@ -1,9 +1,9 @@
 //! `SECRET_GOOGLE_API_KEY`: `AIza` + 35 characters.
-use super::{Simple, lazy_re};
+use super::{Simple, lazy_regex};
 use crate::RecognizerInfo;
 use crate::validate::is_placeholder;
 
-lazy_re!(RE, r"(?-u:\b)AIza[0-9A-Za-z_\-]{35}(?:(?-u:\b)|$)");
+lazy_regex!(RE, r"(?-u:\b)AIza[0-9A-Za-z_\-]{35}(?:(?-u:\b)|$)");
 
 /// Google API keys.
 pub(crate) static RECOGNIZER: Simple = Simple {
@@ -19,6 +19,8 @@ pub(crate) static RECOGNIZER: Simple = Simple {
     anchors: &["AIza"],
     min_digits: 0,
     min_alnum: 0,
+    min_len: 39,
+    any_byte: b"",
 };
 
 #[cfg(test)]

@@ -21,9 +21,9 @@ impl Recognizer for Iban {
     }
     fn applies(&self, f: &crate::Features) -> bool {
         // Two capital letters (the country) and two check digits at least.
-        f.digits >= 2 && f.longest_alnum >= 4 && f.ascii_upper >= 2
+        f.digits >= 2 && f.longest_alnum >= 4 && f.ascii_upper >= 2 && f.len >= 15
     }
-    fn find(&self, text: &str, out: &mut Vec<Candidate>) {
+    fn find(&self, text: &str, _f: &crate::Features, out: &mut Vec<Candidate>) {
         for m in RE.find_iter(text) {
             // The pattern may run into following words: only the prefix of the country's exact
             // IBAN length can be valid, so check that one.

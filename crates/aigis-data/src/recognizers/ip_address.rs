@@ -23,9 +23,9 @@ impl Recognizer for IpAddress {
         &INFO
     }
     fn applies(&self, f: &crate::Features) -> bool {
-        (f.dot && f.digits >= 4) || f.colon
+        (f.dot && f.digits >= 4 && f.longest_numeric >= 7) || f.colon
     }
-    fn find(&self, text: &str, out: &mut Vec<Candidate>) {
+    fn find(&self, text: &str, _f: &crate::Features, out: &mut Vec<Candidate>) {
         for m in V4.find_iter(text) {
             let ok = m.as_str().split('.').all(|o| {
                 o.parse::<u16>().is_ok_and(|v| v <= 255) && (o.len() == 1 || !o.starts_with('0'))

@@ -1,10 +1,10 @@
 //! `SECRET_JWT`: three base64url segments whose header decodes to JSON with an `alg`.
 use base64::Engine as _;
 
-use super::{lazy_re, push};
+use super::{lazy_regex, push};
 use crate::{Candidate, Recognizer, RecognizerInfo};
 
-lazy_re!(
+lazy_regex!(
     RE,
     r"(?-u:\b)eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{16,}"
 );
@@ -25,7 +25,11 @@ impl Recognizer for Jwt {
     fn anchors(&self) -> &'static [&'static str] {
         &["eyJ"]
     }
-    fn find(&self, text: &str, out: &mut Vec<Candidate>) {
+    fn applies(&self, f: &crate::Features) -> bool {
+        // Three dot-separated segments of at least 11, 11 and 16 characters.
+        f.has(b'.') && f.len >= 40
+    }
+    fn find(&self, text: &str, _f: &crate::Features, out: &mut Vec<Candidate>) {
         if !text.contains("eyJ") {
             return;
         }

@@ -4,7 +4,7 @@
 //! that is also a common name or word (`Florence`, `Mobile`) scores low unless context words
 //! (`in`, `from`, `city`, `lives`, an `address` column) are near.
 use super::push;
-use crate::gazetteer::{self, CITIES, REGIONS, Word, flag};
+use crate::gazetteer::{self, CITIES, REGIONS, Word, flag, list};
 use crate::{Candidate, Recognizer, RecognizerInfo};
 
 /// Places.
@@ -16,21 +16,29 @@ static INFO: RecognizerInfo = RecognizerInfo {
     summary: "GeoNames countries, states and cities (15k+) + place-name morphology, context",
 };
 
-/// Lower-case words allowed inside a place name (`Rio de Janeiro`, `Stratford-upon-Avon`).
-const INNER: &[&str] = &[
-    "de", "do", "da", "of", "on", "am", "an", "der", "sur", "en", "la", "del", "and", "the",
-];
-/// First words of place names.
-const PREFIX: &[&str] = &[
-    "north", "south", "east", "west", "new", "lake", "port", "fort", "mount", "saint", "st", "bad",
-    "sankt", "san", "santa", "los", "las", "el", "le", "la",
-];
 /// Endings of place names in English, German, Dutch and French.
 const SUFFIX: &[&str] = &[
     "ville", "ton", "town", "burgh", "borough", "bury", "mouth", "port", "view", "field", "haven",
     "chester", "shire", "stad", "dorf", "heim", "hausen", "berg", "burg", "furt", "side", "land",
     "feld", "stadt", "ingen", "brück", "dam", "court", "fort", "ford",
 ];
+
+/// Whether `word` (seven characters or more) ends like a place name.
+fn place_suffix(word: &str) -> bool {
+    // Every suffix ends in one of these letters: most words are ruled out by their last byte.
+    if let Some(&last) = word.as_bytes().last()
+        && last.is_ascii()
+        && !b"defghkmnrtwy".contains(&last.to_ascii_lowercase())
+    {
+        return false;
+    }
+    let mut buf = [0u8; 32];
+    if let Some(lower) = gazetteer::ascii_lower(word, &mut buf) {
+        return lower.len() >= 7 && SUFFIX.iter().any(|x| lower.ends_with(x));
+    }
+    let lower = word.to_lowercase();
+    lower.chars().count() >= 7 && SUFFIX.iter().any(|x| lower.ends_with(x))
+}
 
 fn joined(text: &str, a: &Word, b: &Word) -> bool {
     &text[a.end..b.start] == " " || &text[a.end..b.start] == "-"
@@ -43,16 +51,20 @@ impl Recognizer for Location {
     fn applies(&self, f: &crate::Features) -> bool {
         f.capital_or_unicode
     }
-    fn find(&self, text: &str, out: &mut Vec<Candidate>) {
-        let ws = gazetteer::words_cached(text);
+    fn find(&self, text: &str, _f: &crate::Features, out: &mut Vec<Candidate>) {
+        gazetteer::with_words(text, |ws| Self::find_in(text, ws, out));
+    }
+}
+
+impl Location {
+    fn find_in(text: &str, ws: &[Word], out: &mut Vec<Candidate>) {
         let mut i = 0;
         while i < ws.len() {
             if !ws[i].cap || ws[i].cjk {
                 i += 1;
                 continue;
             }
-            let first = &text[ws[i].start..ws[i].end];
-            let prefix = PREFIX.iter().any(|p| p.eq_ignore_ascii_case(first));
+            let prefix = ws[i].lists & list::PLACE_PREFIX != 0;
             if ws[i].flags & flag::STOP != 0 && !prefix {
                 i += 1;
                 continue;
@@ -69,8 +81,7 @@ impl Recognizer for Location {
                 && i + n_max < ws.len()
                 && joined(text, &ws[i + n_max - 1], &ws[i + n_max])
             {
-                let w = &text[ws[i + n_max].start..ws[i + n_max].end];
-                if !(ws[i + n_max].cap || INNER.contains(&w)) {
+                if !(ws[i + n_max].cap || ws[i + n_max].lists & list::INNER_EXACT != 0) {
                     break;
                 }
                 n_max += 1;
@@ -98,11 +109,8 @@ impl Recognizer for Location {
                     hit = Some((n, if common { 0.3 } else { 0.55 }));
                 } else if n <= 2 {
                     let last = &text[ws[i + n - 1].start..end];
-                    let lower = last.to_lowercase();
                     let prefixed = n == 2 && prefix;
-                    let suffixed = lower.chars().count() >= 7
-                        && SUFFIX.iter().any(|x| lower.ends_with(x))
-                        && !ws[i + n - 1].upper;
+                    let suffixed = !ws[i + n - 1].upper && place_suffix(last);
                     if suffixed || (prefixed && !common) {
                         hit = Some((n, 0.4));
                     }
@@ -116,8 +124,7 @@ impl Recognizer for Location {
                     // A place glued to other capitalised words is likely part of a name
                     // (`Montserrat Criado Alcolea`, `Mette van Haarlem`).
                     let namelike = |w: &Word| {
-                        let t = &text[w.start..w.end];
-                        (w.cap || gazetteer::PARTICLES.contains(&t)) && w.flags & flag::STOP == 0
+                        (w.cap || w.lists & list::PARTICLE_EXACT != 0) && w.flags & flag::STOP == 0
                     };
                     let after = ws
                         .get(i + n)
@@ -145,6 +152,16 @@ impl Recognizer for Location {
 #[cfg(test)]
 mod tests {
     use crate::recognizers::testing::found;
+
+    #[test]
+    fn suffix_filter_letters_cover_every_suffix() {
+        for s in super::SUFFIX {
+            let last = s.as_bytes()[s.len() - 1];
+            assert!(b"defghkmnrtwy".contains(&last), "{s}");
+        }
+        assert!(super::place_suffix("Jeffreyside") && super::place_suffix("Lake Jonathanbury"));
+        assert!(!super::place_suffix("Williams"));
+    }
 
     #[test]
     fn places_longest_first() {

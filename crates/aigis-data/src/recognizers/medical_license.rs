@@ -22,6 +22,8 @@ pub(crate) static RECOGNIZER: Simple = Simple {
     anchors: &[],
     min_digits: 7,
     min_alnum: 9,
+    min_len: 0,
+    any_byte: &[],
 };
 
 #[cfg(test)]

@@ -3,14 +3,135 @@
 use std::sync::LazyLock;
 
 use regex::Regex;
+use regex_automata::{Input, dfa::regex::Regex as DfaRegex};
 
 use crate::{Candidate, Recognizer, RecognizerInfo};
+
+/// A built-in pattern. Matches are found with a fully compiled DFA pair (forward for the end,
+/// reverse for the start): no per-search cache, pool or prefilter set-up, which cost more than
+/// the scan itself on short table cells. Capture groups, and patterns whose DFA would be too
+/// large, go to the `regex` engine (reached through `Deref`); both give the same leftmost-first
+/// matches.
+pub(crate) struct Pattern {
+    dfa: Option<DfaRegex>,
+    re: Regex,
+}
+
+/// Largest DFA (bytes, forward and reverse each) a built-in pattern may compile to.
+const DFA_LIMIT: usize = 256 << 10;
+
+impl Pattern {
+    /// Compiles `pattern`; a pattern too large for a DFA keeps only the `regex` engine.
+    pub(crate) fn new(pattern: &str) -> Result<Self, regex::Error> {
+        let re = Regex::new(pattern)?;
+        let dense = regex_automata::dfa::dense::Config::new()
+            .dfa_size_limit(Some(DFA_LIMIT))
+            .determinize_size_limit(Some(DFA_LIMIT));
+        let dfa = DfaRegex::builder().dense(dense).build(pattern).ok();
+        Ok(Self { dfa, re })
+    }
+
+    /// A pattern searched with the `regex` engine only: for the rarely run ones (secrets behind
+    /// anchors) and those whose DFA is large or slow to build (Unicode classes, long counted
+    /// repetitions), where building a DFA would cost start-up time for little gain.
+    pub(crate) fn regex_only(pattern: &str) -> Result<Self, regex::Error> {
+        Ok(Self {
+            dfa: None,
+            re: Regex::new(pattern)?,
+        })
+    }
+
+    /// Non-overlapping matches, leftmost-first, as [`Regex::find_iter`] gives them.
+    pub(crate) fn find_iter<'p, 't>(&'p self, text: &'t str) -> FindIter<'p, 't> {
+        FindIter {
+            pattern: self,
+            text,
+            at: 0,
+            dfa: self.dfa.is_some(),
+        }
+    }
+}
+
+impl std::ops::Deref for Pattern {
+    type Target = Regex;
+    fn deref(&self) -> &Regex {
+        &self.re
+    }
+}
+
+/// A match of a [`Pattern`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Found<'t> {
+    text: &'t str,
+    start: usize,
+    end: usize,
+}
+
+impl<'t> Found<'t> {
+    pub(crate) fn start(&self) -> usize {
+        self.start
+    }
+    pub(crate) fn end(&self) -> usize {
+        self.end
+    }
+    pub(crate) fn as_str(&self) -> &'t str {
+        &self.text[self.start..self.end]
+    }
+}
+
+/// Iterator of [`Pattern::find_iter`].
+pub(crate) struct FindIter<'p, 't> {
+    pattern: &'p Pattern,
+    text: &'t str,
+    at: usize,
+    /// Still on the DFA (it hands over to `regex` if a search ever fails).
+    dfa: bool,
+}
+
+impl<'t> Iterator for FindIter<'_, 't> {
+    type Item = Found<'t>;
+    fn next(&mut self) -> Option<Found<'t>> {
+        loop {
+            if self.at > self.text.len() {
+                return None;
+            }
+            let (start, end) = if let (true, Some(dfa)) = (self.dfa, &self.pattern.dfa) {
+                let input = Input::new(self.text).span(self.at..self.text.len());
+                // A DFA built without quit bytes does not fail; if it ever did, the `regex`
+                // engine finishes the search.
+                let Ok(m) = dfa.try_search(&input) else {
+                    self.dfa = false;
+                    continue;
+                };
+                (m?.start(), m?.end())
+            } else {
+                let m = self.pattern.re.find_at(self.text, self.at)?;
+                (m.start(), m.end())
+            };
+            if start == end {
+                // No built-in pattern matches the empty string (a test checks); step past one
+                // character all the same rather than loop.
+                self.at = self.text[end..]
+                    .chars()
+                    .next()
+                    .map_or(self.text.len() + 1, |c| end + c.len_utf8());
+                continue;
+            }
+            self.at = end;
+            return Some(Found {
+                text: self.text,
+                start,
+                end,
+            });
+        }
+    }
+}
 
 /// A recognizer that is one pattern, one fixed score and an optional check on the match: most
 /// secret formats and the context-only US identifiers.
 pub(crate) struct Simple {
     pub info: RecognizerInfo,
-    pub re: &'static LazyLock<Regex>,
+    pub re: &'static LazyLock<Pattern>,
     pub score: f32,
     pub validated: bool,
     /// Keeps a match (checksum, placeholder and entropy tests).
@@ -21,6 +142,11 @@ pub(crate) struct Simple {
     pub min_digits: usize,
     /// Shortest run of ASCII letters and digits a match contains.
     pub min_alnum: usize,
+    /// Fewest bytes a record needs to hold a match.
+    pub min_len: usize,
+    /// Punctuation (of those [`crate::Features::has`] marks) a match holds at least one of;
+    /// empty for none.
+    pub any_byte: &'static [u8],
 }
 
 impl Recognizer for Simple {
@@ -31,12 +157,15 @@ impl Recognizer for Simple {
         self.anchors
     }
     fn applies(&self, f: &crate::Features) -> bool {
-        f.digits >= self.min_digits && f.longest_alnum >= self.min_alnum
+        f.digits >= self.min_digits
+            && f.longest_alnum >= self.min_alnum
+            && f.len >= self.min_len
+            && (self.any_byte.is_empty() || self.any_byte.iter().any(|&b| f.has(b)))
     }
     fn max_base_score(&self) -> f32 {
         self.score
     }
-    fn find(&self, text: &str, out: &mut Vec<Candidate>) {
+    fn find(&self, text: &str, _f: &crate::Features, out: &mut Vec<Candidate>) {
         for m in self.re.find_iter(text) {
             if (self.keep)(m.as_str()) {
                 push(
@@ -111,21 +240,35 @@ pub fn all() -> Vec<&'static dyn Recognizer> {
     ]
 }
 
-/// Declares a lazily compiled regex.
+/// Declares a lazily compiled [`Pattern`].
 macro_rules! lazy_re {
     ($name:ident, $pat:expr) => {
-        static $name: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
-            regex::Regex::new($pat)
-                .unwrap_or_else(|e| panic!("built-in pattern {}: {e}", stringify!($name)))
-        });
+        pub(crate) static $name: std::sync::LazyLock<$crate::recognizers::Pattern> =
+            std::sync::LazyLock::new(|| {
+                $crate::recognizers::Pattern::new($pat)
+                    .unwrap_or_else(|e| panic!("built-in pattern {}: {e}", stringify!($name)))
+            });
     };
 }
 pub(crate) use lazy_re;
 
+/// Declares a lazily compiled [`Pattern`] searched by the `regex` engine only (see
+/// [`Pattern::regex_only`]).
+macro_rules! lazy_regex {
+    ($name:ident, $pat:expr) => {
+        static $name: std::sync::LazyLock<$crate::recognizers::Pattern> =
+            std::sync::LazyLock::new(|| {
+                $crate::recognizers::Pattern::regex_only($pat)
+                    .unwrap_or_else(|e| panic!("built-in pattern {}: {e}", stringify!($name)))
+            });
+    };
+}
+pub(crate) use lazy_regex;
+
 /// Capture groups of every match, found with the fast DFA first and then resolved only over the
 /// matched span (captures over a whole record fall back to the slow PikeVM).
 pub(crate) fn captures<'t>(
-    re: &'t Regex,
+    re: &'t Pattern,
     text: &'t str,
 ) -> impl Iterator<Item = regex::Captures<'t>> + 't {
     re.find_iter(text).filter_map(move |m| {
@@ -155,6 +298,85 @@ pub(crate) fn push(
 /// ASCII digits of `s`.
 pub(crate) fn digits(s: &str) -> Vec<u8> {
     s.bytes().filter(u8::is_ascii_digit).collect()
+}
+
+#[cfg(test)]
+mod pattern_tests {
+    use std::sync::LazyLock;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Every pattern declared with `lazy_re!` (the DFA ones).
+    fn dfa_patterns() -> Vec<(&'static str, &'static LazyLock<Pattern>)> {
+        vec![
+            ("phone INTL", &phone::INTL),
+            ("phone NANP", &phone::NANP),
+            ("phone NANP_BARE", &phone::NANP_BARE),
+            ("phone NATIONAL", &phone::NATIONAL),
+            ("phone BRAZIL", &phone::BRAZIL),
+            ("date ISO", &date_time::ISO),
+            ("date NUM", &date_time::NUM),
+            ("date WORDS", &date_time::WORDS),
+            ("ssn", &us_ssn::RE),
+            ("nhs", &uk_nhs::RE),
+            ("iban", &iban::RE),
+            ("ip v4", &ip_address::V4),
+            ("ip v6", &ip_address::V6),
+            ("bank", &us_bank_number::RE),
+            ("passport", &us_passport::RE),
+            ("driver", &us_driver_license::RE),
+            ("medical", &medical_license::RE),
+        ]
+    }
+
+    fn spans<'t>(it: impl Iterator<Item = (usize, usize)> + 't) -> Vec<(usize, usize)> {
+        it.collect()
+    }
+
+    #[test]
+    fn dfa_patterns_compile_to_dfas_and_never_match_empty() {
+        for (name, p) in dfa_patterns() {
+            assert!(p.dfa.is_some(), "{name}: fell back to the regex engine");
+            assert!(p.re.find("").is_none(), "{name} matches the empty string");
+        }
+    }
+
+    #[test]
+    fn dfa_matches_equal_regex_matches_on_typical_text() {
+        let text = "call +44 20 7946 0958 or (415) 555-0132, 0299087513 / 2025550147; \
+            born 1990-02-14T10:30:00Z, 03/04/2021, 5 May 2024; SSN 123-45-6789 NHS 943 476 5919 \
+            IBAN GB82 WEST 1234 5698 7654 32 ip 192.168.1.20 fe80::1 acct 12345678901 \
+            passport A12345678 DL D1234567 DEA AB1234563 (11) 98765-4321 ñ 😀 0800 123 4567";
+        for (name, p) in dfa_patterns() {
+            let dfa = spans(p.find_iter(text).map(|m| (m.start(), m.end())));
+            let re = spans(p.re.find_iter(text).map(|m| (m.start(), m.end())));
+            assert_eq!(dfa, re, "{name}");
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+        /// The DFA finds exactly the matches the regex engine finds, on text made of what the
+        /// patterns look at (digits, separators, letters, non-ASCII).
+        #[test]
+        fn dfa_matches_equal_regex_matches(
+            text in proptest::collection::vec(
+                prop::sample::select(vec![
+                    "0", "1", "2", "4", "5", "9", "19", "2024", "555", " ", "-", ".", "/", "(",
+                    ")", "+", ":", "T", "Z", "x", "GB", "A", "may", "th", ",", "\n", "é", "_",
+                ]),
+                0..40,
+            ).prop_map(|v| v.concat())
+        ) {
+            for (name, p) in dfa_patterns() {
+                let dfa = spans(p.find_iter(&text).map(|m| (m.start(), m.end())));
+                let re = spans(p.re.find_iter(&text).map(|m| (m.start(), m.end())));
+                prop_assert_eq!(dfa, re, "{}", name);
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,10 +1,10 @@
 //! `SECRET_OPENAI_KEY`: legacy keys (`sk-` + 20 + `T3BlbkFJ` + 20) and project/service keys
 //! (`sk-proj-`, `sk-svcacct-`, `sk-admin-` + 40 or more).
-use super::{Simple, lazy_re};
+use super::{Simple, lazy_regex};
 use crate::RecognizerInfo;
 use crate::validate::{entropy, is_placeholder};
 
-lazy_re!(
+lazy_regex!(
     RE,
     r"(?-u:\b)sk-(?:[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20}|(?:proj|svcacct|admin)-[A-Za-z0-9_\-]{40,200})(?-u:\b)"
 );
@@ -23,6 +23,8 @@ pub(crate) static RECOGNIZER: Simple = Simple {
     anchors: &["sk-"],
     min_digits: 0,
     min_alnum: 0,
+    min_len: 43,
+    any_byte: b"-",
 };
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //! written as two short ideograph groups separated by a space. Runs that are a known place,
 //! hold an organisation suffix, or are made of ordinary capitalised words are not names.
 use super::push;
-use crate::gazetteer::{self, PARTICLES, Word, flag};
+use crate::gazetteer::{self, Word, flag, list};
 use crate::{Candidate, Recognizer, RecognizerInfo};
 
 /// Person names.
@@ -16,44 +16,6 @@ static INFO: RecognizerInfo = RecognizerInfo {
     summary: "capitalised word runs + Census first/last name lists, titles, particles, context",
 };
 
-/// Words after a name that belong to it.
-const SUFFIXES: &[&str] = &[
-    "jr", "sr", "ii", "iii", "iv", "md", "phd", "dds", "dvm", "esq", "mba", "b.sc", "m.sc",
-];
-/// Words that make a run an organisation, not a person.
-const ORG: &[&str] = &[
-    "inc",
-    "corp",
-    "ltd",
-    "llc",
-    "gmbh",
-    "ag",
-    "plc",
-    "group",
-    "bank",
-    "university",
-    "company",
-    "co",
-    "kg",
-    "sarl",
-    "spa",
-    "bv",
-    "foundation",
-    "institute",
-    "hospital",
-    "school",
-];
-
-/// First words of place names, not of person names (`Port Shannon`, `South Georgia`).
-const PLACE_START: &[&str] = &[
-    "port", "fort", "lake", "mount", "north", "south", "east", "west", "new", "san", "santa",
-    "los", "las", "bad", "sankt", "st",
-];
-
-fn lower_in(list: &[&str], s: &str) -> bool {
-    list.iter().any(|x| x.eq_ignore_ascii_case(s))
-}
-
 /// What separates two words: one space, or `. ` after a title or an initial.
 fn joined(text: &str, a: &Word, b: &Word) -> bool {
     let gap = &text[a.end..b.start];
@@ -63,17 +25,24 @@ fn joined(text: &str, a: &Word, b: &Word) -> bool {
 impl Person {
     fn score_run(text: &str, ws: &[Word], titled: bool) -> Option<f32> {
         let word = |w: &Word| &text[w.start..w.end];
-        let names: Vec<&Word> = ws
+        // The name words: the run without particles and suffixes.
+        let (mut first_w, mut last_w, mut names_len, mut org) = (None, None, 0usize, false);
+        for w in ws
             .iter()
-            .filter(|w| !lower_in(PARTICLES, word(w)) && !lower_in(SUFFIXES, word(w)))
-            .collect();
-        let (Some(first_w), Some(last_w)) = (names.first(), names.last()) else {
+            .filter(|w| w.lists & (list::PARTICLE | list::NAME_SUFFIX) == 0)
+        {
+            first_w.get_or_insert(w);
+            last_w = Some(w);
+            names_len += 1;
+            org |= w.lists & list::ORG != 0;
+        }
+        let (Some(first_w), Some(last_w)) = (first_w, last_w) else {
             return None;
         };
-        if names.len() > 5 {
+        if names_len > 5 {
             return None;
         }
-        if names.iter().any(|w| lower_in(ORG, word(w))) || lower_in(PLACE_START, word(first_w)) {
+        if org || first_w.lists & list::PLACE_START != 0 {
             return None;
         }
         // A known place is not a person (`Berlin`, `New York`).
@@ -95,7 +64,6 @@ impl Person {
                 && last_word
                     .split(['-', '\''])
                     .any(|p| p.len() > 1 && gazetteer::flags_of(p) & flag::LAST != 0));
-        let names_len = names.len();
         let upper = ws.iter().all(|w| w.upper);
         let score: f32 = match (names_len, first, last) {
             (1, true, _) | (1, _, true) if titled => 0.6,
@@ -139,12 +107,17 @@ impl Recognizer for Person {
     fn applies(&self, f: &crate::Features) -> bool {
         f.capital_or_unicode
     }
-    fn find(&self, text: &str, out: &mut Vec<Candidate>) {
-        let ws = gazetteer::words_cached(text);
+    fn find(&self, text: &str, _f: &crate::Features, out: &mut Vec<Candidate>) {
+        gazetteer::with_words(text, |ws| Self::find_in(text, ws, out));
+    }
+}
+
+impl Person {
+    fn find_in(text: &str, ws: &[Word], out: &mut Vec<Candidate>) {
         let mut i = 0;
         while i < ws.len() {
             if ws[i].cjk {
-                i += if Self::cjk(text, &ws, i, out) { 2 } else { 1 };
+                i += if Self::cjk(text, ws, i, out) { 2 } else { 1 };
                 continue;
             }
             if !ws[i].cap {
@@ -154,13 +127,12 @@ impl Recognizer for Person {
             // The run of joined capitalised words (and particles before a capitalised word).
             let mut j = i + 1;
             while j < ws.len() && joined(text, &ws[j - 1], &ws[j]) && !ws[j].cjk {
-                let s = &text[ws[j].start..ws[j].end];
                 // A particle (or two: `de la`) must lead to a capitalised word.
-                let particle = lower_in(PARTICLES, s)
+                let particle = ws[j].lists & list::PARTICLE != 0
                     && ws[j + 1..]
                         .iter()
                         .take(2)
-                        .find(|n| !lower_in(PARTICLES, &text[n.start..n.end]))
+                        .find(|n| n.lists & list::PARTICLE == 0)
                         .is_some_and(|n| n.cap);
                 if !(ws[j].cap || particle) {
                     break;
@@ -192,9 +164,7 @@ impl Recognizer for Person {
                     let start = title_start.unwrap_or(ws[k].start);
                     let mut end = ws[e - 1].end;
                     // Keep an abbreviation dot of a final suffix (`Jr.`).
-                    if lower_in(SUFFIXES, &text[ws[e - 1].start..end])
-                        && text[end..].starts_with('.')
-                    {
+                    if ws[e - 1].lists & list::NAME_SUFFIX != 0 && text[end..].starts_with('.') {
                         end += 1;
                     }
                     push(out, "PERSON", start, end, score, false);

@@ -79,8 +79,14 @@ impl Recognizer for Phone {
         // (eight) never reaches the patterns.
         f.digits >= 9
     }
-    fn find(&self, text: &str, out: &mut Vec<Candidate>) {
-        for m in INTL.find_iter(text) {
+    fn find(&self, text: &str, f: &crate::Features, out: &mut Vec<Candidate>) {
+        // Each pattern is searched only where the record holds what every match of it holds.
+        let intl = f.has(b'+');
+        let nanp = f.digits >= 10 && b".- \t\r\n".iter().any(|&b| f.has(b));
+        let bare = f.longest_digits >= 10;
+        let national = text.as_bytes().contains(&b'0');
+        let brazil = f.has(b' ') && f.has(b'-');
+        for m in intl.then(|| INTL.find_iter(text)).into_iter().flatten() {
             let d = digits(m.as_str());
             if let Some(cc) = country_code_len(&d) {
                 let national = d.len() - cc;
@@ -89,7 +95,7 @@ impl Recognizer for Phone {
                 }
             }
         }
-        for m in NANP.find_iter(text) {
+        for m in nanp.then(|| NANP.find_iter(text)).into_iter().flatten() {
             if text[..m.start()].ends_with('+')
                 || text[..m.start()].ends_with(|c: char| c.is_ascii_digit() || c == '-')
             {
@@ -112,12 +118,20 @@ impl Recognizer for Phone {
             let glued_after = after.is_some_and(|c| matches!(c, '-' | '/' | ','));
             !(glued_before || decimal || glued_after)
         };
-        for m in NANP_BARE.find_iter(text) {
+        for m in bare
+            .then(|| NANP_BARE.find_iter(text))
+            .into_iter()
+            .flatten()
+        {
             if free(m.start(), m.end()) && nanp_ok(m.as_str().as_bytes()) {
                 push(out, "PHONE_NUMBER", m.start(), m.end(), 0.3, false);
             }
         }
-        for m in NATIONAL.find_iter(text) {
+        for m in national
+            .then(|| NATIONAL.find_iter(text))
+            .into_iter()
+            .flatten()
+        {
             let d = digits(m.as_str());
             if (9..=12).contains(&d.len()) && d.get(1) != Some(&b'0') && free(m.start(), m.end()) {
                 let grouped = m.as_str().bytes().any(|b| !b.is_ascii_digit());
@@ -131,7 +145,7 @@ impl Recognizer for Phone {
                 );
             }
         }
-        for m in BRAZIL.find_iter(text) {
+        for m in brazil.then(|| BRAZIL.find_iter(text)).into_iter().flatten() {
             if free(m.start(), m.end()) {
                 push(out, "PHONE_NUMBER", m.start(), m.end(), 0.45, false);
             }

@@ -1,9 +1,9 @@
 //! `SECRET_PRIVATE_KEY`: PEM private key blocks (RSA, EC, DSA, OpenSSH, encrypted PKCS#8, PGP)
 //! with their end marker, at most 16 KiB.
-use super::{lazy_re, push};
+use super::{lazy_regex, push};
 use crate::{Candidate, Recognizer, RecognizerInfo};
 
-lazy_re!(
+lazy_regex!(
     RE,
     r"-----BEGIN ((?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?)-----[A-Za-z0-9+/=[ \t\r\n]:,\-]+?-----END ((?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?)-----"
 );
@@ -24,7 +24,10 @@ impl Recognizer for PrivateKey {
     fn anchors(&self) -> &'static [&'static str] {
         &["-----BEGIN"]
     }
-    fn find(&self, text: &str, out: &mut Vec<Candidate>) {
+    fn applies(&self, f: &crate::Features) -> bool {
+        f.has(b'-') && f.len >= 40
+    }
+    fn find(&self, text: &str, _f: &crate::Features, out: &mut Vec<Candidate>) {
         if !text.contains("-----BEGIN") {
             return;
         }

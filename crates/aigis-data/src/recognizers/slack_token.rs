@@ -1,9 +1,9 @@
 //! `SECRET_SLACK_TOKEN`: `xox[baprs]-` tokens and incoming-webhook URLs.
-use super::{Simple, lazy_re};
+use super::{Simple, lazy_regex};
 use crate::RecognizerInfo;
 use crate::validate::is_placeholder;
 
-lazy_re!(
+lazy_regex!(
     RE,
     r"(?-u:\b)(?:xox[baprs]-[0-9]{8,13}-[0-9A-Za-z-]{8,}|https://hooks\.slack\.com/services/T[A-Z0-9]{8,}/B[A-Z0-9]{8,}/[A-Za-z0-9]{20,})"
 );
@@ -22,6 +22,8 @@ pub(crate) static RECOGNIZER: Simple = Simple {
     anchors: &["xox", "hooks.slack.com"],
     min_digits: 0,
     min_alnum: 0,
+    min_len: 20,
+    any_byte: b"-:",
 };
 
 #[cfg(test)]

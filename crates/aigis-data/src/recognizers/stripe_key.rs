@@ -1,10 +1,10 @@
 //! `SECRET_STRIPE_KEY`: secret and restricted keys (`sk_live_`, `rk_live_`, `sk_test_`, …).
 //! Publishable keys (`pk_`) are public by design and not reported.
-use super::{Simple, lazy_re};
+use super::{Simple, lazy_regex};
 use crate::RecognizerInfo;
 use crate::validate::is_placeholder;
 
-lazy_re!(
+lazy_regex!(
     RE,
     r"(?-u:\b)[sr]k_(?:live|test)_[0-9A-Za-z]{24,99}(?-u:\b)"
 );
@@ -23,6 +23,8 @@ pub(crate) static RECOGNIZER: Simple = Simple {
     anchors: &["sk_live_", "sk_test_", "rk_live_", "rk_test_"],
     min_digits: 0,
     min_alnum: 0,
+    min_len: 32,
+    any_byte: b"_",
 };
 
 #[cfg(test)]

@@ -19,13 +19,13 @@ impl Recognizer for UkNhs {
         &INFO
     }
     fn applies(&self, f: &crate::Features) -> bool {
-        f.digits >= 10
+        f.digits >= 10 && f.longest_numeric >= 10
     }
     fn max_base_score(&self) -> f32 {
         // 0.7 needs "NHS" before the number, which is one of its context words.
         0.3
     }
-    fn find(&self, text: &str, out: &mut Vec<Candidate>) {
+    fn find(&self, text: &str, _f: &crate::Features, out: &mut Vec<Candidate>) {
         for m in RE.find_iter(text) {
             if uk_nhs(&digits(m.as_str())) {
                 // A 1-in-11 checksum is weak evidence on its own; with "NHS" just before it, it

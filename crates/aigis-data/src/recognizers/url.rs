@@ -1,9 +1,9 @@
 //! `URL`: `scheme://…` and `www.…` links, trailing punctuation trimmed. A URL inside an e-mail is
 //! removed by overlap resolution (the e-mail is validated).
-use super::{lazy_re, push};
+use super::{lazy_regex, push};
 use crate::{Candidate, Recognizer, RecognizerInfo};
 
-lazy_re!(
+lazy_regex!(
     RE,
     r#"(?i)(?-u:\b)(?:(?:https?|ftp|wss?)://|www\.)[^[ \t\r\n]<>"'`\]\[{}|\\^]+"#
 );
@@ -24,7 +24,11 @@ impl Recognizer for Url {
     fn anchors(&self) -> &'static [&'static str] {
         &["://", "www."]
     }
-    fn find(&self, text: &str, out: &mut Vec<Candidate>) {
+    fn applies(&self, f: &crate::Features) -> bool {
+        // `://` or `www.`.
+        f.has(b':') || f.has(b'.')
+    }
+    fn find(&self, text: &str, _f: &crate::Features, out: &mut Vec<Candidate>) {
         for m in RE.find_iter(text) {
             let s = m
                 .as_str()

@@ -19,6 +19,8 @@ pub(crate) static RECOGNIZER: Simple = Simple {
     anchors: &[],
     min_digits: 7,
     min_alnum: 0,
+    min_len: 0,
+    any_byte: &[],
 };
 
 #[cfg(test)]

@@ -23,9 +23,10 @@ impl Recognizer for UsSsn {
         &INFO
     }
     fn applies(&self, f: &crate::Features) -> bool {
-        f.digits >= 9
+        // Nine digits with at most two separators between them: one numeric run.
+        f.digits >= 9 && f.longest_numeric >= 9
     }
-    fn find(&self, text: &str, out: &mut Vec<Candidate>) {
+    fn find(&self, text: &str, _f: &crate::Features, out: &mut Vec<Candidate>) {
         for c in super::captures(&RE, text) {
             let (Some(m), Some(a), Some(s1), Some(g), Some(s2), Some(s)) =
                 (c.get(0), c.get(1), c.get(2), c.get(3), c.get(4), c.get(5))
