@@ -24,6 +24,9 @@ impl Recognizer for CreditCard {
         f.digits >= 13 && f.longest_numeric >= 13
     }
     fn find(&self, text: &str, _f: &crate::Features, out: &mut Vec<Candidate>) {
+        if longest_card_run(text) < 13 {
+            return;
+        }
         for m in RE.find_iter(text) {
             let d = digits(m.as_str());
             if luhn(&d) && card_brand(&d).is_some() && !d.iter().all(|c| *c == d[0]) {
@@ -33,8 +36,38 @@ impl Recognizer for CreditCard {
     }
 }
 
+/// The most digits in a run of digits separated by single spaces or dashes: a card number is
+/// such a run of 13 to 19 digits, so a record without one is not searched.
+fn longest_card_run(text: &str) -> usize {
+    let (mut best, mut digits, mut after_sep) = (0usize, 0usize, false);
+    for &b in text.as_bytes() {
+        if b.is_ascii_digit() {
+            digits += 1;
+            after_sep = false;
+            best = best.max(digits);
+        } else if matches!(b, b' ' | b'-') && digits > 0 && !after_sep {
+            after_sep = true;
+        } else {
+            // Any other byte, a second separator in a row, or a separator before any digit:
+            // the run ends.
+            digits = 0;
+            after_sep = false;
+        }
+    }
+    best
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn card_runs_count_digits_across_single_separators() {
+        use super::longest_card_run as r;
+        assert_eq!(r("4111 1111-1111 1111"), 16);
+        assert_eq!(r("+1-929-708-1003x390"), 11);
+        assert_eq!(r("4111  1111 1111 1111"), 12, "two spaces end a run");
+        assert_eq!(r("- 12"), 2);
+    }
+
     use crate::recognizers::testing::found;
     #[test]
     fn cards() {

@@ -39,33 +39,21 @@ impl Recognizer for DateTime {
         let iso = f.has(b'-') && f.longest_numeric >= 10;
         let num = (f.has(b'/') || f.has(b'.')) && f.longest_numeric >= 6;
         let words = f.has(b' ') && f.digits >= 5 && f.ascii_alpha >= 3;
-        let n = |m: Option<regex::Match<'_>>| {
-            m.and_then(|m| m.as_str().parse::<u32>().ok()).unwrap_or(0)
-        };
-        for c in iso
-            .then(|| super::captures(&ISO, text))
-            .into_iter()
-            .flatten()
-        {
-            let (mo, d) = (n(c.get(2)), n(c.get(3)));
-            if let Some(m) = c.get(0)
-                && (1..=12).contains(&mo)
-                && (1..=31).contains(&d)
-            {
+        // The day and month are read off the match's bytes (fixed places in `dddd-dd-dd`, the
+        // first two parts of `d/d/dd`): no capture search needed.
+        let n = |s: Option<&str>| s.and_then(|s| s.parse::<u32>().ok()).unwrap_or(0);
+        for m in iso.then(|| ISO.find_iter(text)).into_iter().flatten() {
+            let (mo, d) = (n(m.as_str().get(5..7)), n(m.as_str().get(8..10)));
+            if (1..=12).contains(&mo) && (1..=31).contains(&d) {
                 push(out, "DATE_TIME", m.start(), m.end(), 0.6, false);
             }
         }
-        for c in num
-            .then(|| super::captures(&NUM, text))
-            .into_iter()
-            .flatten()
-        {
-            let (a, b) = (n(c.get(1)), n(c.get(2)));
+        for m in num.then(|| NUM.find_iter(text)).into_iter().flatten() {
+            let mut parts = m.as_str().split(['/', '.']);
+            let (a, b) = (n(parts.next()), n(parts.next()));
             let plausible = ((1..=31).contains(&a) && (1..=12).contains(&b))
                 || ((1..=12).contains(&a) && (1..=31).contains(&b));
-            if let Some(m) = c.get(0)
-                && plausible
-            {
+            if plausible {
                 push(out, "DATE_TIME", m.start(), m.end(), 0.5, false);
             }
         }

@@ -27,20 +27,28 @@ impl Recognizer for UsSsn {
         f.digits >= 9 && f.longest_numeric >= 9
     }
     fn find(&self, text: &str, _f: &crate::Features, out: &mut Vec<Candidate>) {
-        for c in super::captures(&RE, text) {
-            let (Some(m), Some(a), Some(s1), Some(g), Some(s2), Some(s)) =
-                (c.get(0), c.get(1), c.get(2), c.get(3), c.get(4), c.get(5))
-            else {
+        for m in RE.find_iter(text) {
+            // The match is `AAA`, an optional separator, `GG`, an optional separator, `SSSS`:
+            // the groups are read off its bytes, no capture search needed.
+            let b = m.as_str().as_bytes();
+            let sep = |i: usize| b.get(i).filter(|c| !c.is_ascii_digit()).copied();
+            let s1 = sep(3);
+            let g_at = 3 + usize::from(s1.is_some());
+            let s2 = sep(g_at + 2);
+            let s_at = g_at + 2 + usize::from(s2.is_some());
+            if s1 != s2 {
                 continue;
+            }
+            let n = |r: std::ops::Range<usize>| {
+                m.as_str()
+                    .get(r)
+                    .and_then(|x| x.parse::<u32>().ok())
+                    .unwrap_or(0)
             };
-            if s1.as_str() != s2.as_str() {
+            if !us_ssn(n(0..3), n(g_at..g_at + 2), n(s_at..s_at + 4)) {
                 continue;
             }
-            let n = |x: regex::Match<'_>| x.as_str().parse::<u32>().unwrap_or(0);
-            if !us_ssn(n(a), n(g), n(s)) {
-                continue;
-            }
-            let score = if s1.as_str().is_empty() { 0.05 } else { 0.5 };
+            let score = if s1.is_none() { 0.05 } else { 0.5 };
             push(out, "US_SSN", m.start(), m.end(), score, false);
         }
     }
