@@ -413,8 +413,8 @@ impl Analyzer {
         // anchored recognizer could match this record anyway (most table cells).
         let mut run: u64 = self.always_set;
         let anchored = self.anchored_set & self.wanted;
-        let possible = (0..self.recognizers.len())
-            .filter(|&i| anchored & (1 << i) != 0 && self.recognizers[i].applies(&features))
+        let possible = bits(anchored)
+            .filter(|&i| self.recognizers[i].applies(&features))
             .fold(0u64, |acc, i| acc | 1 << i);
         if possible != 0
             && let Some(ac) = &self.anchors
@@ -429,8 +429,10 @@ impl Analyzer {
         // Which types have context words here, computed only if a context-only recognizer
         // would otherwise run.
         let mut context: Option<u64> = None;
-        for (i, r) in self.recognizers.iter().enumerate() {
-            if run & (1 << i) != 0 && r.applies(&features) {
+        // In registry order, as the candidates' order breaks ties in overlap resolution.
+        for i in bits(run) {
+            let r = self.recognizers[i];
+            if r.applies(&features) {
                 if r.max_base_score() < self.options.min_score {
                     let mask = *context.get_or_insert_with(|| context::present_with(text, field));
                     if mask & self.context_bits[i] == 0 {
@@ -461,6 +463,17 @@ impl Analyzer {
         );
         out[start..].sort_by_key(|e| (e.start, e.end));
     }
+}
+
+/// The indices of the set bits of `set`, lowest first.
+fn bits(mut set: u64) -> impl Iterator<Item = usize> {
+    std::iter::from_fn(move || {
+        (set != 0).then(|| {
+            let i = set.trailing_zeros() as usize;
+            set &= set - 1;
+            i
+        })
+    })
 }
 
 /// Buffers reused by every analysis on a thread.
@@ -560,6 +573,13 @@ mod tests {
             .into_iter()
             .map(|e| (e.kind, chars[e.start..e.end].iter().collect()))
             .collect()
+    }
+
+    #[test]
+    fn bits_lists_set_bits_in_order() {
+        assert_eq!(bits(0b1010_0101).collect::<Vec<_>>(), [0, 2, 5, 7]);
+        assert_eq!(bits(0).count(), 0);
+        assert_eq!(bits(1 << 63).collect::<Vec<_>>(), [63]);
     }
 
     #[test]
