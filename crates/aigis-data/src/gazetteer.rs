@@ -27,17 +27,8 @@ impl std::hash::Hasher for WordHasher {
     }
 }
 
-/// A set of lower-case words.
-pub(crate) type WordSet = HashSet<String, std::hash::BuildHasherDefault<WordHasher>>;
 /// A set of built-in lower-case words.
 pub(crate) type StaticSet = HashSet<&'static str, std::hash::BuildHasherDefault<WordHasher>>;
-
-fn set(text: &'static str) -> WordSet {
-    text.lines()
-        .filter(|l| !l.is_empty())
-        .map(str::to_lowercase)
-        .collect()
-}
 
 /// Lower-cases ASCII `s` into `buf` (no allocation); `None` if it is not short ASCII.
 pub(crate) fn ascii_lower<'b>(s: &str, buf: &'b mut [u8; 32]) -> Option<&'b str> {
@@ -50,12 +41,41 @@ pub(crate) fn ascii_lower<'b>(s: &str, buf: &'b mut [u8; 32]) -> Option<&'b str>
     std::str::from_utf8(b).ok()
 }
 
-/// Countries and US states.
-pub(crate) static REGIONS: LazyLock<WordSet> =
-    LazyLock::new(|| set(include_str!("../data/regions.txt")));
-/// Cities of 15,000 people or more.
-pub(crate) static CITIES: LazyLock<WordSet> =
-    LazyLock::new(|| set(include_str!("../data/cities.txt")));
+/// Bits of [`place_flags`].
+pub(crate) mod place {
+    /// A city of 15,000 people or more.
+    pub const CITY: u8 = 1;
+    /// A country or US state.
+    pub const REGION: u8 = 2;
+}
+
+/// Every listed place name, one word or several (by [`word_hash`] of its lower-case form), with
+/// its [`place`] bits.
+static PLACES: LazyLock<
+    std::collections::HashMap<u64, u8, std::hash::BuildHasherDefault<PassHasher>>,
+> = LazyLock::new(|| {
+    let mut m = std::collections::HashMap::default();
+    for (list, bit) in [
+        (include_str!("../data/cities.txt"), place::CITY),
+        (include_str!("../data/regions.txt"), place::REGION),
+    ] {
+        for line in list.lines().filter(|l| !l.is_empty()) {
+            *m.entry(word_hash(line.to_lowercase().as_bytes()))
+                .or_default() |= bit;
+        }
+    }
+    m
+});
+
+/// The [`place`] bits of `s` (any case): whether it is a listed city or region.
+pub(crate) fn place_flags(s: &str) -> u8 {
+    let h = if s.is_ascii() {
+        ascii_word_hash(s.as_bytes())
+    } else {
+        word_hash(s.to_lowercase().as_bytes())
+    };
+    PLACES.get(&h).copied().unwrap_or(0)
+}
 
 /// Capitalised words that start sentences, label fields or name things and are never a name on
 /// their own (lower case). A run of capitalised words is cut at them.
@@ -607,15 +627,6 @@ fn ascii_words_into(text: &str, out: &mut Vec<Word>) {
     }
 }
 
-/// Whether `s` (any case) is in `set`, without allocating for ASCII input up to 32 bytes.
-pub(crate) fn contains(set: &WordSet, s: &str) -> bool {
-    let mut buf = [0u8; 32];
-    match ascii_lower(s, &mut buf) {
-        Some(k) => set.contains(k),
-        None => set.contains(&s.to_lowercase()),
-    }
-}
-
 /// The record being analysed on this thread: its address and length, and its words once a
 /// recognizer asked for them. Set only for the duration of one [`crate::Analyzer::spans`] call,
 /// during which the text cannot change, so PERSON and LOCATION share one tokenisation without
@@ -712,8 +723,10 @@ mod tests {
     #[test]
     fn lists_load_and_look_up_in_any_case() {
         assert_ne!(flags_of("smith") & flag::LAST, 0);
-        assert!(contains(&REGIONS, "Germany") && contains(&CITIES, "São Paulo"));
-        assert!(!contains(&CITIES, "Qwertyville"));
+        assert_eq!(place_flags("Germany"), place::REGION);
+        assert_eq!(place_flags("SÃO PAULO") & place::CITY, place::CITY);
+        assert_eq!(place_flags("new york city") & place::CITY, place::CITY);
+        assert_eq!(place_flags("Qwertyville"), 0);
         assert!(flags_of("The") & flag::STOP != 0 && flags_of("DR") & flag::TITLE != 0);
         assert!(flags_of("new") >> flag::HEAD_SHIFT >= 3);
         assert_eq!(
@@ -745,6 +758,18 @@ mod tests {
             }
         }
         assert!(seen.len() > 60_000);
+        // Place names, whole, among themselves.
+        let mut places = std::collections::HashMap::new();
+        for list in [
+            include_str!("../data/cities.txt"),
+            include_str!("../data/regions.txt"),
+        ] {
+            for l in list.lines().filter(|l| !l.is_empty()) {
+                let lc = l.to_lowercase();
+                let prev = places.insert(word_hash(lc.as_bytes()), lc.clone());
+                assert!(prev.as_ref().is_none_or(|p| *p == lc), "{lc} and {prev:?}");
+            }
+        }
     }
 
     #[test]

@@ -200,9 +200,106 @@ static MARK_BITS: [u32; 256] = {
     t
 };
 
+/// Lanes of [`Features::of`]'s packed scan: 16 bits each in a `u64`.
+mod lane {
+    /// The runs: letters and digits, base64, digits, numeric.
+    pub const ALNUM: u32 = 0;
+    pub const BASE64: u32 = 16;
+    pub const DIGITS: u32 = 32;
+    pub const NUMERIC: u32 = 48;
+    /// One in every lane.
+    pub const ONES: u64 = 0x0001_0001_0001_0001;
+    /// The top bit of every lane.
+    pub const HIGH: u64 = 0x8000_8000_8000_8000;
+    /// Longest text the packed scan takes: every lane value stays below 2^15.
+    pub const MAX_LEN: usize = 0x7fff;
+}
+
+/// Per byte, the runs it continues: `0xffff` in the lane of each ([`lane`]).
+static CONTINUES: [u64; 256] = {
+    let mut t = [0u64; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = CLASSES[b];
+        let mut m = 0u64;
+        if c & class::ALNUM != 0 {
+            m |= 0xffff << lane::ALNUM;
+        }
+        if c & (class::ALNUM | class::BASE64_EXTRA) != 0 {
+            m |= 0xffff << lane::BASE64;
+        }
+        if c & class::DIGIT != 0 {
+            m |= 0xffff << lane::DIGITS;
+        }
+        if c & (class::DIGIT | class::NUMERIC_SEP) != 0 {
+            m |= 0xffff << lane::NUMERIC;
+        }
+        t[b] = m;
+        b += 1;
+    }
+    t
+};
+
+/// Per byte, what it adds to the counts: digits, capitals and letters in lanes 0, 1 and 2.
+static COUNTS: [u64; 256] = {
+    let mut t = [0u64; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = CLASSES[b];
+        t[b] = (c & class::DIGIT) as u64
+            | (((c & class::UPPER) >> 1) as u64) << 16
+            | ((c & (class::UPPER | class::LOWER) != 0) as u64) << 32;
+        b += 1;
+    }
+    t
+};
+
+/// The larger of each pair of 16-bit lanes, for lane values below 2^15.
+#[inline]
+fn lane_max(a: u64, b: u64) -> u64 {
+    // Per lane (a + 2^15) - b never borrows from the next lane; its top bit says a >= b.
+    let ge = ((a | lane::HIGH) - b) & lane::HIGH;
+    let m = (ge >> 15) * 0xffff;
+    (a & m) | (b & !m)
+}
+
 impl Features {
     /// Scans `text` once.
     pub fn of(text: &str) -> Self {
+        if text.len() > lane::MAX_LEN {
+            return Self::of_long(text);
+        }
+        // All four runs and their maxima move together in 16-bit lanes of one word: a table
+        // lookup, an add and a mask extend or reset them, branch-free.
+        let mut f = Self::default();
+        let (mut runs, mut best, mut counts) = (0u64, 0u64, 0u64);
+        let mut seen = 0u32;
+        // A numeric run counts once it holds a digit (its separators before the digit count).
+        let mut numeric_digit = 0u64;
+        for &b in text.as_bytes() {
+            let c = CLASSES[usize::from(b)];
+            seen |= c;
+            counts += COUNTS[usize::from(b)];
+            let cont = CONTINUES[usize::from(b)];
+            runs = (runs + lane::ONES) & cont;
+            numeric_digit =
+                (numeric_digit | (cont >> lane::DIGITS & 0xffff)) & (cont >> lane::NUMERIC);
+            let counted =
+                (runs & !(0xffff << lane::NUMERIC)) | (runs & numeric_digit << lane::NUMERIC);
+            best = lane_max(best, counted);
+        }
+        let get = |w: u64, shift: u32| (w >> shift & 0xffff) as usize;
+        f.longest_alnum = get(best, lane::ALNUM);
+        f.longest_base64 = get(best, lane::BASE64);
+        f.longest_digits = get(best, lane::DIGITS);
+        f.longest_numeric = get(best, lane::NUMERIC);
+        let (digits, upper, alpha) = (get(counts, 0), get(counts, 16), get(counts, 32));
+        f.finish(text, digits, upper, alpha, seen)
+    }
+
+    /// [`Features::of`] for texts too long for the packed scan: the same figures, one run at a
+    /// time.
+    fn of_long(text: &str) -> Self {
         let mut f = Self::default();
         // Branch-free: each run length is extended or reset by a mask, its maximum kept.
         let mask = |on: bool| 0usize.wrapping_sub(usize::from(on));
@@ -223,13 +320,17 @@ impl Features {
             let digit = mask(c & class::DIGIT != 0);
             run_digits = (run_digits + 1) & digit;
             f.longest_digits = f.longest_digits.max(run_digits);
-            // A numeric run counts once it holds a digit; its separators before the first
-            // digit count too.
             let in_numeric = mask(c & (class::DIGIT | class::NUMERIC_SEP) != 0);
             numeric = (numeric + 1) & in_numeric;
             numeric_digit = (numeric_digit | digit) & in_numeric;
             f.longest_numeric = f.longest_numeric.max(numeric & numeric_digit);
         }
+        f.finish(text, digits, upper, alpha, seen)
+    }
+
+    /// Fills in the counts and what follows from the byte set.
+    fn finish(mut self, text: &str, digits: usize, upper: usize, alpha: usize, seen: u32) -> Self {
+        let f = &mut self;
         f.len = text.len();
         f.digits = digits;
         f.ascii_upper = upper;
@@ -240,7 +341,7 @@ impl Features {
         f.space = f.has(b' ');
         f.colon = f.has(b':');
         f.dot = f.has(b'.');
-        f
+        self
     }
 
     /// Whether `b`, one of the punctuation bytes the scan marks (space, `-./:+()@_=#,;'"`, tab,
@@ -644,6 +745,40 @@ mod feature_tests {
         // Bytes the scan does not mark are never ruled out.
         assert!(f.has(b'z') && f.has(b'!'));
         assert!(crate::class::MARKED.len() <= 24, "marks fit in bits 8..32");
+    }
+
+    proptest::proptest! {
+        /// The packed scan gives exactly what the one-run-at-a-time scan gives.
+        #[test]
+        fn packed_scan_equals_the_plain_scan(
+            parts in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "0", "42", "a", "Z", "é", "+", "/", " ", "-", ".", "(", "_", "=", ":", "@",
+                    "\n", "x9", "  ",
+                ]),
+                0..80,
+            )
+        ) {
+            let text = parts.concat();
+            let (a, b) = (Features::of(&text), Features::of_long(&text));
+            proptest::prop_assert_eq!(format!("{a:?}"), format!("{b:?}"));
+        }
+    }
+
+    #[test]
+    fn packed_scan_holds_runs_up_to_its_limit() {
+        let long = "7".repeat(crate::lane::MAX_LEN);
+        let f = Features::of(&long);
+        assert_eq!(
+            (f.longest_digits, f.longest_numeric, f.digits),
+            (long.len(), long.len(), long.len())
+        );
+        let longer = format!("{long}7");
+        assert_eq!(
+            Features::of(&longer).longest_alnum,
+            longer.len(),
+            "the long path"
+        );
     }
 
     #[test]

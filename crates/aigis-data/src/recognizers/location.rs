@@ -4,7 +4,7 @@
 //! that is also a common name or word (`Florence`, `Mobile`) scores low unless context words
 //! (`in`, `from`, `city`, `lives`, an `address` column) are near.
 use super::push;
-use crate::gazetteer::{self, CITIES, REGIONS, Word, flag, list};
+use crate::gazetteer::{self, Word, flag, list, place};
 use crate::{Candidate, Recognizer, RecognizerInfo};
 
 /// Places.
@@ -41,7 +41,7 @@ fn place_suffix(word: &str) -> bool {
 }
 
 fn joined(text: &str, a: &Word, b: &Word) -> bool {
-    &text[a.end..b.start] == " " || &text[a.end..b.start] == "-"
+    b.start == a.end + 1 && matches!(text.as_bytes().get(a.end), Some(b' ' | b'-'))
 }
 
 impl Recognizer for Location {
@@ -98,10 +98,8 @@ impl Location {
                 let (region, city) = if single {
                     (f & flag::REGION != 0, f & flag::CITY != 0)
                 } else {
-                    (
-                        gazetteer::contains(&REGIONS, s),
-                        gazetteer::contains(&CITIES, s),
-                    )
+                    let p = gazetteer::place_flags(s);
+                    (p & place::REGION != 0, p & place::CITY != 0)
                 };
                 if region {
                     hit = Some((n, if common { 0.45 } else { 0.7 }));

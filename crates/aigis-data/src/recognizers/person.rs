@@ -18,8 +18,8 @@ static INFO: RecognizerInfo = RecognizerInfo {
 
 /// What separates two words: one space, or `. ` after a title or an initial.
 fn joined(text: &str, a: &Word, b: &Word) -> bool {
-    let gap = &text[a.end..b.start];
-    gap == " " || (gap == ". " && (a.end - a.start <= 4))
+    let gap = &text.as_bytes()[a.end..b.start];
+    gap == b" " || (gap == b". " && (a.end - a.start <= 4))
 }
 
 impl Person {
@@ -51,9 +51,7 @@ impl Person {
         }
         if ws.len() > 1 && ws[0].flags >> flag::HEAD_SHIFT > 0 {
             let whole = &text[ws[0].start..ws[ws.len() - 1].end];
-            if gazetteer::contains(&gazetteer::CITIES, whole)
-                || gazetteer::contains(&gazetteer::REGIONS, whole)
-            {
+            if gazetteer::place_flags(whole) != 0 {
                 return None;
             }
         }
