@@ -108,19 +108,21 @@ fn write_line<'e>(
     id: u64,
     entities: impl Iterator<Item = (&'e crate::Entity, Option<&'e str>)>,
 ) {
-    use std::io::Write as _;
-    // Writing to a Vec cannot fail.
-    let _ = write!(buf, "{{\"id\":{id},\"entities\":[");
+    buf.extend_from_slice(b"{\"id\":");
+    push_decimal(buf, id);
+    buf.extend_from_slice(b",\"entities\":[");
     for (n, (e, column)) in entities.enumerate() {
         if n > 0 {
             buf.push(b',');
         }
         // Entity names are ASCII identifiers: nothing to escape.
-        let _ = write!(
-            buf,
-            "{{\"type\":\"{}\",\"start\":{},\"end\":{},\"score\":",
-            e.kind, e.start, e.end
-        );
+        buf.extend_from_slice(b"{\"type\":\"");
+        buf.extend_from_slice(e.kind.as_bytes());
+        buf.extend_from_slice(b"\",\"start\":");
+        push_decimal(buf, e.start as u64);
+        buf.extend_from_slice(b",\"end\":");
+        push_decimal(buf, e.end as u64);
+        buf.extend_from_slice(b",\"score\":");
         let k = (e.score * 100.0).round();
         // -0.0 (written "-0.0") and anything not a whole hundredth take the general path.
         if k.is_sign_positive() && k <= 100.0 && (k / 100.0).to_bits() == e.score.to_bits() {
@@ -135,6 +137,21 @@ fn write_line<'e>(
         buf.push(b'}');
     }
     buf.extend_from_slice(b"]}\n");
+}
+
+/// Appends `n` in decimal (what `write!` would, without the formatting machinery).
+fn push_decimal(buf: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    buf.extend_from_slice(&digits[i..]);
 }
 
 enum Outcome {
@@ -424,6 +441,15 @@ mod tests {
     }
 
     #[test]
+    fn decimals_are_written_as_format_writes_them() {
+        for n in [0, 1, 9, 10, 99, 100, 12_345, u64::from(u32::MAX), u64::MAX] {
+            let mut buf = Vec::new();
+            push_decimal(&mut buf, n);
+            assert_eq!(buf, n.to_string().as_bytes());
+        }
+    }
+
+    #[test]
     fn hand_written_lines_match_serde_byte_for_byte() {
         let mut scores: Vec<f64> = (0..=100).map(|k| f64::from(k) / 100.0).collect();
         scores.extend([0.285, 1.5, -0.0, 1e-7, 0.333_333]);
@@ -520,6 +546,11 @@ fn analyse_csv_batch(
         .par_chunks(CSV_CHUNK_ROWS)
         .map(|rows| {
             let mut chunk = CsvChunk::default();
+            // Room for the chunk's lines up front (about as many bytes as the rows hold, times
+            // three), so the buffer is not regrown line by line.
+            chunk
+                .out
+                .reserve(rows.iter().map(|(_, r)| r.as_slice().len() * 3 + 32).sum());
             let mut found = Vec::new();
             let mut entities = Vec::new();
             for (row, record) in rows {
@@ -612,12 +643,15 @@ pub fn detect_csv<R: std::io::Read + Send, W: Write>(
     let result: std::io::Result<()> = std::thread::scope(|scope| {
         scope.spawn(move || {
             let mut row_no = 0u64;
+            // Each record starts with room for the previous one (rows of a table are alike), so
+            // it is not regrown field by field.
+            let (mut last_bytes, mut last_fields) = (0usize, 0usize);
             loop {
-                let mut batch: Vec<CsvRow> = Vec::new();
+                let mut batch: Vec<CsvRow> = Vec::with_capacity(BATCH_RECORDS);
                 let mut batch_bytes = 0usize;
                 let mut eof = false;
                 while batch.len() < BATCH_RECORDS && batch_bytes < BATCH_BYTES {
-                    let mut record = csv::ByteRecord::new();
+                    let mut record = csv::ByteRecord::with_capacity(last_bytes, last_fields);
                     match rdr.read_byte_record(&mut record) {
                         Ok(false) => {
                             eof = true;
@@ -626,6 +660,10 @@ pub fn detect_csv<R: std::io::Read + Send, W: Write>(
                         Ok(true) => {
                             row_no += 1;
                             batch_bytes += record.as_slice().len();
+                            // A little over the last row's size, capped: one long row does not
+                            // make every later record large.
+                            last_bytes = (record.as_slice().len() + 64).min(64 << 10);
+                            last_fields = record.len().min(1024);
                             batch.push((row_no, record));
                         }
                         Err(e) => {
