@@ -69,12 +69,7 @@ static PLACES: LazyLock<
 
 /// The [`place`] bits of `s` (any case): whether it is a listed city or region.
 pub(crate) fn place_flags(s: &str) -> u8 {
-    let h = if s.is_ascii() {
-        ascii_word_hash(s.as_bytes())
-    } else {
-        word_hash(s.to_lowercase().as_bytes())
-    };
-    PLACES.get(&h).copied().unwrap_or(0)
+    PLACES.get(&lower_hash(s)).copied().unwrap_or(0)
 }
 
 /// Capitalised words that start sentences, label fields or name things and are never a name on
@@ -374,16 +369,38 @@ static LEXICON: LazyLock<Lexicon> = LazyLock::new(|| {
     m
 });
 
+/// [`word_hash`] of `s.to_lowercase()`, in a stack buffer when it fits.
+fn lower_hash(s: &str) -> u64 {
+    if s.is_ascii() {
+        return ascii_word_hash(s.as_bytes());
+    }
+    // Character by character equals `str::to_lowercase` except for a final capital sigma,
+    // which that maps by context.
+    let mut buf = [0u8; 128];
+    let mut len = 0;
+    if !s.contains('Σ') {
+        for c in s.chars().flat_map(char::to_lowercase) {
+            let n = c.len_utf8();
+            if len + n > buf.len() {
+                len = usize::MAX;
+                break;
+            }
+            c.encode_utf8(&mut buf[len..]);
+            len += n;
+        }
+        if let Some(lower) = buf.get(..len) {
+            return word_hash(lower);
+        }
+    }
+    word_hash(s.to_lowercase().as_bytes())
+}
+
 /// The lexicon bits of one word.
 pub(crate) fn flags_of(s: &str) -> u16 {
-    let h = if s.is_ascii() {
-        ascii_word_hash(s.as_bytes())
-    } else if s.len() <= 64 {
-        word_hash(s.to_lowercase().as_bytes())
-    } else {
+    if s.len() > 64 && !s.is_ascii() {
         return 0;
-    };
-    LEXICON.get(&h).copied().unwrap_or(0)
+    }
+    LEXICON.get(&lower_hash(s)).copied().unwrap_or(0)
 }
 
 /// Bits of [`Word::lists`]: membership in the short lists of name and place words.
@@ -790,6 +807,17 @@ mod tests {
             );
         }
         assert_ne!(flags_of("SmItH") & flag::LAST, 0);
+        for w in [
+            "São",
+            "ÉLODIE",
+            "Straße",
+            "ΟΔΥΣΣΕΑΣ",
+            "İstanbul",
+            "Ǆemal",
+            &"É".repeat(70),
+        ] {
+            assert_eq!(lower_hash(w), word_hash(w.to_lowercase().as_bytes()), "{w}");
+        }
     }
 
     #[test]

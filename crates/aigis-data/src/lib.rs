@@ -641,23 +641,28 @@ fn to_char_offsets(text: &str, spans: &[Span], out: &mut Vec<Entity>) {
     let mut boundaries: Vec<usize> = spans.iter().flat_map(|s| [s.start, s.end]).collect();
     boundaries.sort_unstable();
     boundaries.dedup();
-    let mut map = std::collections::HashMap::with_capacity(boundaries.len());
-    let mut next = 0usize;
+    // The character index of each boundary, in the same order (both sorted by position).
+    let mut index = Vec::with_capacity(boundaries.len());
     let ends = text
         .char_indices()
         .map(|(b, _)| b)
         .chain(std::iter::once(text.len()));
     for (chars, byte) in ends.enumerate() {
-        while next < boundaries.len() && boundaries[next] <= byte {
-            map.insert(boundaries[next], chars);
-            next += 1;
+        while index.len() < boundaries.len() && boundaries[index.len()] <= byte {
+            index.push(chars);
         }
     }
+    let at = |b: usize| {
+        boundaries
+            .binary_search(&b)
+            .ok()
+            .and_then(|i| index.get(i).copied())
+    };
     out.extend(spans.iter().filter_map(|s| {
         Some(Entity {
             kind: s.kind,
-            start: *map.get(&s.start)?,
-            end: *map.get(&s.end)?,
+            start: at(s.start)?,
+            end: at(s.end)?,
             score: round(s.score),
         })
     }));
