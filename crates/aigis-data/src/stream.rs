@@ -641,7 +641,7 @@ pub fn detect_csv<R: std::io::Read + Send, W: Write>(
         .collect();
     let column_json = &column_json;
     let result: std::io::Result<()> = std::thread::scope(|scope| {
-        scope.spawn(move || {
+        let reader = scope.spawn(move || {
             let mut row_no = 0u64;
             // Each record starts with room for the previous one (rows of a table are alike), so
             // it is not regrown field by field.
@@ -696,7 +696,7 @@ pub fn detect_csv<R: std::io::Read + Send, W: Write>(
         // previous batch's output, so the cores do not wait for the writes.
         let (done_tx, done_rx) = std::sync::mpsc::sync_channel::<Analysed>(2);
         let selected = &selected;
-        scope.spawn(move || {
+        let analysis = scope.spawn(move || {
             for msg in rx {
                 let next = match msg {
                     CsvMsg::Batch(batch, position) => Analysed::Batch(
@@ -742,6 +742,13 @@ pub fn detect_csv<R: std::io::Read + Send, W: Write>(
             }
             stats.bytes = position;
             progress(position);
+        }
+        // Joined by hand: a handle's join waits for the thread itself to end (its thread-local
+        // storage freed), where the scope's own join waits only for the closure to return.
+        for thread in [reader, analysis] {
+            if let Err(panic) = thread.join() {
+                std::panic::resume_unwind(panic);
+            }
         }
         Ok(())
     });
