@@ -91,6 +91,11 @@ pub trait Recognizer: Send + Sync {
         let _ = features;
         true
     }
+    /// Fewest bytes a record needs for [`Recognizer::applies`] to hold (implied by it): shorter
+    /// records skip the recognizer without asking. Default 0.
+    fn min_len(&self) -> usize {
+        0
+    }
     /// The highest score a candidate gets without a context word. Below the analyzer's
     /// threshold, the recognizer is skipped for records (and fields) holding no context word of
     /// its types: its candidates could not be reported. Default 1.0 (never skipped).
@@ -385,6 +390,8 @@ pub struct Analyzer {
     wanted: u64,
     /// Per recognizer, the [`context::kind_bit`]s of its entity types.
     context_bits: Vec<u64>,
+    /// Per recognizer, [`Recognizer::min_len`].
+    min_lens: Vec<usize>,
 }
 
 impl Analyzer {
@@ -436,6 +443,7 @@ impl Analyzer {
             .collect();
         let always_set = always.iter().fold(0, |acc, &i| acc | 1 << i);
         let anchored_set = !always_set & ((1u64 << recognizers.len()) - 1);
+        let min_lens = recognizers.iter().map(|r| r.min_len()).collect();
         Self {
             recognizers,
             options,
@@ -445,6 +453,7 @@ impl Analyzer {
             anchored_set,
             wanted,
             context_bits,
+            min_lens,
         }
     }
 
@@ -512,8 +521,14 @@ impl Analyzer {
         // Which recognizers run, as a bit set (there are fewer than 64): those without anchors,
         // and those with an anchor in the text, found in one pass, which is skipped when no
         // anchored recognizer could match this record anyway (most table cells).
-        let mut run: u64 = self.always_set;
-        let anchored = self.anchored_set & self.wanted;
+        // Recognizers the record is long enough for (no call needed to rule out the others).
+        let fits = self
+            .min_lens
+            .iter()
+            .enumerate()
+            .fold(0u64, |acc, (i, &m)| acc | u64::from(m <= text.len()) << i);
+        let mut run: u64 = self.always_set & fits;
+        let anchored = self.anchored_set & self.wanted & fits;
         let possible = bits(anchored)
             .filter(|&i| self.recognizers[i].applies(&features))
             .fold(0u64, |acc, i| acc | 1 << i);
@@ -686,6 +701,27 @@ mod tests {
         assert_eq!(bits(0b1010_0101).collect::<Vec<_>>(), [0, 2, 5, 7]);
         assert_eq!(bits(0).count(), 0);
         assert_eq!(bits(1 << 63).collect::<Vec<_>>(), [63]);
+    }
+
+    #[test]
+    fn min_len_is_implied_by_applies() {
+        // A record one byte shorter than a recognizer's min_len, made of the bytes its gates
+        // look for, must not satisfy `applies`: skipping it by length changes nothing.
+        for r in crate::recognizers::all() {
+            let n = r.min_len();
+            if n == 0 {
+                continue;
+            }
+            for fill in ["1", "A", "a1+/", "@:.=_- ", "Ab1-"] {
+                let text: String = fill.chars().cycle().take(n - 1).collect();
+                assert!(
+                    !r.applies(&Features::of(&text)),
+                    "{}: applies to {} bytes, below its min_len {n}",
+                    r.info().name,
+                    text.len()
+                );
+            }
+        }
     }
 
     #[test]

@@ -25,6 +25,9 @@ impl Recognizer for AwsSecretKey {
     fn anchors(&self) -> &'static [&'static str] {
         &["aws"]
     }
+    fn min_len(&self) -> usize {
+        40
+    }
     fn applies(&self, f: &crate::Features) -> bool {
         // Forty base64 characters in a row.
         f.longest_base64 >= 40

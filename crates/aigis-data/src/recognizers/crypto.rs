@@ -21,6 +21,9 @@ impl Recognizer for Crypto {
     fn info(&self) -> &RecognizerInfo {
         &INFO
     }
+    fn min_len(&self) -> usize {
+        26
+    }
     fn applies(&self, f: &crate::Features) -> bool {
         f.longest_alnum >= 26
     }

@@ -57,6 +57,9 @@ impl Recognizer for GenericSecret {
     fn anchors(&self) -> &'static [&'static str] {
         KEYS
     }
+    fn min_len(&self) -> usize {
+        15
+    }
     fn applies(&self, f: &crate::Features) -> bool {
         // A key name, `:` or `=`, and a value of 12 characters or more.
         (f.has(b':') || f.has(b'=')) && f.len >= 15

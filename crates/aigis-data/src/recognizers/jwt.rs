@@ -25,6 +25,9 @@ impl Recognizer for Jwt {
     fn anchors(&self) -> &'static [&'static str] {
         &["eyJ"]
     }
+    fn min_len(&self) -> usize {
+        40
+    }
     fn applies(&self, f: &crate::Features) -> bool {
         // Three dot-separated segments of at least 11, 11 and 16 characters.
         f.has(b'.') && f.len >= 40

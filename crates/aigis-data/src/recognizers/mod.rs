@@ -156,6 +156,9 @@ impl Recognizer for Simple {
     fn anchors(&self) -> &'static [&'static str] {
         self.anchors
     }
+    fn min_len(&self) -> usize {
+        self.min_len.max(self.min_digits).max(self.min_alnum)
+    }
     fn applies(&self, f: &crate::Features) -> bool {
         f.digits >= self.min_digits
             && f.longest_alnum >= self.min_alnum

@@ -74,6 +74,9 @@ impl Recognizer for Phone {
     fn info(&self) -> &RecognizerInfo {
         &INFO
     }
+    fn min_len(&self) -> usize {
+        9
+    }
     fn applies(&self, f: &crate::Features) -> bool {
         // The shortest form matched (`+CC` and seven national digits) has nine digits; a date
         // (eight) never reaches the patterns.

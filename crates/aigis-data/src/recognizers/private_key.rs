@@ -24,6 +24,9 @@ impl Recognizer for PrivateKey {
     fn anchors(&self) -> &'static [&'static str] {
         &["-----BEGIN"]
     }
+    fn min_len(&self) -> usize {
+        40
+    }
     fn applies(&self, f: &crate::Features) -> bool {
         f.has(b'-') && f.len >= 40
     }

@@ -18,6 +18,9 @@ impl Recognizer for UkNhs {
     fn info(&self) -> &RecognizerInfo {
         &INFO
     }
+    fn min_len(&self) -> usize {
+        10
+    }
     fn applies(&self, f: &crate::Features) -> bool {
         f.digits >= 10 && f.longest_numeric >= 10
     }
