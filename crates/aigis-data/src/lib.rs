@@ -518,15 +518,15 @@ impl Analyzer {
         let cands = &mut sc.cands;
         cands.clear();
         let features = Features::of(text);
-        // Which recognizers run, as a bit set (there are fewer than 64): those without anchors,
-        // and those with an anchor in the text, found in one pass, which is skipped when no
-        // anchored recognizer could match this record anyway (most table cells).
         // Recognizers the record is long enough for (no call needed to rule out the others).
         let fits = self
             .min_lens
             .iter()
             .enumerate()
             .fold(0u64, |acc, (i, &m)| acc | u64::from(m <= text.len()) << i);
+        // Which recognizers run, as a bit set (there are fewer than 64): those without anchors,
+        // and those with an anchor in the text, found in one pass, which is skipped when no
+        // anchored recognizer could match this record anyway (most table cells).
         let mut run: u64 = self.always_set & fits;
         let anchored = self.anchored_set & self.wanted & fits;
         let possible = bits(anchored)
@@ -548,7 +548,8 @@ impl Analyzer {
         // In registry order, as the candidates' order breaks ties in overlap resolution.
         for i in bits(run) {
             let r = self.recognizers[i];
-            if r.applies(&features) {
+            // Anchored recognizers in the run set were asked already (`possible`).
+            if possible & (1 << i) != 0 || r.applies(&features) {
                 if r.max_base_score() < self.options.min_score {
                     let mask = *context.get_or_insert_with(|| context::present_with(text, field));
                     if mask & self.context_bits[i] == 0 {
@@ -665,6 +666,10 @@ fn to_char_offsets(text: &str, spans: &[Span], out: &mut Vec<Entity>) {
     for (chars, byte) in ends.enumerate() {
         while index.len() < boundaries.len() && boundaries[index.len()] <= byte {
             index.push(chars);
+        }
+        if index.len() == boundaries.len() {
+            // Every boundary placed: the rest of the text needs no walk.
+            break;
         }
     }
     let at = |b: usize| {

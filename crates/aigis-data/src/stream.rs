@@ -547,10 +547,10 @@ fn analyse_csv_batch(
         .map(|rows| {
             let mut chunk = CsvChunk::default();
             // Room for the chunk's lines up front (about as many bytes as the rows hold, times
-            // three), so the buffer is not regrown line by line.
-            chunk
-                .out
-                .reserve(rows.iter().map(|(_, r)| r.as_slice().len() * 3 + 32).sum());
+            // three, at most 4 MiB: a few huge rows need not produce much), so the buffer is not
+            // regrown line by line.
+            let expected: usize = rows.iter().map(|(_, r)| r.as_slice().len() * 3 + 32).sum();
+            chunk.out.reserve(expected.min(4 << 20));
             let mut found = Vec::new();
             let mut entities = Vec::new();
             for (row, record) in rows {

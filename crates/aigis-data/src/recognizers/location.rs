@@ -86,22 +86,7 @@ impl Location {
                 }
                 n_max += 1;
             }
-            if n_max == 1 {
-                // One word: a listed region or city, or a place-name ending (what the general
-                // loop below decides for one word, without slicing the text).
-                let f = ws[i].flags;
-                let common = f & (flag::FIRST | flag::LAST) != 0;
-                hit = if f & flag::REGION != 0 {
-                    Some((1, if common { 0.45 } else { 0.7 }))
-                } else if f & flag::CITY != 0 {
-                    Some((1, if common { 0.3 } else { 0.55 }))
-                } else if !ws[i].upper && place_suffix(&text[ws[i].start..ws[i].end]) {
-                    Some((1, 0.4))
-                } else {
-                    None
-                };
-            }
-            for n in (1..=n_max).rev().filter(|_| n_max > 1) {
+            for n in (1..=n_max).rev() {
                 let end = ws[i + n - 1].end;
                 let s = &text[ws[i].start..end];
                 if !ws[i + n - 1].cap {
