@@ -76,43 +76,47 @@ pub fn features(p: &crate::Prepared) -> Vec<(u32, f32)> {
                 padded.push(b' ');
                 padded.extend_from_slice(part.as_bytes());
                 padded.push(b' ');
+                let mut hashes = std::mem::take(&mut sc.hashes);
+                hashes.clear();
                 for n in 3..=5 {
                     if padded.len() >= n {
-                        for g in padded.windows(n) {
-                            sc.add(fnv(g, n as u64));
-                        }
+                        hashes.extend(padded.windows(n).map(|g| fnv(g, n as u64)));
                     }
                 }
                 let mut prev: Option<&str> = None;
                 for w in part.split(' ').filter(|w| !w.is_empty()) {
-                    sc.add(fnv(w.as_bytes(), 101));
+                    hashes.push(fnv(w.as_bytes(), 101));
                     if let Some(p) = prev {
-                        sc.add(fnv(p.as_bytes(), 202) ^ fnv(w.as_bytes(), 203));
+                        hashes.push(fnv(p.as_bytes(), 202) ^ fnv(w.as_bytes(), 203));
                     }
                     prev = Some(w);
                 }
+                sc.add_all(&hashes);
+                sc.hashes = hashes;
             }
         }
         sc.collect()
     })
 }
 
-/// Per-thread counting space: one counter per feature and the list of features touched, so a
+/// Per-thread counting space: one slot per feature (its generation stamp in the high half, its
+/// count in the low half: one cache line per touch) and the list of features touched, so a
 /// prompt's counts are gathered in O(n) without hashing or sorting. The touch order is the
 /// text's order, so float sums (and trained weights) are reproducible.
 struct Scratch {
-    counts: Vec<i32>,
-    stamp: Vec<u32>,
+    slots: Vec<u64>,
     generation: u32,
     touched: Vec<u32>,
+    /// The feature hashes of the part being read.
+    hashes: Vec<u64>,
 }
 
 thread_local! {
     static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch {
-        counts: vec![0; DIM],
-        stamp: vec![0; DIM],
+        slots: vec![0; DIM],
         generation: 0,
         touched: Vec::new(),
+        hashes: Vec::new(),
     });
 }
 
@@ -121,23 +125,40 @@ impl Scratch {
         self.generation = self.generation.wrapping_add(1);
         if self.generation == 0 {
             // Wrapped: clear the stamps once every 4 billion prompts.
-            self.stamp.iter_mut().for_each(|s| *s = 0);
+            self.slots.iter_mut().for_each(|s| *s = 0);
             self.generation = 1;
         }
         self.touched.clear();
     }
 
+    /// Counts every hash of `hashes`, in order.
+    fn add_all(&mut self, hashes: &[u64]) {
+        // The slots are 2 MiB, so nearly every first touch misses the cache. Reading them all
+        // first lets those misses overlap (the loads are independent); the counting pass below,
+        // whose branches wait on each load, then finds them cached.
+        let mut warm = 0u64;
+        for h in hashes {
+            warm ^= self.slots[(h & (DIM as u64 - 1)) as usize];
+        }
+        std::hint::black_box(warm);
+        for &h in hashes {
+            self.add(h);
+        }
+    }
+
+    #[inline]
     fn add(&mut self, h: u64) {
         // The top bit gives the sign so collisions cancel rather than pile up.
         let idx = (h & (DIM as u64 - 1)) as usize;
-        let sign = if h >> 63 == 0 { 1 } else { -1 };
-        if self.stamp[idx] == self.generation {
-            self.counts[idx] += sign;
+        let sign: i32 = if h >> 63 == 0 { 1 } else { -1 };
+        let slot = self.slots[idx];
+        let count = if (slot >> 32) as u32 == self.generation {
+            slot as u32 as i32 + sign
         } else {
-            self.stamp[idx] = self.generation;
-            self.counts[idx] = sign;
             self.touched.push(idx as u32);
-        }
+            sign
+        };
+        self.slots[idx] = u64::from(self.generation) << 32 | u64::from(count as u32);
     }
 
     fn collect(&self) -> Vec<(u32, f32)> {
@@ -145,7 +166,7 @@ impl Scratch {
             .touched
             .iter()
             .filter_map(|&i| {
-                let c = self.counts[i as usize];
+                let c = self.slots[i as usize] as u32 as i32;
                 (c != 0).then(|| {
                     let c = c as f32;
                     (i, c.signum() * (1.0 + c.abs().ln()))

@@ -168,7 +168,14 @@ impl Prepared {
         let mut found: Vec<(Encoding, String)> = Vec::new();
         // A prompt that is nothing but one token may be a short payload.
         let whole = text.trim();
-        for tok in text.split(|c: char| c.is_whitespace() || "\"'`()[]{}<>,;".contains(c)) {
+        let separator = |c: char| {
+            c.is_whitespace()
+                || matches!(
+                    c,
+                    '"' | '\'' | '`' | '(' | ')' | '[' | ']' | '{' | '}' | '<' | '>' | ',' | ';'
+                )
+        };
+        for tok in text.split(separator) {
             if tok.len() < 16 && !(tok.len() >= 8 && tok == whole) {
                 continue;
             }
@@ -198,9 +205,8 @@ impl Prepared {
         if depth == 0 && text.bytes().filter(u8::is_ascii_alphabetic).count() >= 8 {
             // Kept only when it reads more like English than the text itself: scanning the
             // ROT13 of ordinary prose would only cost time.
-            let r = rot13(text);
-            if english_words(&r) > english_words(text) {
-                found.push((Encoding::Rot13, r));
+            if english_words_rot13(text) > english_words(text) {
+                found.push((Encoding::Rot13, rot13(text)));
             }
         }
         for (encoding, t) in found {
@@ -542,9 +548,19 @@ fn decode_hex(tok: &str) -> Option<String> {
 fn decode_spaced_hex(text: &str) -> Option<String> {
     let mut bytes = Vec::new();
     let mut best = Vec::new();
+    // Splitting every token on `\x` costs a substring searcher each: only texts that hold
+    // one need it.
+    let escaped = text.contains("\\x");
     for tok in text
         .split(|c: char| c.is_whitespace() || c == ',')
-        .flat_map(|t| t.split("\\x"))
+        .flat_map(|t| {
+            let (whole, parts) = if escaped {
+                (None, Some(t.split("\\x")))
+            } else {
+                (Some(t), None)
+            };
+            whole.into_iter().chain(parts.into_iter().flatten())
+        })
     {
         let t = tok.strip_prefix("0x").unwrap_or(tok);
         if t.len() == 2 && t.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -646,15 +662,25 @@ const NATO: &[&str] = &[
 fn decode_nato(text: &str) -> Option<String> {
     let mut best = String::new();
     let mut cur = String::new();
+    // Compared in place, any case: no lower-cased copy of every word.
+    let letter = |w: &str| {
+        if !(4..=8).contains(&w.len()) {
+            return None;
+        }
+        let is = |n: &str| w.eq_ignore_ascii_case(n);
+        if is("alpha") {
+            return Some(0);
+        }
+        if is("juliet") {
+            return Some(9);
+        }
+        if is("x-ray") {
+            return Some(23);
+        }
+        NATO.iter().position(|n| is(n))
+    };
     for w in text.split(|c: char| c.is_whitespace() || c == ',') {
-        let w = w.to_ascii_lowercase();
-        let w = match w.as_str() {
-            "alpha" => "alfa".to_string(),
-            "juliet" => "juliett".to_string(),
-            "x-ray" => "xray".to_string(),
-            _ => w,
-        };
-        if let Some(i) = NATO.iter().position(|n| *n == w) {
+        if let Some(i) = letter(w) {
             cur.push(char::from(b'a' + i as u8));
         } else if !w.is_empty() {
             if cur.len() > best.len() {
@@ -704,7 +730,10 @@ fn decode_morse(text: &str) -> Option<String> {
     for tok in text.split_whitespace() {
         if tok == "/" {
             out.push(' ');
-        } else if let Some((_, c)) = CODES.iter().find(|(m, _)| *m == tok) {
+        } else if let Some((_, c)) = (tok.len() <= 4 && tok.bytes().all(|b| b == b'.' || b == b'-'))
+            .then(|| CODES.iter().find(|(m, _)| *m == tok))
+            .flatten()
+        {
             out.push(*c);
             letters += 1;
         } else if letters >= 5 {
@@ -757,18 +786,87 @@ const COMMON: &[&str] = &[
     "print",
 ];
 
-/// How many of the first 400 words of `text` are common English words (any case).
-pub fn english_words(text: &str) -> usize {
-    text.split(|c: char| !c.is_ascii_alphabetic())
+/// Words of [`COMMON`], lower case, packed into a `u128` each (a byte per letter, first letter
+/// lowest) and sorted, for a binary search instead of a scan of the list per word.
+static COMMON_PACKED: std::sync::LazyLock<Vec<u128>> = std::sync::LazyLock::new(|| {
+    let mut v: Vec<u128> = COMMON.iter().filter_map(|w| pack(w.bytes())).collect();
+    v.sort_unstable();
+    v
+});
+
+/// A word of at most 16 ASCII letters, lower-cased and packed; `None` if longer.
+#[inline]
+fn pack(word: impl Iterator<Item = u8>) -> Option<u128> {
+    let mut v = 0u128;
+    for (i, b) in word.enumerate() {
+        if i >= 16 {
+            return None;
+        }
+        v |= u128::from(b.to_ascii_lowercase()) << (8 * i);
+    }
+    Some(v)
+}
+
+/// Per word length (up to 12, the longest common word), the first letters of the common
+/// words of that length, a bit per letter: most words are ruled out by one lookup.
+static COMMON_STARTS: [u32; 13] = {
+    let mut t = [0u32; 13];
+    let mut i = 0;
+    while i < COMMON.len() {
+        let w = COMMON[i].as_bytes();
+        t[w.len()] |= 1 << (w[0].to_ascii_lowercase() - b'a');
+        i += 1;
+    }
+    t
+};
+
+/// Whether `w` (ASCII letters) is in [`COMMON`], any case.
+#[inline]
+fn is_common(w: &[u8]) -> bool {
+    is_common_mapped(w, |b| b)
+}
+
+/// Whether `w` (ASCII letters), each byte mapped by `map`, is in [`COMMON`], any case.
+#[inline]
+fn is_common_mapped(w: &[u8], map: impl Fn(u8) -> u8) -> bool {
+    let Some(&first) = w.first() else {
+        return false;
+    };
+    w.len() <= 12
+        && COMMON_STARTS[w.len()] >> (map(first).to_ascii_lowercase().wrapping_sub(b'a') & 31) & 1
+            != 0
+        && pack(w.iter().map(|&b| map(b))).is_some_and(|v| COMMON_PACKED.binary_search(&v).is_ok())
+}
+
+/// The words of `text` for [`english_words`]: runs of ASCII letters, the first 400.
+fn letter_words(text: &str) -> impl Iterator<Item = &[u8]> {
+    text.as_bytes()
+        .split(|b| !b.is_ascii_alphabetic())
         .filter(|w| !w.is_empty())
         .take(400)
-        .filter(|w| {
-            w.len() <= 12
-                && COMMON
-                    .iter()
-                    .any(|c| c.len() == w.len() && c.eq_ignore_ascii_case(w))
-        })
+}
+
+/// How many of the first 400 words of `text` are common English words (any case).
+pub fn english_words(text: &str) -> usize {
+    letter_words(text).filter(|w| is_common(w)).count()
+}
+
+/// [`english_words`] of the ROT13 of `text`, without building it (ROT13 maps letters to
+/// letters, so the words are the same runs).
+fn english_words_rot13(text: &str) -> usize {
+    letter_words(text)
+        .filter(|w| is_common_mapped(w, rot13_byte))
         .count()
+}
+
+/// ROT13 of one ASCII letter (other bytes unchanged).
+#[inline]
+fn rot13_byte(b: u8) -> u8 {
+    match b {
+        b'a'..=b'm' | b'A'..=b'M' => b + 13,
+        b'n'..=b'z' | b'N'..=b'Z' => b - 13,
+        _ => b,
+    }
 }
 
 /// ROT13 of ASCII letters.
@@ -874,6 +972,11 @@ mod tests {
         assert!(has(&p, "ignore rules"));
         let p = Prepared::new("India Golf November Oscar Romeo Echo");
         assert!(has(&p, "ignore"));
+        let p = Prepared::new("please: \\x69\\x67\\x6e\\x6f\\x72\\x65\\x20\\x61\\x6c\\x6c");
+        assert!(has(&p, "ignore all"), "{:?}", p.decoded);
+        // Spelling variants of the alphabet, any case.
+        let p = Prepared::new("ALPHA lima Lima x-ray JULIET");
+        assert!(has(&p, "allxj"), "{:?}", p.decoded);
         let p = Prepared::new(".. --. -. --- .-. . / .- .-.. .-..");
         assert!(has(&p, "ignore all"), "{:?}", p.decoded);
         let p = Prepared::new("S2hhY2g=");
@@ -882,6 +985,41 @@ mod tests {
             "{:?}",
             p.decoded
         );
+    }
+
+    /// The list scan [`english_words`] replaced, as the reference.
+    fn english_words_by_scan(text: &str) -> usize {
+        text.split(|c: char| !c.is_ascii_alphabetic())
+            .filter(|w| !w.is_empty())
+            .take(400)
+            .filter(|w| {
+                COMMON
+                    .iter()
+                    .any(|c| c.len() == w.len() && c.eq_ignore_ascii_case(w))
+            })
+            .count()
+    }
+
+    use proptest::strategy::Strategy as _;
+
+    proptest::proptest! {
+        #[test]
+        fn english_word_counts_equal_the_list_scan(
+            words in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::sample::select(COMMON.to_vec()).prop_map(str::to_string),
+                    proptest::sample::select(COMMON.to_vec()).prop_map(|w| rot13(&w.to_uppercase())),
+                    "[a-zA-Z]{1,20}",
+                    "[^a-zA-Z]{1,3}",
+                ],
+                0..500,
+            ),
+            sep in "[ .,é0-9\\-]",
+        ) {
+            let text = words.join(&sep);
+            proptest::prop_assert_eq!(english_words(&text), english_words_by_scan(&text));
+            proptest::prop_assert_eq!(english_words_rot13(&text), english_words_by_scan(&rot13(&text)));
+        }
     }
 
     #[test]
