@@ -83,7 +83,8 @@ pub struct GatewayConfig {
     /// Their windows and thresholds (`[guard.serve.detect]`, as `[monitor.detect]`).
     #[serde(default)]
     pub detect: aigis_monitor::detect::DetectConfig,
-    /// Where alerts go (`[[guard.serve.alerts]]`: webhook, slack, splunk, elasticsearch).
+    /// Where alerts go (`[[guard.serve.alerts]]`: webhook, slack, splunk, elasticsearch,
+    /// syslog, otlp).
     #[serde(default)]
     pub alerts: Vec<aigis_monitor::sinks::SinkConfig>,
     /// Directory of the alert spool (alerts a sink could not take), relative to the

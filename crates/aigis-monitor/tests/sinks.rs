@@ -118,6 +118,7 @@ async fn webhooks_are_signed_and_alerts_wait_in_the_spool_while_the_receiver_is_
         secret_env: Some(var.clone()),
         token_env: None,
         index: None,
+        ca_file: None,
     })
     .unwrap();
     let d = Dispatcher::start(vec![sink], &options(dir.path())).unwrap();
@@ -189,6 +190,7 @@ async fn splunk_elasticsearch_and_slack_get_their_documented_shapes() {
         secret_env: None,
         token_env: token,
         index: Some("alerts-test".into()),
+        ca_file: None,
     };
     let sinks = vec![
         Sink::new(&cfg(SinkKind::Splunk, splunk_url, Some(var.clone()))).unwrap(),
@@ -243,6 +245,19 @@ async fn splunk_elasticsearch_and_slack_get_their_documented_shapes() {
     assert!(e.contains("http"), "{e}");
 }
 
+/// The messages of octet-counted syslog frames ("LEN SP MSG", repeated).
+fn octet_frames(buf: &[u8]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = buf;
+    while !rest.is_empty() {
+        let sp = rest.iter().position(|&b| b == b' ').unwrap();
+        let len: usize = std::str::from_utf8(&rest[..sp]).unwrap().parse().unwrap();
+        out.push(String::from_utf8(rest[sp + 1..sp + 1 + len].to_vec()).unwrap());
+        rest = &rest[sp + 1 + len..];
+    }
+    out
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn syslog_messages_are_rfc5424_over_tcp_with_octet_counting_and_over_udp() {
     let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -257,17 +272,7 @@ async fn syslog_messages_are_rfc5424_over_tcp_with_octet_counting_and_over_udp()
             };
             let mut buf = Vec::new();
             s.read_to_end(&mut buf).await.unwrap();
-            // Octet counting: "LEN SP MSG", repeated.
-            let mut rest = &buf[..];
-            while !rest.is_empty() {
-                let sp = rest.iter().position(|&b| b == b' ').unwrap();
-                let len: usize = std::str::from_utf8(&rest[..sp]).unwrap().parse().unwrap();
-                let msg = &rest[sp + 1..sp + 1 + len];
-                f.lock()
-                    .unwrap()
-                    .push(String::from_utf8(msg.to_vec()).unwrap());
-                rest = &rest[sp + 1 + len..];
-            }
+            f.lock().unwrap().extend(octet_frames(&buf));
         }
     });
     let dir = tempfile::tempdir().unwrap();
@@ -278,6 +283,7 @@ async fn syslog_messages_are_rfc5424_over_tcp_with_octet_counting_and_over_udp()
         secret_env: None,
         token_env: None,
         index: None,
+        ca_file: None,
     };
     let sinks = vec![
         Sink::new(&cfg(format!("tcp://{tcp_addr}"))).unwrap(),
@@ -330,4 +336,187 @@ async fn syslog_messages_are_rfc5424_over_tcp_with_octet_counting_and_over_udp()
         .err()
         .unwrap();
     assert!(e.contains("udp://HOST:PORT"), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn otlp_logs_follow_the_otlp_http_json_encoding() {
+    let var = format!("AIGIS_TEST_OTLP_TOKEN_{}", std::process::id());
+    temp_env_set(&var, "otlp-bearer");
+    // A collector that keeps one record back: a partial success is reported, not retried.
+    let (url, got) = receiver(
+        0,
+        r#"{"partialSuccess":{"rejectedLogRecords":"1","errorMessage":"too old"}}"#,
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let sink = Sink::new(&SinkConfig {
+        name: None,
+        kind: SinkKind::Otlp,
+        url,
+        secret_env: None,
+        token_env: Some(var),
+        index: None,
+        ca_file: None,
+    })
+    .unwrap();
+    let d = Dispatcher::start(vec![sink], &options(dir.path())).unwrap();
+    let mut warning = alert(2);
+    warning["priority"] = json!("warning");
+    d.send(&alert(1));
+    d.send(&warning);
+    for _ in 0..100 {
+        if d.stats().delivered.load(Ordering::Relaxed) >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let requests = got.lock().unwrap().clone();
+    assert_eq!(requests.len(), 1, "one request, not retried");
+    assert_eq!(d.stats().failures.load(Ordering::Relaxed), 0);
+    let (h, body) = &requests[0];
+    assert!(h.contains(&("content-type".into(), "application/json".into())));
+    assert!(h.contains(&("authorization".into(), "Bearer otlp-bearer".into())));
+    let v: Value = serde_json::from_slice(body).unwrap();
+    let rl = &v["resourceLogs"][0];
+    assert_eq!(rl["resource"]["attributes"][0]["key"], "service.name");
+    assert_eq!(
+        rl["resource"]["attributes"][0]["value"]["stringValue"],
+        "aigis-gateway"
+    );
+    assert_eq!(rl["scopeLogs"][0]["scope"]["name"], "aigis");
+    let records = rl["scopeLogs"][0]["logRecords"].as_array().unwrap();
+    assert_eq!(records.len(), 2);
+    // 64-bit integers are decimal strings in OTLP JSON; enums are numbers.
+    assert_eq!(records[0]["timeUnixNano"], "1790000040001000000");
+    assert_eq!(records[0]["severityNumber"], 17);
+    assert_eq!(records[0]["severityText"], "ERROR");
+    assert_eq!(records[1]["severityNumber"], 13);
+    assert_eq!(records[0]["body"]["stringValue"], "key:k1: 1500 requests");
+    let attr = |r: &Value, k: &str| {
+        r["attributes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["key"] == k)
+            .unwrap_or_else(|| panic!("no attribute {k}"))["value"]
+            .clone()
+    };
+    assert_eq!(attr(&records[0], "aigis.subject")["stringValue"], "key:k1");
+    assert_eq!(attr(&records[0], "aigis.observed")["doubleValue"], 1500.0);
+    assert_eq!(
+        attr(&records[0], "threat.technique.id")["arrayValue"]["values"][1]["stringValue"],
+        "AML.T0034"
+    );
+}
+
+/// A syslog-over-TLS receiver (RFC 5425) with a certificate for `localhost`: returns its port,
+/// the CA file a client must trust, and the frames received.
+async fn tls_syslog_receiver(
+    dir: &std::path::Path,
+) -> (u16, std::path::PathBuf, Arc<std::sync::Mutex<Vec<String>>>) {
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let ca = dir.join("receiver-ca.pem");
+    std::fs::write(&ca, cert.cert.pem()).unwrap();
+    let cfg = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![CertificateDer::from(cert.cert.der().to_vec())],
+        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(cert.signing_key.serialize_der())),
+    )
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(cfg));
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    let frames: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
+    let f = frames.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = l.accept().await else {
+                return;
+            };
+            let (acceptor, f) = (acceptor.clone(), f.clone());
+            tokio::spawn(async move {
+                // A client that does not trust the certificate never gets this far.
+                let Ok(mut s) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let mut buf = Vec::new();
+                s.read_to_end(&mut buf).await.unwrap();
+                f.lock().unwrap().extend(octet_frames(&buf));
+            });
+        }
+    });
+    (port, ca, frames)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn syslog_over_tls_checks_the_receivers_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let (port, ca, frames) = tls_syslog_receiver(dir.path()).await;
+    let cfg = |name: &str, ca_file: Option<std::path::PathBuf>| SinkConfig {
+        name: Some(name.into()),
+        kind: SinkKind::Syslog,
+        url: format!("tls://localhost:{port}"),
+        secret_env: None,
+        token_env: None,
+        index: None,
+        ca_file,
+    };
+    // Trusting the receiver's CA: delivered, framed as over TCP.
+    let trusted = Dispatcher::start(
+        vec![Sink::new(&cfg("trusted", Some(ca.clone()))).unwrap()],
+        &options(&dir.path().join("spool-a")),
+    )
+    .unwrap();
+    trusted.send(&alert(1));
+    trusted.send(&alert(2));
+    for _ in 0..100 {
+        if frames.lock().unwrap().len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let got = frames.lock().unwrap().clone();
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert!(
+        got[0].starts_with(
+            "<106>1 2026-09-21T14:14:00.001Z aigis-gateway aigis - key_request_rate [aigis@32473 "
+        ),
+        "{}",
+        got[0]
+    );
+    assert!(got[1].ends_with("] key:k2: 1500 requests"), "{}", got[1]);
+    // Public roots only: the self-signed receiver is refused and the alert waits in the spool.
+    let spool = dir.path().join("spool-b");
+    let untrusted = Dispatcher::start(
+        vec![Sink::new(&cfg("untrusted", None)).unwrap()],
+        &options(&spool),
+    )
+    .unwrap();
+    untrusted.send(&alert(3));
+    for _ in 0..100 {
+        if untrusted.stats().spooled.load(Ordering::Relaxed) >= 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(untrusted.stats().spooled.load(Ordering::Relaxed), 1);
+    assert_eq!(untrusted.stats().delivered.load(Ordering::Relaxed), 0);
+    let spooled = std::fs::read_to_string(spool.join("untrusted.jsonl")).unwrap();
+    assert!(spooled.contains("key:k3"), "{spooled}");
+    assert_eq!(
+        frames.lock().unwrap().len(),
+        2,
+        "nothing reached the receiver"
+    );
+    // A CA file without a certificate is a configuration error naming the file.
+    let empty = dir.path().join("empty.pem");
+    std::fs::write(&empty, "not a certificate\n").unwrap();
+    let e = Sink::new(&cfg("bad-ca", Some(empty))).err().unwrap();
+    assert!(e.contains("ca-file") && e.contains("empty.pem"), "{e}");
 }

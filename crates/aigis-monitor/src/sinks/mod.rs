@@ -1,12 +1,14 @@
 //! Alert sinks: where detector alerts go. One file per wire format — [`webhook`] (JSON with an
-//! HMAC signature), [`slack`], [`splunk`] (HTTP Event Collector), [`elastic`] (`_bulk`) — over
-//! one HTTP(S) client (rustls, webpki roots). A [`Dispatcher`] task batches alerts, retries a
+//! HMAC signature), [`slack`], [`splunk`] (HTTP Event Collector), [`elastic`] (`_bulk`),
+//! [`otlp`] (OpenTelemetry logs, OTLP/HTTP JSON) — over one HTTP(S) client (rustls, webpki
+//! roots plus a sink's own `ca-file`), and [`syslog`] over UDP, TCP or TLS. A [`Dispatcher`] task batches alerts, retries a
 //! failed delivery with backoff, and spools what still fails to a bounded file per sink, which
 //! is sent again (oldest first) before new alerts once the sink answers — at-least-once: a
 //! spool whose delivery fails halfway is sent whole again. An alert that fits in neither the
 //! queue nor the spool is counted and logged, never dropped silently.
 
 pub mod elastic;
+pub mod otlp;
 pub mod slack;
 pub mod splunk;
 pub mod syslog;
@@ -38,8 +40,10 @@ pub enum SinkKind {
     Splunk,
     /// Elasticsearch / OpenSearch `_bulk`.
     Elasticsearch,
-    /// Syslog RFC 5424 over `udp://` or `tcp://` (octet counting).
+    /// Syslog RFC 5424 over `udp://`, `tcp://` (octet counting) or `tls://` (RFC 5425).
     Syslog,
+    /// OpenTelemetry logs, OTLP/HTTP with the JSON encoding (`…/v1/logs`).
+    Otlp,
 }
 
 /// `[[guard.serve.alerts]]`.
@@ -56,9 +60,14 @@ pub struct SinkConfig {
     /// Environment variable holding the webhook's HMAC secret.
     #[serde(default)]
     pub secret_env: Option<String>,
-    /// Environment variable holding the Splunk HEC token or Elasticsearch API key.
+    /// Environment variable holding the Splunk HEC token, the Elasticsearch API key or the
+    /// OTLP collector's bearer token.
     #[serde(default)]
     pub token_env: Option<String>,
+    /// PEM file of CA certificates trusted besides the public roots (a private CA in front of
+    /// an HTTPS sink or a `tls://` syslog receiver).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
     /// Elasticsearch index (default `aigis-alerts`).
     #[serde(default)]
     pub index: Option<String>,
@@ -72,6 +81,36 @@ pub struct Sink {
     secret: Option<Vec<u8>>,
     token: Option<String>,
     index: String,
+    /// TLS settings: public roots plus the sink's `ca-file`.
+    tls: Arc<rustls::ClientConfig>,
+}
+
+/// A TLS client configuration trusting the public (webpki) roots and the certificates of
+/// `ca_file`.
+fn tls_config(name: &str, ca_file: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, String> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject as _;
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(p) = ca_file {
+        let bad = |e: &dyn std::fmt::Display| {
+            format!("alert sink `{name}`: ca-file {}: {e}", p.display())
+        };
+        let mut added = 0;
+        for c in CertificateDer::pem_file_iter(p).map_err(|e| bad(&e))? {
+            roots.add(c.map_err(|e| bad(&e))?).map_err(|e| bad(&e))?;
+            added += 1;
+        }
+        if added == 0 {
+            return Err(bad(&"no PEM certificate in it"));
+        }
+    }
+    rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map(|b| Arc::new(b.with_root_certificates(roots).with_no_client_auth()))
+    .map_err(|e| format!("alert sink `{name}`: TLS: {e}"))
 }
 
 impl Sink {
@@ -86,10 +125,10 @@ impl Sink {
             .parse()
             .map_err(|e| format!("alert sink `{name}`: url `{}`: {e}", c.url))?;
         match (c.kind, url.scheme_str()) {
-            (SinkKind::Syslog, Some("udp" | "tcp")) if url.port_u16().is_some() => {}
+            (SinkKind::Syslog, Some("udp" | "tcp" | "tls")) if url.port_u16().is_some() => {}
             (SinkKind::Syslog, _) => {
                 return Err(format!(
-                    "alert sink `{name}`: syslog url must be udp://HOST:PORT or tcp://HOST:PORT"
+                    "alert sink `{name}`: syslog url must be udp://HOST:PORT, tcp://HOST:PORT or tls://HOST:PORT (RFC 5425, usually port 6514)"
                 ));
             }
             (_, Some("http" | "https")) => {}
@@ -113,6 +152,7 @@ impl Sink {
         if c.kind == SinkKind::Splunk && token.is_none() {
             return Err(format!("alert sink `{name}`: Splunk HEC needs token-env"));
         }
+        let tls = tls_config(&name, c.ca_file.as_deref())?;
         Ok(Self {
             name,
             kind: c.kind,
@@ -120,6 +160,7 @@ impl Sink {
             secret,
             token,
             index: c.index.clone().unwrap_or_else(|| "aigis-alerts".into()),
+            tls,
         })
     }
 
@@ -141,6 +182,7 @@ impl Sink {
                 "aigis-gateway",
             ),
             SinkKind::Elasticsearch => elastic::request(alerts, &self.index, self.token.as_deref()),
+            SinkKind::Otlp => otlp::request(alerts, self.token.as_deref(), "aigis-gateway"),
             SinkKind::Syslog => (Vec::new(), Vec::new()),
         }
     }
@@ -148,23 +190,12 @@ impl Sink {
 
 type HttpClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
 
-fn client() -> HttpClient {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::aws_lc_rs::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map(|b| b.with_root_certificates(roots).with_no_client_auth());
-    let builder = hyper_rustls::HttpsConnectorBuilder::new();
-    let connector = match tls {
-        Ok(t) => builder.with_tls_config(t),
-        // The default provider always supports the safe defaults; fall back to webpki roots.
-        Err(_) => builder.with_webpki_roots(),
-    }
-    .https_or_http()
-    .enable_http1()
-    .build();
+fn client(tls: &rustls::ClientConfig) -> HttpClient {
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls.clone())
+        .https_or_http()
+        .enable_http1()
+        .build();
     Client::builder(TokioExecutor::new()).build(connector)
 }
 
@@ -179,7 +210,7 @@ async fn deliver(client: &HttpClient, sink: &Sink, alerts: &[Value]) -> Result<(
         let scheme = sink.url.scheme_str().unwrap_or_default();
         return tokio::time::timeout(
             Duration::from_secs(10),
-            syslog::send(scheme, &addr, alerts, "aigis-gateway"),
+            syslog::send(scheme, &addr, alerts, "aigis-gateway", &sink.tls),
         )
         .await
         .map_err(|_| "no connection within 10 s".to_string())?;
@@ -209,6 +240,15 @@ async fn deliver(client: &HttpClient, sink: &Sink, alerts: &[Value]) -> Result<(
         && serde_json::from_slice::<Value>(&bytes).is_ok_and(|v| v["errors"] == true)
     {
         return Err("the bulk response reports item errors".into());
+    }
+    if sink.kind == SinkKind::Otlp
+        && let Some((n, why)) = otlp::rejected(&bytes)
+    {
+        // A partial success must not be retried (the collector kept the rest): reported only.
+        eprintln!(
+            "aigis alerts: sink `{}`: the collector rejected {n} alert(s): {why}",
+            sink.name
+        );
     }
     Ok(())
 }
@@ -375,7 +415,11 @@ async fn run(
     mut rx: tokio::sync::mpsc::Receiver<Value>,
     stats: Arc<SinkStats>,
 ) {
-    let client = client();
+    // One sink per task (see `Dispatcher::start`); its TLS settings make the client.
+    let Some(first) = sinks.first() else {
+        return;
+    };
+    let client = client(&first.tls);
     let spools: Vec<Spool> = sinks
         .iter()
         .map(|s| Spool {

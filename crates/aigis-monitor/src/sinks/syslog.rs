@@ -1,5 +1,6 @@
-//! Syslog (RFC 5424) over UDP, or TCP with octet-counting framing (RFC 6587): one message per
-//! alert, facility 13 (log audit), severity 4 (warning) or 2 (critical), MSGID the detector,
+//! Syslog (RFC 5424) over UDP, TCP with octet-counting framing (RFC 6587), or TLS (RFC 5425:
+//! the same framing inside a TLS session, the server's certificate checked against the public
+//! roots and the sink's `ca-file`): one message per alert, facility 13 (log audit), severity 4 (warning) or 2 (critical), MSGID the detector,
 //! the alert's fields as structured data under `aigis@32473` (the documentation enterprise
 //! number of RFC 5612 — replace it with your own PEN if your collector keys on it).
 
@@ -48,12 +49,23 @@ pub fn message(a: &Value, hostname: &str) -> String {
     )
 }
 
-/// Sends the alerts to `host:port` over `udp` or `tcp`.
+/// Octet-counting frames (`LEN SP MSG`) of the alerts' messages.
+fn frames(alerts: &[Value], hostname: &str) -> Vec<u8> {
+    let mut buf = Vec::new();
+    for a in alerts {
+        let m = message(a, hostname);
+        buf.extend_from_slice(format!("{} {m}", m.len()).as_bytes());
+    }
+    buf
+}
+
+/// Sends the alerts to `host:port` over `udp`, `tcp` or `tls` (trusting what `tls` trusts).
 pub async fn send(
     scheme: &str,
     addr: &str,
     alerts: &[Value],
     hostname: &str,
+    tls: &std::sync::Arc<rustls::ClientConfig>,
 ) -> Result<(), String> {
     match scheme {
         "udp" => {
@@ -72,14 +84,35 @@ pub async fn send(
             let mut s = tokio::net::TcpStream::connect(addr)
                 .await
                 .map_err(|e| e.to_string())?;
-            let mut buf = Vec::new();
-            for a in alerts {
-                let m = message(a, hostname);
-                buf.extend_from_slice(format!("{} {m}", m.len()).as_bytes());
-            }
-            s.write_all(&buf).await.map_err(|e| e.to_string())?;
+            s.write_all(&frames(alerts, hostname))
+                .await
+                .map_err(|e| e.to_string())?;
             s.shutdown().await.map_err(|e| e.to_string())
         }
-        other => Err(format!("syslog over `{other}`: use udp:// or tcp://")),
+        "tls" => {
+            // The certificate must name the host of the URL.
+            let host = addr
+                .rsplit_once(':')
+                .map_or(addr, |(h, _)| h)
+                .trim_start_matches('[')
+                .trim_end_matches(']');
+            let server = rustls_pki_types::ServerName::try_from(host.to_string())
+                .map_err(|e| format!("TLS server name `{host}`: {e}"))?;
+            let tcp = tokio::net::TcpStream::connect(addr)
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut s = tokio_rustls::TlsConnector::from(tls.clone())
+                .connect(server, tcp)
+                .await
+                .map_err(|e| format!("TLS: {e}"))?;
+            s.write_all(&frames(alerts, hostname))
+                .await
+                .map_err(|e| e.to_string())?;
+            // close_notify, so the receiver knows the last frame is whole.
+            s.shutdown().await.map_err(|e| e.to_string())
+        }
+        other => Err(format!(
+            "syslog over `{other}`: use udp://, tcp:// or tls://"
+        )),
     }
 }
