@@ -121,9 +121,21 @@ pub struct PlaybookConfig {
     /// Only alerts at least this bad: `warning` or `critical` (default).
     #[serde(default = "default_playbook_priority")]
     pub min_priority: String,
-    /// `quarantine-subject`: take the alert's key (`key:…`) or route (`route:…`) offline on
-    /// every replica, as `aigis guard quarantine` would.
+    /// `quarantine-subject`: take the alert's key (`key:…`, a revocation) or route
+    /// (`route:…`) offline on every replica, as `aigis guard quarantine` would;
+    /// `block-source`: refuse the network of the alert's address (`ip:…`) on every replica
+    /// (`cidr:NET/LEN`); `page`: send the alert to the sink named by `sink`.
     pub action: String,
+    /// `block-source`: prefix length of the IPv4 network blocked (default 32: the address).
+    #[serde(default = "default_block_prefix_v4")]
+    pub block_prefix_v4: u8,
+    /// `block-source`: prefix length of the IPv6 network blocked (default 64: one site's
+    /// subnet, since a client picks addresses within it at will).
+    #[serde(default = "default_block_prefix_v6")]
+    pub block_prefix_v6: u8,
+    /// `page`: the alert sink (`[[guard.serve.alerts]]` name) to page.
+    #[serde(default)]
+    pub sink: Option<String>,
     /// Record what would be done without doing it.
     #[serde(default)]
     pub dry_run: bool,
@@ -131,6 +143,12 @@ pub struct PlaybookConfig {
 
 fn default_playbook_priority() -> String {
     "critical".into()
+}
+fn default_block_prefix_v4() -> u8 {
+    32
+}
+fn default_block_prefix_v6() -> u8 {
+    64
 }
 
 fn default_events_subject() -> String {
@@ -364,6 +382,7 @@ enum Refusal {
     AuditUnavailable,
     ResponseBlocked(Vec<String>),
     Quarantined(crate::killswitch::Entry),
+    SourceBlocked(crate::killswitch::Entry),
     Limited(crate::limits::Denied),
     NoRoute,
     Unauthorized,
@@ -404,6 +423,15 @@ impl Refusal {
                 StatusCode::SERVICE_UNAVAILABLE,
                 "quarantined",
                 format!("{} is offline (quarantined: {})", e.target, e.reason),
+            ),
+            Refusal::SourceBlocked(e) => (
+                StatusCode::FORBIDDEN,
+                "source_blocked",
+                format!(
+                    "requests from {} are blocked ({})",
+                    e.target.trim_start_matches("cidr:"),
+                    e.reason
+                ),
             ),
             Refusal::AuditUnavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -1265,6 +1293,9 @@ async fn handle_inner(
         return Refusal::NoRoute.response(None);
     };
     let kind = Some(route.cfg.kind);
+    if let Some(e) = gw.kill.check_ip(peer.ip()) {
+        return Refusal::SourceBlocked(e).response(kind);
+    }
     if let Some(e) = gw.kill.check(&route.cfg.name, None) {
         return Refusal::Quarantined(e).response(kind);
     }
@@ -1359,8 +1390,9 @@ impl Gateway {
     fn report_alerts(&self, alerts: &[aigis_monitor::detect::Alert]) {
         for a in alerts {
             self.metrics.anomaly(a.detector);
-            self.respond(a);
-            if let Ok(v) = serde_json::to_value(a) {
+            let v = serde_json::to_value(a).ok();
+            self.respond(a, v.as_ref());
+            if let Some(v) = v {
                 if let Some(p) = &self.events {
                     p.publish("alert", &v);
                 }
@@ -1377,7 +1409,7 @@ impl Gateway {
     /// Records the alert in its incident and runs the playbooks that match it; every action
     /// (or, in dry-run, what would have been done) goes into the incident's timeline with the
     /// alert as its evidence.
-    fn respond(&self, a: &aigis_monitor::detect::Alert) {
+    fn respond(&self, a: &aigis_monitor::detect::Alert, json: Option<&Value>) {
         let incident = self.incidents.as_ref().and_then(|s| {
             let mut s = s.lock().ok()?;
             s.record_alert(a)
@@ -1400,23 +1432,61 @@ impl Gateway {
             {
                 continue;
             }
-            let target = a.subject.as_str();
-            if !(target.starts_with("key:") || target.starts_with("route:")) {
+            let subject = a.subject.as_str();
+            if p.action == "page" {
+                let sink = p.sink.as_deref().unwrap_or_default();
+                if p.dry_run {
+                    note(
+                        "dry-run",
+                        &format!("playbook `{}` would page `{sink}`", p.name),
+                    );
+                } else if let (Some(s), Some(v)) = (&self.sinks, json)
+                    && s.page(sink, v)
+                {
+                    note("action", &format!("playbook `{}` paged `{sink}`", p.name));
+                } else {
+                    note(
+                        "skipped",
+                        &format!("playbook `{}`: no sink `{sink}`", p.name),
+                    );
+                }
+                continue;
+            }
+            // The kill-switch target: the subject itself, or the network of its address.
+            let (target, verb) = match (p.action.as_str(), subject.split_once(':')) {
+                ("quarantine-subject", Some(("key" | "route", _))) => {
+                    (subject.to_string(), "take {} offline")
+                }
+                ("block-source", Some(("ip", addr))) => match addr.parse::<std::net::IpAddr>() {
+                    Ok(ip) => {
+                        let len = if ip.to_canonical().is_ipv4() {
+                            p.block_prefix_v4
+                        } else {
+                            p.block_prefix_v6
+                        };
+                        (crate::killswitch::cidr_target(ip, len), "block {}")
+                    }
+                    Err(_) => (String::new(), ""),
+                },
+                _ => (String::new(), ""),
+            };
+            if target.is_empty() {
                 note(
                     "skipped",
-                    &format!("playbook `{}`: cannot take {target} offline", p.name),
+                    &format!(
+                        "playbook `{}`: {} does not apply to {subject}",
+                        p.name, p.action
+                    ),
                 );
                 continue;
             }
+            let what = verb.replace("{}", &target);
             let reason = format!("playbook {}: {}", p.name, a.message);
             if p.dry_run {
-                note(
-                    "dry-run",
-                    &format!("playbook `{}` would take {target} offline", p.name),
-                );
+                note("dry-run", &format!("playbook `{}` would {what}", p.name));
                 continue;
             }
-            let Some(entry) = crate::killswitch::KillSwitch::entry(target, &reason) else {
+            let Some(entry) = crate::killswitch::KillSwitch::entry(&target, &reason) else {
                 continue;
             };
             self.kill.insert(entry.clone());
@@ -1427,9 +1497,14 @@ impl Gateway {
                     }
                 });
             }
+            let done = if p.action == "block-source" {
+                format!("blocked {target}")
+            } else {
+                format!("took {target} offline")
+            };
             note(
                 "action",
-                &format!("playbook `{}` took {target} offline ({reason})", p.name),
+                &format!("playbook `{}` {done} ({reason})", p.name),
             );
         }
     }
@@ -1619,7 +1694,7 @@ async fn admin_quarantine(
     let Some(entry) = crate::killswitch::KillSwitch::entry(target, reason) else {
         return json_response(
             StatusCode::BAD_REQUEST,
-            &json!({"error": "need {\"target\": \"route:NAME\", \"model:NAME\" or \"key:ID\", \"reason\": \"…\"}"}),
+            &json!({"error": "need {\"target\": \"route:NAME\", \"model:NAME\", \"key:ID\" or \"cidr:ADDR/LEN\", \"reason\": \"…\"}"}),
         );
     };
     // The shared store first: a quarantine that only one replica knows is not acknowledged.
@@ -1631,8 +1706,10 @@ async fn admin_quarantine(
             &json!({"error": format!("shared state unavailable: {e}")}),
         );
     }
+    // As stored: a network in canonical form.
+    let stored = entry.target.clone();
     gw.kill.insert(entry);
-    json_response(StatusCode::OK, &json!({"quarantined": target}))
+    json_response(StatusCode::OK, &json!({"quarantined": stored}))
 }
 
 async fn admin_release(
@@ -1643,6 +1720,8 @@ async fn admin_release(
     if let Err(r) = admin_ok(&gw, &headers) {
         return r.response(None);
     }
+    // Networks are stored in canonical form (`cidr:10.0.0.0/8` for `cidr:10.1.2.3/8`).
+    let target = crate::killswitch::canonical(&target);
     let mut found = gw.kill.release(&target);
     if let Some(shared) = &gw.shared {
         match shared.remove(&target).await {
@@ -2047,10 +2126,37 @@ pub async fn bind(
         None
     };
     for p in &config.playbooks {
-        if p.action != "quarantine-subject" {
+        match p.action.as_str() {
+            "quarantine-subject" | "block-source" => {}
+            "page" => {
+                let names: Vec<String> = config
+                    .alerts
+                    .iter()
+                    .map(aigis_monitor::sinks::SinkConfig::display_name)
+                    .collect();
+                if !p.sink.as_ref().is_some_and(|s| names.contains(s)) {
+                    return Err(Error::Config(format!(
+                        "playbook `{}`: action `page` needs `sink` naming one of the alert sinks ({})",
+                        p.name,
+                        if names.is_empty() {
+                            "none configured".to_string()
+                        } else {
+                            names.join(", ")
+                        }
+                    )));
+                }
+            }
+            other => {
+                return Err(Error::Config(format!(
+                    "playbook `{}`: action `{other}`: use quarantine-subject, block-source or page",
+                    p.name
+                )));
+            }
+        }
+        if p.block_prefix_v4 > 32 || p.block_prefix_v6 > 128 {
             return Err(Error::Config(format!(
-                "playbook `{}`: action `{}`: the action built is `quarantine-subject`",
-                p.name, p.action
+                "playbook `{}`: block-prefix-v4 is at most 32 and block-prefix-v6 at most 128",
+                p.name
             )));
         }
         if !matches!(p.min_priority.as_str(), "warning" | "critical") {

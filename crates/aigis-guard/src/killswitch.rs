@@ -1,4 +1,5 @@
-//! The kill switch: routes and models taken offline at once. Every request checks the list
+//! The kill switch: routes and models taken offline, keys revoked and source networks blocked
+//! (`cidr:ADDR/LEN`), at once. Every request checks the list
 //! before any other work; the admin API (`/admin/quarantine`, its own credential) and
 //! `aigis guard quarantine|release` change it. The list lives in process memory; with
 //! `[guard.serve] state = "redis://…"` it is shared by every replica through Redis (a hash of
@@ -8,16 +9,25 @@
 use std::collections::BTreeMap;
 use std::sync::RwLock;
 
-/// One quarantined route (`route:NAME`), model (`model:NAME`) or API key (`key:ID`: a
-/// revocation every replica applies at once).
+/// One quarantined route (`route:NAME`), model (`model:NAME`), API key (`key:ID`: a
+/// revocation every replica applies at once) or client network (`cidr:NET/LEN`: its requests
+/// are refused with 403).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Entry {
-    /// `route:…` or `model:…`.
+    /// `route:…`, `model:…`, `key:…` or `cidr:…` (a network in canonical form).
     pub target: String,
     /// Why, as given by the operator.
     pub reason: String,
     /// Unix seconds.
     pub since: i64,
+}
+
+/// `target` as stored: networks in canonical form, the rest unchanged.
+pub fn canonical(target: &str) -> String {
+    match target.strip_prefix("cidr:").and_then(parse_cidr) {
+        Some((net, len)) => cidr_target(net, len),
+        None => target.to_string(),
+    }
 }
 
 /// The quarantine list.
@@ -26,28 +36,78 @@ pub struct KillSwitch {
     entries: RwLock<BTreeMap<String, Entry>>,
 }
 
-/// Whether a target names a route or a model.
+/// Whether a target names a route, a model, a key or a network.
 pub fn valid_target(t: &str) -> bool {
     let Some((kind, name)) = t.split_once(':') else {
         return false;
     };
-    (kind == "route" || kind == "model" || kind == "key")
-        && !name.is_empty()
-        && name.len() <= 200
-        && name.chars().all(|c| !c.is_control())
+    match kind {
+        "cidr" => parse_cidr(name).is_some(),
+        "route" | "model" | "key" => {
+            !name.is_empty() && name.len() <= 200 && name.chars().all(|c| !c.is_control())
+        }
+        _ => false,
+    }
+}
+
+/// `ADDR/LEN` (or a bare address: one host) as its network address and prefix length, the
+/// host bits cleared; `None` if it is not one.
+pub fn parse_cidr(s: &str) -> Option<(std::net::IpAddr, u8)> {
+    use std::net::IpAddr;
+    let (addr, len) = match s.split_once('/') {
+        Some((a, l)) => (a, Some(l)),
+        None => (s, None),
+    };
+    let ip: IpAddr = addr.parse().ok()?;
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    let len = match len {
+        // Digits only: `+8` or ` 8` are not prefix lengths.
+        Some(l) if !l.is_empty() && l.len() <= 3 && l.bytes().all(|b| b.is_ascii_digit()) => {
+            l.parse::<u8>().ok()?
+        }
+        Some(_) => return None,
+        None => max,
+    };
+    (len <= max).then(|| (network(ip, len), len))
+}
+
+/// `ip` with all but its first `len` bits cleared.
+fn network(ip: std::net::IpAddr, len: u8) -> std::net::IpAddr {
+    use std::net::IpAddr;
+    match ip {
+        IpAddr::V4(a) => {
+            let mask = u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0);
+            IpAddr::V4((u32::from(a) & mask).into())
+        }
+        IpAddr::V6(a) => {
+            let mask = u128::MAX.checked_shl(128 - u32::from(len)).unwrap_or(0);
+            IpAddr::V6((u128::from(a) & mask).into())
+        }
+    }
+}
+
+/// The kill-switch target blocking the `len`-bit network of `ip`: `cidr:NET/LEN`.
+pub fn cidr_target(ip: std::net::IpAddr, len: u8) -> String {
+    let ip = ip.to_canonical();
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    let len = len.min(max);
+    format!("cidr:{}/{len}", network(ip, len))
 }
 
 impl KillSwitch {
-    /// An entry for `target` now, or `None` if it is not `route:…` or `model:…`.
+    /// An entry for `target` now (a network in canonical form), or `None` if it is not a valid
+    /// target.
     pub fn entry(target: &str, reason: &str) -> Option<Entry> {
         if !valid_target(target) {
             return None;
         }
+        // `cidr:10.1.2.3/8` is stored as `cidr:10.0.0.0/8`, so `release` finds it by either.
+        let target = canonical(target);
         let since = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
         Some(Entry {
-            target: target.to_string(),
+            target,
             reason: reason.chars().take(500).collect(),
             since,
         })
@@ -71,7 +131,24 @@ impl KillSwitch {
 
     /// Releases `target`; false if it was not quarantined.
     pub fn release(&self, target: &str) -> bool {
-        self.write().remove(target).is_some()
+        self.write().remove(&canonical(target)).is_some()
+    }
+
+    /// The entry of a blocked network holding `ip`, if any.
+    pub fn check_ip(&self, ip: std::net::IpAddr) -> Option<Entry> {
+        let e = self.read_nonempty()?;
+        let ip = ip.to_canonical();
+        // `cidr:` entries sort together (`;` follows `:`).
+        e.range::<str, _>((
+            std::ops::Bound::Included("cidr:"),
+            std::ops::Bound::Excluded("cidr;"),
+        ))
+        .find(|(t, _)| {
+            t.strip_prefix("cidr:")
+                .and_then(parse_cidr)
+                .is_some_and(|(net, len)| net.is_ipv4() == ip.is_ipv4() && network(ip, len) == net)
+        })
+        .map(|(_, v)| v.clone())
     }
 
     /// The entry for route `route` or model `model`, if either is quarantined.
@@ -82,14 +159,19 @@ impl KillSwitch {
 
     /// The entry `kind:name`; the common case, an empty list, costs no allocation.
     fn lookup(&self, kind: &str, name: &str) -> Option<Entry> {
+        self.read_nonempty()?
+            .get(&format!("{kind}:{name}"))
+            .cloned()
+    }
+
+    /// The list, read-locked, or `None` when it is empty (the common case: checked without
+    /// allocating or searching).
+    fn read_nonempty(&self) -> Option<std::sync::RwLockReadGuard<'_, BTreeMap<String, Entry>>> {
         let e = self
             .entries
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if e.is_empty() {
-            return None;
-        }
-        e.get(&format!("{kind}:{name}")).cloned()
+        (!e.is_empty()).then_some(e)
     }
 
     /// Replaces the whole list (from the shared store).
@@ -158,6 +240,57 @@ mod tests {
         );
         assert!(k.release("key:abcdefgh"));
         assert_eq!(k.list().len(), 1);
+    }
+
+    #[test]
+    fn networks_are_canonical_and_match_their_addresses() {
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        let k = KillSwitch::default();
+        assert!(k.check_ip(ip("10.1.2.3")).is_none());
+        // Host bits are cleared; release takes either spelling.
+        assert!(k.quarantine("cidr:10.1.2.3/8", "scanner"));
+        assert_eq!(k.list()[0].target, "cidr:10.0.0.0/8");
+        assert!(k.check_ip(ip("10.200.0.1")).is_some());
+        assert!(k.check_ip(ip("::ffff:10.9.9.9")).is_some(), "IPv4-mapped");
+        assert!(k.check_ip(ip("11.0.0.1")).is_none());
+        assert!(
+            k.check_ip(ip("a00::1")).is_none(),
+            "v6 never matches a v4 net"
+        );
+        assert!(k.quarantine("cidr:2001:db8::1/64", "burst"));
+        assert!(k.check_ip(ip("2001:db8::ffff")).is_some());
+        assert!(k.check_ip(ip("2001:db9::1")).is_none());
+        assert!(k.quarantine("cidr:192.0.2.7", "one host"));
+        assert_eq!(
+            k.check_ip(ip("192.0.2.7")).unwrap().target,
+            "cidr:192.0.2.7/32"
+        );
+        assert!(k.check_ip(ip("192.0.2.8")).is_none());
+        assert!(k.release("cidr:10.3.3.3/8") && k.check_ip(ip("10.1.1.1")).is_none());
+        // A route named like a network is not one; nothing else matches an address.
+        assert!(k.quarantine("route:10.0.0.0/8", "odd name"));
+        assert!(k.check_ip(ip("10.0.0.1")).is_none());
+        for bad in [
+            "cidr:",
+            "cidr:10.0.0.0/33",
+            "cidr:::/129",
+            "cidr:10.0.0.0/",
+            "cidr:10.0.0.0/+8",
+            "cidr:host/8",
+            "cidr:10.0.0.0/8/8",
+        ] {
+            assert!(!k.quarantine(bad, "bad"), "{bad}");
+        }
+        assert_eq!(cidr_target(ip("203.0.113.77"), 24), "cidr:203.0.113.0/24");
+        assert_eq!(
+            cidr_target(ip("2001:db8:1:2:3::9"), 64),
+            "cidr:2001:db8:1:2::/64"
+        );
+        assert_eq!(
+            cidr_target(ip("::ffff:203.0.113.77"), 40),
+            "cidr:203.0.113.77/32"
+        );
+        assert_eq!(cidr_target(ip("0.0.0.0"), 0), "cidr:0.0.0.0/0");
     }
 }
 

@@ -762,8 +762,42 @@ async fn the_kill_switch_takes_routes_and_models_offline_at_once() {
     )
     .await;
     assert_eq!(s, StatusCode::OK, "released at once");
+    // A client network: refused with 403 before any other work; stored in canonical form and
+    // released by either spelling.
+    let (s, body) = call(
+        "POST",
+        None,
+        Some(json!({"target": "cidr:127.1.2.3/8", "reason": "scanner seen"})),
+        ADMIN,
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["quarantined"],
+        "cidr:127.0.0.0/8"
+    );
+    let (s, _, b) = send(&env, "GET", "/v1/models", Some(&env.key), None).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert_eq!(error_code(&b), "source_blocked");
+    let msg = String::from_utf8_lossy(&b).to_string();
+    assert!(
+        msg.contains("127.0.0.0/8") && msg.contains("scanner seen"),
+        "{msg}"
+    );
+    let (s, _) = call("DELETE", Some("cidr:127.9.9.9/8"), None, ADMIN).await;
+    assert_eq!(s, 200);
+    let (s, _, _) = send(&env, "GET", "/v1/models", Some(&env.key), None).await;
+    assert_eq!(s, StatusCode::OK, "unblocked at once");
     let (s, _) = call("POST", None, Some(json!({"target": "everything"})), ADMIN).await;
     assert_eq!(s, 400);
+    let (s, _) = call(
+        "POST",
+        None,
+        Some(json!({"target": "cidr:10.0.0.0/33"})),
+        ADMIN,
+    )
+    .await;
+    assert_eq!(s, 400, "not a network");
 }
 
 #[tokio::test]
@@ -1445,9 +1479,9 @@ async fn detector_alerts_reach_a_webhook_open_an_incident_and_run_the_playbook()
     let up = upstream(Arc::new(AtomicUsize::new(0))).await;
     // The receiver: records the alerts it is sent.
     let got: Arc<std::sync::Mutex<Vec<Value>>> = Arc::default();
-    let g = got.clone();
-    let hook = axum::Router::new().route(
-        "/hook",
+    let paged: Arc<std::sync::Mutex<Vec<Value>>> = Arc::default();
+    let record = |into: &Arc<std::sync::Mutex<Vec<Value>>>| {
+        let g = into.clone();
         axum::routing::post(move |body: Bytes| {
             let g = g.clone();
             async move {
@@ -1457,8 +1491,11 @@ async fn detector_alerts_reach_a_webhook_open_an_incident_and_run_the_playbook()
                     .extend(v["alerts"].as_array().unwrap().clone());
                 "ok"
             }
-        }),
-    );
+        })
+    };
+    let hook = axum::Router::new()
+        .route("/hook", record(&got))
+        .route("/page", record(&paged));
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let hook_addr = l.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(l, hook).await.unwrap() });
@@ -1470,10 +1507,17 @@ async fn detector_alerts_reach_a_webhook_open_an_incident_and_run_the_playbook()
         "keys": "keys.db",
         "limits": {"key-requests-per-minute": 0, "ip-requests-per-minute": 0},
         "detect": {"window-secs": 1, "warmup-windows": 3, "min-requests": 5.0},
-        "alerts": [{"kind": "webhook", "url": format!("http://{hook_addr}/hook")}],
+        "alerts": [{"kind": "webhook", "url": format!("http://{hook_addr}/hook")},
+                   {"kind": "webhook", "name": "oncall", "paging-only": true,
+                    "url": format!("http://{hook_addr}/page")}],
         "incidents": "incidents.db",
         "playbooks": [{"name": "cut-off-bursting-keys", "detector": "key_request_rate",
-                       "min-priority": "warning", "action": "quarantine-subject"}],
+                       "min-priority": "warning", "action": "quarantine-subject"},
+                      {"name": "page-on-key-bursts", "detector": "key_request_rate",
+                       "min-priority": "warning", "action": "page", "sink": "oncall"},
+                      {"name": "block-bursting-sources", "detector": "ip_request_rate",
+                       "min-priority": "warning", "action": "block-source",
+                       "block-prefix-v4": 24}],
         "routes": [{"name": "chat", "kind": "openai", "prefix": "/v1", "upstream": format!("http://{up}")}],
     }))
     .unwrap();
@@ -1515,10 +1559,30 @@ async fn detector_alerts_reach_a_webhook_open_an_incident_and_run_the_playbook()
         alerts.iter().any(|a| a["detector"] == "key_request_rate"),
         "{alerts:?}"
     );
-    // The playbook took the key offline, and the incident's timeline says so.
-    let (s, _, _) = send(&env, "GET", "/v1/models", Some(&key), None).await;
-    assert_ne!(s, StatusCode::OK, "the bursting key is cut off");
+    // The playbooks took the key offline and blocked the client's /24 (checked first: 403),
+    // and the incidents' timelines say so.
     let store = aigis_monitor::incident::IncidentStore::open(&incidents_db).unwrap();
+    for _ in 0..60 {
+        if store.list(false).unwrap().len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (s, _, b) = send(&env, "GET", "/v1/models", Some(&key), None).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{}", String::from_utf8_lossy(&b));
+    assert_eq!(error_code(&b), "source_blocked");
+    // The pager got the key's alerts only; the general webhook got every alert.
+    let pages = paged.lock().unwrap().clone();
+    assert!(!pages.is_empty());
+    assert!(
+        pages.iter().all(|a| a["detector"] == "key_request_rate"),
+        "{pages:?}"
+    );
+    let all = got.lock().unwrap().clone();
+    assert!(
+        all.iter().any(|a| a["detector"] == "ip_request_rate"),
+        "{all:?}"
+    );
     let open = store.list(false).unwrap();
     // One incident per detector and subject: the key's and the client address's.
     let inc = open
@@ -1528,6 +1592,72 @@ async fn detector_alerts_reach_a_webhook_open_an_incident_and_run_the_playbook()
     assert_eq!(inc.subject, format!("key:{}", &key[4..12]));
     let (_, timeline) = store.show(inc.id).unwrap();
     let kinds: Vec<&str> = timeline.iter().map(|e| e.kind.as_str()).collect();
-    assert_eq!(&kinds[..2], ["alert", "action"], "{timeline:?}");
+    assert_eq!(&kinds[..3], ["alert", "action", "action"], "{timeline:?}");
     assert!(timeline[1].detail.contains("cut-off-bursting-keys"));
+    assert!(
+        timeline[2].detail.contains("paged `oncall`"),
+        "{timeline:?}"
+    );
+    let inc = open
+        .iter()
+        .find(|i| i.detector == "ip_request_rate")
+        .unwrap_or_else(|| panic!("{open:?}"));
+    let (_, timeline) = store.show(inc.id).unwrap();
+    assert!(
+        timeline
+            .iter()
+            .any(|e| e.kind == "action" && e.detail.contains("blocked cidr:127.0.0.0/24")),
+        "{timeline:?}"
+    );
+}
+
+#[tokio::test]
+async fn playbook_configuration_errors_name_the_playbook_and_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let try_bind = |playbook: Value| {
+        let dir = dir.path().to_path_buf();
+        async move {
+            let cfg: GatewayConfig = serde_json::from_value(json!({
+                "listen": "127.0.0.1:0",
+                "danger-no-auth": true,
+                "alerts": [{"kind": "webhook", "name": "soc", "url": "http://127.0.0.1:9/hook"}],
+                "playbooks": [playbook],
+                "routes": [{"name": "chat", "kind": "openai", "prefix": "/v1", "upstream": "http://127.0.0.1:9"}],
+            }))
+            .unwrap();
+            let output = aigis_guard::output::OutputGuard::new(
+                &aigis_guard::output::OutputConfig::default(),
+            )
+            .unwrap();
+            gateway::bind(
+                &cfg,
+                Chain::new(&ChainConfig::default()).unwrap(),
+                output,
+                &dir,
+            )
+            .await
+            .err()
+            .map(|e| e.to_string())
+        }
+    };
+    let e = try_bind(json!({"name": "p1", "action": "page", "sink": "pager"}))
+        .await
+        .unwrap();
+    assert!(e.contains("`p1`") && e.contains("soc"), "{e}");
+    let e = try_bind(json!({"name": "p2", "action": "page"}))
+        .await
+        .unwrap();
+    assert!(e.contains("`p2`") && e.contains("sink"), "{e}");
+    let e = try_bind(json!({"name": "p3", "action": "shutdown-everything"}))
+        .await
+        .unwrap();
+    assert!(e.contains("`p3`") && e.contains("block-source"), "{e}");
+    let e = try_bind(json!({"name": "p4", "action": "block-source", "block-prefix-v4": 40}))
+        .await
+        .unwrap();
+    assert!(e.contains("`p4`") && e.contains("at most 32"), "{e}");
+    assert_eq!(
+        try_bind(json!({"name": "ok", "action": "page", "sink": "soc", "dry-run": true})).await,
+        None
+    );
 }

@@ -119,6 +119,7 @@ async fn webhooks_are_signed_and_alerts_wait_in_the_spool_while_the_receiver_is_
         token_env: None,
         index: None,
         ca_file: None,
+        paging_only: false,
     })
     .unwrap();
     let d = Dispatcher::start(vec![sink], &options(dir.path())).unwrap();
@@ -191,6 +192,7 @@ async fn splunk_elasticsearch_and_slack_get_their_documented_shapes() {
         token_env: token,
         index: Some("alerts-test".into()),
         ca_file: None,
+        paging_only: false,
     };
     let sinks = vec![
         Sink::new(&cfg(SinkKind::Splunk, splunk_url, Some(var.clone()))).unwrap(),
@@ -284,6 +286,7 @@ async fn syslog_messages_are_rfc5424_over_tcp_with_octet_counting_and_over_udp()
         token_env: None,
         index: None,
         ca_file: None,
+        paging_only: false,
     };
     let sinks = vec![
         Sink::new(&cfg(format!("tcp://{tcp_addr}"))).unwrap(),
@@ -357,6 +360,7 @@ async fn otlp_logs_follow_the_otlp_http_json_encoding() {
         token_env: Some(var),
         index: None,
         ca_file: None,
+        paging_only: false,
     })
     .unwrap();
     let d = Dispatcher::start(vec![sink], &options(dir.path())).unwrap();
@@ -466,6 +470,7 @@ async fn syslog_over_tls_checks_the_receivers_certificate() {
         token_env: None,
         index: None,
         ca_file,
+        paging_only: false,
     };
     // Trusting the receiver's CA: delivered, framed as over TCP.
     let trusted = Dispatcher::start(

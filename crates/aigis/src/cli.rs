@@ -260,9 +260,10 @@ pub enum GuardCommand {
     #[command(subcommand)]
     Keys(GuardKeysCommand),
     /// Take a route (`route:NAME`) or model (`model:NAME`) offline at once on a running
-    /// gateway (503 with the reason), through its admin API; token from $AIGIS_ADMIN_TOKEN.
+    /// gateway (503 with the reason), revoke a key (`key:ID`) or block a client network
+    /// (`cidr:203.0.113.0/24`, 403), through its admin API; token from $AIGIS_ADMIN_TOKEN.
     Quarantine(GuardQuarantineArgs),
-    /// Bring a quarantined route or model back.
+    /// Bring a quarantined route, model, key or network back.
     Release(GuardReleaseArgs),
 }
 
@@ -278,7 +279,7 @@ pub struct GuardAdminArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct GuardQuarantineArgs {
-    /// `route:NAME` or `model:NAME`.
+    /// `route:NAME`, `model:NAME`, `key:ID` or `cidr:ADDR/LEN`.
     pub target: String,
     /// Why (shown to clients and in the list).
     #[arg(long, default_value = "taken offline by an operator")]
@@ -289,7 +290,7 @@ pub struct GuardQuarantineArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct GuardReleaseArgs {
-    /// `route:NAME` or `model:NAME`.
+    /// `route:NAME`, `model:NAME`, `key:ID` or `cidr:ADDR/LEN`.
     pub target: String,
     #[command(flatten)]
     pub admin: GuardAdminArgs,

@@ -71,6 +71,9 @@ pub struct SinkConfig {
     /// Elasticsearch index (default `aigis-alerts`).
     #[serde(default)]
     pub index: Option<String>,
+    /// Only alerts a `page` playbook sends here (an on-call pager), not every alert.
+    #[serde(default)]
+    pub paging_only: bool,
 }
 
 /// A configured sink.
@@ -83,6 +86,7 @@ pub struct Sink {
     index: String,
     /// TLS settings: public roots plus the sink's `ca-file`.
     tls: Arc<rustls::ClientConfig>,
+    paging_only: bool,
 }
 
 /// A TLS client configuration trusting the public (webpki) roots and the certificates of
@@ -113,13 +117,19 @@ fn tls_config(name: &str, ca_file: Option<&Path>) -> Result<Arc<rustls::ClientCo
     .map_err(|e| format!("alert sink `{name}`: TLS: {e}"))
 }
 
+impl SinkConfig {
+    /// Its name: `name`, or the kind in lower case.
+    pub fn display_name(&self) -> String {
+        self.name
+            .clone()
+            .unwrap_or_else(|| format!("{:?}", self.kind).to_lowercase())
+    }
+}
+
 impl Sink {
     /// From its configuration; secrets come from the environment variables it names.
     pub fn new(c: &SinkConfig) -> Result<Self, String> {
-        let name = c
-            .name
-            .clone()
-            .unwrap_or_else(|| format!("{:?}", c.kind).to_lowercase());
+        let name = c.display_name();
         let url: hyper::Uri = c
             .url
             .parse()
@@ -161,6 +171,7 @@ impl Sink {
             token,
             index: c.index.clone().unwrap_or_else(|| "aigis-alerts".into()),
             tls,
+            paging_only: c.paging_only,
         })
     }
 
@@ -338,7 +349,8 @@ pub struct DispatchOptions {
 /// Sends alerts to every sink, each from a task of its own: a sink that is down and being
 /// retried does not hold up the others.
 pub struct Dispatcher {
-    txs: Vec<tokio::sync::mpsc::Sender<Value>>,
+    /// Per sink: its name, whether it takes pages only, its queue.
+    txs: Vec<(String, bool, tokio::sync::mpsc::Sender<Value>)>,
     stats: Arc<SinkStats>,
 }
 
@@ -351,19 +363,43 @@ impl Dispatcher {
         let mut txs = Vec::with_capacity(sinks.len());
         for sink in sinks {
             let (tx, rx) = tokio::sync::mpsc::channel(4096);
+            txs.push((sink.name.clone(), sink.paging_only, tx));
             tokio::spawn(run(vec![sink], o.clone(), rx, stats.clone()));
-            txs.push(tx);
         }
         Ok(Self { txs, stats })
     }
 
-    /// Queues an alert for every sink (never waits); a full queue is counted and logged.
+    /// Queues an alert for every sink but the paging-only ones (never waits); a full queue is
+    /// counted and logged.
     pub fn send(&self, alert: &Value) {
-        for tx in &self.txs {
-            if tx.try_send(alert.clone()).is_err() {
-                self.stats.dropped.fetch_add(1, Ordering::Relaxed);
-                eprintln!("aigis alerts: an alert queue is full; an alert was dropped");
+        for (_, paging_only, tx) in &self.txs {
+            if !paging_only {
+                self.queue(tx, alert);
             }
+        }
+    }
+
+    /// Queues an alert for the sink named `sink` (a `page` playbook); false if there is none.
+    pub fn page(&self, sink: &str, alert: &Value) -> bool {
+        let mut found = false;
+        for (name, _, tx) in &self.txs {
+            if name == sink {
+                self.queue(tx, alert);
+                found = true;
+            }
+        }
+        found
+    }
+
+    /// Whether a sink is named `sink`.
+    pub fn has(&self, sink: &str) -> bool {
+        self.txs.iter().any(|(name, _, _)| name == sink)
+    }
+
+    fn queue(&self, tx: &tokio::sync::mpsc::Sender<Value>, alert: &Value) {
+        if tx.try_send(alert.clone()).is_err() {
+            self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+            eprintln!("aigis alerts: an alert queue is full; an alert was dropped");
         }
     }
 
