@@ -1,13 +1,28 @@
 //! Publishing the gateway's events to NATS JetStream for other consumers (a SIEM bridge, a
-//! second detector, an incident tool): every decision on `<subject>.decision` and every
-//! detector alert on `<subject>.alert`, JSON, into a stream the gateway creates if it is
-//! missing. A task of its own publishes and waits for JetStream's acknowledgement, so the
+//! second detector, an incident tool): every decision on `<subject>.decision`, every
+//! detector alert on `<subject>.alert` and every kill-switch change on
+//! `<subject>.killswitch`, JSON — aigis's own objects, or OCSF (6003, 2004, 3004) or ECS
+//! documents (`events-schema`) — into a stream the gateway creates if it is missing. A task of its own publishes and waits for JetStream's acknowledgement, so the
 //! request path only queues; what cannot be queued or published is counted and logged.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use aigis_monitor::detect::{Alert, Change, Event, schema};
 use serde_json::Value;
+
+/// The form events are published in (`[guard.serve] events-schema`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventSchema {
+    /// aigis's own objects (as the audit log and `aigis monitor detect -f json` write them).
+    #[default]
+    Aigis,
+    /// OCSF 1.8: 6003 API Activity, 2004 Detection Finding, 3004 Entity Management.
+    Ocsf,
+    /// Elastic Common Schema 9.
+    Ecs,
+}
 
 /// Counters of the publisher.
 #[derive(Debug, Default)]
@@ -30,12 +45,19 @@ enum Msg {
 pub struct EventPublisher {
     tx: tokio::sync::mpsc::Sender<Msg>,
     subject: String,
+    schema: EventSchema,
     stats: Arc<PublishStats>,
 }
 
 impl EventPublisher {
-    /// Connects to `url`, makes sure stream `stream` captures `subject.>` and starts the task.
-    pub async fn connect(url: &str, subject: &str, stream: &str) -> Result<Self, String> {
+    /// Connects to `url`, makes sure stream `stream` captures `subject.>` and starts the task;
+    /// events go out in `schema`.
+    pub async fn connect(
+        url: &str,
+        subject: &str,
+        stream: &str,
+        schema: EventSchema,
+    ) -> Result<Self, String> {
         let client =
             tokio::time::timeout(std::time::Duration::from_secs(5), async_nats::connect(url))
                 .await
@@ -77,12 +99,49 @@ impl EventPublisher {
         Ok(Self {
             tx,
             subject: subject.to_string(),
+            schema,
             stats,
         })
     }
 
-    /// Queues an event of `kind` (`decision`, `alert`) without waiting.
-    pub fn publish(&self, kind: &str, event: &Value) {
+    /// Queues a decision in the configured schema.
+    pub fn decision(&self, e: &Event) {
+        let v = match self.schema {
+            EventSchema::Aigis => serde_json::to_value(e).ok(),
+            EventSchema::Ocsf => Some(schema::ocsf_api_activity(e)),
+            EventSchema::Ecs => Some(schema::ecs_event(e)),
+        };
+        if let Some(v) = v {
+            self.publish("decision", &v);
+        }
+    }
+
+    /// Queues an alert in the configured schema.
+    pub fn alert(&self, a: &Alert) {
+        let v = match self.schema {
+            EventSchema::Aigis => serde_json::to_value(a).ok(),
+            EventSchema::Ocsf => Some(schema::ocsf_detection_finding(a)),
+            EventSchema::Ecs => Some(schema::ecs_alert(a)),
+        };
+        if let Some(v) = v {
+            self.publish("alert", &v);
+        }
+    }
+
+    /// Queues a kill-switch change in the configured schema.
+    pub fn change(&self, c: &Change) {
+        let v = match self.schema {
+            EventSchema::Aigis => serde_json::to_value(c).ok(),
+            EventSchema::Ocsf => Some(schema::ocsf_entity_management(c)),
+            EventSchema::Ecs => Some(schema::ecs_change(c)),
+        };
+        if let Some(v) = v {
+            self.publish("killswitch", &v);
+        }
+    }
+
+    /// Queues an event of `kind` (`decision`, `alert`, `killswitch`) without waiting.
+    fn publish(&self, kind: &str, event: &Value) {
         let item = Msg::Event(
             format!("{}.{kind}", self.subject),
             event.to_string().into_bytes(),

@@ -107,6 +107,9 @@ pub struct GatewayConfig {
     /// JetStream stream capturing `<prefix>.>` (created if missing).
     #[serde(default = "default_events_stream")]
     pub events_stream: String,
+    /// The form of the published events: `aigis` (default), `ocsf` or `ecs`.
+    #[serde(default)]
+    pub events_schema: crate::events::EventSchema,
 }
 
 /// `[[guard.serve.playbooks]]`: an automatic response to alerts.
@@ -1202,8 +1205,8 @@ async fn handle(
             prompt_tokens: t.tokens.map(|x| x.0),
             completion_tokens: t.tokens.map(|x| x.1),
         };
-        if let (Some(p), Ok(v)) = (&gw.events, serde_json::to_value(&e)) {
-            p.publish("decision", &v);
+        if let Some(p) = &gw.events {
+            p.decision(&e);
         }
         if let Some(d) = &gw.detectors {
             let mut alerts = Vec::new();
@@ -1392,13 +1395,11 @@ impl Gateway {
             self.metrics.anomaly(a.detector);
             let v = serde_json::to_value(a).ok();
             self.respond(a, v.as_ref());
-            if let Some(v) = v {
-                if let Some(p) = &self.events {
-                    p.publish("alert", &v);
-                }
-                if let Some(s) = &self.sinks {
-                    s.send(&v);
-                }
+            if let Some(p) = &self.events {
+                p.alert(a);
+            }
+            if let (Some(s), Some(v)) = (&self.sinks, &v) {
+                s.send(v);
             }
             if let Ok(line) = serde_json::to_string(&json!({"aigis_alert": a})) {
                 eprintln!("{line}");
@@ -1409,6 +1410,24 @@ impl Gateway {
     /// Records the alert in its incident and runs the playbooks that match it; every action
     /// (or, in dry-run, what would have been done) goes into the incident's timeline with the
     /// alert as its evidence.
+    /// Tells the log pipeline (a JSON line on stderr) and NATS consumers about a kill-switch
+    /// change made here (a change made on another replica is announced there).
+    fn announce(&self, target: &str, action: &str, reason: &str, actor: &str) {
+        let c = aigis_monitor::detect::Change {
+            time_ms: unix_ms(),
+            target: target.to_string(),
+            action: action.to_string(),
+            reason: reason.to_string(),
+            actor: actor.to_string(),
+        };
+        if let Ok(line) = serde_json::to_string(&json!({"aigis_killswitch": &c})) {
+            eprintln!("{line}");
+        }
+        if let Some(p) = &self.events {
+            p.change(&c);
+        }
+    }
+
     fn respond(&self, a: &aigis_monitor::detect::Alert, json: Option<&Value>) {
         let incident = self.incidents.as_ref().and_then(|s| {
             let mut s = s.lock().ok()?;
@@ -1490,6 +1509,12 @@ impl Gateway {
                 continue;
             };
             self.kill.insert(entry.clone());
+            self.announce(
+                &entry.target,
+                "quarantine",
+                &entry.reason,
+                &format!("playbook:{}", p.name),
+            );
             if let Some(shared) = self.shared.clone() {
                 tokio::spawn(async move {
                     if let Err(e) = shared.put(&entry).await {
@@ -1708,6 +1733,7 @@ async fn admin_quarantine(
     }
     // As stored: a network in canonical form.
     let stored = entry.target.clone();
+    gw.announce(&stored, "quarantine", &entry.reason, "admin");
     gw.kill.insert(entry);
     json_response(StatusCode::OK, &json!({"quarantined": stored}))
 }
@@ -1735,6 +1761,12 @@ async fn admin_release(
         }
     }
     if found {
+        gw.announce(
+            &target,
+            "release",
+            "released through the admin API",
+            "admin",
+        );
         json_response(StatusCode::OK, &json!({"released": target}))
     } else {
         json_response(
@@ -2179,6 +2211,7 @@ pub async fn bind(
                 url,
                 &config.events_subject,
                 &config.events_stream,
+                config.events_schema,
             )
             .await
             .map_err(|e| Error::Config(format!("[guard.serve] events: {e}")))?,

@@ -173,6 +173,7 @@ async fn start_full(
         playbooks: Vec::new(),
         events_subject: "aigis.events".into(),
         events_stream: "AIGIS_EVENTS".into(),
+        events_schema: aigis_guard::events::EventSchema::Aigis,
         routes: vec![
             route("chat", RouteKind::Openai, "/v1", vec![]),
             route("slow", RouteKind::Json, "/slow", vec!["text".into()]),

@@ -75,6 +75,12 @@ pub enum IncidentCommand {
         /// Output format.
         #[arg(long, short = 'f', value_enum, default_value = "table")]
         format: MachineFormat,
+        /// `ocsf`: one OCSF 2005 Incident Finding per line instead (any -f).
+        #[arg(long, value_enum, default_value = "native")]
+        schema: IncidentSchema,
+        /// With `--schema ocsf`: the team the incidents are assigned to (OCSF requires one).
+        #[arg(long, default_value = "aigis", value_name = "NAME")]
+        assignee_group: String,
     },
     /// One incident and its timeline (alerts, actions with their evidence, notes).
     Show {
@@ -84,6 +90,24 @@ pub enum IncidentCommand {
         #[arg(long, value_name = "FILE")]
         store: PathBuf,
         /// Output format.
+        #[arg(long, short = 'f', value_enum, default_value = "table")]
+        format: MachineFormat,
+        /// `ocsf`: the incident as one OCSF 2005 Incident Finding instead (any -f).
+        #[arg(long, value_enum, default_value = "native")]
+        schema: IncidentSchema,
+        /// With `--schema ocsf`: the team the incident is assigned to (OCSF requires one).
+        #[arg(long, default_value = "aigis", value_name = "NAME")]
+        assignee_group: String,
+    },
+    /// The timeline of one incident only, oldest first: every alert, playbook action (with
+    /// the alert as its evidence), acknowledgement and resolution.
+    Timeline {
+        /// Its number.
+        id: i64,
+        /// The incident store.
+        #[arg(long, value_name = "FILE")]
+        store: PathBuf,
+        /// Output format: a table, or one JSON entry per line.
         #[arg(long, short = 'f', value_enum, default_value = "table")]
         format: MachineFormat,
     },
@@ -122,6 +146,15 @@ pub enum IncidentCommand {
         #[arg(long, default_value = "")]
         note: String,
     },
+}
+
+/// Schemas `aigis incident list|show` can write.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum IncidentSchema {
+    /// aigis's own incident objects.
+    Native,
+    /// OCSF 1.8 2005 Incident Finding.
+    Ocsf,
 }
 
 #[derive(Debug, Subcommand)]

@@ -250,7 +250,52 @@ pub fn incident(c: &crate::cli::IncidentCommand) -> Result<u8> {
     };
     let ms = |t: i64| schema::rfc3339(u64::try_from(t).unwrap_or(0));
     match c {
-        C::List { store, all, format } => {
+        C::List {
+            store,
+            all,
+            schema: crate::cli::IncidentSchema::Ocsf,
+            assignee_group,
+            ..
+        } => {
+            let s = open(store)?;
+            for i in s.list(*all).map_err(|e| anyhow!("{e}"))? {
+                let (_, timeline) = s.show(i.id).map_err(|e| anyhow!("{e}"))?;
+                println!(
+                    "{}",
+                    schema::ocsf_incident_finding(&i, &timeline, assignee_group)
+                );
+            }
+            Ok(0)
+        }
+        C::Show {
+            id,
+            store,
+            schema: crate::cli::IncidentSchema::Ocsf,
+            assignee_group,
+            ..
+        } => {
+            let (inc, timeline) = open(store)?.show(*id).map_err(|e| anyhow!("{e}"))?;
+            println!(
+                "{}",
+                schema::ocsf_incident_finding(&inc, &timeline, assignee_group)
+            );
+            Ok(0)
+        }
+        C::Timeline { id, store, format } => {
+            let (_, timeline) = open(store)?.show(*id).map_err(|e| anyhow!("{e}"))?;
+            for e in &timeline {
+                match format {
+                    MachineFormat::Json => println!("{}", serde_json::to_string(e)?),
+                    MachineFormat::Table => {
+                        println!("{}  {:<8} {}", ms(e.time_ms), e.kind, e.detail);
+                    }
+                }
+            }
+            Ok(0)
+        }
+        C::List {
+            store, all, format, ..
+        } => {
             let list = open(store)?.list(*all).map_err(|e| anyhow!("{e}"))?;
             match format {
                 MachineFormat::Json => println!("{}", serde_json::to_string_pretty(&list)?),
@@ -271,7 +316,9 @@ pub fn incident(c: &crate::cli::IncidentCommand) -> Result<u8> {
             }
             Ok(0)
         }
-        C::Show { id, store, format } => {
+        C::Show {
+            id, store, format, ..
+        } => {
             let (inc, timeline) = open(store)?.show(*id).map_err(|e| anyhow!("{e}"))?;
             match format {
                 MachineFormat::Json => println!(

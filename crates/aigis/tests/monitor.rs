@@ -345,6 +345,18 @@ fn events_and_alerts_convert_to_ocsf_and_ecs() {
     );
 }
 
+/// The stdout of a successful `aigis ARGS STORE`.
+fn incident_out(args: &[&str], store: &std::path::Path) -> Vec<u8> {
+    aigis()
+        .args(args)
+        .arg(store)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone()
+}
+
 #[test]
 fn incidents_are_listed_shown_acknowledged_and_resolved() {
     let dir = tempfile::tempdir().unwrap();
@@ -366,14 +378,7 @@ fn incidents_are_listed_shown_acknowledged_and_resolved() {
         s.note(id, "action", "playbook `p` took key:abcd1234 offline")
             .unwrap();
     }
-    let out = aigis()
-        .args(["incident", "list", "-f", "json", "--store"])
-        .arg(&db)
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let out = incident_out(&["incident", "list", "-f", "json", "--store"], &db);
     let list: Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(list[0]["subject"], "key:abcd1234");
     assert_eq!(list[0]["status"], "open");
@@ -394,14 +399,7 @@ fn incidents_are_listed_shown_acknowledged_and_resolved() {
         .arg(&db)
         .assert()
         .success();
-    let out = aigis()
-        .args(["incident", "show", "1", "--store"])
-        .arg(&db)
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let out = incident_out(&["incident", "show", "1", "--store"], &db);
     let text = String::from_utf8(out).unwrap();
     for want in [
         "resolved",
@@ -412,15 +410,52 @@ fn incidents_are_listed_shown_acknowledged_and_resolved() {
     ] {
         assert!(text.contains(want), "{want} missing:\n{text}");
     }
-    let out = aigis()
-        .args(["incident", "list", "--store"])
-        .arg(&db)
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let out = incident_out(&["incident", "list", "--store"], &db);
     assert!(out.is_empty(), "resolved incidents leave the default list");
+    // The timeline alone, one JSON entry per line, oldest first.
+    let out = incident_out(&["incident", "timeline", "1", "-f", "json", "--store"], &db);
+    let kinds: Vec<String> = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["kind"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(kinds, ["alert", "action", "ack", "resolve"]);
+    // As an OCSF 2005 Incident Finding: closed, resolved, critical, the alert as a finding.
+    let out = incident_out(
+        &[
+            "incident",
+            "show",
+            "1",
+            "--schema",
+            "ocsf",
+            "--assignee-group",
+            "soc",
+            "--store",
+        ],
+        &db,
+    );
+    let o: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(
+        (o["class_uid"].as_u64(), o["type_uid"].as_u64()),
+        (Some(2005), Some(200_503))
+    );
+    assert_eq!(
+        (o["status"].as_str(), o["priority_id"].as_u64()),
+        (Some("Resolved"), Some(4))
+    );
+    assert_eq!(o["assignee_group"]["name"], "soc");
+    assert_eq!(o["finding_info_list"][0]["types"][0], "key_new_sources");
+    assert_eq!(o["attacks"][0]["technique"]["uid"], "AML.T0012");
+    let out = incident_out(
+        &["incident", "list", "--all", "--schema", "ocsf", "--store"],
+        &db,
+    );
+    assert_eq!(String::from_utf8(out).unwrap().lines().count(), 1);
     aigis()
         .args(["incident", "resolve", "7", "--store"])
         .arg(&db)

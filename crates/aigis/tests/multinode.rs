@@ -93,6 +93,12 @@ fn two_replicas_share_revocations_quarantines_and_rates_and_their_audit_chains_v
     let mut log_ids = Vec::new();
     for n in 1..=2 {
         let log_id = format!("test.aigis/node{n}-{unique}");
+        // Node 2 publishes OCSF documents, node 1 aigis's own objects.
+        let events = if n == 2 && !events.is_empty() {
+            format!("{events}events-schema = \"ocsf\"\n")
+        } else {
+            events.clone()
+        };
         aigis()
             .args(["audit", "keygen", "--name", &log_id, "-o"])
             .arg(d.join(format!("audit{n}.key")))
@@ -213,16 +219,46 @@ fn two_replicas_share_revocations_quarantines_and_rates_and_their_audit_chains_v
             let js = async_nats::jetstream::new(async_nats::connect(url).await.unwrap());
             let mut s = js.get_stream(&stream).await.unwrap();
             let info = s.info().await.unwrap().clone();
+            let (mut decisions, mut ocsf_decisions, mut changes) = (0u64, 0u64, Vec::new());
+            for seq in info.state.first_sequence..=info.state.last_sequence {
+                let m = s.get_raw_message(seq).await.unwrap();
+                let v: serde_json::Value = serde_json::from_slice(&m.payload).unwrap();
+                if m.subject.as_str() == format!("{subject}.decision") {
+                    decisions += 1;
+                    // aigis's own form (node 1) or OCSF 6003 API Activity (node 2).
+                    if v["class_uid"] == 6003 {
+                        ocsf_decisions += 1;
+                        assert_eq!(v["api"]["operation"], "chat");
+                    } else {
+                        assert_eq!(v["route"], "chat", "{v}");
+                    }
+                } else {
+                    assert_eq!(m.subject.as_str(), format!("{subject}.killswitch"));
+                    changes.push((v["action"].clone(), v["target"].clone(), v["actor"].clone()));
+                }
+            }
             assert_eq!(
-                info.state.messages, records,
+                decisions, records,
                 "one event per audited decision, from both replicas"
             );
-            let first = s.get_raw_message(info.state.first_sequence).await.unwrap();
-            assert_eq!(first.subject.as_str(), format!("{subject}.decision"));
-            let v: serde_json::Value = serde_json::from_slice(&first.payload).unwrap();
+            assert!(
+                ocsf_decisions > 0 && ocsf_decisions < decisions,
+                "{ocsf_decisions}"
+            );
+            // The changes made through replica A, announced once, by A.
+            let key_target = format!("key:{}", &main_key[4..12]);
             assert_eq!(
-                (v["route"].as_str(), v["status"].as_u64()),
-                (Some("chat"), Some(200))
+                changes,
+                [
+                    ("quarantine".into(), "model:m1".into(), "admin".into()),
+                    ("release".into(), "model:m1".into(), "admin".into()),
+                    (
+                        "quarantine".into(),
+                        key_target.clone().into(),
+                        "admin".into()
+                    ),
+                ],
+                "{changes:?}"
             );
             js.delete_stream(&stream).await.unwrap();
         });

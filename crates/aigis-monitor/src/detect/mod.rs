@@ -15,7 +15,7 @@ pub mod rate;
 pub mod rules;
 pub mod schema;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// One gateway decision, the fields the detectors read (from an audit record).
@@ -41,6 +41,22 @@ pub struct Event {
     pub prompt_tokens: Option<u64>,
     /// See `prompt_tokens`.
     pub completion_tokens: Option<u64>,
+}
+
+/// A change to the gateway's kill switch: a route or model taken offline or brought back, an
+/// API key revoked or restored, a client network blocked or unblocked.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Change {
+    /// Milliseconds since the Unix epoch.
+    pub time_ms: u64,
+    /// `route:NAME`, `model:NAME`, `key:ID` or `cidr:NET/LEN`.
+    pub target: String,
+    /// `quarantine` or `release`.
+    pub action: String,
+    /// Why, as given by the operator or the playbook.
+    pub reason: String,
+    /// Who: `admin` (the admin API, `aigis guard quarantine`) or `playbook:NAME`.
+    pub actor: String,
 }
 
 impl Event {

@@ -1,11 +1,13 @@
 //! The decision events and alerts in the schemas SIEMs and telemetry pipelines read: OCSF
 //! (6003 API Activity with the `ai_operation` and `security_control` profiles for model calls,
-//! 2004 Detection Finding for alerts), Elastic ECS, and OpenTelemetry GenAI span attributes.
+//! 2004 Detection Finding for alerts, 2005 Incident Finding for incidents, 3004 Entity
+//! Management for kill-switch changes), Elastic ECS, and OpenTelemetry GenAI span attributes.
 //! `docs/events.md` has the field-by-field mapping.
 
 use serde_json::{Value, json};
 
-use super::{Alert, Event, Priority};
+use super::{Alert, Change, Event, Priority};
+use crate::incident::{Entry, Incident};
 
 /// The OCSF schema version the events follow.
 pub const OCSF_VERSION: &str = "1.8.0";
@@ -144,6 +146,156 @@ pub fn ocsf_detection_finding(a: &Alert) -> Value {
     })
 }
 
+/// What a kill-switch target is: its OCSF entity type and the name after the prefix.
+fn entity_of(target: &str) -> (&'static str, &str) {
+    match target.split_once(':') {
+        Some(("key", id)) => ("API Key", id),
+        Some(("route", r)) => ("Route", r),
+        Some(("model", m)) => ("AI Model", m),
+        Some(("cidr", n)) => ("Network", n),
+        _ => ("Other", target),
+    }
+}
+
+/// OCSF 3004 Entity Management for a kill-switch change: a key revoked or restored is Disable
+/// (9) or Enable (8); a route, model or network taken offline or brought back is Suspend (12)
+/// or Resume (13).
+pub fn ocsf_entity_management(c: &Change) -> Value {
+    let (kind, name) = entity_of(&c.target);
+    let quarantine = c.action == "quarantine";
+    let (activity_id, activity) = match (kind, quarantine) {
+        ("API Key", true) => (9, "Disable"),
+        ("API Key", false) => (8, "Enable"),
+        (_, true) => (12, "Suspend"),
+        (_, false) => (13, "Resume"),
+    };
+    json!({
+        "class_uid": 3004,
+        "class_name": "Entity Management",
+        "category_uid": 3,
+        "category_name": "Identity & Access Management",
+        "activity_id": activity_id,
+        "activity_name": activity,
+        "type_uid": 300_400 + activity_id,
+        "time": c.time_ms,
+        "severity_id": if quarantine { 3 } else { 1 },
+        "status_id": 1,
+        "status": "Success",
+        "message": format!("{} {}: {}", c.action, c.target, c.reason),
+        "comment": c.reason,
+        "metadata": {"version": OCSF_VERSION, "product": product()},
+        "entity": {"name": name, "uid": c.target, "type": kind},
+        "actor": {"user": {"name": c.actor}},
+    })
+}
+
+/// Elastic ECS document for a kill-switch change (`event.category` configuration, or iam for
+/// keys; `event.type` change).
+pub fn ecs_change(c: &Change) -> Value {
+    let (kind, _) = entity_of(&c.target);
+    json!({
+        "@timestamp": rfc3339(c.time_ms),
+        "ecs": {"version": "9.0.0"},
+        "event": {
+            "kind": "event",
+            "category": [if kind == "API Key" { "iam" } else { "configuration" }],
+            "type": ["change"],
+            "action": c.action,
+            "outcome": "success",
+            "reason": c.reason,
+            "module": "aigis",
+            "dataset": "aigis.killswitch",
+        },
+        "message": format!("{} {}: {}", c.action, c.target, c.reason),
+        "labels": {"aigis_target": c.target, "aigis_actor": c.actor},
+        "observer": {"product": "aigis", "vendor": "aigis", "type": "gateway"},
+    })
+}
+
+/// OCSF 2005 Incident Finding for an incident and its timeline: Create while it is new, Update
+/// once it changed (acknowledged, or an alert or action added), Close when resolved; one
+/// `finding_info` per alert, the MITRE ATLAS ids of its alerts as `attacks`, the timeline's
+/// actions and notes under `unmapped.aigis.timeline`. OCSF wants an assignee or an assignee
+/// group: `assignee_group` names the team that owns the gateway's incidents.
+pub fn ocsf_incident_finding(i: &Incident, timeline: &[Entry], assignee_group: &str) -> Value {
+    let alerts: Vec<Value> = timeline
+        .iter()
+        .filter(|e| e.kind == "alert")
+        .filter_map(|e| serde_json::from_str::<Value>(&e.detail).ok())
+        .collect();
+    let (activity_id, activity) = match i.status.as_str() {
+        "resolved" => (3, "Close"),
+        _ if timeline.len() > 1 || i.updated_ms != i.opened_ms => (2, "Update"),
+        _ => (1, "Create"),
+    };
+    let (status_id, status) = match i.status.as_str() {
+        "resolved" => (4, "Resolved"),
+        "acknowledged" => (2, "In Progress"),
+        _ => (1, "New"),
+    };
+    let critical = i.priority == "critical";
+    let mut atlas: Vec<&str> = alerts
+        .iter()
+        .filter_map(|a| a["atlas"].as_array())
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    atlas.sort_unstable();
+    atlas.dedup();
+    let findings: Vec<Value> = alerts
+        .iter()
+        .map(|a| {
+            let detector = a["detector"].as_str().unwrap_or(&i.detector);
+            json!({
+                "uid": format!("{detector}:{}:{}", a["subject"].as_str().unwrap_or_default(), a["time_ms"]),
+                "title": a["message"],
+                "types": [detector],
+                "created_time": a["time_ms"],
+                "analytic": {"name": detector, "type_id": 5, "type": "Statistical"},
+            })
+        })
+        .collect();
+    let others: Vec<Value> = timeline
+        .iter()
+        .filter(|e| e.kind != "alert")
+        .map(|e| json!({"time": e.time_ms, "kind": e.kind, "detail": e.detail}))
+        .collect();
+    json!({
+        "class_uid": 2005,
+        "class_name": "Incident Finding",
+        "category_uid": 2,
+        "category_name": "Findings",
+        "activity_id": activity_id,
+        "activity_name": activity,
+        "type_uid": 200_500 + activity_id,
+        "time": i.updated_ms,
+        "start_time": i.opened_ms,
+        "end_time": i.updated_ms,
+        "severity_id": if critical { 5 } else { 3 },
+        "severity": if critical { "Critical" } else { "Medium" },
+        "priority_id": if critical { 4 } else { 2 },
+        "priority": if critical { "Critical" } else { "Medium" },
+        "status_id": status_id,
+        "status": status,
+        "desc": i.title,
+        "message": i.title,
+        "metadata": {
+            "version": OCSF_VERSION,
+            "product": product(),
+            "profiles": ["incident"],
+            "uid": i.id.to_string(),
+        },
+        "assignee_group": {"name": assignee_group},
+        "finding_info_list": findings,
+        "attacks": atlas
+            .iter()
+            .map(|t| json!({"technique": {"uid": t}, "version": "MITRE ATLAS"}))
+            .collect::<Vec<_>>(),
+        "resources": [{"name": i.subject}],
+        "unmapped": {"aigis": {"detector": i.detector, "subject": i.subject, "timeline": others}},
+    })
+}
+
 /// Elastic ECS document for a decision.
 pub fn ecs_event(e: &Event) -> Value {
     let mut v = json!({
@@ -274,6 +426,127 @@ mod tests {
         let t = otel_attributes(&event());
         assert_eq!(t["attributes"]["gen_ai.request.model"], "llama-3");
         assert_eq!(t["time_unix_nano"], 1_790_000_040_123_000_000u64);
+    }
+
+    #[test]
+    fn kill_switch_changes_map_to_ocsf_entity_management() {
+        let c = |target: &str, action: &str| Change {
+            time_ms: 1_790_000_100_000,
+            target: target.into(),
+            action: action.into(),
+            reason: "playbook p: burst".into(),
+            actor: "playbook:p".into(),
+        };
+        let o = ocsf_entity_management(&c("key:ab12cd34", "quarantine"));
+        assert_eq!(
+            (
+                o["class_uid"].as_u64(),
+                o["activity_id"].as_u64(),
+                o["type_uid"].as_u64()
+            ),
+            (Some(3004), Some(9), Some(300_409))
+        );
+        assert_eq!(o["entity"]["type"], "API Key");
+        assert_eq!(o["entity"]["name"], "ab12cd34");
+        assert_eq!(o["comment"], "playbook p: burst");
+        assert_eq!(o["actor"]["user"]["name"], "playbook:p");
+        assert_eq!(
+            ocsf_entity_management(&c("key:ab12cd34", "release"))["activity_id"],
+            8
+        );
+        let o = ocsf_entity_management(&c("cidr:203.0.113.0/24", "quarantine"));
+        assert_eq!(
+            (o["activity_id"].as_u64(), o["entity"]["type"].as_str()),
+            (Some(12), Some("Network"))
+        );
+        let o = ocsf_entity_management(&c("model:m1", "release"));
+        assert_eq!(
+            (o["type_uid"].as_u64(), o["entity"]["type"].as_str()),
+            (Some(300_413), Some("AI Model"))
+        );
+        let e = ecs_change(&c("key:ab12cd34", "quarantine"));
+        assert_eq!(e["event"]["category"][0], "iam");
+        assert_eq!(e["labels"]["aigis_target"], "key:ab12cd34");
+        assert_eq!(
+            ecs_change(&c("route:chat", "release"))["event"]["category"][0],
+            "configuration"
+        );
+    }
+
+    #[test]
+    fn incidents_map_to_ocsf_incident_findings() {
+        let alert = |t: i64, atlas: &[&str]| Entry {
+            time_ms: t,
+            kind: "alert".into(),
+            detail: json!({"detector": "key_request_rate", "subject": "key:k1", "time_ms": t,
+                           "message": format!("burst at {t}"), "atlas": atlas})
+            .to_string(),
+        };
+        let mut inc = Incident {
+            id: 7,
+            detector: "key_request_rate".into(),
+            subject: "key:k1".into(),
+            priority: "warning".into(),
+            status: "open".into(),
+            title: "burst at 1".into(),
+            opened_ms: 1,
+            updated_ms: 1,
+        };
+        let o = ocsf_incident_finding(&inc, &[alert(1, &["AML.T0029"])], "soc");
+        assert_eq!(
+            (
+                o["class_uid"].as_u64(),
+                o["activity_id"].as_u64(),
+                o["type_uid"].as_u64()
+            ),
+            (Some(2005), Some(1), Some(200_501))
+        );
+        assert_eq!(
+            (o["status_id"].as_u64(), o["priority_id"].as_u64()),
+            (Some(1), Some(2))
+        );
+        assert_eq!(o["assignee_group"]["name"], "soc");
+        assert_eq!(o["metadata"]["profiles"][0], "incident");
+        assert_eq!(
+            o["finding_info_list"][0]["uid"],
+            "key_request_rate:key:k1:1"
+        );
+        inc.status = "resolved".into();
+        inc.priority = "critical".into();
+        inc.updated_ms = 9;
+        let timeline = [
+            alert(1, &["AML.T0029"]),
+            alert(5, &["AML.T0034", "AML.T0029"]),
+            Entry {
+                time_ms: 6,
+                kind: "action".into(),
+                detail: "playbook `p` took key:k1 offline".into(),
+            },
+            Entry {
+                time_ms: 9,
+                kind: "resolve".into(),
+                detail: "key rotated".into(),
+            },
+        ];
+        let o = ocsf_incident_finding(&inc, &timeline, "soc");
+        assert_eq!(
+            (o["activity_id"].as_u64(), o["status_id"].as_u64()),
+            (Some(3), Some(4))
+        );
+        assert_eq!(o["severity_id"], 5);
+        assert_eq!(o["finding_info_list"].as_array().unwrap().len(), 2);
+        let atlas: Vec<&str> = o["attacks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["technique"]["uid"].as_str().unwrap())
+            .collect();
+        assert_eq!(atlas, ["AML.T0029", "AML.T0034"], "each technique once");
+        assert_eq!(o["unmapped"]["aigis"]["timeline"][0]["kind"], "action");
+        assert_eq!(
+            o["unmapped"]["aigis"]["timeline"][1]["detail"],
+            "key rotated"
+        );
     }
 
     #[test]
