@@ -1,5 +1,6 @@
 //! `aigis monitor drift` on arbitrary tables: no panic whatever the bytes (ragged rows, bad
-//! UTF-8, quotes, numbers that are not), and every p-value reported is a probability.
+//! UTF-8, quotes, numbers that are not; halves starting `PAR1` go to the Parquet reader), and
+//! every p-value reported is a probability. The whole input is also read as a Parquet file.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
@@ -11,6 +12,10 @@ fuzz_target!(|data: &[u8]| {
     let (a, b) = data.split_at(data.len() / 2);
     if std::fs::write(&r, a).is_err() || std::fs::write(&c, b).is_err() {
         return;
+    }
+    let whole = dir.join("t.parquet");
+    if std::fs::write(&whole, data).is_ok() {
+        let _ = aigis_monitor::drift::read_parquet(&whole);
     }
     let options = aigis_monitor::drift::Options {
         min_rows: 2,

@@ -240,3 +240,108 @@ fn corrections_and_schemas_change_the_verdict_as_documented() {
     let e = drift::compare_files(&fixture("ref.csv"), &fixture("cur.csv"), &o).unwrap_err();
     assert!(e.to_string().contains("`nope`"));
 }
+
+#[test]
+fn parquet_tables_give_the_report_their_csv_twins_give() {
+    let o = Options::default();
+    let csv = drift::compare_files(&fixture("ptab_ref.csv"), &fixture("ptab_cur.csv"), &o).unwrap();
+    let pq = drift::compare_files(
+        &fixture("ptab_ref.parquet"),
+        &fixture("ptab_cur.parquet"),
+        &o,
+    )
+    .unwrap();
+    let (csv, pq) = (
+        serde_json::to_value(&csv).unwrap(),
+        serde_json::to_value(&pq).unwrap(),
+    );
+    assert_eq!(csv, pq);
+    // Mixed formats too (a reference kept as Parquet, a current window exported as CSV).
+    let mixed =
+        drift::compare_files(&fixture("ptab_ref.parquet"), &fixture("ptab_cur.csv"), &o).unwrap();
+    assert_eq!(serde_json::to_value(&mixed).unwrap(), csv);
+    // What the fixture was made to show: every type read, the two shifted columns found.
+    let col = |name: &str| {
+        csv["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("no column {name}: {csv}"))
+            .clone()
+    };
+    assert_eq!(col("score")["type"], "numeric");
+    assert!(
+        col("score")["missing_reference"].as_u64().unwrap() > 0,
+        "nulls and NaN are missing"
+    );
+    assert_eq!(col("tier")["type"], "categorical");
+    // Text with two values (`true`/`false`, from either format) is a category, as documented.
+    assert_eq!(col("active")["type"], "categorical");
+    assert_eq!(col("amount")["type"], "numeric");
+    assert_eq!(col("since")["type"], "numeric");
+    assert_eq!(col("score")["drift"], true);
+    assert_eq!(col("plan")["drift"], true, "an unseen category");
+    assert_eq!(col("tier")["drift"], false);
+}
+
+#[test]
+fn parquet_values_read_as_text_the_csv_reader_would_hold() {
+    let t = drift::read_parquet(&fixture("ptab_ref.parquet")).unwrap();
+    assert_eq!(
+        t.names,
+        ["score", "tier", "active", "plan", "amount", "since"]
+    );
+    assert_eq!(t.rows(), 600);
+    let csv = drift::read_csv(&fixture("ptab_ref.csv")).unwrap();
+    for (i, name) in t.names.iter().enumerate() {
+        for (row, (p, c)) in t.columns[i].iter().zip(csv.columns[i].iter()).enumerate() {
+            let same = p == c
+                || (p.parse::<f64>().ok().zip(c.parse::<f64>().ok()))
+                    .is_some_and(|(a, b)| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()));
+            assert!(same, "{name} row {row}: parquet {p:?}, csv {c:?}");
+        }
+    }
+    // DECIMAL values keep their scale, exactly.
+    assert!(
+        t.columns[4]
+            .iter()
+            .all(|v| v.split_once('.').is_some_and(|(_, f)| f.len() == 2))
+    );
+}
+
+#[test]
+fn bad_parquet_input_is_an_error_naming_the_file_and_the_problem() {
+    let e = drift::read_parquet(&fixture("plist.parquet"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("plist.parquet") && e.contains("`tags") && e.contains("list"),
+        "{e}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let good = std::fs::read(fixture("ptab_ref.parquet")).unwrap();
+    // Truncated at every eighth of the file, and the footer's length corrupted.
+    for cut in (1..8).map(|k| good.len() * k / 8) {
+        let p = dir.path().join(format!("cut{cut}.parquet"));
+        std::fs::write(&p, &good[..cut]).unwrap();
+        let e = drift::compare_files(&p, &fixture("ptab_cur.parquet"), &Options::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(&format!("cut{cut}.parquet")), "{e}");
+    }
+    let mut bad = good.clone();
+    let n = bad.len();
+    bad[n - 8..n - 4].copy_from_slice(&u32::MAX.to_le_bytes());
+    let p = dir.path().join("footer.parquet");
+    std::fs::write(&p, &bad).unwrap();
+    assert!(drift::read_parquet(&p).is_err());
+    // Garbage in the middle of the data pages: an error or a table, never a panic.
+    let mut noisy = good.clone();
+    for i in (64..n / 2).step_by(97) {
+        noisy[i] ^= 0x5a;
+    }
+    let p = dir.path().join("noisy.parquet");
+    std::fs::write(&p, &noisy).unwrap();
+    let _ = drift::read_parquet(&p);
+}

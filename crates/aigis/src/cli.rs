@@ -222,10 +222,11 @@ pub enum CorrectionArg {
 
 #[derive(Debug, clap::Args)]
 pub struct DriftArgs {
-    /// The reference table (CSV with a header row).
+    /// The reference table: CSV with a header row, or Parquet (flat columns; told apart by
+    /// the file's first bytes).
     #[arg(long, value_name = "FILE")]
     pub reference: PathBuf,
-    /// The current table (CSV, same columns).
+    /// The current table (CSV or Parquet, same columns).
     #[arg(long, value_name = "FILE")]
     pub current: PathBuf,
     /// Output format.

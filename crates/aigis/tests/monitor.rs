@@ -16,6 +16,44 @@ fn fixture(name: &str) -> std::path::PathBuf {
 }
 
 #[test]
+fn drift_reads_parquet_from_the_command_line() {
+    let out = aigis()
+        .args(["monitor", "drift", "-f", "json", "--reference"])
+        .arg(fixture("ptab_ref.parquet"))
+        .arg("--current")
+        .arg(fixture("ptab_cur.parquet"))
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let v: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v["dataset_drift"], true);
+    aigis()
+        .args(["monitor", "drift", "--reference"])
+        .arg(fixture("ptab_ref.parquet"))
+        .arg("--current")
+        .arg(fixture("ptab_ref.csv"))
+        .assert()
+        .code(0);
+    let err = aigis()
+        .args(["monitor", "drift", "--reference"])
+        .arg(fixture("plist.parquet"))
+        .arg("--current")
+        .arg(fixture("ptab_cur.parquet"))
+        .assert()
+        .code(2)
+        .get_output()
+        .stderr
+        .clone();
+    let err = String::from_utf8_lossy(&err);
+    assert!(
+        err.contains("plist.parquet") && err.contains("tags"),
+        "{err}"
+    );
+}
+
+#[test]
 fn drift_exits_1_with_the_design_schema_and_0_on_the_same_data() {
     let out = aigis()
         .args(["monitor", "drift", "-f", "json", "--reference"])

@@ -20,6 +20,7 @@
 //! values (binary); other columns are categorical, unless more than half the values of either
 //! table are distinct (free text: skipped, with the reason). A schema can name types instead.
 
+mod parquet;
 pub mod stats;
 mod table;
 
@@ -29,7 +30,17 @@ use std::path::Path;
 use rayon::prelude::*;
 use serde::Serialize;
 
+pub use parquet::{is_parquet, read_parquet};
 pub use table::{Column, Table, read_csv};
+
+/// Reads a table: Parquet when the file starts with Parquet's magic bytes, CSV otherwise.
+pub fn read_table(path: &Path) -> Result<Table, DriftError> {
+    if is_parquet(path) {
+        read_parquet(path)
+    } else {
+        read_csv(path)
+    }
+}
 
 /// A column's type for drift testing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -767,9 +778,9 @@ pub fn read_schema(path: &Path) -> Result<HashMap<String, ColumnType>, DriftErro
         .map_err(|e| err(e.to_string()))
 }
 
-/// Reads both tables (CSV) and compares them.
+/// Reads both tables (CSV or Parquet, each) and compares them.
 pub fn compare_files(reference: &Path, current: &Path, o: &Options) -> Result<Report, DriftError> {
-    let (r, c) = rayon::join(|| read_csv(reference), || read_csv(current));
+    let (r, c) = rayon::join(|| read_table(reference), || read_table(current));
     compare(&r?, &c?, o)
 }
 

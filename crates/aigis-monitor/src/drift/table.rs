@@ -46,7 +46,7 @@ impl Column {
         Ok(())
     }
 
-    fn push(&mut self, cell: &str) -> Result<(), String> {
+    pub(crate) fn push(&mut self, cell: &str) -> Result<(), String> {
         self.data.push_str(cell);
         let end = u32::try_from(self.data.len())
             .map_err(|_| "a column holds more than 4 GiB of text".to_string())?;
