@@ -95,6 +95,10 @@ pub struct GatewayConfig {
     /// with a timeline (`aigis incident list|show|ack|resolve`).
     #[serde(default)]
     pub incidents: Option<String>,
+    /// A transparency log (the directory of `aigis log`, e.g. `~/.aigis/log`) where every
+    /// playbook action is also recorded with its evidence, tamper-evident.
+    #[serde(default)]
+    pub transparency_log: Option<String>,
     /// Playbooks: what to do when an alert arrives (`[[guard.serve.playbooks]]`).
     #[serde(default)]
     pub playbooks: Vec<PlaybookConfig>,
@@ -366,6 +370,7 @@ struct Gateway {
     sinks: Option<aigis_monitor::sinks::Dispatcher>,
     events: Option<crate::events::EventPublisher>,
     incidents: Option<std::sync::Mutex<aigis_monitor::incident::IncidentStore>>,
+    tlog: Option<aigis_sign::tlog::Log>,
     playbooks: Vec<PlaybookConfig>,
 }
 
@@ -1443,6 +1448,29 @@ impl Gateway {
             {
                 eprintln!("aigis guard: {e}");
             }
+            // Actions (not dry runs or skips) go to the transparency log too, with the alert
+            // as their evidence; the entry's index is noted in the timeline.
+            if kind == "action"
+                && let Some(log) = &self.tlog
+            {
+                let entry = json!({
+                    "type": "aigis.incident.action",
+                    "time_ms": unix_ms(),
+                    "incident": incident,
+                    "detail": detail,
+                    "evidence": json,
+                });
+                match log.append(&entry) {
+                    Ok(i) => {
+                        if let (Some(id), Some(s)) = (incident, &self.incidents)
+                            && let Ok(s) = s.lock()
+                        {
+                            let _ = s.note(id, "logged", &format!("transparency log entry {i}"));
+                        }
+                    }
+                    Err(e) => eprintln!("aigis guard: transparency log: {e}"),
+                }
+            }
         };
         let critical = a.priority == aigis_monitor::detect::Priority::Critical;
         for p in &self.playbooks {
@@ -2205,6 +2233,18 @@ pub async fn bind(
         )),
         None => None,
     };
+    let tlog = match &config.transparency_log {
+        Some(dir) => Some(
+            aigis_sign::tlog::Log::open(&base_dir.join(dir))
+                .and_then(|log| log.verifier().map(|_| log))
+                .map_err(|e| {
+                    Error::Config(format!(
+                        "[guard.serve] transparency-log: {e} (create it with `aigis log key --home DIR`, whose log is DIR/log)"
+                    ))
+                })?,
+        ),
+        None => None,
+    };
     let events = match &config.events {
         Some(url) => Some(
             crate::events::EventPublisher::connect(
@@ -2238,6 +2278,7 @@ pub async fn bind(
             sinks,
             events,
             incidents,
+            tlog,
             playbooks: config.playbooks.clone(),
         }),
     })

@@ -170,6 +170,7 @@ async fn start_full(
         alert_spool: "alert-spool".into(),
         events: None,
         incidents: None,
+        transparency_log: None,
         playbooks: Vec::new(),
         events_subject: "aigis.events".into(),
         events_stream: "AIGIS_EVENTS".into(),
@@ -1503,6 +1504,8 @@ async fn detector_alerts_reach_a_webhook_open_an_incident_and_run_the_playbook()
     let dir = tempfile::tempdir().unwrap();
     let store = KeyStore::open(&dir.path().join("keys.db")).unwrap();
     let (key, _) = store.create("alerts", &[]).unwrap();
+    let tlog_dir = dir.path().join("tlog");
+    aigis_sign::tlog::Log::open_or_init(&tlog_dir, "test.aigis/log").unwrap();
     let cfg: GatewayConfig = serde_json::from_value(json!({
         "listen": "127.0.0.1:0",
         "keys": "keys.db",
@@ -1512,6 +1515,7 @@ async fn detector_alerts_reach_a_webhook_open_an_incident_and_run_the_playbook()
                    {"kind": "webhook", "name": "oncall", "paging-only": true,
                     "url": format!("http://{hook_addr}/page")}],
         "incidents": "incidents.db",
+        "transparency-log": "tlog",
         "playbooks": [{"name": "cut-off-bursting-keys", "detector": "key_request_rate",
                        "min-priority": "warning", "action": "quarantine-subject"},
                       {"name": "page-on-key-bursts", "detector": "key_request_rate",
@@ -1593,12 +1597,39 @@ async fn detector_alerts_reach_a_webhook_open_an_incident_and_run_the_playbook()
     assert_eq!(inc.subject, format!("key:{}", &key[4..12]));
     let (_, timeline) = store.show(inc.id).unwrap();
     let kinds: Vec<&str> = timeline.iter().map(|e| e.kind.as_str()).collect();
-    assert_eq!(&kinds[..3], ["alert", "action", "action"], "{timeline:?}");
-    assert!(timeline[1].detail.contains("cut-off-bursting-keys"));
-    assert!(
-        timeline[2].detail.contains("paged `oncall`"),
+    assert_eq!(
+        &kinds[..5],
+        ["alert", "action", "logged", "action", "logged"],
         "{timeline:?}"
     );
+    assert!(timeline[1].detail.contains("cut-off-bursting-keys"));
+    assert!(
+        timeline[3].detail.contains("paged `oncall`"),
+        "{timeline:?}"
+    );
+    // Every action is in the transparency log with its alert as evidence, and the log verifies.
+    let log = aigis_sign::tlog::Log::open(&tlog_dir).unwrap();
+    let entries: Vec<Value> = log
+        .entries()
+        .unwrap()
+        .iter()
+        .map(|e| serde_json::from_str(&e.json).unwrap())
+        .collect();
+    assert!(
+        entries.iter().any(|e| e["type"] == "aigis.incident.action"
+            && e["detail"].as_str().unwrap().contains("took key:")
+            && e["evidence"]["detector"] == "key_request_rate"
+            && e["incident"] == inc.id),
+        "{entries:?}"
+    );
+    assert!(
+        entries.iter().any(|e| e["detail"]
+            .as_str()
+            .unwrap()
+            .contains("blocked cidr:127.0.0.0/24")),
+        "{entries:?}"
+    );
+    assert_eq!(log.verify(None).unwrap(), entries.len() as u64);
     let inc = open
         .iter()
         .find(|i| i.detector == "ip_request_rate")
@@ -1612,35 +1643,37 @@ async fn detector_alerts_reach_a_webhook_open_an_incident_and_run_the_playbook()
     );
 }
 
+/// Binds a gateway with one playbook and `extra` fields in `[guard.serve]`; the error, if any.
+async fn bind_with(dir: &std::path::Path, playbook: Value, extra: Value) -> Option<String> {
+    let mut cfg = json!({
+        "listen": "127.0.0.1:0",
+        "danger-no-auth": true,
+        "alerts": [{"kind": "webhook", "name": "soc", "url": "http://127.0.0.1:9/hook"}],
+        "playbooks": [playbook],
+        "routes": [{"name": "chat", "kind": "openai", "prefix": "/v1", "upstream": "http://127.0.0.1:9"}],
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        cfg[k] = v.clone();
+    }
+    let cfg: GatewayConfig = serde_json::from_value(cfg).unwrap();
+    let output =
+        aigis_guard::output::OutputGuard::new(&aigis_guard::output::OutputConfig::default())
+            .unwrap();
+    gateway::bind(
+        &cfg,
+        Chain::new(&ChainConfig::default()).unwrap(),
+        output,
+        dir,
+    )
+    .await
+    .err()
+    .map(|e| e.to_string())
+}
+
 #[tokio::test]
 async fn playbook_configuration_errors_name_the_playbook_and_the_fix() {
     let dir = tempfile::tempdir().unwrap();
-    let try_bind = |playbook: Value| {
-        let dir = dir.path().to_path_buf();
-        async move {
-            let cfg: GatewayConfig = serde_json::from_value(json!({
-                "listen": "127.0.0.1:0",
-                "danger-no-auth": true,
-                "alerts": [{"kind": "webhook", "name": "soc", "url": "http://127.0.0.1:9/hook"}],
-                "playbooks": [playbook],
-                "routes": [{"name": "chat", "kind": "openai", "prefix": "/v1", "upstream": "http://127.0.0.1:9"}],
-            }))
-            .unwrap();
-            let output = aigis_guard::output::OutputGuard::new(
-                &aigis_guard::output::OutputConfig::default(),
-            )
-            .unwrap();
-            gateway::bind(
-                &cfg,
-                Chain::new(&ChainConfig::default()).unwrap(),
-                output,
-                &dir,
-            )
-            .await
-            .err()
-            .map(|e| e.to_string())
-        }
-    };
+    let try_bind = |playbook: Value| bind_with(dir.path(), playbook, json!({}));
     let e = try_bind(json!({"name": "p1", "action": "page", "sink": "pager"}))
         .await
         .unwrap();
@@ -1657,8 +1690,14 @@ async fn playbook_configuration_errors_name_the_playbook_and_the_fix() {
         .await
         .unwrap();
     assert!(e.contains("`p4`") && e.contains("at most 32"), "{e}");
-    assert_eq!(
-        try_bind(json!({"name": "ok", "action": "page", "sink": "soc", "dry-run": true})).await,
-        None
+    let ok = json!({"name": "ok", "action": "page", "sink": "soc", "dry-run": true});
+    assert_eq!(try_bind(ok.clone()).await, None);
+    // A transparency log that is not there: named, with how to create it.
+    let e = bind_with(dir.path(), ok, json!({"transparency-log": "no-log-here"}))
+        .await
+        .unwrap();
+    assert!(
+        e.contains("transparency-log") && e.contains("no-log-here") && e.contains("aigis log key"),
+        "{e}"
     );
 }
