@@ -91,7 +91,8 @@ pub struct GatewayConfig {
     /// configuration.
     #[serde(default = "default_alert_spool")]
     pub alert_spool: String,
-    /// Incident store (SQLite, relative to the configuration): alerts grouped into incidents
+    /// Incident store (a SQLite file relative to the configuration, or a `postgres://` URL that
+    /// every replica shares): alerts grouped into incidents
     /// with a timeline (`aigis incident list|show|ack|resolve`).
     #[serde(default)]
     pub incidents: Option<String>,
@@ -2228,7 +2229,7 @@ pub async fn bind(
     }
     let incidents = match &config.incidents {
         Some(p) => Some(std::sync::Mutex::new(
-            aigis_monitor::incident::IncidentStore::open(&base_dir.join(p))
+            aigis_monitor::incident::IncidentStore::open_location(p, base_dir)
                 .map_err(|e| Error::Config(format!("[guard.serve] incidents: {e}")))?,
         )),
         None => None,

@@ -1,6 +1,7 @@
 //! Incidents: alerts grouped by detector and subject into incidents with a timeline (every
 //! alert, every playbook action with its evidence, every acknowledgement and resolution), in
-//! SQLite. `aigis incident list|show|ack|resolve` reads and updates it; the gateway writes it.
+//! SQLite (one gateway) or PostgreSQL (many replicas filing into one store). `aigis incident
+//! list|show|timeline|ack|resolve` reads and updates it; the gateway writes it.
 
 use std::path::Path;
 
@@ -43,10 +44,106 @@ pub struct Entry {
 
 /// The incident store.
 pub struct IncidentStore {
+    backend: Backend,
+}
+
+enum Backend {
+    Sqlite(Sqlite),
+    Postgres(crate::incident_pg::PgIncidents),
+}
+
+/// Whether `location` names a PostgreSQL database rather than a SQLite file.
+pub fn is_postgres(location: &str) -> bool {
+    location.starts_with("postgres://") || location.starts_with("postgresql://")
+}
+
+impl IncidentStore {
+    /// Opens (creating) the store at `path` (SQLite).
+    pub fn open(path: &Path) -> Result<Self, String> {
+        Ok(Self {
+            backend: Backend::Sqlite(Sqlite::open(path)?),
+        })
+    }
+
+    /// Opens (creating its tables) the store at `location`: a `postgres://` URL, or a SQLite
+    /// file (relative to `base`).
+    pub fn open_location(location: &str, base: &Path) -> Result<Self, String> {
+        if is_postgres(location) {
+            Ok(Self {
+                backend: Backend::Postgres(crate::incident_pg::PgIncidents::connect(location)?),
+            })
+        } else {
+            Self::open(&base.join(location))
+        }
+    }
+
+    /// Adds `a` to the unresolved incident of its detector and subject, or opens one; returns
+    /// the incident's number and whether it is new. With PostgreSQL two replicas filing the
+    /// same detector and subject at once still make one incident.
+    pub fn record_alert(&mut self, a: &Alert) -> Result<(i64, bool), String> {
+        match &mut self.backend {
+            Backend::Sqlite(s) => s.record_alert(a),
+            Backend::Postgres(p) => p.record_alert(a),
+        }
+    }
+
+    /// Appends a timeline entry.
+    pub fn note(&self, id: i64, kind: &str, detail: &str) -> Result<(), String> {
+        match &self.backend {
+            Backend::Sqlite(s) => s.note(id, kind, detail),
+            Backend::Postgres(p) => p.note(id, kind, detail),
+        }
+    }
+
+    /// Sets the status (`acknowledged`, `resolved`) with a timeline entry.
+    pub fn set_status(&self, id: i64, status: &str, note: &str) -> Result<(), String> {
+        match &self.backend {
+            Backend::Sqlite(s) => s.set_status(id, status, note),
+            Backend::Postgres(p) => p.set_status(id, status, note),
+        }
+    }
+
+    /// Incidents, newest first; resolved ones only with `all`.
+    pub fn list(&self, all: bool) -> Result<Vec<Incident>, String> {
+        match &self.backend {
+            Backend::Sqlite(s) => s.list(all),
+            Backend::Postgres(p) => p.list(all),
+        }
+    }
+
+    /// One incident and its timeline, oldest entry first.
+    pub fn show(&self, id: i64) -> Result<(Incident, Vec<Entry>), String> {
+        match &self.backend {
+            Backend::Sqlite(s) => s.show(id),
+            Backend::Postgres(p) => p.show(id),
+        }
+    }
+}
+
+/// The priority kept when an incident at `old` gets an alert at `new`: the higher.
+pub(crate) fn top_priority(old: &str, new: &str) -> &'static str {
+    if old == "critical" || new == "critical" {
+        "critical"
+    } else {
+        "warning"
+    }
+}
+
+/// The timeline kind a status change is noted as.
+pub(crate) fn status_kind(status: &str) -> &'static str {
+    if status == "resolved" {
+        "resolve"
+    } else {
+        "ack"
+    }
+}
+
+/// The SQLite store.
+struct Sqlite {
     conn: Connection,
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
@@ -58,9 +155,8 @@ fn db_err(e: rusqlite::Error) -> String {
     format!("incident store: {e}")
 }
 
-impl IncidentStore {
-    /// Opens (creating) the store at `path`.
-    pub fn open(path: &Path) -> Result<Self, String> {
+impl Sqlite {
+    fn open(path: &Path) -> Result<Self, String> {
         let conn = Connection::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(db_err)?;
@@ -81,7 +177,7 @@ impl IncidentStore {
 
     /// Adds `a` to the unresolved incident of its detector and subject, or opens one; returns
     /// the incident's number and whether it is new.
-    pub fn record_alert(&mut self, a: &Alert) -> Result<(i64, bool), String> {
+    fn record_alert(&mut self, a: &Alert) -> Result<(i64, bool), String> {
         let tx = self.conn.transaction().map_err(db_err)?;
         let priority = format!("{:?}", a.priority).to_lowercase();
         let existing: Option<(i64, String)> = tx
@@ -95,11 +191,7 @@ impl IncidentStore {
             .map_err(db_err)?;
         let now = now_ms();
         let (id, new) = if let Some((id, old)) = existing {
-            let top = if old == "critical" || priority == "critical" {
-                "critical"
-            } else {
-                "warning"
-            };
+            let top = top_priority(&old, &priority);
             tx.execute(
                 "UPDATE incidents SET updated_ms = ?2, priority = ?3 WHERE id = ?1",
                 params![id, now, top],
@@ -126,7 +218,7 @@ impl IncidentStore {
     }
 
     /// Appends a timeline entry.
-    pub fn note(&self, id: i64, kind: &str, detail: &str) -> Result<(), String> {
+    fn note(&self, id: i64, kind: &str, detail: &str) -> Result<(), String> {
         let n = self
             .conn
             .execute(
@@ -142,7 +234,7 @@ impl IncidentStore {
     }
 
     /// Sets the status (`acknowledged`, `resolved`) with a timeline entry.
-    pub fn set_status(&self, id: i64, status: &str, note: &str) -> Result<(), String> {
+    fn set_status(&self, id: i64, status: &str, note: &str) -> Result<(), String> {
         let n = self
             .conn
             .execute(
@@ -153,16 +245,11 @@ impl IncidentStore {
         if n == 0 {
             return Err(format!("no incident {id}"));
         }
-        let kind = if status == "resolved" {
-            "resolve"
-        } else {
-            "ack"
-        };
-        self.note(id, kind, note)
+        self.note(id, status_kind(status), note)
     }
 
     /// Incidents, newest first; resolved ones only with `all`.
-    pub fn list(&self, all: bool) -> Result<Vec<Incident>, String> {
+    fn list(&self, all: bool) -> Result<Vec<Incident>, String> {
         let mut st = self
             .conn
             .prepare(
@@ -188,7 +275,7 @@ impl IncidentStore {
     }
 
     /// One incident and its timeline, oldest entry first.
-    pub fn show(&self, id: i64) -> Result<(Incident, Vec<Entry>), String> {
+    fn show(&self, id: i64) -> Result<(Incident, Vec<Entry>), String> {
         let inc = self
             .list(true)?
             .into_iter()
@@ -210,64 +297,5 @@ impl IncidentStore {
             .collect::<Result<_, _>>()
             .map_err(db_err)?;
         Ok((inc, entries))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::detect::Priority;
-
-    fn alert(subject: &str, priority: Priority) -> Alert {
-        Alert {
-            detector: "key_request_rate",
-            subject: subject.into(),
-            time_ms: 1,
-            observed: 1500.0,
-            baseline: 30.0,
-            score: 100.0,
-            priority,
-            atlas: &["AML.T0034"],
-            message: format!("{subject}: 1500 requests"),
-        }
-    }
-
-    #[test]
-    fn alerts_group_into_incidents_that_are_acknowledged_and_resolved() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut s = IncidentStore::open(&dir.path().join("i.db")).unwrap();
-        let (a, new_a) = s.record_alert(&alert("key:k1", Priority::Warning)).unwrap();
-        let (b, new_b) = s
-            .record_alert(&alert("key:k1", Priority::Critical))
-            .unwrap();
-        let (c, new_c) = s.record_alert(&alert("key:k2", Priority::Warning)).unwrap();
-        assert_eq!((a, new_a, new_b, new_c), (b, true, false, true));
-        assert_ne!(a, c);
-        s.note(a, "action", "revoked key:k1").unwrap();
-        s.set_status(a, "acknowledged", "looking").unwrap();
-        let (inc, tl) = s.show(a).unwrap();
-        assert_eq!(
-            (inc.priority.as_str(), inc.status.as_str()),
-            ("critical", "acknowledged")
-        );
-        assert_eq!(
-            tl.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(),
-            ["alert", "alert", "action", "ack"]
-        );
-        s.set_status(a, "resolved", "rotated the key").unwrap();
-        assert_eq!(
-            s.list(false).unwrap().len(),
-            1,
-            "resolved incidents leave the default list"
-        );
-        assert_eq!(s.list(true).unwrap().len(), 2);
-        // A new alert after resolution opens a new incident.
-        let (d, new_d) = s.record_alert(&alert("key:k1", Priority::Warning)).unwrap();
-        assert!(new_d && d != a);
-        assert!(
-            s.set_status(999, "resolved", "")
-                .unwrap_err()
-                .contains("no incident 999")
-        );
     }
 }

@@ -9,5 +9,6 @@ pub mod audit_writer;
 pub mod detect;
 pub mod drift;
 pub mod incident;
+mod incident_pg;
 pub mod rules;
 pub mod sinks;

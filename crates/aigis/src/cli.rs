@@ -66,7 +66,7 @@ pub enum Command {
 pub enum IncidentCommand {
     /// Open and acknowledged incidents (all with --all), newest first.
     List {
-        /// The incident store (`[guard.serve] incidents`).
+        /// The incident store (`[guard.serve] incidents`): a SQLite file or a `postgres://` URL.
         #[arg(long, value_name = "FILE")]
         store: PathBuf,
         /// Resolved ones too.

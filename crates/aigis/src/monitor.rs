@@ -239,7 +239,13 @@ pub fn detect(a: &DetectArgs) -> Result<u8> {
 pub fn incident(c: &crate::cli::IncidentCommand) -> Result<u8> {
     use crate::cli::IncidentCommand as C;
     use aigis_monitor::incident::IncidentStore;
+    // A SQLite file, or a `postgres://` URL (the store the gateway's replicas share).
     let open = |p: &std::path::Path| -> Result<IncidentStore> {
+        let location = p.to_string_lossy();
+        if aigis_monitor::incident::is_postgres(&location) {
+            return IncidentStore::open_location(&location, std::path::Path::new("."))
+                .map_err(|e| anyhow!("{e}"));
+        }
         if !p.exists() {
             anyhow::bail!(
                 "{}: no incident store (the gateway's [guard.serve] incidents)",
@@ -341,7 +347,9 @@ pub fn incident(c: &crate::cli::IncidentCommand) -> Result<u8> {
         }
         C::Replay { log, store, config } => {
             let (alerts, events, _) = replay(log, config.as_deref())?;
-            let mut s = IncidentStore::open(store).map_err(|e| anyhow!("{e}"))?;
+            let mut s =
+                IncidentStore::open_location(&store.to_string_lossy(), std::path::Path::new("."))
+                    .map_err(|e| anyhow!("{e}"))?;
             let mut opened = 0;
             for a in &alerts {
                 let (id, new) = s.record_alert(a).map_err(|e| anyhow!("{e}"))?;

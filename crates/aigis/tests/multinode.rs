@@ -107,7 +107,7 @@ fn two_replicas_share_revocations_quarantines_and_rates_and_their_audit_chains_v
         std::fs::write(
             d.join(format!("node{n}.toml")),
             format!(
-                "[guard.serve]\nlisten = \"127.0.0.1:0\"\nkeys = \"keys.db\"\nadmin-token-file = \"admin.token\"\nstate = \"{redis}\"\nstate-prefix = \"aigis-mn-{unique}:\"\n{events}[guard.serve.limits]\nkey-requests-per-minute = 6\nip-requests-per-minute = 0\n[guard.serve.audit]\npath = \"{pg}\"\nkey = \"audit{n}.key\"\ncheckpoint-every = 10\n[[guard.serve.routes]]\nname = \"chat\"\nkind = \"openai\"\nprefix = \"/v1\"\nupstream = \"http://{up}\"\n"
+                "[guard.serve]\nlisten = \"127.0.0.1:0\"\nkeys = \"keys.db\"\nadmin-token-file = \"admin.token\"\nincidents = \"{pg}\"\nstate = \"{redis}\"\nstate-prefix = \"aigis-mn-{unique}:\"\n{events}[guard.serve.limits]\nkey-requests-per-minute = 6\nip-requests-per-minute = 0\n[guard.serve.audit]\npath = \"{pg}\"\nkey = \"audit{n}.key\"\ncheckpoint-every = 10\n[[guard.serve.routes]]\nname = \"chat\"\nkind = \"openai\"\nprefix = \"/v1\"\nupstream = \"http://{up}\"\n"
             ),
         )
         .unwrap();
