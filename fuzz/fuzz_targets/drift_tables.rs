@@ -1,6 +1,7 @@
 //! `aigis monitor drift` on arbitrary tables: no panic whatever the bytes (ragged rows, bad
 //! UTF-8, quotes, numbers that are not; halves starting `PAR1` go to the Parquet reader), and
-//! every p-value reported is a probability. The whole input is also read as a Parquet file.
+//! every p-value reported is a probability. The whole input is also read as a Parquet file
+//! and as a reference profile.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
@@ -17,6 +18,8 @@ fuzz_target!(|data: &[u8]| {
     if std::fs::write(&whole, data).is_ok() {
         let _ = aigis_monitor::drift::read_parquet(&whole);
     }
+    // And as a stored reference profile.
+    let _ = aigis_monitor::drift::Profile::from_bytes(data);
     let options = aigis_monitor::drift::Options {
         min_rows: 2,
         ..Default::default()

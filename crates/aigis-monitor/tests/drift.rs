@@ -345,3 +345,118 @@ fn bad_parquet_input_is_an_error_naming_the_file_and_the_problem() {
     std::fs::write(&p, &noisy).unwrap();
     let _ = drift::read_parquet(&p);
 }
+
+#[test]
+fn a_stored_profile_gives_the_report_of_its_table() {
+    let o = Options::default();
+    for (r, c) in [("ref.csv", "cur.csv"), ("ptab_ref.parquet", "ptab_cur.csv")] {
+        let table = drift::read_table(&fixture(r)).unwrap();
+        let current = drift::read_table(&fixture(c)).unwrap();
+        let profile = drift::Profile::of(&table, r);
+        let bytes = profile.to_bytes();
+        let back = drift::Profile::from_bytes(&bytes).unwrap();
+        assert_eq!(back, profile, "{r}: the file round-trips");
+        let want = serde_json::to_value(drift::compare(&table, &current, &o).unwrap()).unwrap();
+        let got =
+            serde_json::to_value(drift::compare_profile(&back, &current, &o).unwrap()).unwrap();
+        assert_eq!(got, want, "{r}");
+        // Through the file, as `aigis monitor drift --reference PROFILE` reads it.
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("ref.aigisprof");
+        std::fs::write(&p, &bytes).unwrap();
+        let via_file = drift::compare_files(&p, &fixture(c), &o).unwrap();
+        assert_eq!(serde_json::to_value(via_file).unwrap(), want);
+    }
+}
+
+#[test]
+fn a_profile_numeric_where_the_current_table_has_text_says_why_it_is_not_tested() {
+    let dir = tempfile::tempdir().unwrap();
+    let (r, c) = (dir.path().join("r.csv"), dir.path().join("c.csv"));
+    let rows = |f: &dyn Fn(usize) -> String| {
+        std::iter::once("x".to_string())
+            .chain((0..100).map(f))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    std::fs::write(&r, rows(&|i| format!("{}", i % 7))).unwrap();
+    std::fs::write(&c, rows(&|i| ["a", "b"][i % 2].to_string())).unwrap();
+    let table = drift::read_csv(&r).unwrap();
+    let profile = drift::Profile::of(&table, "r.csv");
+    let current = drift::read_csv(&c).unwrap();
+    let report = drift::compare_profile(&profile, &current, &Options::default()).unwrap();
+    let col = &report.columns[0];
+    assert!(col.p_value.is_none());
+    assert!(
+        col.reason
+            .as_deref()
+            .unwrap()
+            .contains("reference table itself"),
+        "{col:?}"
+    );
+    // The table itself compares them as text.
+    let direct = drift::compare(&table, &current, &Options::default()).unwrap();
+    assert!(direct.columns[0].p_value.is_some());
+}
+
+#[test]
+fn hostile_profiles_are_refused_with_the_reason_never_a_panic() {
+    let table = drift::read_table(&fixture("ptab_ref.parquet")).unwrap();
+    let good = drift::Profile::of(&table, "ptab_ref.parquet").to_bytes();
+    // Every truncation is an error.
+    for cut in 0..good.len() {
+        assert!(
+            drift::Profile::from_bytes(&good[..cut]).is_err(),
+            "cut at {cut}"
+        );
+    }
+    // Flipped bytes: an error or a valid profile, never a panic.
+    for i in (0..good.len()).step_by(7) {
+        let mut b = good.clone();
+        b[i] ^= 0xa5;
+        let _ = drift::Profile::from_bytes(&b);
+    }
+    let err = |b: &[u8]| drift::Profile::from_bytes(b).unwrap_err();
+    assert!(err(b"PAR1....").contains("not an aigis drift profile"));
+    let mut extra = good.clone();
+    extra.push(0);
+    assert!(err(&extra).contains("after the last column"));
+    // A hand-made profile: one numeric column, values out of order.
+    let make = |header: &str, body: &[u8]| {
+        let mut b = b"AIGISDP1".to_vec();
+        b.extend_from_slice(&u32::try_from(header.len()).unwrap().to_le_bytes());
+        b.extend_from_slice(header.as_bytes());
+        b.extend_from_slice(body);
+        b
+    };
+    let two: Vec<u8> = [2.0f64, 1.0].iter().flat_map(|x| x.to_le_bytes()).collect();
+    let h = r#"{"version":1,"rows":2,"source":"","columns":[{"name":"a","kind":"numbers","missing":0,"len":2}]}"#;
+    assert!(err(&make(h, &two)).contains("ascending"));
+    let nan: Vec<u8> = [1.0f64, f64::NAN]
+        .iter()
+        .flat_map(|x| x.to_le_bytes())
+        .collect();
+    assert!(err(&make(h, &nan)).contains("not finite"));
+    let h3 = r#"{"version":1,"rows":3,"source":"","columns":[{"name":"a","kind":"numbers","missing":0,"len":2}]}"#;
+    let ok: Vec<u8> = [1.0f64, 2.0].iter().flat_map(|x| x.to_le_bytes()).collect();
+    assert!(err(&make(h3, &ok)).contains("do not make"));
+    // A length that claims more than the file holds is refused before anything is allocated.
+    let huge = r#"{"version":1,"rows":2,"source":"","columns":[{"name":"a","kind":"numbers","missing":0,"len":2305843009213693951}]}"#;
+    assert!(err(&make(huge, &ok)).contains("truncated"));
+    let text = r#"{"version":1,"rows":5,"source":"","columns":[{"name":"t","kind":"text","missing":0,"len":2}]}"#;
+    let entry = |s: &str, n: u64| {
+        let mut b = u32::try_from(s.len()).unwrap().to_le_bytes().to_vec();
+        b.extend_from_slice(s.as_bytes());
+        b.extend_from_slice(&n.to_le_bytes());
+        b
+    };
+    let body = [entry("b", 2), entry("a", 3)].concat();
+    assert!(err(&make(text, &body)).contains("distinct and ascending"));
+    let body = [entry("a", 2), entry("b", 3)].concat();
+    assert_eq!(
+        drift::Profile::from_bytes(&make(text, &body)).unwrap().rows,
+        5
+    );
+    let v2 = r#"{"version":2,"rows":0,"source":"","columns":[]}"#;
+    assert!(err(&make(v2, b"")).contains("version 2"));
+}

@@ -163,6 +163,10 @@ pub enum MonitorCommand {
     /// (categories), two-proportion z (two values), with effect sizes. Exit 0 no drift, 1
     /// drift, 2 error.
     Drift(DriftArgs),
+    /// Store what drift needs of a reference table (exact: sorted numbers, text counts), so
+    /// later runs read only the current table: `drift --reference PROFILE` gives the same
+    /// report as the table itself.
+    Profile(ProfileArgs),
     /// Replay a gateway audit log through the streaming detectors (rates per key and address,
     /// new-source bursts, block and error rates, output length, latency) and print the alerts.
     /// Exit 0 none, 1 alerts, 2 error.
@@ -195,6 +199,16 @@ pub struct EventsArgs {
 }
 
 #[derive(Debug, clap::Args)]
+pub struct ProfileArgs {
+    /// The reference table (CSV with a header row, or Parquet).
+    #[arg(long, value_name = "FILE")]
+    pub reference: PathBuf,
+    /// Where to write the profile (atomically).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
 pub struct DetectArgs {
     /// The audit log (JSON Lines, as `aigis guard serve` writes it; sealed segments first).
     #[arg(long, value_name = "FILE")]
@@ -222,8 +236,8 @@ pub enum CorrectionArg {
 
 #[derive(Debug, clap::Args)]
 pub struct DriftArgs {
-    /// The reference table: CSV with a header row, or Parquet (flat columns; told apart by
-    /// the file's first bytes).
+    /// The reference table: CSV with a header row, Parquet (flat columns), or a profile from
+    /// `aigis monitor profile` (told apart by the file's first bytes).
     #[arg(long, value_name = "FILE")]
     pub reference: PathBuf,
     /// The current table (CSV or Parquet, same columns).

@@ -27,6 +27,7 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
         Command::Guard(c) => crate::guard::guard(&c),
         Command::Audit(c) => crate::guard::audit(&c),
         Command::Monitor(crate::cli::MonitorCommand::Drift(a)) => crate::monitor::drift(&a),
+        Command::Monitor(crate::cli::MonitorCommand::Profile(a)) => crate::monitor::profile(&a),
         Command::Monitor(crate::cli::MonitorCommand::Detect(a)) => crate::monitor::detect(&a),
         Command::Monitor(crate::cli::MonitorCommand::Events(a)) => crate::monitor::events(&a),
         Command::Incident(c) => crate::monitor::incident(&c),

@@ -9,6 +9,29 @@ use anyhow::{Context, Result, anyhow};
 
 use crate::cli::{CorrectionArg, DetectArgs, DriftArgs, EventSchema, EventsArgs, MachineFormat};
 
+/// `aigis monitor profile`.
+pub fn profile(a: &crate::cli::ProfileArgs) -> Result<u8> {
+    let table = drift::read_table(&a.reference).map_err(|e| anyhow!("{e}"))?;
+    let source = a
+        .reference
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let p = drift::Profile::of(&table, &source);
+    let bytes = p.to_bytes();
+    aigis_core::fsutil::write_atomic(&a.output, &bytes, false)
+        .map_err(|e| anyhow!("{}: {e}", a.output.display()))?;
+    eprintln!(
+        "aigis monitor profile: {} rows x {} columns of {} -> {} ({} bytes)",
+        p.rows,
+        p.columns.len(),
+        a.reference.display(),
+        a.output.display(),
+        bytes.len()
+    );
+    Ok(0)
+}
+
+/// `aigis monitor drift`.
 pub fn drift(a: &DriftArgs) -> Result<u8> {
     if !(a.alpha > 0.0 && a.alpha < 1.0) {
         anyhow::bail!(

@@ -15,18 +15,56 @@ fn fixture(name: &str) -> std::path::PathBuf {
         .join(name)
 }
 
-#[test]
-fn drift_reads_parquet_from_the_command_line() {
-    let out = aigis()
+/// The JSON report of `aigis monitor drift`, which must exit with `code`.
+fn drift_json(reference: &std::path::Path, current: &std::path::Path, code: i32) -> Vec<u8> {
+    aigis()
         .args(["monitor", "drift", "-f", "json", "--reference"])
-        .arg(fixture("ptab_ref.parquet"))
+        .arg(reference)
         .arg("--current")
-        .arg(fixture("ptab_cur.parquet"))
+        .arg(current)
         .assert()
-        .code(1)
+        .code(code)
         .get_output()
         .stdout
-        .clone();
+        .clone()
+}
+
+#[test]
+fn a_stored_profile_replaces_the_reference_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let prof = dir.path().join("ref.aigisprof");
+    aigis()
+        .args(["monitor", "profile", "--reference"])
+        .arg(fixture("ref.csv"))
+        .arg("-o")
+        .arg(&prof)
+        .assert()
+        .success();
+    assert_eq!(
+        drift_json(&prof, &fixture("cur.csv"), 1),
+        drift_json(&fixture("ref.csv"), &fixture("cur.csv"), 1),
+        "the same report, byte for byte"
+    );
+    aigis()
+        .args(["monitor", "profile", "--reference"])
+        .arg(dir.path().join("missing.csv"))
+        .arg("-o")
+        .arg(dir.path().join("x.aigisprof"))
+        .assert()
+        .code(2);
+    assert!(
+        !dir.path().join("x.aigisprof").exists(),
+        "nothing written on failure"
+    );
+}
+
+#[test]
+fn drift_reads_parquet_from_the_command_line() {
+    let out = drift_json(
+        &fixture("ptab_ref.parquet"),
+        &fixture("ptab_cur.parquet"),
+        1,
+    );
     let v: Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(v["dataset_drift"], true);
     aigis()

@@ -21,6 +21,7 @@
 //! table are distinct (free text: skipped, with the reason). A schema can name types instead.
 
 mod parquet;
+mod profile;
 pub mod stats;
 mod table;
 
@@ -31,6 +32,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 pub use parquet::{is_parquet, read_parquet};
+pub use profile::{Profile, ProfileColumn, ProfileValues, is_profile, read_profile};
 pub use table::{Column, Table, read_csv};
 
 /// Reads a table: Parquet when the file starts with Parquet's magic bytes, CSV otherwise.
@@ -183,11 +185,74 @@ pub enum DriftError {
 enum Values<'a> {
     Numbers(Vec<f64>),
     Text(Vec<&'a str>),
+    /// Distinct text values with their counts (from a stored profile).
+    Counted(&'a [(String, u64)]),
+}
+
+impl Values<'_> {
+    /// Values (not distinct ones).
+    fn count(&self) -> usize {
+        match self {
+            Values::Numbers(n) => n.len(),
+            Values::Text(t) => t.len(),
+            Values::Counted(c) => c.iter().fold(0usize, |a, (_, n)| {
+                a.saturating_add(usize::try_from(*n).unwrap_or(usize::MAX))
+            }),
+        }
+    }
+
+    /// Whether more than half the values are distinct (free text), for 20 values or more.
+    fn mostly_distinct(&self) -> bool {
+        match self {
+            Values::Text(t) if t.len() >= 20 => {
+                let seen: std::collections::HashSet<&str> = t.iter().copied().collect();
+                seen.len() * 2 > t.len()
+            }
+            Values::Counted(c) => {
+                let n = self.count();
+                n >= 20 && c.len().saturating_mul(2) > n
+            }
+            _ => false,
+        }
+    }
+
+    /// Text values with their weights (each value once, or a profile's counts).
+    fn weighted(&self) -> Box<dyn Iterator<Item = (&str, f64)> + '_> {
+        match self {
+            Values::Text(t) => Box::new(t.iter().map(|s| (*s, 1.0))),
+            Values::Counted(c) => Box::new(c.iter().map(|(s, n)| (s.as_str(), *n as f64))),
+            Values::Numbers(_) => Box::new(std::iter::empty()),
+        }
+    }
 }
 
 struct Side<'a> {
     values: Values<'a>,
     missing: usize,
+    /// The numbers are sorted already (a profile's).
+    sorted: bool,
+}
+
+/// The reference side of one column: a table's cells, or a stored profile's.
+#[derive(Clone, Copy)]
+enum Ref<'a> {
+    Table(&'a Column),
+    Profile(&'a ProfileColumn),
+}
+
+fn profile_side(p: &ProfileColumn) -> Side<'_> {
+    match &p.values {
+        ProfileValues::Numbers(v) => Side {
+            values: Values::Numbers(v.clone()),
+            missing: p.missing,
+            sorted: true,
+        },
+        ProfileValues::Text(c) => Side {
+            values: Values::Counted(c),
+            missing: p.missing,
+            sorted: false,
+        },
+    }
 }
 
 /// What a non-empty cell holds.
@@ -266,6 +331,7 @@ fn parse_side(cells: &Column) -> Side<'_> {
         return Side {
             values: Values::Numbers(nums),
             missing,
+            sorted: false,
         };
     }
     text_side(cells)
@@ -285,6 +351,7 @@ fn text_side(cells: &Column) -> Side<'_> {
     Side {
         values: Values::Text(text),
         missing,
+        sorted: false,
     }
 }
 
@@ -441,15 +508,16 @@ fn binned(a: &[f64], b: &[f64]) -> (Vec<f64>, Vec<f64>) {
 }
 
 fn category_counts<'a>(
-    a: impl Iterator<Item = &'a str>,
-    b: impl Iterator<Item = &'a str>,
+    a: impl Iterator<Item = (&'a str, f64)>,
+    b: impl Iterator<Item = (&'a str, f64)>,
 ) -> (Vec<f64>, Vec<f64>) {
     let mut map: HashMap<&str, (f64, f64)> = HashMap::new();
-    for x in a {
-        map.entry(x).or_default().0 += 1.0;
+    // Weights are whole counts, so adding a count at once equals adding ones one by one.
+    for (x, w) in a {
+        map.entry(x).or_default().0 += w;
     }
-    for x in b {
-        map.entry(x).or_default().1 += 1.0;
+    for (x, w) in b {
+        map.entry(x).or_default().1 += w;
     }
     // Sorted by label, so sums run in the same order every time.
     let sorted: BTreeMap<&str, (f64, f64)> = map.into_iter().collect();
@@ -499,15 +567,30 @@ fn is_integer(x: f64) -> bool {
 fn analyse(
     name: &str,
     given: Option<ColumnType>,
-    rc: &Column,
+    rc: Ref<'_>,
     cc: &Column,
     o: &Options,
 ) -> ColumnReport {
-    let (mut r, mut c) = (parse_side(rc), parse_side(cc));
+    let mut r = match rc {
+        Ref::Table(col) => parse_side(col),
+        Ref::Profile(p) => profile_side(p),
+    };
+    let mut c = parse_side(cc);
     // Numbers on one side only: both are read as text (categories compare as written).
+    let mut unreadable = None;
     match (&r.values, &c.values) {
-        (Values::Numbers(_), Values::Text(_)) => r = text_side(rc),
-        (Values::Text(_), Values::Numbers(_)) => c = text_side(cc),
+        (Values::Numbers(_), Values::Text(_)) => match rc {
+            Ref::Table(col) => r = text_side(col),
+            // A profile keeps a numeric column's numbers, not how they were written.
+            Ref::Profile(_) => {
+                unreadable = Some(
+                    "the reference profile holds numbers here and the current table text: \
+                     compare against the reference table itself"
+                        .to_string(),
+                );
+            }
+        },
+        (Values::Text(_) | Values::Counted(_), Values::Numbers(_)) => c = text_side(cc),
         _ => {}
     }
     let mut out = ColumnReport {
@@ -525,11 +608,18 @@ fn analyse(
         missing_current: c.missing,
         reason: None,
     };
-    // Numbers on both sides, unless the user said otherwise.
-    let numbers = match (&r.values, &c.values) {
+    if let Some(reason) = unreadable {
+        out.reason = Some(reason);
+        return out;
+    }
+    // Numbers on both sides, unless the user said otherwise. The parsed numbers are moved
+    // into the sort, not copied (two columns' worth of memory); a profile's are sorted.
+    let sorted = (r.sorted, c.sorted);
+    let numbers = match (&mut r.values, &mut c.values) {
         (Values::Numbers(a), Values::Numbers(b)) => {
-            let (a, b) = rayon::join(|| sort_numbers(a.clone()), || sort_numbers(b.clone()));
-            Some((a, b))
+            let (a, b) = (std::mem::take(a), std::mem::take(b));
+            let sort = |v: Vec<f64>, done: bool| if done { v } else { sort_numbers(v) };
+            Some(rayon::join(|| sort(a, sorted.0), || sort(b, sorted.1)))
         }
         _ => None,
     };
@@ -545,14 +635,7 @@ fn analyse(
             }
         } else {
             // Free text: more than half the values of either table are distinct.
-            let mostly_distinct = |v: &Values| match v {
-                Values::Text(t) if t.len() >= 20 => {
-                    let seen: std::collections::HashSet<&str> = t.iter().copied().collect();
-                    seen.len() * 2 > t.len()
-                }
-                _ => false,
-            };
-            if mostly_distinct(&r.values) || mostly_distinct(&c.values) {
+            if r.values.mostly_distinct() || c.values.mostly_distinct() {
                 ColumnType::Skip
             } else {
                 ColumnType::Categorical
@@ -572,11 +655,10 @@ fn analyse(
         out.reason = Some("declared numeric but holds values that are not numbers".into());
         return out;
     }
-    let size = |v: &Values| match v {
-        Values::Text(t) => t.len(),
-        Values::Numbers(n) => n.len(),
+    let (n_r, n_c) = match &numbers {
+        Some((a, b)) => (a.len(), b.len()),
+        None => (r.values.count(), c.values.count()),
     };
-    let (n_r, n_c) = (size(&r.values), size(&c.values));
     out.n_reference = n_r;
     out.n_current = n_c;
     // At least one value a side, whatever the options say: the tests below index both.
@@ -610,10 +692,7 @@ fn analyse(
             // Categories: each distinct number when both sides are numbers, else the text.
             let (ca, cb) = match (&numbers, &r.values, &c.values) {
                 (Some((a, b)), _, _) => value_counts(a, b),
-                (None, Values::Text(ta), Values::Text(tb)) => {
-                    category_counts(ta.iter().copied(), tb.iter().copied())
-                }
-                _ => (Vec::new(), Vec::new()),
+                (None, ta, tb) => category_counts(ta.weighted(), tb.weighted()),
             };
             let (js, psi) = js_and_psi(&ca, &cb);
             out.effect = Some(Effect {
@@ -653,8 +732,28 @@ fn main_effect(c: &ColumnReport) -> Option<f64> {
 
 /// Compares `current` with `reference`.
 pub fn compare(reference: &Table, current: &Table, o: &Options) -> Result<Report, DriftError> {
-    let only_ref: Vec<&str> = reference
-        .names
+    let refs: Vec<Ref<'_>> = reference.columns.iter().map(Ref::Table).collect();
+    compare_refs(&reference.names, &refs, current, o)
+}
+
+/// Compares `current` with a stored reference profile: the report the profiled table gives.
+pub fn compare_profile(
+    reference: &Profile,
+    current: &Table,
+    o: &Options,
+) -> Result<Report, DriftError> {
+    let names: Vec<String> = reference.columns.iter().map(|c| c.name.clone()).collect();
+    let refs: Vec<Ref<'_>> = reference.columns.iter().map(Ref::Profile).collect();
+    compare_refs(&names, &refs, current, o)
+}
+
+fn compare_refs(
+    names: &[String],
+    refs: &[Ref<'_>],
+    current: &Table,
+    o: &Options,
+) -> Result<Report, DriftError> {
+    let only_ref: Vec<&str> = names
         .iter()
         .filter(|n| !current.names.contains(n))
         .map(String::as_str)
@@ -662,7 +761,7 @@ pub fn compare(reference: &Table, current: &Table, o: &Options) -> Result<Report
     let only_cur: Vec<&str> = current
         .names
         .iter()
-        .filter(|n| !reference.names.contains(n))
+        .filter(|n| !names.contains(n))
         .map(String::as_str)
         .collect();
     if !only_ref.is_empty() || !only_cur.is_empty() {
@@ -679,24 +778,18 @@ pub fn compare(reference: &Table, current: &Table, o: &Options) -> Result<Report
             list(&only_cur)
         )));
     }
-    if let Some(unknown) = o.types.keys().find(|k| !reference.names.contains(k)) {
+    if let Some(unknown) = o.types.keys().find(|k| !names.contains(k)) {
         return Err(DriftError::Columns(format!(
             "the schema names column `{unknown}`, which the tables do not have"
         )));
     }
-    let mut columns: Vec<ColumnReport> = reference
-        .names
+    let mut columns: Vec<ColumnReport> = names
         .par_iter()
+        .zip(refs.par_iter())
         .enumerate()
-        .map(|(i, name)| {
+        .map(|(i, (name, r))| {
             let j = current.names.iter().position(|n| n == name).unwrap_or(i);
-            analyse(
-                name,
-                o.types.get(name).copied(),
-                &reference.columns[i],
-                &current.columns[j],
-                o,
-            )
+            analyse(name, o.types.get(name).copied(), *r, &current.columns[j], o)
         })
         .collect();
     decide(&mut columns, o);
@@ -778,8 +871,13 @@ pub fn read_schema(path: &Path) -> Result<HashMap<String, ColumnType>, DriftErro
         .map_err(|e| err(e.to_string()))
 }
 
-/// Reads both tables (CSV or Parquet, each) and compares them.
+/// Reads both tables (CSV or Parquet, each; the reference may be a stored profile) and
+/// compares them.
 pub fn compare_files(reference: &Path, current: &Path, o: &Options) -> Result<Report, DriftError> {
+    if is_profile(reference) {
+        let (r, c) = rayon::join(|| read_profile(reference), || read_table(current));
+        return compare_profile(&r?, &c?, o);
+    }
     let (r, c) = rayon::join(|| read_table(reference), || read_table(current));
     compare(&r?, &c?, o)
 }
