@@ -372,6 +372,8 @@ struct Gateway {
     events: Option<crate::events::EventPublisher>,
     incidents: Option<std::sync::Mutex<aigis_monitor::incident::IncidentStore>>,
     tlog: Option<aigis_sign::tlog::Log>,
+    /// The rate detectors' counters shared by the replicas (with `state` and detectors on).
+    shared_rates: Option<Arc<crate::shared_rates::SharedRates>>,
     playbooks: Vec<PlaybookConfig>,
 }
 
@@ -1214,6 +1216,9 @@ async fn handle(
         if let Some(p) = &gw.events {
             p.decision(&e);
         }
+        if let Some(sr) = &gw.shared_rates {
+            sr.record(e.time_ms, e.key.as_deref(), &e.client, e.tokens());
+        }
         if let Some(d) = &gw.detectors {
             let mut alerts = Vec::new();
             if let Ok(mut d) = d.lock() {
@@ -1924,6 +1929,36 @@ impl Bound {
             shutdown.await;
             let _ = tx.send(true);
         });
+        if let Some(sr) = self.gateway.shared_rates.clone() {
+            // Each window is judged from every replica's totals once its grace has passed.
+            let gw = self.gateway.clone();
+            let mut stop = rx.clone();
+            tokio::spawn(async move {
+                let mut next = sr.due(unix_ms()) + 1;
+                let mut tick = tokio::time::interval(Duration::from_millis(250));
+                loop {
+                    tokio::select! {
+                        _ = tick.tick() => {}
+                        _ = stop.changed() => break,
+                    }
+                    while next <= sr.due(unix_ms()) {
+                        let (totals, report) = sr.totals(next).await;
+                        let mut alerts = Vec::new();
+                        if let Some(d) = &gw.detectors
+                            && let Ok(mut d) = d.lock()
+                        {
+                            d.judge_totals(next, &totals, &mut alerts);
+                        }
+                        // Every replica keeps the baselines; the one that claimed the window
+                        // raises its alerts.
+                        if report {
+                            gw.report_alerts(&alerts);
+                        }
+                        next += 1;
+                    }
+                }
+            });
+        }
         if self.gateway.detectors.is_some() {
             // Windows close on time as well as on traffic.
             let gw = self.gateway.clone();
@@ -2246,6 +2281,22 @@ pub async fn bind(
         ),
         None => None,
     };
+    // With shared state the rate detectors judge every replica's traffic.
+    let mut detectors = detectors;
+    let shared_rates = match (&config.state, &mut detectors) {
+        (Some(url), Some(d)) => {
+            let d = d
+                .get_mut()
+                .map_err(|_| Error::Config("detectors unavailable".into()))?;
+            d.share_rates();
+            Some(
+                crate::shared_rates::SharedRates::connect(url, &config.state_prefix, d.window_ms())
+                    .await
+                    .map_err(|e| Error::Config(format!("[guard.serve] state (detectors): {e}")))?,
+            )
+        }
+        _ => None,
+    };
     let events = match &config.events {
         Some(url) => Some(
             crate::events::EventPublisher::connect(
@@ -2280,6 +2331,7 @@ pub async fn bind(
             events,
             incidents,
             tlog,
+            shared_rates,
             playbooks: config.playbooks.clone(),
         }),
     })

@@ -330,18 +330,26 @@ pub enum MeterOp {
 /// How often replicas reload the whole list even without an announcement.
 const RELOAD: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// A client for `url` and a managed (reconnecting) connection, within 5 seconds.
+pub(crate) async fn redis_connect(
+    url: &str,
+) -> Result<(redis::Client, redis::aio::ConnectionManager), String> {
+    let client = redis::Client::open(url).map_err(|e| format!("redis {url}: {e}"))?;
+    let conn = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        client.get_connection_manager(),
+    )
+    .await
+    .map_err(|_| format!("redis {url}: no connection within 5 s"))?
+    .map_err(|e| format!("redis {url}: {e}"))?;
+    Ok((client, conn))
+}
+
 impl Shared {
     /// Connects to `url`; keys are `<prefix>quarantine` (hash) and
     /// `<prefix>quarantine:changed` (channel).
     pub async fn connect(url: &str, prefix: &str) -> Result<Self, String> {
-        let client = redis::Client::open(url).map_err(|e| format!("redis {url}: {e}"))?;
-        let conn = tokio::time::timeout(
-            std::time::Duration::from_secs(5),
-            client.get_connection_manager(),
-        )
-        .await
-        .map_err(|_| format!("redis {url}: no connection within 5 s"))?
-        .map_err(|e| format!("redis {url}: {e}"))?;
+        let (client, conn) = redis_connect(url).await?;
         Ok(Self {
             client,
             conn,

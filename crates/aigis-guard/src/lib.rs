@@ -20,6 +20,7 @@ pub mod normalize;
 pub mod output;
 pub mod rules;
 pub mod scanners;
+pub mod shared_rates;
 pub mod signatures;
 
 pub use chain::{Action, Chain, ChainConfig, Hit, Outcome};

@@ -1701,3 +1701,128 @@ async fn playbook_configuration_errors_name_the_playbook_and_the_fix() {
         "{e}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_judge_a_keys_rate_on_their_combined_traffic_and_alert_once() {
+    let Ok(url) = std::env::var("AIGIS_TEST_REDIS_URL") else {
+        eprintln!("skipped: AIGIS_TEST_REDIS_URL is not set (the real Redis server test)");
+        return;
+    };
+    let up = upstream(Arc::new(AtomicUsize::new(0))).await;
+    // One receiver, a path per replica: which replica raised each alert.
+    let got: Arc<std::sync::Mutex<Vec<(String, Value)>>> = Arc::default();
+    let route = |name: &'static str| {
+        let g = got.clone();
+        axum::routing::post(move |body: Bytes| {
+            let g = g.clone();
+            async move {
+                let v: Value = serde_json::from_slice(&body).unwrap();
+                for a in v["alerts"].as_array().unwrap() {
+                    g.lock().unwrap().push((name.to_string(), a.clone()));
+                }
+                "ok"
+            }
+        })
+    };
+    let hook = axum::Router::new()
+        .route("/a", route("a"))
+        .route("/b", route("b"));
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook_addr = l.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(l, hook).await.unwrap() });
+    let dir = tempfile::tempdir().unwrap();
+    let store = KeyStore::open(&dir.path().join("keys.db")).unwrap();
+    let (key, _) = store.create("spread", &[]).unwrap();
+    let prefix = format!(
+        "aigis-test-det-{}-{}:",
+        std::process::id(),
+        aigis_guard::output::new_canary()
+    );
+    let mut envs = Vec::new();
+    for name in ["a", "b"] {
+        let cfg: GatewayConfig = serde_json::from_value(json!({
+            "listen": "127.0.0.1:0",
+            "keys": "keys.db",
+            "state": url,
+            "state-prefix": prefix,
+            "limits": {"key-requests-per-minute": 0, "ip-requests-per-minute": 0},
+            "detect": {"window-secs": 1, "warmup-windows": 3, "min-requests": 5.0},
+            "alerts": [{"kind": "webhook", "url": format!("http://{hook_addr}/{name}")}],
+            "alert-spool": format!("spool-{name}"),
+            "routes": [{"name": "chat", "kind": "openai", "prefix": "/v1", "upstream": format!("http://{up}")}],
+        }))
+        .unwrap();
+        let output =
+            aigis_guard::output::OutputGuard::new(&aigis_guard::output::OutputConfig::default())
+                .unwrap();
+        let bound = gateway::bind(
+            &cfg,
+            Chain::new(&ChainConfig::default()).unwrap(),
+            output,
+            dir.path(),
+        )
+        .await
+        .unwrap();
+        envs.push(Env {
+            gw: bound.local_addr().unwrap(),
+            key: key.clone(),
+            store: KeyStore::open(&dir.path().join("keys.db")).unwrap(),
+            calls: Arc::new(AtomicUsize::new(0)),
+            _dir: tempfile::tempdir().unwrap(),
+        });
+        tokio::spawn(bound.serve(std::future::pending()));
+    }
+    // A steady baseline, a request to each replica every half second, then a burst spread
+    // evenly over both: 30 each, under what either would call a burst of its own share.
+    for _ in 0..12 {
+        for e in &envs {
+            send(e, "GET", "/v1/models", Some(&key), None).await;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    for _ in 0..30 {
+        for e in &envs {
+            send(e, "GET", "/v1/models", Some(&key), None).await;
+        }
+    }
+    let subject = format!("key:{}", &key[4..12]);
+    let mut alerts = Vec::new();
+    for _ in 0..80 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        alerts = got
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, a)| a["detector"] == "key_request_rate" && a["subject"] == *subject)
+            .cloned()
+            .collect::<Vec<_>>();
+        if !alerts.is_empty() {
+            // Give the other replica time to (wrongly) report the same window.
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            alerts = got
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|(_, a)| a["detector"] == "key_request_rate" && a["subject"] == *subject)
+                .cloned()
+                .collect();
+            break;
+        }
+    }
+    assert!(!alerts.is_empty(), "no alert: {:?}", got.lock().unwrap());
+    // Seen whole: more requests than either replica received in any window.
+    let top = alerts
+        .iter()
+        .map(|(_, a)| a["observed"].as_f64().unwrap())
+        .fold(0.0, f64::max);
+    assert!(top > 32.0, "observed {top}: {alerts:?}");
+    // Each window's alert raised by one replica only.
+    let mut windows: Vec<u64> = alerts
+        .iter()
+        .map(|(_, a)| a["time_ms"].as_u64().unwrap())
+        .collect();
+    let n = windows.len();
+    windows.sort_unstable();
+    windows.dedup();
+    assert_eq!(windows.len(), n, "an alert reported twice: {alerts:?}");
+}

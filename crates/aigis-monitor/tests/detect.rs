@@ -249,3 +249,91 @@ fn audit_records_become_events() {
     );
     assert!(Event::from_record(&serde_json::json!({"route": "chat"})).is_none());
 }
+
+/// Replicas judging cluster totals raise what one process seeing all the traffic raises: the
+/// same alerts, with the same figures, at the same windows.
+#[test]
+fn cluster_totals_give_the_alerts_of_one_process_seeing_everything() {
+    use aigis_monitor::detect::WindowTotals;
+    let cfg = DetectConfig::default();
+    let mut whole = Detectors::new(&cfg).unwrap();
+    let mut shared = Detectors::new(&cfg).unwrap();
+    shared.share_rates();
+    let (mut want, mut got) = (Vec::new(), Vec::new());
+    let mut rng = Rng(7);
+    for minute in 0..30u64 {
+        let burst = minute == 25;
+        let mut totals = std::collections::BTreeMap::<String, (f64, f64, Vec<String>)>::new();
+        let mut ips = std::collections::BTreeMap::<String, (f64, f64)>::new();
+        for k in 0..5 {
+            let n = if burst && k == 0 {
+                900
+            } else {
+                40 + rng.poisson(20.0)
+            };
+            for i in 0..n {
+                let client = format!("10.0.{k}.{}", if burst && k == 0 { i % 200 } else { i % 3 });
+                let e = Event {
+                    time_ms: T0 + minute * MINUTE + u64::from(i) * (MINUTE / u64::from(n + 1)),
+                    route: "chat".into(),
+                    key: Some(format!("k{k}")),
+                    client: client.clone(),
+                    model: None,
+                    decision: "allow".into(),
+                    status: 200,
+                    latency_us: 1000,
+                    prompt_tokens: Some(10),
+                    completion_tokens: Some(5),
+                };
+                whole.observe(&e, &mut want);
+                shared.observe(&e, &mut got);
+                let t = totals.entry(format!("k{k}")).or_default();
+                t.0 += 1.0;
+                t.1 += 15.0;
+                if !t.2.contains(&client) {
+                    t.2.push(client.clone());
+                }
+                let ip = ips.entry(client).or_default();
+                ip.0 += 1.0;
+                ip.1 += 15.0;
+            }
+        }
+        let w = (T0 + minute * MINUTE) / MINUTE;
+        let t = WindowTotals {
+            keys: totals
+                .into_iter()
+                .map(|(k, (r, tok, c))| (k, r, tok, c.len() as f64))
+                .collect(),
+            ips: ips.into_iter().map(|(ip, (r, tok))| (ip, r, tok)).collect(),
+        };
+        shared.judge_totals(w, &t, &mut got);
+        // The clock closes the window for the single process.
+        whole.flush((w + 1) * MINUTE, &mut want);
+        // The shared detectors ignore the clock for rates.
+        shared.flush((w + 1) * MINUTE, &mut got);
+    }
+    let show = |v: &[Alert]| {
+        v.iter()
+            .map(|a| {
+                format!(
+                    "{} {} {} {:.3}",
+                    a.detector, a.subject, a.time_ms, a.observed
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let mut want = show(&want);
+    let mut got = show(&got);
+    want.sort();
+    got.sort();
+    assert!(
+        want.iter()
+            .any(|a| a.starts_with("key_request_rate key:k0")),
+        "{want:?}"
+    );
+    assert!(
+        want.iter().any(|a| a.starts_with("key_new_sources key:k0")),
+        "{want:?}"
+    );
+    assert_eq!(got, want);
+}

@@ -179,6 +179,18 @@ pub struct Detectors {
     rates: rate::RateDetectors,
     changes: change::ChangeDetectors,
     rules: Vec<rules::Rule>,
+    /// The rate detectors judge cluster totals ([`Detectors::judge_totals`]), not this
+    /// process's events.
+    shared_rates: bool,
+}
+
+/// One window's counts over every replica, per key and per client address.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct WindowTotals {
+    /// Per key: requests, tokens, distinct client addresses.
+    pub keys: Vec<(String, f64, f64, f64)>,
+    /// Per client address: requests, tokens.
+    pub ips: Vec<(String, f64, f64)>,
 }
 
 impl Detectors {
@@ -192,20 +204,52 @@ impl Detectors {
                 .iter()
                 .map(rules::Rule::compile)
                 .collect::<Result<_, _>>()?,
+            shared_rates: false,
         })
+    }
+
+    /// Makes the rate detectors judge the totals of every replica (given per window to
+    /// [`Detectors::judge_totals`]) instead of this process's events; the other detectors
+    /// keep judging local events.
+    pub fn share_rates(&mut self) {
+        self.shared_rates = true;
+    }
+
+    /// The rate detectors' window in milliseconds.
+    pub fn window_ms(&self) -> u64 {
+        self.rates.window_ms()
+    }
+
+    /// Judges window `w` from every replica's totals: each replica that calls this with the
+    /// same totals keeps the same baselines; the caller decides which one reports the alerts.
+    pub fn judge_totals(&mut self, w: u64, t: &WindowTotals, out: &mut Vec<Alert>) {
+        for (k, req, tok, distinct) in &t.keys {
+            self.rates
+                .set_totals(("key", k), w, (*req, *tok, Some(*distinct)), out);
+        }
+        for (ip, req, tok) in &t.ips {
+            self.rates
+                .set_totals(("ip", ip), w, (*req, *tok, None), out);
+        }
+        self.rates.flush((w + 1) * self.rates.window_ms(), out);
     }
 
     /// Feeds one event (in time order; late events count in the current window); alerts
     /// raised by it are appended to `out`.
     pub fn observe(&mut self, e: &Event, out: &mut Vec<Alert>) {
-        self.rates.observe(e, out);
+        if !self.shared_rates {
+            self.rates.observe(e, out);
+        }
         self.changes.observe(e, out);
         out.extend(self.rules.iter().filter_map(|r| r.check(e)));
     }
 
     /// Closes the open windows at `time_ms` (end of a replay, or a timer), appending alerts.
     pub fn flush(&mut self, time_ms: u64, out: &mut Vec<Alert>) {
-        self.rates.flush(time_ms, out);
+        // Shared rates close their windows when the totals arrive, not on this clock.
+        if !self.shared_rates {
+            self.rates.flush(time_ms, out);
+        }
     }
 
     /// Subjects with state (memory is this times a few hundred bytes, plus one HyperLogLog

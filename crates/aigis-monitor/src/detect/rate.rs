@@ -59,6 +59,8 @@ struct Subject {
     window: u64,
     requests: f64,
     tokens: f64,
+    /// Distinct addresses of the window when counted elsewhere (cluster totals).
+    distinct: Option<f64>,
     req: Ewma,
     tok: Ewma,
     /// Keys only: distinct client addresses in the window, and their baseline.
@@ -71,6 +73,7 @@ impl Subject {
             window,
             requests: 0.0,
             tokens: 0.0,
+            distinct: None,
             req: Ewma::default(),
             tok: Ewma::default(),
             sources: track_sources.then(|| (Sources::Sparse(Vec::new()), Ewma::default())),
@@ -205,6 +208,38 @@ impl RateDetectors {
         }
     }
 
+    /// Sets the counts of window `w` for one subject from totals counted elsewhere (every
+    /// replica's, through Redis): `kind` is `key` or `ip`; `distinct` the key's distinct
+    /// addresses. Earlier open windows are judged first. Follow with [`Self::flush`] at the
+    /// window's end to judge it.
+    pub fn set_totals(
+        &mut self,
+        (kind, name): (&str, &str),
+        w: u64,
+        (requests, tokens, distinct): (f64, f64, Option<f64>),
+        out: &mut Vec<Alert>,
+    ) {
+        let map = if kind == "key" {
+            &mut self.keys
+        } else {
+            &mut self.ips
+        };
+        let s = map
+            .entry(name.to_string())
+            .or_insert_with(|| Subject::new(w, kind == "key"));
+        advance(&self.cfg, self.window_ms, s, w, kind, name, out);
+        if s.window == w {
+            s.requests = requests;
+            s.tokens = tokens;
+            s.distinct = distinct;
+        }
+    }
+
+    /// The window length in milliseconds.
+    pub fn window_ms(&self) -> u64 {
+        self.window_ms
+    }
+
     /// Closes every window that ended before `time_ms`.
     pub fn flush(&mut self, time_ms: u64, out: &mut Vec<Alert>) {
         let w = time_ms / self.window_ms;
@@ -269,7 +304,11 @@ fn advance(
     s.req.update(s.requests, cfg.alpha);
     s.tok.update(s.tokens, cfg.alpha);
     if let Some((h, base)) = &mut s.sources {
-        let distinct = if s.requests > 0.0 { h.count() } else { 0.0 };
+        let distinct = match s.distinct.take() {
+            Some(d) => d,
+            None if s.requests > 0.0 => h.count(),
+            None => 0.0,
+        };
         if warm && distinct >= 5.0 && big(distinct, base) {
             out.push(alert(
                 cfg,
