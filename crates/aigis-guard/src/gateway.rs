@@ -385,6 +385,8 @@ struct Trace {
     rules: Vec<(String, u32)>,
     /// Prompt and completion tokens from the upstream's `usage`.
     tokens: Option<(u64, u64)>,
+    /// Whether a whole (not streamed) completion opened with a refusal.
+    refusal: Option<bool>,
 }
 
 /// Why a request was refused: one place maps each cause to a status and the API's own error
@@ -887,6 +889,7 @@ impl Gateway {
             self.charge_tokens(key, total as f64 - estimate);
         }
         let mut changed = false;
+        let mut refused = None;
         if let Some(choices) = value.get_mut("choices").and_then(Value::as_array_mut) {
             for choice in choices {
                 let slot = if choice
@@ -900,6 +903,8 @@ impl Gateway {
                 let Some(Value::String(text)) = slot else {
                     continue;
                 };
+                // Monitoring only: the share of refusals per route feeds the change detectors.
+                *refused.get_or_insert(false) |= crate::refusal::is_refusal(text);
                 match self.output.scan(text, canary.as_deref()) {
                     crate::output::Verdict::Block(rules) => {
                         return Err(Refusal::ResponseBlocked(rules));
@@ -912,6 +917,9 @@ impl Gateway {
                     }
                 }
             }
+        }
+        if let (Some(r), Ok(mut t)) = (refused, trace.lock()) {
+            t.refusal = Some(r);
         }
         if !changed {
             return Ok(Response::from_parts(parts, Body::from(bytes)));
@@ -1212,6 +1220,7 @@ async fn handle(
             latency_us: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
             prompt_tokens: t.tokens.map(|x| x.0),
             completion_tokens: t.tokens.map(|x| x.1),
+            refusal: t.refusal,
         };
         if let Some(p) = &gw.events {
             p.decision(&e);
@@ -1247,6 +1256,9 @@ async fn handle(
         if let Some((p, c)) = t.tokens {
             r.insert("prompt_tokens".into(), json!(p));
             r.insert("completion_tokens".into(), json!(c));
+        }
+        if let Some(refused) = t.refusal {
+            r.insert("refusal".into(), json!(refused));
         }
         r.insert(
             "rules".into(),
@@ -2014,7 +2026,7 @@ fn open_audit(
 ) -> Result<aigis_monitor::audit_writer::AuditWriter, Error> {
     use aigis_monitor::audit;
     let key_path = base_dir.join(&a.key);
-    let text = read_secret_file(&key_path)?;
+    let text = read_secret_file(&key_path, "audit key")?;
     // Checked now for a clear start-up error; parsed again whenever the store is reopened.
     aigis_sign::note::LogKey::from_private_string(&text)
         .map_err(|e| Error::Config(format!("audit key {}: {e}", key_path.display())))?;
@@ -2056,26 +2068,27 @@ fn open_audit(
     started.map_err(|e| Error::Config(format!("[guard.serve.audit]: {e}")))
 }
 
-/// A secret from a file that only its owner can read.
-fn read_secret_file(path: &std::path::Path) -> Result<String, Error> {
+/// A secret from a file that only its owner can read; `what` names it in errors (`admin
+/// token file`, `audit key`).
+fn read_secret_file(path: &std::path::Path, what: &str) -> Result<String, Error> {
     let shown = path.display();
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
         let mode = std::fs::metadata(path)
-            .map_err(|e| Error::Config(format!("admin token file {shown}: {e}")))?
+            .map_err(|e| Error::Config(format!("{what} {shown}: {e}")))?
             .permissions()
             .mode();
         if mode & 0o077 != 0 {
             return Err(Error::Config(format!(
-                "admin token file {shown} is readable by others (mode {:o})\nhint: chmod 600 {shown}",
+                "{what} {shown} is readable by others (mode {:o})\nhint: chmod 600 {shown}",
                 mode & 0o777
             )));
         }
     }
     std::fs::read_to_string(path)
         .map(|t| t.trim().to_string())
-        .map_err(|e| Error::Config(format!("admin token file {shown}: {e}")))
+        .map_err(|e| Error::Config(format!("{what} {shown}: {e}")))
 }
 
 /// Checks `config`, opens the key store, builds the chain and binds the listener.
@@ -2160,7 +2173,7 @@ pub async fn bind(
         (Some(var), None) => Some(std::env::var(var).map_err(|_| {
             Error::Config(format!("[guard.serve] admin-token-env: ${var} is not set"))
         })?),
-        (None, Some(file)) => Some(read_secret_file(&base_dir.join(file))?),
+        (None, Some(file)) => Some(read_secret_file(&base_dir.join(file), "admin token file")?),
         (None, None) => None,
     };
     if admin_token.as_ref().is_some_and(|t| t.len() < 16) {

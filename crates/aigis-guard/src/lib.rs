@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod model;
 pub mod normalize;
 pub mod output;
+pub mod refusal;
 pub mod rules;
 pub mod scanners;
 pub mod shared_rates;

@@ -1299,6 +1299,24 @@ async fn mutual_tls_upstreams_get_the_routes_client_certificate() {
 
 /// Two gateways sharing one key store and one Redis prefix (fresh for each call), with
 /// `limits`; their `Env`s (same key), or `None` when the Redis test server is not configured.
+/// Binds a gateway with the default chains and starts serving it; its address.
+async fn serve_config(cfg: &GatewayConfig, dir: &std::path::Path) -> SocketAddr {
+    let output =
+        aigis_guard::output::OutputGuard::new(&aigis_guard::output::OutputConfig::default())
+            .unwrap();
+    let bound = gateway::bind(
+        cfg,
+        Chain::new(&ChainConfig::default()).unwrap(),
+        output,
+        dir,
+    )
+    .await
+    .unwrap();
+    let addr = bound.local_addr().unwrap();
+    tokio::spawn(bound.serve(std::future::pending()));
+    addr
+}
+
 async fn replicas(limits: Value) -> Option<(Env, Env)> {
     let Ok(url) = std::env::var("AIGIS_TEST_REDIS_URL") else {
         eprintln!("skipped: AIGIS_TEST_REDIS_URL is not set (the real Redis server test)");
@@ -1325,19 +1343,7 @@ async fn replicas(limits: Value) -> Option<(Env, Env)> {
             "routes": [{"name": "chat", "kind": "openai", "prefix": "/v1", "upstream": format!("http://{up}")}],
         }))
         .unwrap();
-        let output =
-            aigis_guard::output::OutputGuard::new(&aigis_guard::output::OutputConfig::default())
-                .unwrap();
-        let bound = gateway::bind(
-            &cfg,
-            Chain::new(&ChainConfig::default()).unwrap(),
-            output,
-            shared_dir.path(),
-        )
-        .await
-        .unwrap();
-        gws.push(bound.local_addr().unwrap());
-        tokio::spawn(bound.serve(std::future::pending()));
+        gws.push(serve_config(&cfg, shared_dir.path()).await);
     }
     // The key store's directory lives as long as the first replica's Env (the test).
     let env = |gw, dir| Env {
@@ -1752,25 +1758,13 @@ async fn replicas_judge_a_keys_rate_on_their_combined_traffic_and_alert_once() {
             "routes": [{"name": "chat", "kind": "openai", "prefix": "/v1", "upstream": format!("http://{up}")}],
         }))
         .unwrap();
-        let output =
-            aigis_guard::output::OutputGuard::new(&aigis_guard::output::OutputConfig::default())
-                .unwrap();
-        let bound = gateway::bind(
-            &cfg,
-            Chain::new(&ChainConfig::default()).unwrap(),
-            output,
-            dir.path(),
-        )
-        .await
-        .unwrap();
         envs.push(Env {
-            gw: bound.local_addr().unwrap(),
+            gw: serve_config(&cfg, dir.path()).await,
             key: key.clone(),
             store: KeyStore::open(&dir.path().join("keys.db")).unwrap(),
             calls: Arc::new(AtomicUsize::new(0)),
             _dir: tempfile::tempdir().unwrap(),
         });
-        tokio::spawn(bound.serve(std::future::pending()));
     }
     // A steady baseline, a request to each replica every half second, then a burst spread
     // evenly over both: 30 each, under what either would call a burst of its own share.
@@ -1825,4 +1819,60 @@ async fn replicas_judge_a_keys_rate_on_their_combined_traffic_and_alert_once() {
     windows.sort_unstable();
     windows.dedup();
     assert_eq!(windows.len(), n, "an alert reported twice: {alerts:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whole_completions_are_marked_as_refusals_in_the_audit_record() {
+    let up = upstream(Arc::new(AtomicUsize::new(0))).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = KeyStore::open(&dir.path().join("keys.db")).unwrap();
+    let (key, _) = store.create("refusals", &[]).unwrap();
+    let log_key = aigis_sign::note::LogKey::generate("test.aigis/refusals").unwrap();
+    let key_file = dir.path().join("audit.key");
+    std::fs::write(&key_file, log_key.to_private_string()).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let cfg: GatewayConfig = serde_json::from_value(json!({
+        "listen": "127.0.0.1:0",
+        "keys": "keys.db",
+        "audit": {"path": "audit.jsonl", "key": "audit.key", "fsync": "always"},
+        "routes": [{"name": "chat", "kind": "openai", "prefix": "/v1", "upstream": format!("http://{up}")}],
+    }))
+    .unwrap();
+    let env = Env {
+        gw: serve_config(&cfg, dir.path()).await,
+        key: key.clone(),
+        store,
+        calls: Arc::new(AtomicUsize::new(0)),
+        _dir: tempfile::tempdir().unwrap(),
+    };
+    // The test upstream answers with the prompt: a refusal, an answer, a streamed refusal.
+    for (text, stream) in [
+        ("I'm sorry, but I can't help with that.", false),
+        ("Here is the summary you asked for.", false),
+        ("I'm sorry, but I can't help with that.", true),
+    ] {
+        let (s, _, _) = send(
+            &env,
+            "POST",
+            "/v1/chat/completions",
+            Some(&key),
+            Some(chat(text, stream)),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK);
+    }
+    let records: Vec<Value> = std::fs::read_to_string(dir.path().join("audit.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let marks: Vec<Option<bool>> = records.iter().map(|r| r["refusal"].as_bool()).collect();
+    // Streamed responses are recorded before they end, so they carry no mark.
+    assert_eq!(marks, [Some(true), Some(false), None], "{records:?}");
+    let e = aigis_monitor::detect::Event::from_record(&records[0]).unwrap();
+    assert_eq!(e.refusal, Some(true));
 }

@@ -44,6 +44,7 @@ fn main() {
                 latency_us: 200 + next() % 300,
                 prompt_tokens: Some(40),
                 completion_tokens: (!blocked).then(|| 100 + next() % 200),
+                refusal: None,
             }
         })
         .collect();

@@ -113,6 +113,7 @@ fn run(s: &Stream) -> (Vec<Alert>, usize) {
                     prompt_tokens: Some(40),
                     completion_tokens: (!blocked)
                         .then(|| (tokens + 0.25 * tokens * rng.normal()).max(1.0) as u64),
+                    refusal: None,
                 });
             }
         }
@@ -284,6 +285,7 @@ fn cluster_totals_give_the_alerts_of_one_process_seeing_everything() {
                     latency_us: 1000,
                     prompt_tokens: Some(10),
                     completion_tokens: Some(5),
+                    refusal: None,
                 };
                 whole.observe(&e, &mut want);
                 shared.observe(&e, &mut got);
@@ -336,4 +338,62 @@ fn cluster_totals_give_the_alerts_of_one_process_seeing_everything() {
         "{want:?}"
     );
     assert_eq!(got, want);
+}
+
+/// The refusal share per route: a fall (jailbreaks getting through) and a rise are each
+/// found within a few hundred responses; a steady share raises nothing.
+#[test]
+fn refusal_rate_changes_are_found_both_ways_and_a_steady_share_is_quiet() {
+    let run = |before: f64, after: f64, seed: u64| {
+        let mut d = Detectors::new(&DetectConfig::default()).unwrap();
+        let mut rng = Rng(seed);
+        let mut alerts = Vec::new();
+        let mut first = None;
+        for i in 0..20_000u64 {
+            let share = if i < 10_000 { before } else { after };
+            let e = Event {
+                time_ms: T0 + i * 100,
+                route: "chat".into(),
+                key: None,
+                client: String::new(),
+                model: None,
+                decision: "allow".into(),
+                status: 200,
+                latency_us: 1000,
+                prompt_tokens: None,
+                completion_tokens: None,
+                refusal: Some(rng.unit() < share),
+            };
+            let n = alerts.len();
+            d.observe(&e, &mut alerts);
+            if first.is_none()
+                && alerts[n..]
+                    .iter()
+                    .any(|a: &Alert| a.detector.starts_with("refusal"))
+            {
+                first = Some(i);
+            }
+        }
+        (alerts, first)
+    };
+    let (alerts, _) = run(0.2, 0.2, 3);
+    assert!(
+        !alerts.iter().any(|a| a.detector.starts_with("refusal")),
+        "{alerts:?}"
+    );
+    let (alerts, first) = run(0.2, 0.02, 4);
+    let a = alerts
+        .iter()
+        .find(|a| a.detector == "refusal_drop")
+        .unwrap();
+    assert_eq!(a.subject, "route:chat");
+    assert!(a.atlas.contains(&"AML.T0054"));
+    let delay = first.unwrap() - 10_000;
+    assert!(delay < 2_000, "found {delay} responses after the change");
+    let (alerts, first) = run(0.02, 0.2, 5);
+    assert!(
+        alerts.iter().any(|a| a.detector == "refusal_rate"),
+        "{alerts:?}"
+    );
+    assert!(first.unwrap() - 10_000 < 1_000);
 }

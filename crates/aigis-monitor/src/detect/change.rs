@@ -1,6 +1,7 @@
 //! Change detection over many requests, per route: Page–Hinkley on the block rate and the
-//! upstream error rate (Bernoulli streams), two-sided CUSUM on output length and latency,
-//! standardised against the route's first `min_events` events.
+//! upstream error rate (Bernoulli streams), two-sided CUSUM on output length, latency and the
+//! share of responses that are refusals (up: `refusal_rate`, down: `refusal_drop`),
+//! standardised against the route's first events.
 
 use std::collections::HashMap;
 
@@ -104,6 +105,11 @@ impl Cusum {
 struct Route {
     blocks: PageHinkley,
     errors: PageHinkley,
+    /// Refusals among the responses marked: a share near 20% has too much variance for
+    /// Page–Hinkley's fixed allowance, so a standardised CUSUM watches it, both ways.
+    refusals: Cusum,
+    recent_refusals: f64,
+    refusals_marked: bool,
     output: Cusum,
     latency: Cusum,
     recent_output: f64,
@@ -134,7 +140,7 @@ impl ChangeDetectors {
             None => self.routes.entry(e.route.clone()).or_default(),
         };
         let subject = || format!("route:{}", e.route);
-        for (ph, hit, detector, what, atlas) in [
+        let streams = [
             (
                 &mut r.blocks,
                 e.decision == "block",
@@ -149,7 +155,8 @@ impl ChangeDetectors {
                 "requests failed upstream or at the gateway (5xx)",
                 &["AML.T0029"][..],
             ),
-        ] {
+        ];
+        for (ph, hit, detector, what, atlas) in streams {
             let before = ph.mean();
             let stat = ph.update(f64::from(u8::from(hit)), cfg.ph_delta);
             if ph.count() >= cfg.min_events && stat > cfg.ph_lambda {
@@ -171,6 +178,45 @@ impl ChangeDetectors {
                     ),
                 });
                 ph.reset();
+            }
+        }
+        // Only responses the gateway could mark (whole completions) count.
+        if let Some(refused) = e.refusal {
+            let x = f64::from(u8::from(refused));
+            r.recent_refusals = if r.refusals_marked {
+                0.99 * r.recent_refusals + 0.01 * x
+            } else {
+                x
+            };
+            r.refusals_marked = true;
+            if let Some((stat, mu, _)) = r.refusals.update(x, cfg.cusum_k, cfg.cusum_reference)
+                && stat > cfg.cusum_h
+            {
+                let up = r.refusals.upward();
+                let (detector, atlas, dir): (_, &'static [&'static str], _) = if up {
+                    ("refusal_rate", &["AML.T0029"], "rose")
+                } else {
+                    // Fewer refusals than the model's norm: jailbreaks getting through.
+                    ("refusal_drop", &["AML.T0054"], "fell")
+                };
+                out.push(Alert {
+                    detector,
+                    subject: subject(),
+                    time_ms: e.time_ms,
+                    observed: r.recent_refusals,
+                    baseline: mu,
+                    score: stat,
+                    priority: Priority::Warning,
+                    atlas,
+                    message: format!(
+                        "{}: the share of responses that are refusals {dir} to about {:.1}% against a reference of {:.1}% (CUSUM {stat:.1} > {})",
+                        subject(),
+                        r.recent_refusals * 100.0,
+                        mu * 100.0,
+                        cfg.cusum_h
+                    ),
+                });
+                r.refusals.reset();
             }
         }
         let mut shift = |c: &mut Cusum,

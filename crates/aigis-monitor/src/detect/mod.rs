@@ -41,6 +41,9 @@ pub struct Event {
     pub prompt_tokens: Option<u64>,
     /// See `prompt_tokens`.
     pub completion_tokens: Option<u64>,
+    /// Whether the (whole, not streamed) response opened with a refusal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<bool>,
 }
 
 /// A change to the gateway's kill switch: a route or model taken offline or brought back, an
@@ -75,6 +78,7 @@ impl Event {
             latency_us: n("latency_us").unwrap_or(0),
             prompt_tokens: n("prompt_tokens"),
             completion_tokens: n("completion_tokens"),
+            refusal: v.get("refusal").and_then(Value::as_bool),
         })
     }
 

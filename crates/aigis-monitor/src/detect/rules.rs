@@ -407,6 +407,7 @@ mod tests {
             latency_us: 900,
             prompt_tokens: Some(10),
             completion_tokens: None,
+            refusal: None,
         }
     }
 

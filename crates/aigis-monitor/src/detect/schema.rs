@@ -394,6 +394,7 @@ mod tests {
             latency_us: 2_500,
             prompt_tokens: Some(9),
             completion_tokens: Some(2),
+            refusal: None,
         }
     }
 
