@@ -270,6 +270,11 @@ pub struct RouteConfig {
     /// (`inputs.*.data.*`).
     #[serde(default)]
     pub fields: Vec<String>,
+    /// `json` routes: dotted path (with `*`) of the classifier's scores in the response; the
+    /// largest number it reaches (the top class's probability) is recorded as the response's
+    /// confidence and watched for drift.
+    #[serde(default)]
+    pub confidence: Option<String>,
     /// Environment variable holding the upstream's own API key (sent as a bearer token).
     #[serde(default)]
     pub upstream_key_env: Option<String>,
@@ -387,6 +392,8 @@ struct Trace {
     tokens: Option<(u64, u64)>,
     /// Whether a whole (not streamed) completion opened with a refusal.
     refusal: Option<bool>,
+    /// `json` routes with `confidence`: the response's top score.
+    confidence: Option<f64>,
 }
 
 /// Why a request was refused: one place maps each cause to a status and the API's own error
@@ -602,6 +609,27 @@ enum PathSeg {
 
 /// Every string a dotted selector with `*` wildcards reaches.
 fn select(body: &Value, selector: &str) -> Vec<Vec<PathSeg>> {
+    select_where(body, selector, Value::is_string)
+}
+
+/// The largest number a dotted selector reaches (a classifier's top score), if any.
+fn top_number(body: &Value, selector: &str) -> Option<f64> {
+    select_where(body, selector, Value::is_number)
+        .iter()
+        .filter_map(|p| get(body, p)?.as_f64())
+        .filter(|x| x.is_finite())
+        .reduce(f64::max)
+}
+
+fn get<'a>(v: &'a Value, path: &[PathSeg]) -> Option<&'a Value> {
+    path.iter().try_fold(v, |cur, seg| match seg {
+        PathSeg::Key(k) => cur.get(k.as_str()),
+        PathSeg::Index(i) => cur.get(*i),
+    })
+}
+
+/// The paths a dotted selector with `*` wildcards reaches whose values pass `keep`.
+fn select_where(body: &Value, selector: &str, keep: impl Fn(&Value) -> bool) -> Vec<Vec<PathSeg>> {
     let mut frontier: Vec<(Vec<PathSeg>, &Value)> = vec![(Vec::new(), body)];
     for part in selector.split('.') {
         let mut next = Vec::new();
@@ -643,7 +671,7 @@ fn select(body: &Value, selector: &str) -> Vec<Vec<PathSeg>> {
     }
     frontier
         .into_iter()
-        .filter(|(_, v)| v.is_string())
+        .filter(|(_, v)| keep(v))
         .map(|(p, _)| p)
         .collect()
 }
@@ -823,6 +851,11 @@ impl Gateway {
         budget: Option<(&str, f64)>,
         trace: &std::sync::Mutex<Trace>,
     ) -> Result<Response<Body>, Refusal> {
+        if route.cfg.kind == RouteKind::Json
+            && let Some(selector) = &route.cfg.confidence
+        {
+            return Ok(self.read_confidence(resp, selector, trace).await);
+        }
         if route.cfg.kind != RouteKind::Openai
             || !path.ends_with("/completions")
             || (self.output.is_empty()
@@ -926,6 +959,31 @@ impl Gateway {
         }
         parts.headers.remove(header::CONTENT_LENGTH);
         Ok(Response::from_parts(parts, Body::from(value.to_string())))
+    }
+
+    /// Reads a `json` route's response for its classifier confidence, passing it on unchanged
+    /// (a body that is not JSON, or too large, goes on without a figure).
+    async fn read_confidence(
+        &self,
+        resp: Response<Body>,
+        selector: &str,
+        trace: &std::sync::Mutex<Trace>,
+    ) -> Response<Body> {
+        let (parts, body) = resp.into_parts();
+        let Ok(bytes) = http_body_util::Limited::new(body, MAX_RESPONSE)
+            .collect()
+            .await
+            .map(http_body_util::Collected::to_bytes)
+        else {
+            // Cut off or too large: the client gets an error rather than a truncated body.
+            return Refusal::UpstreamDown.response(Some(RouteKind::Json));
+        };
+        if let Ok(v) = serde_json::from_slice::<Value>(&bytes)
+            && let (Some(c), Ok(mut t)) = (top_number(&v, selector), trace.lock())
+        {
+            t.confidence = Some(c);
+        }
+        Response::from_parts(parts, Body::from(bytes))
     }
 
     async fn forward(
@@ -1221,6 +1279,7 @@ async fn handle(
             prompt_tokens: t.tokens.map(|x| x.0),
             completion_tokens: t.tokens.map(|x| x.1),
             refusal: t.refusal,
+            confidence: t.confidence,
         };
         if let Some(p) = &gw.events {
             p.decision(&e);
@@ -1259,6 +1318,13 @@ async fn handle(
         }
         if let Some(refused) = t.refusal {
             r.insert("refusal".into(), json!(refused));
+        }
+        // Records hold integers only (canonical JSON, RFC 8785): millionths.
+        if let Some(c) = t.confidence {
+            r.insert(
+                "confidence_ppm".into(),
+                json!((c * 1e6).round().clamp(-9e15, 9e15) as i64),
+            );
         }
         r.insert(
             "rules".into(),
@@ -2138,6 +2204,12 @@ pub async fn bind(
         if r.kind == RouteKind::Json && r.fields.is_empty() {
             return Err(Error::Config(format!(
                 "route `{}`: a json route needs `fields` to scan",
+                r.name
+            )));
+        }
+        if r.confidence.is_some() && r.kind != RouteKind::Json {
+            return Err(Error::Config(format!(
+                "route `{}`: `confidence` reads a json route's response; openai routes have no scores",
                 r.name
             )));
         }

@@ -138,6 +138,7 @@ async fn start_full(
         prefix: prefix.into(),
         upstream: format!("http://{up}"),
         fields,
+        confidence: None,
         upstream_key_env: None,
         upstream_ca: None,
         client_cert: None,
@@ -1152,6 +1153,7 @@ async fn https_upstreams_are_verified_against_the_configured_ca() {
         prefix: prefix.into(),
         upstream: format!("https://localhost:{}", up.port()),
         fields: vec![],
+        confidence: None,
         upstream_key_env: None,
         upstream_ca: ca.map(String::from),
         client_cert: None,
@@ -1237,6 +1239,7 @@ async fn mutual_tls_upstreams_get_the_routes_client_certificate() {
         prefix: prefix.into(),
         upstream: format!("https://localhost:{}", up.port()),
         fields: vec![],
+        confidence: None,
         upstream_key_env: None,
         upstream_ca: Some("ca.pem".into()),
         client_cert: with_cert.then(|| "client.pem".into()),
@@ -1821,20 +1824,25 @@ async fn replicas_judge_a_keys_rate_on_their_combined_traffic_and_alert_once() {
     assert_eq!(windows.len(), n, "an alert reported twice: {alerts:?}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn whole_completions_are_marked_as_refusals_in_the_audit_record() {
-    let up = upstream(Arc::new(AtomicUsize::new(0))).await;
-    let dir = tempfile::tempdir().unwrap();
-    let store = KeyStore::open(&dir.path().join("keys.db")).unwrap();
-    let (key, _) = store.create("refusals", &[]).unwrap();
-    let log_key = aigis_sign::note::LogKey::generate("test.aigis/refusals").unwrap();
-    let key_file = dir.path().join("audit.key");
+/// An audit signing key at `dir/audit.key`, readable by its owner only (as the gateway wants).
+fn write_audit_key(dir: &std::path::Path, name: &str) {
+    let log_key = aigis_sign::note::LogKey::generate(name).unwrap();
+    let key_file = dir.join("audit.key");
     std::fs::write(&key_file, log_key.to_private_string()).unwrap();
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
         std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whole_completions_are_marked_as_refusals_in_the_audit_record() {
+    let up = upstream(Arc::new(AtomicUsize::new(0))).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = KeyStore::open(&dir.path().join("keys.db")).unwrap();
+    let (key, _) = store.create("refusals", &[]).unwrap();
+    write_audit_key(dir.path(), "test.aigis/refusals");
     let cfg: GatewayConfig = serde_json::from_value(json!({
         "listen": "127.0.0.1:0",
         "keys": "keys.db",
@@ -1875,4 +1883,79 @@ async fn whole_completions_are_marked_as_refusals_in_the_audit_record() {
     assert_eq!(marks, [Some(true), Some(false), None], "{records:?}");
     let e = aigis_monitor::detect::Event::from_record(&records[0]).unwrap();
     assert_eq!(e.refusal, Some(true));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_routes_record_the_classifiers_confidence() {
+    // A KServe-style classifier: class probabilities under outputs[0].data.
+    let app = axum::Router::new()
+        .route(
+            "/v2/models/clf/infer",
+            axum::routing::post(|| async {
+                axum::Json(json!({"model_name": "clf", "outputs": [{"name": "probs", "data": [0.1, 0.7, 0.2]}]}))
+            }),
+        )
+        .route(
+            "/v2/models/broken/infer",
+            axum::routing::post(|| async { "not json" }),
+        );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let up = l.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+    let dir = tempfile::tempdir().unwrap();
+    let store = KeyStore::open(&dir.path().join("keys.db")).unwrap();
+    let (key, _) = store.create("clf", &[]).unwrap();
+    write_audit_key(dir.path(), "test.aigis/confidence");
+    let mut cfg = json!({
+        "listen": "127.0.0.1:0",
+        "keys": "keys.db",
+        "audit": {"path": "audit.jsonl", "key": "audit.key", "fsync": "always"},
+        "routes": [{"name": "kserve", "kind": "json", "prefix": "/v2", "upstream": format!("http://{up}"),
+                    "fields": ["inputs.*.data.*"], "confidence": "outputs.*.data.*"}],
+    });
+    let env = Env {
+        gw: serve_config(&serde_json::from_value(cfg.clone()).unwrap(), dir.path()).await,
+        key: key.clone(),
+        store,
+        calls: Arc::new(AtomicUsize::new(0)),
+        _dir: tempfile::tempdir().unwrap(),
+    };
+    let body =
+        json!({"inputs": [{"name": "text", "datatype": "BYTES", "shape": [1], "data": ["hello"]}]})
+            .to_string();
+    for path in ["/v2/models/clf/infer", "/v2/models/broken/infer"] {
+        let (s, _, b) = send(&env, "POST", path, Some(&key), Some(body.clone())).await;
+        assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
+    }
+    let records: Vec<Value> = std::fs::read_to_string(dir.path().join("audit.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        records[0]["confidence_ppm"], 700_000,
+        "the top class's probability"
+    );
+    assert!(
+        records[1].get("confidence_ppm").is_none(),
+        "no figure from a body that is not JSON"
+    );
+    let e = aigis_monitor::detect::Event::from_record(&records[0]).unwrap();
+    assert_eq!(e.confidence, Some(0.7));
+    // Only json routes have scores to read.
+    cfg["routes"][0]["kind"] = json!("openai");
+    let output =
+        aigis_guard::output::OutputGuard::new(&aigis_guard::output::OutputConfig::default())
+            .unwrap();
+    let e = gateway::bind(
+        &serde_json::from_value(cfg).unwrap(),
+        Chain::new(&ChainConfig::default()).unwrap(),
+        output,
+        dir.path(),
+    )
+    .await
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(e.contains("confidence") && e.contains("kserve"), "{e}");
 }

@@ -45,6 +45,7 @@ fn main() {
                 prompt_tokens: Some(40),
                 completion_tokens: (!blocked).then(|| 100 + next() % 200),
                 refusal: None,
+                confidence: None,
             }
         })
         .collect();

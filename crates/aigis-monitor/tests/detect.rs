@@ -114,6 +114,7 @@ fn run(s: &Stream) -> (Vec<Alert>, usize) {
                     completion_tokens: (!blocked)
                         .then(|| (tokens + 0.25 * tokens * rng.normal()).max(1.0) as u64),
                     refusal: None,
+                    confidence: None,
                 });
             }
         }
@@ -286,6 +287,7 @@ fn cluster_totals_give_the_alerts_of_one_process_seeing_everything() {
                     prompt_tokens: Some(10),
                     completion_tokens: Some(5),
                     refusal: None,
+                    confidence: None,
                 };
                 whole.observe(&e, &mut want);
                 shared.observe(&e, &mut got);
@@ -354,15 +356,11 @@ fn refusal_rate_changes_are_found_both_ways_and_a_steady_share_is_quiet() {
             let e = Event {
                 time_ms: T0 + i * 100,
                 route: "chat".into(),
-                key: None,
-                client: String::new(),
-                model: None,
                 decision: "allow".into(),
                 status: 200,
                 latency_us: 1000,
-                prompt_tokens: None,
-                completion_tokens: None,
                 refusal: Some(rng.unit() < share),
+                ..Event::default()
             };
             let n = alerts.len();
             d.observe(&e, &mut alerts);
@@ -396,4 +394,51 @@ fn refusal_rate_changes_are_found_both_ways_and_a_steady_share_is_quiet() {
         "{alerts:?}"
     );
     assert!(first.unwrap() - 10_000 < 1_000);
+}
+
+/// A classifier's confidence on a json route: a drop (inputs drifting away from training, or
+/// crafted to evade) is found; a steady stream is quiet.
+#[test]
+fn classifier_confidence_shifts_are_found_and_a_steady_stream_is_quiet() {
+    let run = |after: f64, seed: u64| {
+        let mut d = Detectors::new(&DetectConfig::default()).unwrap();
+        let mut rng = Rng(seed);
+        let mut alerts = Vec::new();
+        let mut first = None;
+        for i in 0..30_000u64 {
+            let mean = if i < 15_000 { 0.9 } else { after };
+            let e = Event {
+                time_ms: T0 + i * 50,
+                route: "kserve".into(),
+                decision: "allow".into(),
+                status: 200,
+                latency_us: 1000,
+                confidence: Some((mean + 0.05 * rng.normal()).clamp(0.0, 1.0)),
+                ..Event::default()
+            };
+            let n = alerts.len();
+            d.observe(&e, &mut alerts);
+            if first.is_none()
+                && alerts[n..]
+                    .iter()
+                    .any(|a: &Alert| a.detector == "confidence_shift")
+            {
+                first = Some(i);
+            }
+        }
+        (alerts, first)
+    };
+    let (alerts, _) = run(0.9, 11);
+    assert!(
+        !alerts.iter().any(|a| a.detector == "confidence_shift"),
+        "{alerts:?}"
+    );
+    let (alerts, first) = run(0.8, 12);
+    let a = alerts
+        .iter()
+        .find(|a| a.detector == "confidence_shift")
+        .unwrap();
+    assert!(a.message.contains("fell"), "{}", a.message);
+    assert_eq!(a.subject, "route:kserve");
+    assert!(first.unwrap() >= 15_000 && first.unwrap() - 15_000 < 500);
 }

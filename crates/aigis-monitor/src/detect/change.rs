@@ -110,6 +110,8 @@ struct Route {
     refusals: Cusum,
     recent_refusals: f64,
     refusals_marked: bool,
+    confidence: Cusum,
+    recent_confidence: f64,
     output: Cusum,
     latency: Cusum,
     recent_output: f64,
@@ -271,5 +273,16 @@ impl ChangeDetectors {
             "gateway latency (µs)",
             &["AML.T0029"],
         );
+        if let Some(c) = e.confidence {
+            // Scores are 0-1: shown in thousandths so the sentence is readable.
+            shift(
+                &mut r.confidence,
+                &mut r.recent_confidence,
+                c * 1000.0,
+                "confidence_shift",
+                "classifier top-score confidence (per mille)",
+                &["AML.T0015", "AML.T0043"],
+            );
+        }
     }
 }

@@ -44,6 +44,9 @@ pub struct Event {
     /// Whether the (whole, not streamed) response opened with a refusal.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refusal: Option<bool>,
+    /// `json` routes: the classifier's top score in the response.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f64>,
 }
 
 /// A change to the gateway's kill switch: a route or model taken offline or brought back, an
@@ -79,6 +82,10 @@ impl Event {
             prompt_tokens: n("prompt_tokens"),
             completion_tokens: n("completion_tokens"),
             refusal: v.get("refusal").and_then(Value::as_bool),
+            confidence: v
+                .get("confidence_ppm")
+                .and_then(Value::as_i64)
+                .map(|ppm| ppm as f64 / 1e6),
         })
     }
 

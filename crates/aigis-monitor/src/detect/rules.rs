@@ -408,6 +408,7 @@ mod tests {
             prompt_tokens: Some(10),
             completion_tokens: None,
             refusal: None,
+            confidence: None,
         }
     }
 

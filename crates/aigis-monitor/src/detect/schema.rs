@@ -395,6 +395,7 @@ mod tests {
             prompt_tokens: Some(9),
             completion_tokens: Some(2),
             refusal: None,
+            confidence: None,
         }
     }
 
