@@ -7,6 +7,11 @@
 //! are — and the one replica that claims the window in Redis (`SET NX`) reports its alerts,
 //! so each alert is raised once. A key spreading a burst over the replicas is seen whole.
 //!
+//! Windows follow Redis's clock, not each replica's: a replica measures the offset of its
+//! clock from Redis `TIME` (every 10 s, half the round trip allowed for) and assigns requests
+//! and judges windows by the corrected time, so replicas whose clocks disagree still put a
+//! request in the same window.
+//!
 //! If Redis cannot be read when a window is due, the replica judges that window on its own
 //! traffic (which it also counts locally) and says so: degraded, never silent.
 
@@ -44,6 +49,8 @@ pub struct SharedRates {
     grace_ms: u64,
     tx: tokio::sync::mpsc::Sender<Count>,
     local: Mutex<BTreeMap<u64, Local>>,
+    /// Redis's clock minus this replica's, in milliseconds.
+    offset_ms: std::sync::atomic::AtomicI64,
 }
 
 impl SharedRates {
@@ -64,9 +71,48 @@ impl SharedRates {
             grace_ms: (window_ms / 10).clamp(500, 5000),
             tx,
             local: Mutex::new(BTreeMap::new()),
+            offset_ms: std::sync::atomic::AtomicI64::new(0),
         });
+        me.measure_offset().await?;
         tokio::spawn(writer(me.clone(), rx));
+        let weak = std::sync::Arc::downgrade(&me);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+                let Some(me) = weak.upgrade() else { return };
+                if let Err(e) = me.measure_offset().await {
+                    eprintln!("aigis guard: shared detectors: clock offset not updated: {e}");
+                }
+            }
+        });
         Ok(me)
+    }
+
+    /// Measures Redis's clock against this replica's.
+    async fn measure_offset(&self) -> Result<(), String> {
+        let mut c = self.conn.clone();
+        let before = now_ms();
+        let (secs, micros): (i64, i64) = redis::cmd("TIME")
+            .query_async(&mut c)
+            .await
+            .map_err(|e| format!("redis TIME: {e}"))?;
+        let after = now_ms();
+        let redis_ms = secs * 1000 + micros / 1000;
+        // The server read its clock about halfway through the round trip.
+        let local_ms = i64::try_from(before / 2 + after / 2).unwrap_or(i64::MAX);
+        self.offset_ms
+            .store(redis_ms - local_ms, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Redis's clock minus this replica's, as last measured (milliseconds).
+    pub fn clock_offset_ms(&self) -> i64 {
+        self.offset_ms.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// `local_ms` on Redis's clock.
+    fn corrected(&self, local_ms: u64) -> u64 {
+        local_ms.saturating_add_signed(self.clock_offset_ms())
     }
 
     fn key(&self, w: u64, what: &str) -> String {
@@ -75,7 +121,7 @@ impl SharedRates {
 
     /// Counts one request (never waits; a full queue drops the count and says so).
     pub fn record(&self, time_ms: u64, key: Option<&str>, client: &str, tokens: u64) {
-        let window = time_ms / self.window_ms;
+        let window = self.corrected(time_ms) / self.window_ms;
         if let Ok(mut l) = self.local.lock() {
             let w = l.entry(window).or_default();
             if let Some(k) = key {
@@ -107,7 +153,7 @@ impl SharedRates {
 
     /// The last window complete at `now_ms`: ended, and its grace passed.
     pub fn due(&self, now_ms: u64) -> u64 {
-        (now_ms.saturating_sub(self.grace_ms) / self.window_ms).saturating_sub(1)
+        (self.corrected(now_ms).saturating_sub(self.grace_ms) / self.window_ms).saturating_sub(1)
     }
 
     /// The window length.
@@ -191,6 +237,12 @@ impl SharedRates {
         };
         Ok((totals, won.is_some()))
     }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 fn local_totals(l: &Local) -> WindowTotals {

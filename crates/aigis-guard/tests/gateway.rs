@@ -1959,3 +1959,30 @@ async fn json_routes_record_the_classifiers_confidence() {
     .to_string();
     assert!(e.contains("confidence") && e.contains("kserve"), "{e}");
 }
+
+#[tokio::test]
+async fn shared_detector_windows_follow_the_redis_clock() {
+    let Ok(url) = std::env::var("AIGIS_TEST_REDIS_URL") else {
+        eprintln!("skipped: AIGIS_TEST_REDIS_URL is not set (the real Redis server test)");
+        return;
+    };
+    let prefix = format!("aigis-test-clock-{}:", std::process::id());
+    let sr = aigis_guard::shared_rates::SharedRates::connect(&url, &prefix, 1000)
+        .await
+        .unwrap();
+    // Redis runs on this machine: the measured offset is the clocks' agreement, near zero.
+    assert!(
+        sr.clock_offset_ms().abs() < 1000,
+        "{}",
+        sr.clock_offset_ms()
+    );
+    let now = 1_790_000_000_000u64;
+    let corrected = now.saturating_add_signed(sr.clock_offset_ms());
+    // The last complete window: ended, and half a second of grace passed.
+    assert_eq!(sr.due(now), (corrected - 500) / 1000 - 1);
+    let e = aigis_guard::shared_rates::SharedRates::connect("redis://127.0.0.1:1", &prefix, 1000)
+        .await
+        .err()
+        .unwrap();
+    assert!(e.contains("127.0.0.1:1"), "{e}");
+}
