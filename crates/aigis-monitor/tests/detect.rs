@@ -442,3 +442,48 @@ fn classifier_confidence_shifts_are_found_and_a_steady_stream_is_quiet() {
     assert_eq!(a.subject, "route:kserve");
     assert!(first.unwrap() >= 15_000 && first.unwrap() - 15_000 < 500);
 }
+
+/// Tail latency per route: a slow tail (1% of requests 20× slower) that leaves the mean
+/// nearly where it was is flagged by its p99; steady traffic is quiet.
+#[test]
+fn a_slow_tail_is_flagged_by_the_windows_p99() {
+    let run = |slow_tail: bool, seed: u64| {
+        let mut d = Detectors::new(&DetectConfig::default()).unwrap();
+        let mut rng = Rng(seed);
+        let mut alerts = Vec::new();
+        for minute in 0..30u64 {
+            for i in 0..2_000u64 {
+                let base = 300.0 * (0.3 * rng.normal()).exp();
+                let slow = slow_tail && minute >= 25 && rng.unit() < 0.015;
+                let e = Event {
+                    time_ms: T0 + minute * MINUTE + i * 30,
+                    route: "chat".into(),
+                    decision: "allow".into(),
+                    status: 200,
+                    latency_us: if slow {
+                        (base * 20.0) as u64
+                    } else {
+                        base as u64
+                    },
+                    ..Event::default()
+                };
+                d.observe(&e, &mut alerts);
+            }
+        }
+        d.flush(T0 + 31 * MINUTE, &mut alerts);
+        alerts
+    };
+    let quiet = run(false, 21);
+    assert!(
+        !quiet.iter().any(|a| a.detector == "latency_p99"),
+        "{quiet:?}"
+    );
+    let alerts = run(true, 22);
+    let a = alerts
+        .iter()
+        .find(|a| a.detector == "latency_p99")
+        .unwrap_or_else(|| panic!("{alerts:?}"));
+    assert_eq!(a.subject, "route:chat");
+    assert_eq!(a.time_ms, T0 + 26 * MINUTE, "the first slow window");
+    assert!(a.observed > 3.0 * a.baseline, "{a:?}");
+}

@@ -14,6 +14,8 @@ pub mod hll;
 pub mod rate;
 pub mod rules;
 pub mod schema;
+pub mod tail;
+pub mod tdigest;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -105,6 +107,17 @@ pub enum Priority {
     Critical,
 }
 
+impl Priority {
+    /// A window's priority from its z-score: critical beyond twice the alert threshold.
+    pub fn of_z(z: f64, cfg: &DetectConfig) -> Self {
+        if z > 2.0 * cfg.z {
+            Self::Critical
+        } else {
+            Self::Warning
+        }
+    }
+}
+
 /// A detection.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct Alert {
@@ -189,6 +202,7 @@ impl Default for DetectConfig {
 pub struct Detectors {
     rates: rate::RateDetectors,
     changes: change::ChangeDetectors,
+    tails: tail::TailDetectors,
     rules: Vec<rules::Rule>,
     /// The rate detectors judge cluster totals ([`Detectors::judge_totals`]), not this
     /// process's events.
@@ -210,6 +224,7 @@ impl Detectors {
         Ok(Self {
             rates: rate::RateDetectors::new(config),
             changes: change::ChangeDetectors::new(config),
+            tails: tail::TailDetectors::new(config),
             rules: config
                 .rules
                 .iter()
@@ -252,6 +267,7 @@ impl Detectors {
             self.rates.observe(e, out);
         }
         self.changes.observe(e, out);
+        self.tails.observe(e, out);
         out.extend(self.rules.iter().filter_map(|r| r.check(e)));
     }
 
@@ -261,6 +277,7 @@ impl Detectors {
         if !self.shared_rates {
             self.rates.flush(time_ms, out);
         }
+        self.tails.flush(time_ms, out);
     }
 
     /// Subjects with state (memory is this times a few hundred bytes, plus one HyperLogLog

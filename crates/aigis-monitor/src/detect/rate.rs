@@ -146,11 +146,7 @@ fn alert(
         observed,
         baseline: base.mean(),
         score: z,
-        priority: if z > 2.0 * cfg.z {
-            Priority::Critical
-        } else {
-            Priority::Warning
-        },
+        priority: Priority::of_z(z, cfg),
         atlas,
     }
 }
