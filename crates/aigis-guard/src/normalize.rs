@@ -235,6 +235,18 @@ fn is_emoji(c: char) -> bool {
 
 /// Removes invisible and control characters, counting them and decoding what they spell.
 fn strip_invisible(text: &str, decoded_out: &mut Vec<Decoded>) -> (String, Invisible) {
+    // Printable ASCII, tabs and line breaks (most prompts) hold nothing to strip or decode.
+    if text
+        .bytes()
+        .all(|b| (0x20..0x7f).contains(&b) || matches!(b, b'\t' | b'\n' | b'\r'))
+    {
+        return (text.to_string(), Invisible::default());
+    }
+    strip_invisible_general(text, decoded_out)
+}
+
+/// [`strip_invisible`] for any text.
+fn strip_invisible_general(text: &str, decoded_out: &mut Vec<Decoded>) -> (String, Invisible) {
     let mut inv = Invisible::default();
     let mut out = String::with_capacity(text.len());
     let mut tags = String::new();
@@ -416,15 +428,23 @@ fn foldable(word: &str) -> bool {
 /// NFKC, homoglyphs folded, lower case, white space runs collapsed.
 pub fn normalise(text: &str) -> String {
     if text.is_ascii() {
-        // ASCII is already NFKC and has no homoglyphs: lower-case and collapse spaces only.
-        let mut out = String::with_capacity(text.len());
-        for w in text.split(char::is_whitespace).filter(|w| !w.is_empty()) {
-            if !out.is_empty() {
-                out.push(' ');
+        // ASCII is already NFKC and has no homoglyphs: lower-case and collapse white space
+        // (the bytes `char::is_whitespace` takes in ASCII) only, a byte at a time.
+        let mut out = Vec::with_capacity(text.len());
+        let mut space = false;
+        for &b in text.as_bytes() {
+            if matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r') {
+                space = !out.is_empty();
+            } else {
+                if space {
+                    out.push(b' ');
+                    space = false;
+                }
+                out.push(b.to_ascii_lowercase());
             }
-            out.extend(w.chars().map(|c| c.to_ascii_lowercase()));
         }
-        return out;
+        // ASCII in, ASCII out.
+        return String::from_utf8(out).unwrap_or_default();
     }
     normalise_general(text)
 }
@@ -904,6 +924,19 @@ mod tests {
     fn the_ascii_fast_path_agrees_with_the_general_one() {
         for t in ["  Hello\tWORLD\n\nagain  ", "a\u{b}b\u{c}c", "", "x\r\ny"] {
             assert_eq!(normalise(t), normalise_general(t), "{t:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_ascii_fast_paths_equal_the_general_ones(t in "[\\x00-\\x7f]{0,80}") {
+            proptest::prop_assert_eq!(normalise(&t), normalise_general(&t));
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            let fast = strip_invisible(&t, &mut a);
+            let slow = strip_invisible_general(&t, &mut b);
+            proptest::prop_assert_eq!(fast.0, slow.0);
+            proptest::prop_assert_eq!(fast.1, slow.1);
+            proptest::prop_assert_eq!(a.len(), b.len());
         }
     }
 
