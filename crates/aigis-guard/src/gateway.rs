@@ -2306,7 +2306,23 @@ pub async fn bind(
     } else {
         None
     };
-    for p in &config.playbooks {
+    // A user rule's `actions` are playbooks on that rule's alerts.
+    let mut playbooks = config.playbooks.clone();
+    for r in &config.detect.rules {
+        for (action, sink) in r.playbook_actions() {
+            playbooks.push(PlaybookConfig {
+                name: format!("rule {}", r.rule),
+                detector: Some(r.rule.clone()),
+                min_priority: "warning".into(),
+                action,
+                block_prefix_v4: default_block_prefix_v4(),
+                block_prefix_v6: default_block_prefix_v6(),
+                sink,
+                dry_run: false,
+            });
+        }
+    }
+    for p in &playbooks {
         match p.action.as_str() {
             "quarantine-subject" | "block-source" => {}
             "page" => {
@@ -2417,7 +2433,7 @@ pub async fn bind(
             incidents,
             tlog,
             shared_rates,
-            playbooks: config.playbooks.clone(),
+            playbooks,
         }),
     })
 }

@@ -1664,19 +1664,7 @@ async fn bind_with(dir: &std::path::Path, playbook: Value, extra: Value) -> Opti
     for (k, v) in extra.as_object().unwrap() {
         cfg[k] = v.clone();
     }
-    let cfg: GatewayConfig = serde_json::from_value(cfg).unwrap();
-    let output =
-        aigis_guard::output::OutputGuard::new(&aigis_guard::output::OutputConfig::default())
-            .unwrap();
-    gateway::bind(
-        &cfg,
-        Chain::new(&ChainConfig::default()).unwrap(),
-        output,
-        dir,
-    )
-    .await
-    .err()
-    .map(|e| e.to_string())
+    bind_with_config(&cfg, dir).await
 }
 
 #[tokio::test]
@@ -1944,19 +1932,7 @@ async fn json_routes_record_the_classifiers_confidence() {
     assert_eq!(e.confidence, Some(0.7));
     // Only json routes have scores to read.
     cfg["routes"][0]["kind"] = json!("openai");
-    let output =
-        aigis_guard::output::OutputGuard::new(&aigis_guard::output::OutputConfig::default())
-            .unwrap();
-    let e = gateway::bind(
-        &serde_json::from_value(cfg).unwrap(),
-        Chain::new(&ChainConfig::default()).unwrap(),
-        output,
-        dir.path(),
-    )
-    .await
-    .err()
-    .unwrap()
-    .to_string();
+    let e = bind_with_config(&cfg, dir.path()).await.unwrap();
     assert!(e.contains("confidence") && e.contains("kserve"), "{e}");
 }
 
@@ -1985,4 +1961,67 @@ async fn shared_detector_windows_follow_the_redis_clock() {
         .err()
         .unwrap();
     assert!(e.contains("127.0.0.1:1"), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_rules_actions_run_as_playbooks() {
+    let up = upstream(Arc::new(AtomicUsize::new(0))).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = KeyStore::open(&dir.path().join("keys.db")).unwrap();
+    let (key, _) = store.create("rules", &[]).unwrap();
+    let mut cfg = json!({
+        "listen": "127.0.0.1:0",
+        "keys": "keys.db",
+        "detect": {"rules": [{"rule": "forbidden-model", "condition": "model = evil-model",
+                              "output": "%client asked for %model", "subject": "ip",
+                              "actions": ["block-source"]}]},
+        "routes": [{"name": "chat", "kind": "openai", "prefix": "/v1", "upstream": format!("http://{up}")}],
+    });
+    let env = Env {
+        gw: serve_config(&serde_json::from_value(cfg.clone()).unwrap(), dir.path()).await,
+        key: key.clone(),
+        store,
+        calls: Arc::new(AtomicUsize::new(0)),
+        _dir: tempfile::tempdir().unwrap(),
+    };
+    let ok = chat("hello", false);
+    let (s, _, _) = send(
+        &env,
+        "POST",
+        "/v1/chat/completions",
+        Some(&key),
+        Some(ok.clone()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let evil =
+        json!({"model": "evil-model", "messages": [{"role": "user", "content": "hi"}]}).to_string();
+    let (s, _, _) = send(&env, "POST", "/v1/chat/completions", Some(&key), Some(evil)).await;
+    assert_eq!(s, StatusCode::OK, "the rule fires on this request's record");
+    let (s, _, b) = send(&env, "POST", "/v1/chat/completions", Some(&key), Some(ok)).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{}", String::from_utf8_lossy(&b));
+    assert_eq!(error_code(&b), "source_blocked");
+    // A page action needs a sink that exists.
+    cfg["detect"]["rules"][0]["actions"] = json!(["page:nowhere"]);
+    let e = bind_with_config(&cfg, dir.path()).await.unwrap();
+    assert!(
+        e.contains("rule forbidden-model") && e.contains("sink"),
+        "{e}"
+    );
+}
+
+/// The error of binding `cfg`, if any.
+async fn bind_with_config(cfg: &Value, dir: &std::path::Path) -> Option<String> {
+    let output =
+        aigis_guard::output::OutputGuard::new(&aigis_guard::output::OutputConfig::default())
+            .unwrap();
+    gateway::bind(
+        &serde_json::from_value(cfg.clone()).unwrap(),
+        Chain::new(&ChainConfig::default()).unwrap(),
+        output,
+        dir,
+    )
+    .await
+    .err()
+    .map(|e| e.to_string())
 }

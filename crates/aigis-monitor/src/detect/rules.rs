@@ -34,6 +34,31 @@ pub struct RuleSpec {
     /// Tags (MITRE ATLAS ids go to the alert's `atlas`).
     #[serde(default)]
     pub tags: Vec<String>,
+    /// What the alert is about: `key` (the API key, or the route without one; default),
+    /// `ip` (the client address) or `route`.
+    #[serde(default = "default_subject")]
+    pub subject: String,
+    /// What the gateway does when the rule fires, besides alerting: `quarantine-subject`,
+    /// `block-source` (with `subject = "ip"`), `page:SINK` (see its playbooks).
+    #[serde(default)]
+    pub actions: Vec<String>,
+}
+
+fn default_subject() -> String {
+    "key".into()
+}
+
+impl RuleSpec {
+    /// The actions as (playbook action, sink): `page:oncall` is (`page`, `oncall`).
+    pub fn playbook_actions(&self) -> Vec<(String, Option<String>)> {
+        self.actions
+            .iter()
+            .map(|a| match a.split_once(':') {
+                Some(("page", sink)) => ("page".to_string(), Some(sink.to_string())),
+                _ => (a.clone(), None),
+            })
+            .collect()
+    }
 }
 
 fn default_priority() -> String {
@@ -152,11 +177,20 @@ impl Test {
 #[derive(Clone, Debug)]
 pub struct Rule {
     name: &'static str,
+    subject: Subject,
     /// Alternatives (`or`) of conjunctions (`and`).
     any_of: Vec<Vec<Test>>,
     output: String,
     priority: Priority,
     atlas: &'static [&'static str],
+}
+
+/// What a rule's alert is about.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Subject {
+    KeyOrRoute,
+    Ip,
+    Route,
 }
 
 fn tokens(s: &str) -> Result<Vec<String>, String> {
@@ -250,6 +284,32 @@ impl Rule {
             "critical" => Priority::Critical,
             p => return Err(bad(format!("priority `{p}`: use warning or critical"))),
         };
+        let subject = match spec.subject.as_str() {
+            "key" => Subject::KeyOrRoute,
+            "ip" => Subject::Ip,
+            "route" => Subject::Route,
+            s => return Err(bad(format!("subject `{s}`: use key, ip or route"))),
+        };
+        for (action, sink) in spec.playbook_actions() {
+            match action.as_str() {
+                "quarantine-subject" if subject != Subject::Ip => {}
+                "block-source" if subject == Subject::Ip => {}
+                "page" if sink.as_deref().is_some_and(|s| !s.is_empty()) => {}
+                "quarantine-subject" => {
+                    return Err(bad(
+                        "action `quarantine-subject` takes a key or route subject; an address is blocked with `block-source`".into(),
+                    ));
+                }
+                "block-source" => {
+                    return Err(bad("action `block-source` needs `subject = \"ip\"`".into()));
+                }
+                other => {
+                    return Err(bad(format!(
+                        "action `{other}`: use quarantine-subject, block-source or page:SINK"
+                    )));
+                }
+            }
+        }
         let toks = tokens(&spec.condition).map_err(bad)?;
         let mut any_of = vec![Vec::new()];
         let mut i = 0;
@@ -330,6 +390,7 @@ impl Rule {
             .collect();
         Ok(Self {
             name: intern(&spec.rule),
+            subject,
             any_of,
             output: spec.output.clone(),
             priority,
@@ -366,10 +427,11 @@ impl Rule {
         }
         Some(Alert {
             detector: self.name,
-            subject: e
-                .key
-                .as_ref()
-                .map_or_else(|| format!("route:{}", e.route), |k| format!("key:{k}")),
+            subject: match (self.subject, &e.key) {
+                (Subject::KeyOrRoute, Some(k)) => format!("key:{k}"),
+                (Subject::Ip, _) if !e.client.is_empty() => format!("ip:{}", e.client),
+                _ => format!("route:{}", e.route),
+            },
             time_ms: e.time_ms,
             observed: 1.0,
             baseline: 0.0,
@@ -392,6 +454,35 @@ mod tests {
             output: "%decision on %route from %client (key %key, model %model)".into(),
             priority: "critical".into(),
             tags: vec!["AML.T0051".into(), "team-x".into()],
+            subject: "key".into(),
+            actions: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn subjects_and_actions_are_checked_and_applied() {
+        let with = |subject: &str, actions: &[&str]| RuleSpec {
+            subject: subject.into(),
+            actions: actions.iter().map(|a| (*a).to_string()).collect(),
+            ..spec("decision = block")
+        };
+        let ip = Rule::compile(&with("ip", &["block-source", "page:oncall"])).unwrap();
+        assert_eq!(ip.check(&event()).unwrap().subject, "ip:10.0.0.9");
+        let route = Rule::compile(&with("route", &["quarantine-subject"])).unwrap();
+        assert_eq!(route.check(&event()).unwrap().subject, "route:admin");
+        assert_eq!(
+            with("ip", &["page:oncall"]).playbook_actions(),
+            [("page".to_string(), Some("oncall".to_string()))]
+        );
+        for (s, a, want) in [
+            ("key", "block-source", "subject = \"ip\""),
+            ("ip", "quarantine-subject", "block-source"),
+            ("key", "page:", "page:SINK"),
+            ("key", "reboot", "use quarantine-subject"),
+            ("host", "page:x", "use key, ip or route"),
+        ] {
+            let e = Rule::compile(&with(s, &[a])).err().unwrap();
+            assert!(e.contains("rule `r`") && e.contains(want), "{s} {a}: {e}");
         }
     }
 
