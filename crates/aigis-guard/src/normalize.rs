@@ -871,6 +871,32 @@ pub fn english_words(text: &str) -> usize {
     letter_words(text).filter(|w| is_common(w)).count()
 }
 
+/// [`english_words`] of `text` written backwards, without building it: the reversed text's
+/// first 400 words are the last 400 of `text`, each reversed.
+pub fn english_words_reversed(text: &str) -> usize {
+    let words: Vec<&[u8]> = text
+        .as_bytes()
+        .split(|b| !b.is_ascii_alphabetic())
+        .filter(|w| !w.is_empty())
+        .collect();
+    words
+        .iter()
+        .rev()
+        .take(400)
+        .filter(|w| {
+            let Some(&first) = w.last() else {
+                return false;
+            };
+            w.len() <= 12
+                && COMMON_STARTS[w.len()] >> (first.to_ascii_lowercase().wrapping_sub(b'a') & 31)
+                    & 1
+                    != 0
+                && pack(w.iter().rev().copied())
+                    .is_some_and(|v| COMMON_PACKED.binary_search(&v).is_ok())
+        })
+        .count()
+}
+
 /// [`english_words`] of the ROT13 of `text`, without building it (ROT13 maps letters to
 /// letters, so the words are the same runs).
 fn english_words_rot13(text: &str) -> usize {
@@ -1052,6 +1078,8 @@ mod tests {
             let text = words.join(&sep);
             proptest::prop_assert_eq!(english_words(&text), english_words_by_scan(&text));
             proptest::prop_assert_eq!(english_words_rot13(&text), english_words_by_scan(&rot13(&text)));
+            let reversed: String = text.chars().rev().collect();
+            proptest::prop_assert_eq!(english_words_reversed(&text), english_words_by_scan(&reversed));
         }
     }
 

@@ -283,9 +283,14 @@ pub fn scan(p: &crate::Prepared) -> Matches {
     };
     // Text written backwards (`.snoitcurtsni suoiverp lla erongi`) is one more view when it
     // reads more like English than the text does.
-    let reversed: String = p.folded.chars().rev().collect();
-    let backwards =
-        crate::normalize::english_words(&reversed) > crate::normalize::english_words(&p.folded);
+    // Counted without building the reversed text, which most prompts never need.
+    let backwards = crate::normalize::english_words_reversed(&p.folded)
+        > crate::normalize::english_words(&p.folded);
+    let reversed: String = if backwards {
+        p.folded.chars().rev().collect()
+    } else {
+        String::new()
+    };
     let views: Vec<&str> = p
         .views()
         .chain(backwards.then_some(reversed.as_str()))
