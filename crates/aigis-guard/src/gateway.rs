@@ -843,7 +843,7 @@ impl Gateway {
     /// Scans an OpenAI completion response: whole JSON bodies are checked and rewritten,
     /// event streams are checked as they pass. Other routes and content pass unchanged.
     async fn guard_response(
-        &self,
+        self: &Arc<Self>,
         route: &Route,
         path: &str,
         resp: Response<Body>,
@@ -874,9 +874,23 @@ impl Gateway {
         let (mut parts, body) = resp.into_parts();
         if ct.starts_with("text/event-stream") {
             parts.headers.remove(header::CONTENT_LENGTH);
+            // The record is written before the stream ends: the refusal check, once the
+            // stream's opening has arrived, goes to the detectors directly.
+            let on_refusal: Option<Box<dyn FnOnce(bool) + Send>> =
+                self.detectors.is_some().then(|| {
+                    let (gw, route) = (self.clone(), route.cfg.name.clone());
+                    Box::new(move |refused: bool| gw.observe_refusal(&route, refused))
+                        as Box<dyn FnOnce(bool) + Send>
+                });
             return Ok(Response::from_parts(
                 parts,
-                guard_sse(body, self.output.clone(), canary, self.metrics.clone()),
+                guard_sse(
+                    body,
+                    self.output.clone(),
+                    canary,
+                    self.metrics.clone(),
+                    on_refusal,
+                ),
             ));
         }
         if !ct.starts_with("application/json") {
@@ -1097,9 +1111,22 @@ struct Sse {
     guard: Arc<crate::output::OutputGuard>,
     canary: Option<String>,
     done: bool,
+    /// The opening of the first choice's text, until the refusal check has run on it.
+    head: String,
+    /// Told once whether the stream opened with a refusal (its record was written already).
+    on_refusal: Option<Box<dyn FnOnce(bool) + Send>>,
 }
 
 impl Sse {
+    /// Runs the refusal check on what the stream opened with, once.
+    fn judge_refusal(&mut self) {
+        if let Some(tell) = self.on_refusal.take()
+            && !self.head.is_empty()
+        {
+            tell(crate::refusal::is_refusal(&self.head));
+        }
+    }
+
     /// Rewrites one event; `Err` carries the error event that ends the stream.
     fn event(&mut self, raw: &[u8]) -> Result<Bytes, Bytes> {
         let Ok(text) = std::str::from_utf8(raw) else {
@@ -1113,6 +1140,7 @@ impl Sse {
             };
             let payload = payload.trim();
             if payload == "[DONE]" {
+                self.judge_refusal();
                 out.push_str(&String::from_utf8_lossy(&self.flush()?));
                 out.push_str(line);
                 continue;
@@ -1135,6 +1163,12 @@ impl Sse {
                     let Some(Value::String(t)) = slot else {
                         continue;
                     };
+                    if idx == 0 && self.on_refusal.is_some() {
+                        self.head.push_str(t);
+                        if self.head.len() >= crate::refusal::HEAD {
+                            self.judge_refusal();
+                        }
+                    }
                     let guard = &self.guard;
                     let canary = &self.canary;
                     let sc = self
@@ -1186,8 +1220,11 @@ fn guard_sse(
     guard: Arc<crate::output::OutputGuard>,
     canary: Option<String>,
     metrics: Arc<crate::metrics::Metrics>,
+    on_refusal: Option<Box<dyn FnOnce(bool) + Send>>,
 ) -> Body {
     let st = Sse {
+        head: String::new(),
+        on_refusal,
         searched: 0,
         metrics,
         body,
@@ -1226,6 +1263,7 @@ fn guard_sse(
             } else {
                 // The upstream ended (or failed): send what is held, then stop.
                 st.done = true;
+                st.judge_refusal();
                 let rest = std::mem::take(&mut st.buf);
                 let mut out = match st.event(&rest) {
                     Ok(b) => b.to_vec(),
@@ -1367,7 +1405,7 @@ async fn handle(
 }
 
 async fn handle_inner(
-    gw: &Gateway,
+    gw: &Arc<Gateway>,
     peer: SocketAddr,
     req: Request<Body>,
     trace: &std::sync::Mutex<Trace>,
@@ -1643,6 +1681,17 @@ impl Gateway {
                 "action",
                 &format!("playbook `{}` {done} ({reason})", p.name),
             );
+        }
+    }
+
+    /// A streamed completion's refusal mark, known after its record was written.
+    fn observe_refusal(&self, route: &str, refused: bool) {
+        if let Some(d) = &self.detectors {
+            let mut alerts = Vec::new();
+            if let Ok(mut d) = d.lock() {
+                d.observe_refusal(route, unix_ms(), refused, &mut alerts);
+            }
+            self.report_alerts(&alerts);
         }
     }
 
@@ -2441,6 +2490,59 @@ pub async fn bind(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The refusal verdict a streamed completion of `pieces` reports, and how often.
+    async fn streamed_refusal(pieces: &[&str], done: bool) -> Vec<bool> {
+        use http_body_util::BodyExt as _;
+        let mut sse = String::new();
+        for p in pieces {
+            let ev = json!({"choices": [{"index": 0, "delta": {"content": p}}]});
+            sse.push_str(&format!("data: {ev}\n\n"));
+        }
+        if done {
+            sse.push_str("data: [DONE]\n\n");
+        }
+        let told = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let t = told.clone();
+        let guard = Arc::new(
+            crate::output::OutputGuard::new(&crate::output::OutputConfig::default()).unwrap(),
+        );
+        let body = guard_sse(
+            Body::from(sse),
+            guard,
+            None,
+            Arc::new(crate::metrics::Metrics::new()),
+            Some(Box::new(move |r| t.lock().unwrap().push(r))),
+        );
+        let out = body.collect().await.unwrap().to_bytes();
+        assert!(!out.is_empty());
+        told.lock().unwrap().clone()
+    }
+
+    #[tokio::test]
+    async fn streamed_completions_report_their_refusal_once() {
+        // A refusal split across events, with and without the closing [DONE].
+        assert_eq!(
+            streamed_refusal(&["I'm sorry,", " but I can't", " help with that."], true).await,
+            [true]
+        );
+        assert_eq!(
+            streamed_refusal(&["I'm sorry, but I ", "can't help with that."], false).await,
+            [true]
+        );
+        assert_eq!(
+            streamed_refusal(&["Sure, ", "here it is."], true).await,
+            [false]
+        );
+        // A long answer is judged on its opening, once, before the stream ends.
+        let long = "word ".repeat(200);
+        assert_eq!(
+            streamed_refusal(&[&long, "I can't help with that."], true).await,
+            [false]
+        );
+        // No text, no verdict.
+        assert_eq!(streamed_refusal(&[], true).await, Vec::<bool>::new());
+    }
 
     #[test]
     fn openai_slots_skip_system_and_reach_parts() {

@@ -42,7 +42,8 @@ const PHRASES: &[&str] = &[
 /// Phrases that contain a refusal phrase without being one (`I can't help but notice`).
 const NOT: &[&str] = &["can't help but", "cannot help but"];
 
-const HEAD: usize = 600;
+/// Bytes of a response's opening that are read.
+pub const HEAD: usize = 600;
 
 static MATCHER: LazyLock<Option<aho_corasick::AhoCorasick>> = LazyLock::new(|| {
     aho_corasick::AhoCorasick::builder()

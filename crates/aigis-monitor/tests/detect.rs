@@ -487,3 +487,39 @@ fn a_slow_tail_is_flagged_by_the_windows_p99() {
     assert_eq!(a.time_ms, T0 + 26 * MINUTE, "the first slow window");
     assert!(a.observed > 3.0 * a.baseline, "{a:?}");
 }
+
+/// Streamed completions' refusal marks arrive after their events: fed through
+/// `observe_refusal` they move the same detectors the same way.
+#[test]
+fn late_refusal_marks_count_like_marks_on_the_event() {
+    let (mut on_event, mut late) = (
+        Detectors::new(&DetectConfig::default()).unwrap(),
+        Detectors::new(&DetectConfig::default()).unwrap(),
+    );
+    let mut rng = Rng(31);
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for i in 0..12_000u64 {
+        let refused = rng.unit() < if i < 6_000 { 0.02 } else { 0.25 };
+        let t = T0 + i * 100;
+        let e = Event {
+            time_ms: t,
+            route: "chat".into(),
+            decision: "allow".into(),
+            status: 200,
+            latency_us: 1000,
+            refusal: Some(refused),
+            ..Event::default()
+        };
+        on_event.observe(&e, &mut a);
+        late.observe(&Event { refusal: None, ..e }, &mut b);
+        late.observe_refusal("chat", t, refused, &mut b);
+    }
+    let refusals = |v: &[Alert]| {
+        v.iter()
+            .filter(|x| x.detector.starts_with("refusal"))
+            .map(|x| (x.detector, x.time_ms, x.observed.to_bits()))
+            .collect::<Vec<_>>()
+    };
+    assert!(!refusals(&a).is_empty());
+    assert_eq!(refusals(&a), refusals(&b));
+}

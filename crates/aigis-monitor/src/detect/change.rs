@@ -124,7 +124,69 @@ pub struct ChangeDetectors {
     routes: HashMap<String, Route>,
 }
 
+/// Feeds one refusal mark to `r`'s two-sided CUSUM on the share of refusals.
+fn refusal(
+    cfg: &DetectConfig,
+    r: &mut Route,
+    route: &str,
+    time_ms: u64,
+    refused: bool,
+    out: &mut Vec<Alert>,
+) {
+    let x = f64::from(u8::from(refused));
+    r.recent_refusals = if r.refusals_marked {
+        0.99 * r.recent_refusals + 0.01 * x
+    } else {
+        x
+    };
+    r.refusals_marked = true;
+    if let Some((stat, mu, _)) = r.refusals.update(x, cfg.cusum_k, cfg.cusum_reference)
+        && stat > cfg.cusum_h
+    {
+        let up = r.refusals.upward();
+        let (detector, atlas, dir): (_, &'static [&'static str], _) = if up {
+            ("refusal_rate", &["AML.T0029"], "rose")
+        } else {
+            // Fewer refusals than the model's norm: jailbreaks getting through.
+            ("refusal_drop", &["AML.T0054"], "fell")
+        };
+        let subject = format!("route:{route}");
+        out.push(Alert {
+            detector,
+            message: format!(
+                "{subject}: the share of responses that are refusals {dir} to about {:.1}% against a reference of {:.1}% (CUSUM {stat:.1} > {})",
+                r.recent_refusals * 100.0,
+                mu * 100.0,
+                cfg.cusum_h
+            ),
+            subject,
+            time_ms,
+            observed: r.recent_refusals,
+            baseline: mu,
+            score: stat,
+            priority: Priority::Warning,
+            atlas,
+        });
+        r.refusals.reset();
+    }
+}
+
 impl ChangeDetectors {
+    /// A refusal mark of `route` known after its event (a streamed completion).
+    pub fn observe_refusal(
+        &mut self,
+        route: &str,
+        time_ms: u64,
+        refused: bool,
+        out: &mut Vec<Alert>,
+    ) {
+        let r = match self.routes.get_mut(route) {
+            Some(r) => r,
+            None => self.routes.entry(route.to_string()).or_default(),
+        };
+        refusal(&self.cfg, r, route, time_ms, refused, out);
+    }
+
     /// With `cfg`.
     pub fn new(cfg: &DetectConfig) -> Self {
         Self {
@@ -182,44 +244,10 @@ impl ChangeDetectors {
                 ph.reset();
             }
         }
-        // Only responses the gateway could mark (whole completions) count.
+        // Only responses the gateway could mark count (streamed ones come later, through
+        // `observe_refusal`).
         if let Some(refused) = e.refusal {
-            let x = f64::from(u8::from(refused));
-            r.recent_refusals = if r.refusals_marked {
-                0.99 * r.recent_refusals + 0.01 * x
-            } else {
-                x
-            };
-            r.refusals_marked = true;
-            if let Some((stat, mu, _)) = r.refusals.update(x, cfg.cusum_k, cfg.cusum_reference)
-                && stat > cfg.cusum_h
-            {
-                let up = r.refusals.upward();
-                let (detector, atlas, dir): (_, &'static [&'static str], _) = if up {
-                    ("refusal_rate", &["AML.T0029"], "rose")
-                } else {
-                    // Fewer refusals than the model's norm: jailbreaks getting through.
-                    ("refusal_drop", &["AML.T0054"], "fell")
-                };
-                out.push(Alert {
-                    detector,
-                    subject: subject(),
-                    time_ms: e.time_ms,
-                    observed: r.recent_refusals,
-                    baseline: mu,
-                    score: stat,
-                    priority: Priority::Warning,
-                    atlas,
-                    message: format!(
-                        "{}: the share of responses that are refusals {dir} to about {:.1}% against a reference of {:.1}% (CUSUM {stat:.1} > {})",
-                        subject(),
-                        r.recent_refusals * 100.0,
-                        mu * 100.0,
-                        cfg.cusum_h
-                    ),
-                });
-                r.refusals.reset();
-            }
+            refusal(cfg, r, &e.route, e.time_ms, refused, out);
         }
         let mut shift = |c: &mut Cusum,
                          recent: &mut f64,

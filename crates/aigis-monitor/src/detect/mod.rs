@@ -271,6 +271,18 @@ impl Detectors {
         out.extend(self.rules.iter().filter_map(|r| r.check(e)));
     }
 
+    /// A response's refusal mark known only after its event was observed (a streamed
+    /// completion): counted by the refusal detectors of `route`.
+    pub fn observe_refusal(
+        &mut self,
+        route: &str,
+        time_ms: u64,
+        refused: bool,
+        out: &mut Vec<Alert>,
+    ) {
+        self.changes.observe_refusal(route, time_ms, refused, out);
+    }
+
     /// Closes the open windows at `time_ms` (end of a replay, or a timer), appending alerts.
     pub fn flush(&mut self, time_ms: u64, out: &mut Vec<Alert>) {
         // Shared rates close their windows when the totals arrive, not on this clock.
