@@ -106,46 +106,51 @@ impl EventPublisher {
 
     /// Queues a decision in the configured schema.
     pub fn decision(&self, e: &Event) {
-        let v = match self.schema {
-            EventSchema::Aigis => serde_json::to_value(e).ok(),
-            EventSchema::Ocsf => Some(schema::ocsf_api_activity(e)),
-            EventSchema::Ecs => Some(schema::ecs_event(e)),
-        };
-        if let Some(v) = v {
-            self.publish("decision", &v);
-        }
+        self.emit("decision", e, schema::ocsf_api_activity, schema::ecs_event);
     }
 
     /// Queues an alert in the configured schema.
     pub fn alert(&self, a: &Alert) {
-        let v = match self.schema {
-            EventSchema::Aigis => serde_json::to_value(a).ok(),
-            EventSchema::Ocsf => Some(schema::ocsf_detection_finding(a)),
-            EventSchema::Ecs => Some(schema::ecs_alert(a)),
-        };
-        if let Some(v) = v {
-            self.publish("alert", &v);
-        }
+        self.emit(
+            "alert",
+            a,
+            schema::ocsf_detection_finding,
+            schema::ecs_alert,
+        );
     }
 
     /// Queues a kill-switch change in the configured schema.
     pub fn change(&self, c: &Change) {
-        let v = match self.schema {
-            EventSchema::Aigis => serde_json::to_value(c).ok(),
-            EventSchema::Ocsf => Some(schema::ocsf_entity_management(c)),
-            EventSchema::Ecs => Some(schema::ecs_change(c)),
+        self.emit(
+            "killswitch",
+            c,
+            schema::ocsf_entity_management,
+            schema::ecs_change,
+        );
+    }
+
+    /// Serialises `item` in the configured schema (aigis's own objects straight to bytes, no
+    /// intermediate JSON tree: decisions are one per request) and queues it.
+    fn emit<T: serde::Serialize>(
+        &self,
+        kind: &str,
+        item: &T,
+        ocsf: fn(&T) -> Value,
+        ecs: fn(&T) -> Value,
+    ) {
+        let bytes = match self.schema {
+            EventSchema::Aigis => serde_json::to_vec(item).ok(),
+            EventSchema::Ocsf => Some(ocsf(item).to_string().into_bytes()),
+            EventSchema::Ecs => Some(ecs(item).to_string().into_bytes()),
         };
-        if let Some(v) = v {
-            self.publish("killswitch", &v);
+        if let Some(b) = bytes {
+            self.publish(kind, b);
         }
     }
 
     /// Queues an event of `kind` (`decision`, `alert`, `killswitch`) without waiting.
-    fn publish(&self, kind: &str, event: &Value) {
-        let item = Msg::Event(
-            format!("{}.{kind}", self.subject),
-            event.to_string().into_bytes(),
-        );
+    fn publish(&self, kind: &str, payload: Vec<u8>) {
+        let item = Msg::Event(format!("{}.{kind}", self.subject), payload);
         if self.tx.try_send(item).is_err() {
             self.stats.dropped.fetch_add(1, Ordering::Relaxed);
             eprintln!("aigis guard: the NATS event queue is full; an event was dropped");

@@ -1508,7 +1508,7 @@ async fn handle_inner(
 }
 
 /// Milliseconds since the Unix epoch.
-fn unix_ms() -> u64 {
+pub(crate) fn unix_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
@@ -1621,25 +1621,28 @@ impl Gateway {
                 }
                 continue;
             }
-            // The kill-switch target: the subject itself, or the network of its address.
-            let (target, verb) = match (p.action.as_str(), subject.split_once(':')) {
-                ("quarantine-subject", Some(("key" | "route", _))) => {
-                    (subject.to_string(), "take {} offline")
-                }
-                ("block-source", Some(("ip", addr))) => match addr.parse::<std::net::IpAddr>() {
-                    Ok(ip) => {
+            // The kill-switch target — the subject itself, or the network of its address — and
+            // how the timeline says what would be, or was, done to it.
+            let target = match (p.action.as_str(), subject.split_once(':')) {
+                ("quarantine-subject", Some(("key" | "route", _))) => Some((
+                    subject.to_string(),
+                    format!("take {subject} offline"),
+                    format!("took {subject} offline"),
+                )),
+                ("block-source", Some(("ip", addr))) => {
+                    addr.parse::<std::net::IpAddr>().ok().map(|ip| {
                         let len = if ip.to_canonical().is_ipv4() {
                             p.block_prefix_v4
                         } else {
                             p.block_prefix_v6
                         };
-                        (crate::killswitch::cidr_target(ip, len), "block {}")
-                    }
-                    Err(_) => (String::new(), ""),
-                },
-                _ => (String::new(), ""),
+                        let t = crate::killswitch::cidr_target(ip, len);
+                        (t.clone(), format!("block {t}"), format!("blocked {t}"))
+                    })
+                }
+                _ => None,
             };
-            if target.is_empty() {
+            let Some((target, would, did)) = target else {
                 note(
                     "skipped",
                     &format!(
@@ -1648,11 +1651,10 @@ impl Gateway {
                     ),
                 );
                 continue;
-            }
-            let what = verb.replace("{}", &target);
+            };
             let reason = format!("playbook {}: {}", p.name, a.message);
             if p.dry_run {
-                note("dry-run", &format!("playbook `{}` would {what}", p.name));
+                note("dry-run", &format!("playbook `{}` would {would}", p.name));
                 continue;
             }
             let Some(entry) = crate::killswitch::KillSwitch::entry(&target, &reason) else {
@@ -1672,15 +1674,7 @@ impl Gateway {
                     }
                 });
             }
-            let done = if p.action == "block-source" {
-                format!("blocked {target}")
-            } else {
-                format!("took {target} offline")
-            };
-            note(
-                "action",
-                &format!("playbook `{}` {done} ({reason})", p.name),
-            );
+            note("action", &format!("playbook `{}` {did} ({reason})", p.name));
         }
     }
 

@@ -51,6 +51,8 @@ pub struct SharedRates {
     local: Mutex<BTreeMap<u64, Local>>,
     /// Redis's clock minus this replica's, in milliseconds.
     offset_ms: std::sync::atomic::AtomicI64,
+    /// Requests the full queue did not take.
+    dropped: std::sync::atomic::AtomicU64,
 }
 
 impl SharedRates {
@@ -72,6 +74,7 @@ impl SharedRates {
             tx,
             local: Mutex::new(BTreeMap::new()),
             offset_ms: std::sync::atomic::AtomicI64::new(0),
+            dropped: std::sync::atomic::AtomicU64::new(0),
         });
         me.measure_offset().await?;
         tokio::spawn(writer(me.clone(), rx));
@@ -91,12 +94,12 @@ impl SharedRates {
     /// Measures Redis's clock against this replica's.
     async fn measure_offset(&self) -> Result<(), String> {
         let mut c = self.conn.clone();
-        let before = now_ms();
+        let before = crate::gateway::unix_ms();
         let (secs, micros): (i64, i64) = redis::cmd("TIME")
             .query_async(&mut c)
             .await
             .map_err(|e| format!("redis TIME: {e}"))?;
-        let after = now_ms();
+        let after = crate::gateway::unix_ms();
         let redis_ms = secs * 1000 + micros / 1000;
         // The server read its clock about halfway through the round trip.
         let local_ms = i64::try_from(before / 2 + after / 2).unwrap_or(i64::MAX);
@@ -124,16 +127,23 @@ impl SharedRates {
         let window = self.corrected(time_ms) / self.window_ms;
         if let Ok(mut l) = self.local.lock() {
             let w = l.entry(window).or_default();
+            // Names are copied only for a subject's first request of the window.
             if let Some(k) = key {
-                let e = w.keys.entry(k.to_string()).or_default();
+                let e = match w.keys.get_mut(k) {
+                    Some(e) => e,
+                    None => w.keys.entry(k.to_string()).or_default(),
+                };
                 e.0 += 1.0;
                 e.1 += tokens as f64;
-                if e.2.len() < LOCAL_SOURCES {
+                if e.2.len() < LOCAL_SOURCES && !e.2.contains(client) {
                     e.2.insert(client.to_string());
                 }
             }
             if !client.is_empty() {
-                let e = w.ips.entry(client.to_string()).or_default();
+                let e = match w.ips.get_mut(client) {
+                    Some(e) => e,
+                    None => w.ips.entry(client.to_string()).or_default(),
+                };
                 e.0 += 1.0;
                 e.1 += tokens as f64;
             }
@@ -145,20 +155,22 @@ impl SharedRates {
             tokens,
         };
         if self.tx.try_send(c).is_err() {
-            eprintln!(
-                "aigis guard: the shared detector queue is full; a request was not counted cluster-wide"
-            );
+            // Under overload every request would log: the 1st, 2nd, 4th, 8th… drop do.
+            let n = self
+                .dropped
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                + 1;
+            if n.is_power_of_two() {
+                eprintln!(
+                    "aigis guard: the shared detector queue is full; {n} requests not counted cluster-wide so far"
+                );
+            }
         }
     }
 
     /// The last window complete at `now_ms`: ended, and its grace passed.
     pub fn due(&self, now_ms: u64) -> u64 {
         (self.corrected(now_ms).saturating_sub(self.grace_ms) / self.window_ms).saturating_sub(1)
-    }
-
-    /// The window length.
-    pub fn window_ms(&self) -> u64 {
-        self.window_ms
     }
 
     /// Window `w`'s totals over every replica, and whether this replica reports its alerts;
@@ -237,12 +249,6 @@ impl SharedRates {
         };
         Ok((totals, won.is_some()))
     }
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 fn local_totals(l: &Local) -> WindowTotals {

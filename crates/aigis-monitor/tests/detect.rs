@@ -523,3 +523,37 @@ fn late_refusal_marks_count_like_marks_on_the_event() {
     assert!(!refusals(&a).is_empty());
     assert_eq!(refusals(&a), refusals(&b));
 }
+
+/// Cluster totals alone (the shared mode) still drop subjects that went silent: past the
+/// sweep threshold, a flood of one-off addresses does not stay in memory for ever.
+#[test]
+fn shared_mode_sweeps_silent_subjects() {
+    use aigis_monitor::detect::WindowTotals;
+    let mut d = Detectors::new(&DetectConfig::default()).unwrap();
+    d.share_rates();
+    let w0 = T0 / MINUTE;
+    let flood = WindowTotals {
+        keys: Vec::new(),
+        ips: (0..200_100)
+            .map(|i| {
+                (
+                    format!("10.{}.{}.{}", i >> 16, (i >> 8) & 255, i & 255),
+                    1.0,
+                    0.0,
+                )
+            })
+            .collect(),
+    };
+    let mut out = Vec::new();
+    d.judge_totals(w0, &flood, &mut out);
+    assert!(d.subjects() > 200_000);
+    // One address keeps talking; the flood's addresses fall silent.
+    let one = WindowTotals {
+        keys: Vec::new(),
+        ips: vec![("192.0.2.1".into(), 3.0, 0.0)],
+    };
+    let later = w0 + 70;
+    d.judge_totals(later, &one, &mut out);
+    d.judge_totals(later + 1, &one, &mut out);
+    assert!(d.subjects() < 10, "{} subjects kept", d.subjects());
+}

@@ -74,6 +74,20 @@ fn alert(i: u64) -> Value {
            "atlas": ["AML.T0029", "AML.T0034"], "message": format!("key:k{i}: 1500 requests")})
 }
 
+/// A sink of `kind` named `name` at `url`, with nothing else set.
+fn config(kind: SinkKind, name: &str, url: String) -> SinkConfig {
+    SinkConfig {
+        name: Some(name.into()),
+        kind,
+        url,
+        secret_env: None,
+        token_env: None,
+        index: None,
+        ca_file: None,
+        paging_only: false,
+    }
+}
+
 fn options(dir: &std::path::Path) -> DispatchOptions {
     DispatchOptions {
         spool_dir: dir.to_path_buf(),
@@ -112,14 +126,8 @@ async fn webhooks_are_signed_and_alerts_wait_in_the_spool_while_the_receiver_is_
     let (url, got) = receiver(4, "ok").await;
     let dir = tempfile::tempdir().unwrap();
     let sink = Sink::new(&SinkConfig {
-        name: Some("hook".into()),
-        kind: SinkKind::Webhook,
-        url,
         secret_env: Some(var.clone()),
-        token_env: None,
-        index: None,
-        ca_file: None,
-        paging_only: false,
+        ..config(SinkKind::Webhook, "hook", url)
     })
     .unwrap();
     let d = Dispatcher::start(vec![sink], &options(dir.path())).unwrap();
@@ -186,13 +194,9 @@ async fn splunk_elasticsearch_and_slack_get_their_documented_shapes() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = |kind, url: String, token: Option<String>| SinkConfig {
         name: None,
-        kind,
-        url,
-        secret_env: None,
         token_env: token,
         index: Some("alerts-test".into()),
-        ca_file: None,
-        paging_only: false,
+        ..config(kind, "", url)
     };
     let sinks = vec![
         Sink::new(&cfg(SinkKind::Splunk, splunk_url, Some(var.clone()))).unwrap(),
@@ -280,13 +284,7 @@ async fn syslog_messages_are_rfc5424_over_tcp_with_octet_counting_and_over_udp()
     let dir = tempfile::tempdir().unwrap();
     let cfg = |url: String| SinkConfig {
         name: None,
-        kind: SinkKind::Syslog,
-        url,
-        secret_env: None,
-        token_env: None,
-        index: None,
-        ca_file: None,
-        paging_only: false,
+        ..config(SinkKind::Syslog, "", url)
     };
     let sinks = vec![
         Sink::new(&cfg(format!("tcp://{tcp_addr}"))).unwrap(),
@@ -354,13 +352,8 @@ async fn otlp_logs_follow_the_otlp_http_json_encoding() {
     let dir = tempfile::tempdir().unwrap();
     let sink = Sink::new(&SinkConfig {
         name: None,
-        kind: SinkKind::Otlp,
-        url,
-        secret_env: None,
         token_env: Some(var),
-        index: None,
-        ca_file: None,
-        paging_only: false,
+        ..config(SinkKind::Otlp, "", url)
     })
     .unwrap();
     let d = Dispatcher::start(vec![sink], &options(dir.path())).unwrap();
@@ -466,14 +459,8 @@ async fn syslog_over_tls_checks_the_receivers_certificate() {
     let dir = tempfile::tempdir().unwrap();
     let (port, ca, frames) = tls_syslog_receiver(dir.path()).await;
     let cfg = |name: &str, ca_file: Option<std::path::PathBuf>| SinkConfig {
-        name: Some(name.into()),
-        kind: SinkKind::Syslog,
-        url: format!("tls://localhost:{port}"),
-        secret_env: None,
-        token_env: None,
-        index: None,
         ca_file,
-        paging_only: false,
+        ..config(SinkKind::Syslog, name, format!("tls://localhost:{port}"))
     };
     // Trusting the receiver's CA: delivered, framed as over TCP.
     let trusted = Dispatcher::start(
@@ -507,14 +494,7 @@ async fn syslog_over_tls_checks_the_receivers_certificate() {
     )
     .unwrap();
     untrusted.send(&alert(3));
-    for _ in 0..100 {
-        if untrusted.stats().spooled.load(Ordering::Relaxed) >= 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert_eq!(untrusted.stats().spooled.load(Ordering::Relaxed), 1);
-    assert_eq!(untrusted.stats().delivered.load(Ordering::Relaxed), 0);
+    assert_spooled_not_delivered(&untrusted).await;
     let spooled = std::fs::read_to_string(spool.join("untrusted.jsonl")).unwrap();
     assert!(spooled.contains("key:k3"), "{spooled}");
     assert_eq!(
@@ -527,4 +507,27 @@ async fn syslog_over_tls_checks_the_receivers_certificate() {
     std::fs::write(&empty, "not a certificate\n").unwrap();
     let e = Sink::new(&cfg("bad-ca", Some(empty))).err().unwrap();
     assert!(e.contains("ca-file") && e.contains("empty.pem"), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sink_answering_an_oversized_body_is_a_failed_delivery_not_unbounded_memory() {
+    let huge: &'static str = Box::leak("x".repeat(2 << 20).into_boxed_str());
+    let (url, _) = receiver(0, huge).await;
+    let dir = tempfile::tempdir().unwrap();
+    let sink = Sink::new(&config(SinkKind::Webhook, "chatty", url)).unwrap();
+    let d = Dispatcher::start(vec![sink], &options(dir.path())).unwrap();
+    d.send(&alert(1));
+    assert_spooled_not_delivered(&d).await;
+}
+
+/// Waits (5 s at most) for the one alert sent to land in the spool, never delivered.
+async fn assert_spooled_not_delivered(d: &Dispatcher) {
+    for _ in 0..100 {
+        if d.stats().spooled.load(Ordering::Relaxed) >= 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(d.stats().spooled.load(Ordering::Relaxed), 1);
+    assert_eq!(d.stats().delivered.load(Ordering::Relaxed), 0);
 }

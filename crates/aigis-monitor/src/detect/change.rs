@@ -171,6 +171,18 @@ fn refusal(
     }
 }
 
+/// The state of `route`, made on its first event (routes are configuration, not client
+/// input: the map stays small; the name is copied only then).
+fn route_mut<'a>(routes: &'a mut HashMap<String, Route>, route: &str) -> &'a mut Route {
+    if !routes.contains_key(route) {
+        routes.insert(route.to_string(), Route::default());
+    }
+    // Present now; `entry` would copy the name on every event.
+    routes
+        .get_mut(route)
+        .unwrap_or_else(|| unreachable!("inserted above"))
+}
+
 impl ChangeDetectors {
     /// A refusal mark of `route` known after its event (a streamed completion).
     pub fn observe_refusal(
@@ -180,10 +192,7 @@ impl ChangeDetectors {
         refused: bool,
         out: &mut Vec<Alert>,
     ) {
-        let r = match self.routes.get_mut(route) {
-            Some(r) => r,
-            None => self.routes.entry(route.to_string()).or_default(),
-        };
+        let r = route_mut(&mut self.routes, route);
         refusal(&self.cfg, r, route, time_ms, refused, out);
     }
 
@@ -198,11 +207,7 @@ impl ChangeDetectors {
     /// Feeds one event.
     pub fn observe(&mut self, e: &Event, out: &mut Vec<Alert>) {
         let cfg = &self.cfg;
-        // Routes are configuration, not client input: the map stays small.
-        let r = match self.routes.get_mut(e.route.as_str()) {
-            Some(r) => r,
-            None => self.routes.entry(e.route.clone()).or_default(),
-        };
+        let r = route_mut(&mut self.routes, &e.route);
         let subject = || format!("route:{}", e.route);
         let streams = [
             (

@@ -249,6 +249,8 @@ impl Detectors {
     /// Judges window `w` from every replica's totals: each replica that calls this with the
     /// same totals keeps the same baselines; the caller decides which one reports the alerts.
     pub fn judge_totals(&mut self, w: u64, t: &WindowTotals, out: &mut Vec<Alert>) {
+        // Subjects silent for long are dropped here too: the event path is off in this mode.
+        self.rates.sweep_if_large(w);
         for (k, req, tok, distinct) in &t.keys {
             self.rates
                 .set_totals(("key", k), w, (*req, *tok, Some(*distinct)), out);

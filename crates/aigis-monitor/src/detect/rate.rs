@@ -171,10 +171,7 @@ impl RateDetectors {
     /// Counts one event.
     pub fn observe(&mut self, e: &Event, out: &mut Vec<Alert>) {
         let w = e.time_ms / self.window_ms;
-        if self.keys.len() + self.ips.len() > SWEEP_AT && w > self.swept {
-            self.sweep(w);
-            self.swept = w;
-        }
+        self.sweep_if_large(w);
         if let Some(k) = &e.key {
             let s = match self.keys.get_mut(k.as_str()) {
                 Some(s) => s,
@@ -220,9 +217,12 @@ impl RateDetectors {
         } else {
             &mut self.ips
         };
-        let s = map
-            .entry(name.to_string())
-            .or_insert_with(|| Subject::new(w, kind == "key"));
+        let s = match map.get_mut(name) {
+            Some(s) => s,
+            None => map
+                .entry(name.to_string())
+                .or_insert_with(|| Subject::new(w, kind == "key")),
+        };
         advance(&self.cfg, self.window_ms, s, w, kind, name, out);
         if s.window == w {
             s.requests = requests;
@@ -249,6 +249,15 @@ impl RateDetectors {
 
     /// Drops subjects silent for more than `MAX_GAP` windows (their baseline would restart
     /// from the gap anyway).
+    /// Sweeps at most once a window, and only above `SWEEP_AT` subjects (both the event path
+    /// and the cluster totals go through here, so neither grows without bound).
+    pub(crate) fn sweep_if_large(&mut self, w: u64) {
+        if self.keys.len() + self.ips.len() > SWEEP_AT && w > self.swept {
+            self.sweep(w);
+            self.swept = w;
+        }
+    }
+
     fn sweep(&mut self, w: u64) {
         self.keys.retain(|_, s| s.window + MAX_GAP >= w);
         self.ips.retain(|_, s| s.window + MAX_GAP >= w);

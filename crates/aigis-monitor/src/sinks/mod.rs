@@ -239,11 +239,15 @@ async fn deliver(client: &HttpClient, sink: &Sink, alerts: &[Value]) -> Result<(
         .map_err(|_| "no answer within 10 s".to_string())?
         .map_err(|e| e.to_string())?;
     let status = resp.status();
-    let bytes = tokio::time::timeout(Duration::from_secs(10), resp.into_body().collect())
-        .await
-        .map_err(|_| "no body within 10 s".to_string())?
-        .map_err(|e| e.to_string())?
-        .to_bytes();
+    // A sink's answer is a status and a small JSON document: read at most 1 MiB of it.
+    let bytes = tokio::time::timeout(
+        Duration::from_secs(10),
+        http_body_util::Limited::new(resp.into_body(), 1 << 20).collect(),
+    )
+    .await
+    .map_err(|_| "no body within 10 s".to_string())?
+    .map_err(|e| format!("response body: {e}"))?
+    .to_bytes();
     if !status.is_success() {
         return Err(format!("HTTP {status}"));
     }
@@ -389,11 +393,6 @@ impl Dispatcher {
             }
         }
         found
-    }
-
-    /// Whether a sink is named `sink`.
-    pub fn has(&self, sink: &str) -> bool {
-        self.txs.iter().any(|(name, _, _)| name == sink)
     }
 
     fn queue(&self, tx: &tokio::sync::mpsc::Sender<Value>, alert: &Value) {
