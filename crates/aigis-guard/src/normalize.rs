@@ -849,13 +849,18 @@ fn is_common(w: &[u8]) -> bool {
 /// Whether `w` (ASCII letters), each byte mapped by `map`, is in [`COMMON`], any case.
 #[inline]
 fn is_common_mapped(w: &[u8], map: impl Fn(u8) -> u8) -> bool {
-    let Some(&first) = w.first() else {
+    is_common_letters(w.len(), w.iter().map(|&b| map(b)))
+}
+
+/// Whether the `len` letters `letters` yields (first to last) are a word of [`COMMON`].
+#[inline]
+fn is_common_letters(len: usize, mut letters: impl Iterator<Item = u8> + Clone) -> bool {
+    let Some(first) = letters.clone().next() else {
         return false;
     };
-    w.len() <= 12
-        && COMMON_STARTS[w.len()] >> (map(first).to_ascii_lowercase().wrapping_sub(b'a') & 31) & 1
-            != 0
-        && pack(w.iter().map(|&b| map(b))).is_some_and(|v| COMMON_PACKED.binary_search(&v).is_ok())
+    len <= 12
+        && COMMON_STARTS[len] >> (first.to_ascii_lowercase().wrapping_sub(b'a') & 31) & 1 != 0
+        && pack(&mut letters).is_some_and(|v| COMMON_PACKED.binary_search(&v).is_ok())
 }
 
 /// The words of `text` for [`english_words`]: runs of ASCII letters, the first 400.
@@ -883,17 +888,7 @@ pub fn english_words_reversed(text: &str) -> usize {
         .iter()
         .rev()
         .take(400)
-        .filter(|w| {
-            let Some(&first) = w.last() else {
-                return false;
-            };
-            w.len() <= 12
-                && COMMON_STARTS[w.len()] >> (first.to_ascii_lowercase().wrapping_sub(b'a') & 31)
-                    & 1
-                    != 0
-                && pack(w.iter().rev().copied())
-                    .is_some_and(|v| COMMON_PACKED.binary_search(&v).is_ok())
-        })
+        .filter(|w| is_common_letters(w.len(), w.iter().rev().copied()))
         .count()
 }
 

@@ -366,6 +366,14 @@ fn a_stored_profile_gives_the_report_of_its_table() {
         std::fs::write(&p, &bytes).unwrap();
         let via_file = drift::compare_files(&p, &fixture(c), &o).unwrap();
         assert_eq!(serde_json::to_value(via_file).unwrap(), want);
+        // A profile cannot stand for the current window.
+        let e = drift::compare_files(&fixture(r), &p, &o)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("ref.aigisprof") && e.contains("must be a table"),
+            "{e}"
+        );
     }
 }
 

@@ -874,6 +874,12 @@ pub fn read_schema(path: &Path) -> Result<HashMap<String, ColumnType>, DriftErro
 /// Reads both tables (CSV or Parquet, each; the reference may be a stored profile) and
 /// compares them.
 pub fn compare_files(reference: &Path, current: &Path, o: &Options) -> Result<Report, DriftError> {
+    if is_profile(current) {
+        return Err(DriftError::Read {
+            path: current.display().to_string(),
+            message: "a profile stands for a reference; the current window must be a table (CSV or Parquet)".into(),
+        });
+    }
     if is_profile(reference) {
         let (r, c) = rayon::join(|| read_profile(reference), || read_table(current));
         return compare_profile(&r?, &c?, o);
