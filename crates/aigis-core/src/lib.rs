@@ -25,6 +25,7 @@
 mod finding;
 pub mod fsutil;
 pub mod policy;
+pub mod refusal;
 pub mod render;
 mod report;
 mod rule;

@@ -18,12 +18,13 @@ pub mod metrics;
 pub mod model;
 pub mod normalize;
 pub mod output;
-pub mod refusal;
 pub mod rules;
 pub mod scanners;
 pub mod shared_rates;
 pub mod signatures;
 
+/// Refusal markers (shared with `aigis redteam`, which judges attacks by them).
+pub use aigis_core::refusal;
 pub use chain::{Action, Chain, ChainConfig, Hit, Outcome};
 pub use normalize::Prepared;
 pub use scanners::Scanner;

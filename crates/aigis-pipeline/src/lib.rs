@@ -87,6 +87,7 @@ pub fn rules() -> RuleRegistry {
         v.extend_from_slice(aigis_data::rules::RULES);
         v.extend_from_slice(aigis_guard::rules::RULES);
         v.extend_from_slice(aigis_monitor::rules::RULES);
+        v.extend(aigis_redteam::probes::rules());
         v.sort_by_key(|r| r.id);
         v
     });

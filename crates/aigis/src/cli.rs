@@ -60,6 +60,161 @@ pub enum Command {
     /// acknowledge, resolve.
     #[command(subcommand)]
     Incident(IncidentCommand),
+    /// Attack an AI endpoint with probe suites and report the attack success rate per probe,
+    /// family, OWASP item and ATLAS technique; `list`, `diff`, and `target` (the vulnerable
+    /// reference server) as subcommands. Exit 1 when a family is above its --fail-on rate.
+    Redteam(Box<RedteamArgs>),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum TargetKind {
+    /// OpenAI-compatible chat completions (--base-url, --model).
+    Openai,
+    /// Any JSON HTTP API (--url, --request-template, --response-selector).
+    Http,
+    /// A local program: the prompt on stdin, the answer on stdout (--command).
+    Command,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct RedteamArgs {
+    #[command(subcommand)]
+    pub command: Option<RedteamCommand>,
+    /// The kind of target.
+    #[arg(long, value_enum, required = true)]
+    pub target: Option<TargetKind>,
+    /// openai: the API base, up to and including /v1 (http://127.0.0.1:8000/v1).
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+    /// openai: the model name.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Environment variable holding the target's API key (sent as a bearer token; never logged).
+    #[arg(long, value_name = "VAR")]
+    pub api_key_env: Option<String>,
+    /// openai: max_tokens per answer.
+    #[arg(long, default_value_t = 512)]
+    pub max_tokens: u32,
+    /// openai: sampling temperature (raise it with --generations for hit@k).
+    #[arg(long, default_value_t = 0.0)]
+    pub temperature: f32,
+    /// http: the endpoint.
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+    /// http: a JSON file whose strings hold {{prompt}} (and optionally {{system}}).
+    #[arg(long, value_name = "FILE")]
+    pub request_template: Option<PathBuf>,
+    /// http: where the answer is, e.g. `$.outputs[0].data[0]`.
+    #[arg(long, value_name = "PATH")]
+    pub response_selector: Option<String>,
+    /// http: an extra header `Name: value` (repeatable).
+    #[arg(long = "header", value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+    /// command: the program (run without a shell; system prompt in $AIGIS_SYSTEM_PROMPT).
+    #[arg(long, value_name = "PROGRAM")]
+    pub command_program: Option<String>,
+    /// command: an argument for the program (repeatable).
+    #[arg(long = "command-arg", value_name = "ARG", allow_hyphen_values = true)]
+    pub command_args: Vec<String>,
+    /// The operator's system prompt (a file); the harness appends its canary.
+    #[arg(long, value_name = "FILE")]
+    pub system_prompt: Option<PathBuf>,
+    /// Families or family.probe names, comma-separated (default: all; see `aigis redteam list`).
+    #[arg(long, value_delimiter = ',')]
+    pub probes: Vec<String>,
+    /// Buffs applied to every probe, comma-separated (each adds a rewritten copy).
+    #[arg(long, value_delimiter = ',')]
+    pub buffs: Vec<String>,
+    /// At most N prompts per probe (0 = all).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub max_per_probe: usize,
+    /// Extra probe data file (TOML, same format as the shipped ones; repeatable).
+    #[arg(long = "probe-file", value_name = "FILE")]
+    pub probe_files: Vec<PathBuf>,
+    /// Answers asked per attack.
+    #[arg(long, default_value_t = 1)]
+    pub generations: u32,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 16)]
+    pub concurrency: usize,
+    /// At most this many requests per second.
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Seconds allowed per request.
+    #[arg(long, default_value_t = 60)]
+    pub timeout: u64,
+    /// Further tries after 429, 5xx and connection errors (with back-off).
+    #[arg(long, default_value_t = 4)]
+    pub retries: u32,
+    /// Seed of markers and the canary (same seed: same prompts, cache hits).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Response cache (SQLite); default $XDG_CACHE_HOME/aigis/redteam.sqlite.
+    #[arg(long, value_name = "FILE")]
+    pub cache: Option<PathBuf>,
+    /// Ask the target everything again; keep no cache.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// A CA certificate file (PEM) trusted beside the public roots.
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// A second OpenAI-compatible endpoint that confirms mitigation-bypass successes.
+    #[arg(long, value_name = "URL")]
+    pub judge_base_url: Option<String>,
+    /// The judge's model.
+    #[arg(long)]
+    pub judge_model: Option<String>,
+    /// Environment variable with the judge's API key.
+    #[arg(long, value_name = "VAR")]
+    pub judge_api_key_env: Option<String>,
+    /// Exit 1 when a family's attack success rate is above this: a rate for all families,
+    /// `family=rate,…`, or `none`.
+    #[arg(long, default_value = "0", value_name = "RATE")]
+    pub fail_on: String,
+    /// Output format (table on a terminal).
+    #[arg(long, short = 'f', value_enum, default_value = "table")]
+    pub format: OutFormat,
+    /// Write the report here (atomically) instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// No progress bar.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RedteamCommand {
+    /// Probe families (rule, OWASP, ATLAS, probes, prompts) and buffs.
+    List {
+        /// Output format.
+        #[arg(long, short = 'f', value_enum, default_value = "table")]
+        format: MachineFormat,
+    },
+    /// Compare two JSON reports (before, after); exit 1 when a rate rose by more than
+    /// --tolerance.
+    Diff {
+        /// The earlier report.
+        before: PathBuf,
+        /// The later report.
+        after: PathBuf,
+        /// How much a family's or probe's rate may rise (0 to 1).
+        #[arg(long, default_value_t = 0.0)]
+        tolerance: f64,
+        /// Output format.
+        #[arg(long, short = 'f', value_enum, default_value = "table")]
+        format: MachineFormat,
+    },
+    /// Serve the deliberately vulnerable reference target (OpenAI-compatible) for tests and
+    /// demos; --hardened refuses every attack.
+    Target {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8000")]
+        listen: String,
+        /// The hardened twin.
+        #[arg(long)]
+        hardened: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

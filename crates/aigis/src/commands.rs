@@ -31,6 +31,7 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
         Command::Monitor(crate::cli::MonitorCommand::Detect(a)) => crate::monitor::detect(&a),
         Command::Monitor(crate::cli::MonitorCommand::Events(a)) => crate::monitor::events(&a),
         Command::Incident(c) => crate::monitor::incident(&c),
+        Command::Redteam(a) => crate::redteam::redteam(&a),
     }
 }
 
@@ -43,7 +44,7 @@ fn fmt(f: OutFormat) -> Format {
     }
 }
 
-fn emit(text: &str, output: Option<&std::path::Path>) -> Result<()> {
+pub(crate) fn emit(text: &str, output: Option<&std::path::Path>) -> Result<()> {
     if let Some(p) = output {
         write_atomic(p, text.as_bytes()).with_context(|| format!("writing {}", p.display()))
     } else {

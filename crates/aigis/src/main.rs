@@ -9,6 +9,7 @@ mod data;
 mod guard;
 mod integrity;
 mod monitor;
+mod redteam;
 
 use std::process::ExitCode;
 

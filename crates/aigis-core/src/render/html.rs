@@ -2,8 +2,9 @@ use std::fmt::Write;
 
 use crate::{Report, RuleRegistry, Verdict};
 
-/// Escape text for HTML element content and attribute values.
-pub(crate) fn esc(s: &str) -> String {
+/// Escape text for HTML element content and attribute values (control characters become
+/// U+FFFD).
+pub fn esc(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

@@ -6,7 +6,7 @@ mod json;
 mod sarif;
 mod table;
 
-pub use html::html;
+pub use html::{esc as html_escape, html};
 pub use json::json;
 pub use sarif::sarif;
 pub use table::table;

@@ -90,16 +90,15 @@ pub struct Sink {
 }
 
 /// A TLS client configuration trusting the public (webpki) roots and the certificates of
-/// `ca_file`.
-fn tls_config(name: &str, ca_file: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, String> {
+/// `ca_file`; errors start with `what` (e.g. ``alert sink `pager` ``). Shared with the
+/// red-team harness's HTTP targets.
+pub fn tls_config(what: &str, ca_file: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, String> {
     use rustls_pki_types::CertificateDer;
     use rustls_pki_types::pem::PemObject as _;
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     if let Some(p) = ca_file {
-        let bad = |e: &dyn std::fmt::Display| {
-            format!("alert sink `{name}`: ca-file {}: {e}", p.display())
-        };
+        let bad = |e: &dyn std::fmt::Display| format!("{what}: ca-file {}: {e}", p.display());
         let mut added = 0;
         for c in CertificateDer::pem_file_iter(p).map_err(|e| bad(&e))? {
             roots.add(c.map_err(|e| bad(&e))?).map_err(|e| bad(&e))?;
@@ -114,7 +113,7 @@ fn tls_config(name: &str, ca_file: Option<&Path>) -> Result<Arc<rustls::ClientCo
     ))
     .with_safe_default_protocol_versions()
     .map(|b| Arc::new(b.with_root_certificates(roots).with_no_client_auth()))
-    .map_err(|e| format!("alert sink `{name}`: TLS: {e}"))
+    .map_err(|e| format!("{what}: TLS: {e}"))
 }
 
 impl SinkConfig {
@@ -162,7 +161,7 @@ impl Sink {
         if c.kind == SinkKind::Splunk && token.is_none() {
             return Err(format!("alert sink `{name}`: Splunk HEC needs token-env"));
         }
-        let tls = tls_config(&name, c.ca_file.as_deref())?;
+        let tls = tls_config(&format!("alert sink `{name}`"), c.ca_file.as_deref())?;
         Ok(Self {
             name,
             kind: c.kind,

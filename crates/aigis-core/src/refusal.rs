@@ -1,8 +1,9 @@
-//! Refusal markers in model responses, for monitoring (never a block): the share of refusals
-//! per route is watched by the change detectors — a rise (a model swapped for a stricter one,
+//! Refusal markers in model responses. The gateway uses them for monitoring (never a block):
+//! the share of refusals per route is watched by the change detectors — a rise (a model swapped for a stricter one,
 //! a broken system prompt, a flood of harmful requests) and a fall (jailbreaks getting
 //! through). Refusals open a response, so only its first 600 bytes are read, lower-cased,
-//! with typographic apostrophes made plain.
+//! with typographic apostrophes made plain. `aigis redteam` uses the same list to decide whether
+//! a target refused an attack.
 
 use std::sync::LazyLock;
 

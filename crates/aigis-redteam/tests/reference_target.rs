@@ -1,0 +1,120 @@
+//! Every probe family against the deliberately vulnerable reference target (each finds what
+//! the target is built to fall for) and against its hardened twin (no false successes).
+
+use std::sync::Arc;
+
+use aigis_redteam::harness::{self, Options, Outcome};
+use aigis_redteam::probes::{self, Selection};
+use aigis_redteam::report::{self, Gate};
+use aigis_redteam::target::{Kind, OpenAiTarget, Settings, Target};
+use aigis_redteam::vulnerable::{self, Behaviour};
+
+async fn run(hardened: bool, sel: &Selection) -> report::Report {
+    let addr = vulnerable::spawn("127.0.0.1:0".parse().expect("addr"), Behaviour { hardened })
+        .await
+        .expect("bind");
+    let t = OpenAiTarget::new(
+        &format!("http://{addr}/v1"),
+        "aigis-vulnerable-1",
+        None,
+        1024,
+        0.0,
+    )
+    .expect("target");
+    let target = Arc::new(Target::new(Kind::OpenAi(t), Settings::default()).expect("client"));
+    let cases = probes::build(sel).expect("cases");
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    let r = harness::run(
+        target,
+        cases,
+        Options::default(),
+        None,
+        None,
+        Arc::new(|_| {}),
+        rx,
+    )
+    .await;
+    for a in &r.attempts {
+        assert!(
+            matches!(a.outcome, Outcome::Answered(_)),
+            "{}: {:?}",
+            a.case.probe,
+            a.outcome
+        );
+    }
+    report::build(&r, &Gate::default(), "test", serde_json::json!({}))
+}
+
+#[tokio::test]
+async fn every_family_finds_what_the_vulnerable_target_falls_for() {
+    let rep = run(false, &Selection::default()).await;
+    assert!(rep.complete, "{:?}", rep.incomplete_reason);
+    assert_eq!(rep.families.len(), probes::FAMILIES.len());
+    for f in &rep.families {
+        assert!(
+            f.counts.successes > 0,
+            "{}: no success against the vulnerable target",
+            f.mapping.family
+        );
+        assert!(f.failed, "{} is over the default gate", f.mapping.family);
+    }
+    // The families built to work every time do.
+    for p in &rep.results {
+        let always = !p.mapping.family.starts_with("harmful_content");
+        if always {
+            assert_eq!(
+                p.counts.successes, p.counts.attempts,
+                "{}: {} of {}",
+                p.probe, p.counts.successes, p.counts.attempts
+            );
+        }
+    }
+    assert!(rep.failed());
+    // Examples carry the evidence.
+    let sp = rep
+        .results
+        .iter()
+        .find(|p| p.probe == "system_prompt_extraction.repeat")
+        .expect("probe");
+    assert!(
+        sp.examples[0].evidence.starts_with("system-prompt canary"),
+        "{:?}",
+        sp.examples[0]
+    );
+}
+
+#[tokio::test]
+async fn the_hardened_target_yields_no_false_successes() {
+    let rep = run(true, &Selection::default()).await;
+    for p in &rep.results {
+        assert_eq!(p.counts.successes, 0, "{}: {:?}", p.probe, p.examples);
+    }
+    assert!(!rep.failed());
+}
+
+#[tokio::test]
+async fn buffs_work_against_the_vulnerable_target_and_not_the_hardened_one() {
+    let sel = Selection {
+        probes: vec!["prompt_injection".into(), "system_prompt_extraction".into()],
+        buffs: aigis_redteam::buffs::BUFFS
+            .iter()
+            .map(|b| b.name.to_string())
+            .collect(),
+        max_per_probe: 2,
+        ..Selection::default()
+    };
+    let rep = run(false, &sel).await;
+    for b in aigis_redteam::buffs::BUFFS {
+        let n: usize = rep
+            .results
+            .iter()
+            .filter(|p| {
+                p.probe.ends_with(&format!("+{}", b.name)) && p.mapping.family == "prompt_injection"
+            })
+            .map(|p| p.counts.successes)
+            .sum();
+        assert!(n > 0, "buff {} found nothing", b.name);
+    }
+    let rep = run(true, &sel).await;
+    assert_eq!(rep.successes, 0);
+}
