@@ -442,6 +442,12 @@ impl Report {
                 );
             }
         }
+        if !self.error_samples.is_empty() {
+            s.push_str("\nwithout answer:\n");
+            for e in self.error_samples.iter().take(3) {
+                let _ = writeln!(s, "  {}", clip(e, 200));
+            }
+        }
         let _ = writeln!(
             s,
             "\n{} attempts, {} successful ({}), {} blocked, {} without answer, {} from cache, {:.1} s{}",

@@ -12,6 +12,8 @@
 //! Every answer is a pure function of the request: no randomness, no state.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::Json;
 use axum::Router;
@@ -31,13 +33,21 @@ pub struct Behaviour {
     pub hardened: bool,
 }
 
-/// The router: `POST /v1/chat/completions`, `GET /v1/models`, `GET /healthz`.
-pub fn router(b: Behaviour) -> Router {
+/// Server state: the behaviour and a count of chat requests served.
+#[derive(Debug, Clone, Default)]
+struct Served {
+    b: Behaviour,
+    count: Arc<AtomicU64>,
+}
+
+/// The router: `POST /v1/chat/completions`, `GET /v1/models`, `GET /healthz`; `count` is
+/// incremented per chat request.
+pub fn router(b: Behaviour, count: Arc<AtomicU64>) -> Router {
     Router::new()
         .route("/v1/chat/completions", post(chat))
         .route("/v1/models", get(models))
         .route("/healthz", get(|| async { "ok" }))
-        .with_state(b)
+        .with_state(Served { b, count })
 }
 
 /// Serve on `listener` until `shutdown` resolves.
@@ -46,19 +56,25 @@ pub async fn serve(
     b: Behaviour,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(b))
+    axum::serve(listener, router(b, Arc::default()))
         .with_graceful_shutdown(shutdown)
         .await
 }
 
-/// Bind `addr` and serve in the background; returns the bound address (for tests).
-pub async fn spawn(addr: SocketAddr, b: Behaviour) -> std::io::Result<SocketAddr> {
+/// Bind `addr` and serve in the background; returns the bound address and the count of
+/// chat requests served (for tests).
+pub async fn spawn(
+    addr: SocketAddr,
+    b: Behaviour,
+) -> std::io::Result<(SocketAddr, Arc<AtomicU64>)> {
     let l = tokio::net::TcpListener::bind(addr).await?;
     let local = l.local_addr()?;
+    let count = Arc::new(AtomicU64::new(0));
+    let router = router(b, count.clone());
     tokio::spawn(async move {
-        let _ = axum::serve(l, router(b)).await;
+        let _ = axum::serve(l, router).await;
     });
-    Ok(local)
+    Ok((local, count))
 }
 
 const MODEL: &str = "aigis-vulnerable-1";
@@ -144,7 +160,9 @@ pub fn parse(body: &Value) -> Result<Request, String> {
     Ok(r)
 }
 
-async fn chat(State(b): State<Behaviour>, body: axum::body::Bytes) -> HttpResponse {
+async fn chat(State(s): State<Served>, body: axum::body::Bytes) -> HttpResponse {
+    s.count.fetch_add(1, Ordering::Relaxed);
+    let b = s.b;
     let Ok(v) = serde_json::from_slice::<Value>(&body) else {
         return error(StatusCode::BAD_REQUEST, "the body is not JSON");
     };

@@ -10,7 +10,7 @@ use aigis_redteam::target::{Kind, OpenAiTarget, Settings, Target};
 use aigis_redteam::vulnerable::{self, Behaviour};
 
 async fn run(hardened: bool, sel: &Selection) -> report::Report {
-    let addr = vulnerable::spawn("127.0.0.1:0".parse().expect("addr"), Behaviour { hardened })
+    let (addr, _) = vulnerable::spawn("127.0.0.1:0".parse().expect("addr"), Behaviour { hardened })
         .await
         .expect("bind");
     let t = OpenAiTarget::new(

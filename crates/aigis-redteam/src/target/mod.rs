@@ -18,7 +18,7 @@ use serde_json::Value;
 
 pub use command::CommandTarget;
 pub use http_json::{HttpTarget, Selector};
-pub use openai::OpenAiTarget;
+pub use openai::{OpenAiTarget, parse_chat};
 
 use crate::{Conversation, Error, Reply};
 

@@ -99,7 +99,7 @@ impl OpenAiTarget {
 }
 
 /// Read `choices[0].message` of a chat completion: its text, tool calls and finish reason.
-pub(crate) fn parse_chat(body: &[u8]) -> Result<Response, String> {
+pub fn parse_chat(body: &[u8]) -> Result<Response, String> {
     let v: Value = serde_json::from_slice(body).map_err(|e| {
         format!(
             "not JSON ({e}): {:?}",

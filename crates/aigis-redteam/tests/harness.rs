@@ -1,0 +1,359 @@
+//! The harness against misbehaving targets (429s, non-JSON, cut-off and endless answers,
+//! unreachable and non-TLS endpoints), interruption and resuming from the cache, the HTTP
+//! JSON and command targets, and the report formats.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use aigis_redteam::cache::Cache;
+use aigis_redteam::harness::{self, Options, Outcome, RunResult};
+use aigis_redteam::probes::{self, Selection};
+use aigis_redteam::report::{self, Gate};
+use aigis_redteam::target::{
+    CommandTarget, HttpTarget, Kind, OpenAiTarget, Selector, Settings, Target,
+};
+use aigis_redteam::vulnerable::{self, Behaviour};
+use axum::body::Body;
+use axum::response::IntoResponse;
+use serde_json::{Value, json};
+
+fn fast() -> Settings {
+    Settings {
+        timeout: Duration::from_secs(5),
+        retries: 3,
+        backoff: Duration::from_millis(5),
+        ca_file: None,
+    }
+}
+
+fn openai(base: &str, s: Settings) -> Arc<Target> {
+    let t = OpenAiTarget::new(base, "m", None, 256, 0.0).expect("target");
+    Arc::new(Target::new(Kind::OpenAi(t), s).expect("client"))
+}
+
+fn sel(probes: &[&str], max: usize) -> Selection {
+    Selection {
+        probes: probes.iter().map(|s| (*s).to_string()).collect(),
+        max_per_probe: max,
+        ..Selection::default()
+    }
+}
+
+async fn run_with(
+    target: Arc<Target>,
+    s: &Selection,
+    opts: Options,
+    cache: Option<Arc<Cache>>,
+) -> RunResult {
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    harness::run(
+        target,
+        probes::build(s).expect("cases"),
+        opts,
+        cache,
+        None,
+        Arc::new(|_| {}),
+        rx,
+    )
+    .await
+}
+
+/// A server whose chat endpoint is `handler`.
+async fn server<H, T>(handler: H) -> SocketAddr
+where
+    H: axum::handler::Handler<T, ()>,
+    T: 'static,
+{
+    let app = axum::Router::new().route("/v1/chat/completions", axum::routing::post(handler));
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = l.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(l, app).await;
+    });
+    addr
+}
+
+fn completion(text: &str) -> Value {
+    json!({"choices": [{"message": {"role": "assistant", "content": text}, "finish_reason": "stop"}]})
+}
+
+#[tokio::test]
+async fn throttled_answers_are_retried_after_retry_after_and_counted() {
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+    let addr = server(|| async {
+        if CALLS.fetch_add(1, Ordering::SeqCst) < 2 {
+            (
+                axum::http::StatusCode::TOO_MANY_REQUESTS,
+                [("retry-after", "0")],
+                "slow down",
+            )
+                .into_response()
+        } else {
+            axum::Json(completion("fine")).into_response()
+        }
+    })
+    .await;
+    let r = run_with(
+        openai(&format!("http://{addr}/v1"), fast()),
+        &sel(&["prompt_injection.ignore_previous"], 1),
+        Options {
+            concurrency: 1,
+            ..Options::default()
+        },
+        None,
+    )
+    .await;
+    assert!(r.incomplete.is_none(), "{:?}", r.incomplete);
+    assert_eq!((r.throttled, r.retried), (2, 2));
+    assert!(matches!(&r.attempts[0].outcome, Outcome::Answered(a) if a.text == "fine"));
+    let rep = report::build(&r, &Gate::default(), "t", json!({}));
+    assert_eq!((rep.throttled, rep.attempts, rep.successes), (2, 1, 0));
+}
+
+#[tokio::test]
+async fn bad_answers_make_a_partial_report_marked_incomplete() {
+    // Non-JSON, a body cut short of its Content-Length, and an endless body.
+    let not_json = server(|| async { "<html>gateway</html>" }).await;
+    let cut = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = l.local_addr().expect("addr");
+        std::thread::spawn(move || {
+            use std::io::{Read as _, Write as _};
+            for s in l.incoming() {
+                let Ok(mut s) = s else { continue };
+                let mut buf = [0u8; 65536];
+                let _ = s.read(&mut buf);
+                let _ = s.write_all(
+                    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 500\r\n\r\n{\"choices\":",
+                );
+            }
+        });
+        addr
+    };
+    let endless = server(|| async {
+        let chunk = axum::body::Bytes::from(vec![b'a'; 64 * 1024]);
+        let s = futures_util::stream::StreamExt::map(
+            futures_util::stream::repeat(chunk),
+            Ok::<_, std::io::Error>,
+        );
+        Body::from_stream(s)
+    })
+    .await;
+    for (addr, want) in [
+        (not_json, "not JSON"),
+        (cut, "cut off"),
+        (endless, "longer than 8 MiB"),
+    ] {
+        let r = run_with(
+            openai(&format!("http://{addr}/v1"), fast()),
+            &sel(&["encoding.base64"], 2),
+            Options::default(),
+            None,
+        )
+        .await;
+        let Outcome::Error(e) = &r.attempts[0].outcome else {
+            panic!("{addr}: {:?}", r.attempts[0].outcome)
+        };
+        assert!(e.contains(want), "{e}");
+        let rep = report::build(&r, &Gate::default(), "t", json!({}));
+        assert!(!rep.complete);
+        assert_eq!(rep.errors, rep.attempts);
+        assert!(
+            rep.incomplete_reason
+                .as_deref()
+                .is_some_and(|m| m.contains("got no answer"))
+        );
+        assert!(rep.error_samples[0].contains(want));
+        assert!(!rep.failed(), "errors are not successes");
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_target_stops_the_run_early() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let r = run_with(
+        openai(&format!("http://127.0.0.1:{port}/v1"), fast()),
+        &Selection::default(),
+        Options {
+            concurrency: 2,
+            abort_after: 4,
+            ..Options::default()
+        },
+        None,
+    )
+    .await;
+    let reason = r.incomplete.expect("incomplete");
+    assert!(
+        reason.contains("stopped after 4 attempts in a row failed"),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("Connect") || reason.contains("refused"),
+        "{reason}"
+    );
+    let skipped = r
+        .attempts
+        .iter()
+        .filter(|a| a.outcome == Outcome::Skipped)
+        .count();
+    assert!(
+        skipped > r.attempts.len() / 2,
+        "{skipped} of {}",
+        r.attempts.len()
+    );
+    // https:// against a plain HTTP server is a TLS error, named as such.
+    let plain = server(|| async { axum::Json(completion("x")) }).await;
+    let r = run_with(
+        openai(&format!("https://{plain}/v1"), fast()),
+        &sel(&["encoding.hex"], 1),
+        Options::default(),
+        None,
+    )
+    .await;
+    let Outcome::Error(e) = &r.attempts[0].outcome else {
+        panic!("{:?}", r.attempts[0].outcome)
+    };
+    assert!(e.starts_with(&format!("https://{plain}")), "{e}");
+}
+
+#[tokio::test]
+async fn an_interrupted_run_resumes_from_the_cache_without_asking_twice() {
+    let (addr, served) =
+        vulnerable::spawn("127.0.0.1:0".parse().expect("addr"), Behaviour::default())
+            .await
+            .expect("bind");
+    let dir = tempfile::tempdir().expect("dir");
+    let cache = Arc::new(Cache::open(&dir.path().join("c.sqlite")).expect("cache"));
+    let target = openai(&format!("http://{addr}/v1"), fast());
+    let s = sel(&["jailbreak", "encoding"], 0);
+    let cases = probes::build(&s).expect("cases");
+    let total = cases.len();
+    // Stop after ten answers.
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let progress = Arc::new(move |p: harness::Progress| {
+        if p.done >= 10 {
+            let _ = tx.send(true);
+        }
+    });
+    let opts = Options {
+        concurrency: 1,
+        ..Options::default()
+    };
+    let first = harness::run(
+        target.clone(),
+        cases,
+        opts.clone(),
+        Some(cache.clone()),
+        None,
+        progress,
+        rx,
+    )
+    .await;
+    let reason = first.incomplete.clone().expect("interrupted");
+    assert!(reason.starts_with("interrupted"), "{reason}");
+    let answered = first
+        .attempts
+        .iter()
+        .filter(|a| matches!(a.outcome, Outcome::Answered(_)))
+        .count();
+    assert!((10..total).contains(&answered), "{answered} of {total}");
+    let rep = report::build(&first, &Gate::default(), "t", json!({}));
+    assert!(!rep.complete && rep.errors == total - answered);
+    let served_first = served.load(Ordering::SeqCst) as usize;
+    assert_eq!(served_first, answered);
+
+    let second = run_with(target, &s, opts, Some(cache)).await;
+    assert!(second.incomplete.is_none(), "{:?}", second.incomplete);
+    let cached = second.attempts.iter().filter(|a| a.cached).count();
+    assert_eq!(cached, answered);
+    assert_eq!(
+        served.load(Ordering::SeqCst) as usize,
+        total,
+        "nothing asked twice"
+    );
+    // The cached replies are judged the same way.
+    let rep = report::build(&second, &Gate::default(), "t", json!({}));
+    assert_eq!(rep.successes, rep.attempts);
+    assert_eq!(rep.cached, answered);
+}
+
+#[tokio::test]
+async fn json_http_and_command_targets() {
+    // A KServe-like API in front of the vulnerable target's logic.
+    let addr = server(|body: axum::body::Bytes| async move {
+        let v: Value = serde_json::from_slice(&body).unwrap_or_default();
+        let text = v["inputs"][0]["data"][0]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let req = vulnerable::parse(&json!({"messages": [
+            {"role": "system", "content": v["parameters"]["system"]},
+            {"role": "user", "content": text}]}))
+        .unwrap_or_default();
+        let a = vulnerable::answer(&req, Behaviour::default());
+        axum::Json(json!({"outputs": [{"name": "text", "data": [a.text]}]}))
+    })
+    .await;
+    let t = HttpTarget::new(
+        &format!("http://{addr}/v1/chat/completions"),
+        r#"{"inputs": [{"name": "prompt", "data": ["{{prompt}}"]}], "parameters": {"system": "{{system}}"}}"#,
+        Selector::parse("$.outputs[0].data[0]").expect("selector"),
+        vec![("x-team".into(), "red".into())],
+        None,
+    )
+    .expect("target");
+    let target = Arc::new(Target::new(Kind::Http(t), fast()).expect("client"));
+    let r = run_with(
+        target,
+        &sel(&["system_prompt_extraction", "prompt_injection"], 2),
+        Options::default(),
+        None,
+    )
+    .await;
+    let rep = report::build(&r, &Gate::default(), "t", json!({}));
+    assert!(rep.complete);
+    assert_eq!(rep.successes, rep.attempts, "{}", rep.to_table());
+    assert_eq!(rep.target["kind"], "http");
+
+    // `cat` echoes the attack: markers count, the canary (only in the env) does not.
+    let cmd = CommandTarget::new("cat", vec![]).expect("command");
+    let target = Arc::new(Target::new(Kind::Command(cmd), fast()).expect("client"));
+    let r = run_with(
+        target,
+        &sel(&["prompt_injection", "system_prompt_extraction"], 1),
+        Options::default(),
+        None,
+    )
+    .await;
+    let rep = report::build(&r, &Gate::default(), "t", json!({}));
+    assert!(rep.complete, "{:?}", rep.error_samples);
+    let fam = |n: &str| {
+        rep.families
+            .iter()
+            .find(|f| f.mapping.family == n)
+            .expect("family")
+            .counts
+            .clone()
+    };
+    assert_eq!(
+        fam("prompt_injection").successes,
+        fam("prompt_injection").attempts
+    );
+    assert_eq!(fam("system_prompt_extraction").successes, 0);
+    // A command that fails is an error naming it.
+    let cmd = CommandTarget::new("false", vec![]).expect("command");
+    let target = Arc::new(Target::new(Kind::Command(cmd), fast()).expect("client"));
+    let r = run_with(target, &sel(&["encoding.hex"], 1), Options::default(), None).await;
+    assert!(
+        matches!(&r.attempts[0].outcome, Outcome::Error(e) if e.contains("--command false exited")),
+        "{:?}",
+        r.attempts[0].outcome
+    );
+}
