@@ -236,8 +236,8 @@ fn the_guard_in_front_lowers_the_attack_success_rate() {
             .unwrap()
             .iter()
             .find(|f| f["family"] == n)
-            .unwrap()["attack_success_rate"]
-            .as_f64()
+            .unwrap()["successes"]
+            .as_u64()
             .unwrap()
     };
     for f in [
@@ -246,7 +246,7 @@ fn the_guard_in_front_lowers_the_attack_success_rate() {
         "secrets_leakage",
         "pii_leakage",
     ] {
-        assert_eq!(fam(&g, f), 0.0, "{f} through the guard");
+        assert_eq!(fam(&g, f), 0, "{f} through the guard");
     }
     // Without the key the gateway refuses everything: a clear error, exit 2.
     let out = aigis()
