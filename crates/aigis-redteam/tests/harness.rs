@@ -125,7 +125,7 @@ async fn bad_answers_make_a_partial_report_marked_incomplete() {
             use std::io::{Read as _, Write as _};
             for s in l.incoming() {
                 let Ok(mut s) = s else { continue };
-                let mut buf = [0u8; 65536];
+                let mut buf = vec![0u8; 65536];
                 let _ = s.read(&mut buf);
                 let _ = s.write_all(
                     b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 500\r\n\r\n{\"choices\":",
