@@ -40,6 +40,9 @@ pub struct Config {
     /// `[drift]`: the `drift` stage.
     #[serde(default)]
     pub drift: Option<DriftConfig>,
+    /// `[redteam]`: the `redteam` stage (the same settings as `aigis redteam` flags).
+    #[serde(default)]
+    pub redteam: Option<aigis_redteam::config::RunConfig>,
     /// `[monitor]`: streaming detectors.
     #[serde(default)]
     pub monitor: MonitorConfig,

@@ -18,6 +18,7 @@ mod drift_stage;
 pub mod fsutil;
 mod guard_stage;
 pub mod integrity;
+mod redteam_stage;
 mod sign_stages;
 mod stages;
 

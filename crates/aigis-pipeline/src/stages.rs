@@ -27,9 +27,9 @@ pub trait Stage {
 }
 
 /// Stages the design names that this version does not have yet.
-const PLANNED: &[&str] = &["pii", "bom", "redteam", "robust", "monitor"];
+const PLANNED: &[&str] = &["pii", "bom", "robust", "monitor"];
 
-const AVAILABLE: &str = "scan, sign, verify, data, guard, drift";
+const AVAILABLE: &str = "scan, sign, verify, data, guard, drift, redteam";
 
 /// Build the configured stages, or say which name is wrong.
 pub(crate) fn build(config: &Config) -> Result<Vec<Box<dyn Stage>>, String> {
@@ -42,6 +42,7 @@ pub(crate) fn build(config: &Config) -> Result<Vec<Box<dyn Stage>>, String> {
             "data" => out.push(Box::new(crate::data_stage::DataStage)),
             "guard" => out.push(Box::new(crate::guard_stage::GuardStage)),
             "drift" => out.push(Box::new(crate::drift_stage::DriftStage)),
+            "redteam" => out.push(Box::new(crate::redteam_stage::RedteamStage)),
             p if PLANNED.contains(&p) => {
                 return Err(format!(
                     "stage `{p}` is not available in this version of aigis; available: {AVAILABLE}"

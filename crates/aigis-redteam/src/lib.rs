@@ -20,6 +20,7 @@
 
 pub mod buffs;
 pub mod cache;
+pub mod config;
 pub mod detectors;
 pub mod harness;
 pub mod probes;

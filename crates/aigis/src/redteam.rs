@@ -2,16 +2,13 @@
 //! progress bar, write the report, map the gate to the exit code.
 
 use std::io::IsTerminal as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
-use aigis_redteam::harness::{self, Judge, Options};
+use aigis_redteam::config::{self, RunConfig};
+use aigis_redteam::harness;
 use aigis_redteam::probes::{self, Selection};
 use aigis_redteam::report::{self, Gate, Report};
-use aigis_redteam::target::{
-    ApiKey, CommandTarget, HttpTarget, Kind, OpenAiTarget, Selector, Settings, Target,
-};
 use anyhow::{Context as _, Result, anyhow, bail};
 use serde_json::json;
 
@@ -34,81 +31,54 @@ pub fn redteam(a: &RedteamArgs) -> Result<u8> {
     }
 }
 
-fn need<'a>(v: Option<&'a String>, flag: &str, kind: &str) -> Result<&'a str> {
-    v.map(String::as_str)
-        .ok_or_else(|| anyhow!("--target {kind} needs {flag}"))
-}
-
-fn key(var: Option<&String>) -> Result<Option<ApiKey>> {
-    var.map(|v| ApiKey::from_env(v))
-        .transpose()
-        .map_err(|e| anyhow!("{e}"))
-}
-
-fn settings(a: &RedteamArgs) -> Settings {
-    Settings {
-        timeout: Duration::from_secs(a.timeout.max(1)),
-        retries: a.retries,
-        ca_file: a.ca_file.clone(),
-        ..Settings::default()
-    }
-}
-
-fn target(a: &RedteamArgs) -> Result<Target> {
+/// The run the flags describe.
+fn config(a: &RedteamArgs) -> Result<RunConfig> {
     let kind = match a.target {
-        Some(TargetKind::Openai) => Kind::OpenAi(
-            OpenAiTarget::new(
-                need(a.base_url.as_ref(), "--base-url", "openai")?,
-                need(a.model.as_ref(), "--model", "openai")?,
-                key(a.api_key_env.as_ref())?,
-                a.max_tokens,
-                a.temperature,
-            )
-            .map_err(|e| anyhow!("{e}"))?,
-        ),
-        Some(TargetKind::Http) => {
-            let path = a
-                .request_template
-                .as_ref()
-                .ok_or_else(|| anyhow!("--target http needs --request-template FILE"))?;
-            let template = std::fs::read_to_string(path)
-                .with_context(|| format!("reading --request-template {}", path.display()))?;
-            let selector = Selector::parse(need(
-                a.response_selector.as_ref(),
-                "--response-selector",
-                "http",
-            )?)
-            .map_err(|e| anyhow!("{e}"))?;
-            let mut headers = Vec::new();
-            for h in &a.headers {
-                let (k, v) = h
-                    .split_once(':')
-                    .ok_or_else(|| anyhow!("--header {h:?}: write it as `Name: value`"))?;
-                headers.push((k.trim().to_string(), v.trim().to_string()));
-            }
-            Kind::Http(
-                HttpTarget::new(
-                    need(a.url.as_ref(), "--url", "http")?,
-                    &template,
-                    selector,
-                    headers,
-                    key(a.api_key_env.as_ref())?,
-                )
-                .map_err(|e| anyhow!("{e}"))?,
-            )
-        }
-        Some(TargetKind::Command) => Kind::Command(
-            CommandTarget::new(
-                need(a.command_program.as_ref(), "--command-program", "command")?,
-                a.command_args.clone(),
-            )
-            .map_err(|e| anyhow!("{e}"))?,
-        ),
+        Some(TargetKind::Openai) => config::TargetKind::Openai,
+        Some(TargetKind::Http) => config::TargetKind::Http,
+        Some(TargetKind::Command) => config::TargetKind::Command,
         None => bail!("give --target openai|http|command (or a subcommand: list, diff, target)"),
     };
-    Target::new(kind, settings(a)).map_err(|e| anyhow!("{e}"))
+    let mut c = RunConfig::new(kind);
+    c.base_url.clone_from(&a.base_url);
+    c.model.clone_from(&a.model);
+    c.api_key_env.clone_from(&a.api_key_env);
+    c.max_tokens = a.max_tokens;
+    c.temperature = a.temperature;
+    c.url.clone_from(&a.url);
+    c.request_template.clone_from(&a.request_template);
+    c.response_selector.clone_from(&a.response_selector);
+    for h in &a.headers {
+        let (k, v) = h
+            .split_once(':')
+            .ok_or_else(|| anyhow!("--header {h:?}: write it as `Name: value`"))?;
+        c.headers.insert(k.trim().to_string(), v.trim().to_string());
+    }
+    if let Some(p) = &a.command_program {
+        c.command.push(p.clone());
+        c.command.extend(a.command_args.iter().cloned());
+    }
+    c.system_prompt.clone_from(&a.system_prompt);
+    c.probes.clone_from(&a.probes);
+    c.buffs.clone_from(&a.buffs);
+    c.max_per_probe = a.max_per_probe;
+    c.probe_files.clone_from(&a.probe_files);
+    c.generations = a.generations;
+    c.concurrency = a.concurrency;
+    c.rate = a.rate;
+    c.timeout_secs = a.timeout;
+    c.retries = a.retries;
+    c.seed = a.seed;
+    c.ca_file.clone_from(&a.ca_file);
+    c.cache.clone_from(&a.cache);
+    c.no_cache = a.no_cache;
+    c.judge_base_url.clone_from(&a.judge_base_url);
+    c.judge_model.clone_from(&a.judge_model);
+    c.judge_api_key_env.clone_from(&a.judge_api_key_env);
+    Ok(c)
 }
 
+/// `$XDG_CACHE_HOME/aigis/redteam.sqlite` (or `~/.cache/…`).
 fn default_cache() -> Option<PathBuf> {
     let base = std::env::var_os("XDG_CACHE_HOME")
         .filter(|v| !v.is_empty())
@@ -119,70 +89,16 @@ fn default_cache() -> Option<PathBuf> {
 
 fn run(a: &RedteamArgs) -> Result<u8> {
     let gate = Gate::parse(&a.fail_on).map_err(|e| anyhow!("{e}"))?;
-    let mut extra = Vec::new();
-    for p in &a.probe_files {
-        let text = std::fs::read_to_string(p)
-            .with_context(|| format!("reading --probe-file {}", p.display()))?;
-        extra.push((p.display().to_string(), text));
-    }
-    let sel = Selection {
-        probes: a.probes.clone(),
-        buffs: a.buffs.clone(),
-        max_per_probe: a.max_per_probe,
-        seed: a.seed,
-        extra,
-    };
-    let cases = probes::build(&sel).map_err(|e| anyhow!("{e}"))?;
-    if cases.is_empty() {
-        bail!("the selection holds no probes");
-    }
-    let system_prompt = a
-        .system_prompt
-        .as_ref()
-        .map(|p| {
-            std::fs::read_to_string(p)
-                .with_context(|| format!("reading --system-prompt {}", p.display()))
-        })
-        .transpose()?;
+    let cfg = config(a)?;
+    let base = Path::new(".");
+    // Check everything that can be checked before any request goes out.
+    let cases = probes::build(&cfg.selection(base).map_err(|e| anyhow!("{e}"))?)
+        .map_err(|e| anyhow!("{e}"))?;
+    let total = cases.len() * a.generations.max(1) as usize;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let _guard = rt.enter();
-    let target = Arc::new(target(a)?);
-    let judge = match (&a.judge_base_url, &a.judge_model) {
-        (Some(url), Some(model)) => Some(Arc::new(Judge {
-            target: Target::new(
-                Kind::OpenAi(
-                    OpenAiTarget::new(url, model, key(a.judge_api_key_env.as_ref())?, 8, 0.0)
-                        .map_err(|e| anyhow!("judge: {e}"))?,
-                ),
-                settings(a),
-            )
-            .map_err(|e| anyhow!("judge: {e}"))?,
-        })),
-        (None, None) => None,
-        _ => bail!("--judge-base-url and --judge-model go together"),
-    };
-    let cache = if a.no_cache {
-        None
-    } else {
-        match a.cache.clone().or_else(default_cache) {
-            Some(p) => Some(Arc::new(
-                aigis_redteam::cache::Cache::open(&p).map_err(|e| anyhow!("{e}"))?,
-            )),
-            None => None,
-        }
-    };
-    let options = Options {
-        concurrency: a.concurrency.max(1),
-        rate: a.rate,
-        generations: a.generations.max(1),
-        system_prompt,
-        seed: a.seed,
-        ..Options::default()
-    };
-    let total = cases.len() * options.generations as usize;
     let bar = (!a.quiet && std::io::stderr().is_terminal()).then(|| {
         let b = indicatif::ProgressBar::new(total as u64);
         b.set_style(
@@ -201,19 +117,20 @@ fn run(a: &RedteamArgs) -> Result<u8> {
         }
     });
     let (tx, rx) = tokio::sync::watch::channel(false);
-    let result = rt.block_on(async move {
+    let result = rt.block_on(async {
         let stopper = tokio::spawn(async move {
             crate::guard::shutdown_signal().await;
             eprintln!("aigis redteam: stopping; the report will be marked incomplete");
             let _ = tx.send(true);
         });
-        let r = harness::run(target, cases, options, cache, judge, progress, rx).await;
+        let r = config::run(&cfg, base, default_cache(), progress, rx).await;
         stopper.abort();
         r
     });
     if let Some(b) = bar {
         b.finish_and_clear();
     }
+    let result = result.map_err(|e| anyhow!("{e}"))?;
     let settings = json!({
         "probes": a.probes, "buffs": a.buffs, "max_per_probe": a.max_per_probe,
         "fail_on": a.fail_on, "judge": a.judge_model,
