@@ -67,7 +67,7 @@ pub enum Outcome {
 /// One attempt and its verdict.
 #[derive(Debug, Clone)]
 pub struct Attempt {
-    /// The case.
+    /// The case, its conversation as sent (with the system prompt).
     pub case: Case,
     /// Which generation (0-based).
     pub generation: u32,
@@ -244,10 +244,10 @@ pub async fn run(
                     from_reply(r)
                 } else {
                     let Ok(_permit) = sem.acquire().await else {
-                        return (i, g, (*case).clone(), Outcome::Skipped, None, false);
+                        return (i, g, sent(&case, &conv), Outcome::Skipped, None, false);
                     };
                     if stopped.load(Ordering::Relaxed) || *stop.borrow() {
-                        return (i, g, (*case).clone(), Outcome::Skipped, None, false);
+                        return (i, g, sent(&case, &conv), Outcome::Skipped, None, false);
                     }
                     if let Some((gap, next)) = &pacing {
                         let wait = {
@@ -310,7 +310,7 @@ pub async fn run(
                     total,
                     successes: s,
                 });
-                (i, g, (*case).clone(), outcome, hit, from_cache)
+                (i, g, sent(&case, &conv), outcome, hit, from_cache)
             });
         }
     }
@@ -362,6 +362,14 @@ pub async fn run(
         retried,
         canary,
         options,
+    }
+}
+
+/// The case as it was sent: with the system prompt (and canary) in its conversation.
+fn sent(case: &Case, conv: &Conversation) -> Case {
+    Case {
+        conversation: conv.clone(),
+        ..case.clone()
     }
 }
 

@@ -257,6 +257,45 @@ impl Gate {
     }
 }
 
+/// Every attempt as one JSON line — probe, family, generation, what was sent, what came
+/// back, the verdict and its evidence — for audit and for digging into a result (garak's
+/// report.jsonl `attempt` entries).
+pub fn attempts_jsonl(run: &RunResult) -> String {
+    let mut out = String::new();
+    for a in &run.attempts {
+        let (outcome, response, detail) = match &a.outcome {
+            Outcome::Answered(r) => (
+                "answered",
+                serde_json::json!(r.text),
+                serde_json::json!({"tool_calls": r.tool_calls, "finish_reason": r.finish_reason}),
+            ),
+            Outcome::Blocked { status, message } => (
+                "blocked",
+                Value::Null,
+                serde_json::json!({"status": status, "message": message}),
+            ),
+            Outcome::Error(e) => ("error", Value::Null, serde_json::json!({"message": e})),
+            Outcome::Skipped => ("skipped", Value::Null, Value::Null),
+        };
+        let line = serde_json::json!({
+            "probe": a.case.probe,
+            "family": a.case.family.name,
+            "generation": a.generation,
+            "conversation": a.case.conversation,
+            "outcome": outcome,
+            "response": response,
+            "detail": detail,
+            "success": a.hit.is_some(),
+            "detector": a.hit.as_ref().map(|h| h.detector),
+            "evidence": a.hit.as_ref().map(|h| h.evidence.as_str()),
+            "cached": a.cached,
+        });
+        out.push_str(&line.to_string());
+        out.push('\n');
+    }
+    out
+}
+
 /// Build the report of `run`.
 pub fn build(run: &RunResult, gate: &Gate, tool_version: &str, extra_settings: Value) -> Report {
     let mut probes: Vec<ProbeResult> = Vec::new();

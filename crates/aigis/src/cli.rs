@@ -178,6 +178,9 @@ pub struct RedteamArgs {
     /// Write the report here (atomically) instead of stdout.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Also write every attempt (prompt, response, verdict, evidence) as JSON lines here.
+    #[arg(long, value_name = "FILE")]
+    pub attempts_log: Option<PathBuf>,
     /// No progress bar.
     #[arg(long, short = 'q')]
     pub quiet: bool,

@@ -135,6 +135,10 @@ fn run(a: &RedteamArgs) -> Result<u8> {
         "probes": a.probes, "buffs": a.buffs, "max_per_probe": a.max_per_probe,
         "fail_on": a.fail_on, "judge": a.judge_model,
     });
+    if let Some(p) = &a.attempts_log {
+        aigis_pipeline::fsutil::write_atomic(p, report::attempts_jsonl(&result).as_bytes())
+            .with_context(|| format!("writing {}", p.display()))?;
+    }
     let rep = report::build(&result, &gate, VERSION, settings);
     let text = match a.format {
         OutFormat::Table => rep.to_table(),

@@ -73,8 +73,37 @@ fn a_run_against_the_reference_target_gates_reports_and_diffs() {
     let dir = tempfile::tempdir().unwrap();
     let (_t, base) = reference_target(false);
     let direct = dir.path().join("direct.json");
-    let (code, _, err) = redteam(&base, &["--format", "json", "-o", direct.to_str().unwrap()]);
+    let log = dir.path().join("attempts.jsonl");
+    let (code, _, err) = redteam(
+        &base,
+        &[
+            "--format",
+            "json",
+            "-o",
+            direct.to_str().unwrap(),
+            "--attempts-log",
+            log.to_str().unwrap(),
+        ],
+    );
     assert_eq!(code, Some(1), "{err}");
+    let lines: Vec<Value> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let tool = lines
+        .iter()
+        .find(|l| l["probe"] == "excessive_agency.direct_request")
+        .unwrap();
+    assert_eq!(tool["outcome"], "answered");
+    assert_eq!(tool["detector"], "tool-call");
+    assert_eq!(tool["detail"]["tool_calls"][0]["name"], "delete_records");
+    assert!(
+        tool["conversation"]["system"]
+            .as_str()
+            .unwrap()
+            .contains("CANARY-")
+    );
     assert!(err.contains("successful"), "{err}");
     let v = load(&direct);
     assert_eq!(v["schema"], "aigis.redteam/v1");
