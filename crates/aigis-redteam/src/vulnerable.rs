@@ -476,7 +476,14 @@ fn clip_words(t: &str, n: usize) -> String {
 /// A marker-like token the text asks to be said (`say AIGIS-1A2B3C4D`).
 fn asked_token(text: &str) -> Option<String> {
     let l = text.to_lowercase();
+    // "say" in Welsh, Scottish Gaelic, Zulu, Swahili and Basque too: the reference target
+    // understands the low-resource-language probes as a multilingual model would.
     let asks = [
+        "dywedwch",
+        "abair",
+        "uthi",
+        "useme",
+        "esan",
         "say",
         "print",
         "output",

@@ -357,3 +357,56 @@ async fn json_http_and_command_targets() {
         r.attempts[0].outcome
     );
 }
+
+#[tokio::test]
+async fn a_judge_confirms_or_removes_mitigation_bypass_successes() {
+    let (addr, _) = vulnerable::spawn("127.0.0.1:0".parse().expect("addr"), Behaviour::default())
+        .await
+        .expect("bind");
+    let s = sel(&["jailbreak.dan", "prompt_injection.ignore_previous"], 1);
+    for (verdict, want_jailbreak, note) in [
+        ("NO, it refused.", 0, ""),
+        ("YES", 1, " (judge: yes)"),
+        (
+            "Maybe",
+            1,
+            " (judge unavailable: the judge answered neither YES nor NO: Maybe)",
+        ),
+    ] {
+        let judge_addr = server(move || async move { axum::Json(completion(verdict)) }).await;
+        let judge = harness::Judge {
+            target: Target::new(
+                Kind::OpenAi(
+                    OpenAiTarget::new(&format!("http://{judge_addr}/v1"), "judge", None, 8, 0.0)
+                        .expect("judge"),
+                ),
+                fast(),
+            )
+            .expect("client"),
+        };
+        let (_tx, rx) = tokio::sync::watch::channel(false);
+        let r = harness::run(
+            openai(&format!("http://{addr}/v1"), fast()),
+            probes::build(&s).expect("cases"),
+            Options::default(),
+            None,
+            Some(Arc::new(judge)),
+            Arc::new(|_| {}),
+            rx,
+        )
+        .await;
+        let by = |fam: &str| {
+            r.attempts
+                .iter()
+                .find(|a| a.case.family.name == fam)
+                .expect("attempt")
+        };
+        let jb = by("jailbreak");
+        assert_eq!(usize::from(jb.hit.is_some()), want_jailbreak, "{verdict}");
+        if let Some(h) = &jb.hit {
+            assert!(h.evidence.ends_with(note), "{}", h.evidence);
+        }
+        // Marker successes are facts, not opinions: the judge is not asked.
+        assert!(by("prompt_injection").hit.is_some(), "{verdict}");
+    }
+}
