@@ -275,11 +275,13 @@ impl Target {
                 a.status,
                 snippet()
             ))),
-            s => match blocked_message(&a.body) {
-                Some(m) if (400..500).contains(&s) || m.contains("blocked") => Ok(Reply::Blocked {
-                    status: s,
-                    message: m,
-                }),
+            s => match error_message(&a.body) {
+                Some(m) if is_refusal_by_policy(&m) && (s < 500 || m.contains("blocked")) => {
+                    Ok(Reply::Blocked {
+                        status: s,
+                        message: m,
+                    })
+                }
                 _ if s >= 500 => Err(Failure::Retry(
                     format!("HTTP {s}: {}", snippet()),
                     a.retry_after,
@@ -290,9 +292,31 @@ impl Target {
     }
 }
 
+/// Words in an error's code or message that say a guard or content filter refused the
+/// request (aigis guard's `aigis_blocked`, OpenAI's and Azure's `content_filter` and
+/// `content_policy_violation`, moderation and safety filters). Any other 4xx — a parameter
+/// the server does not support, a malformed request — is an error, not a block.
+const POLICY_WORDS: &[&str] = &[
+    "block",
+    "content_filter",
+    "content_policy",
+    "policy_violation",
+    "moderation",
+    "safety",
+    "flagged",
+    "guardrail",
+    "prompt_injection",
+    "jailbreak",
+];
+
+fn is_refusal_by_policy(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    POLICY_WORDS.iter().any(|w| m.contains(w))
+}
+
 /// The message of a JSON error body (`{"error": {"message", "code"}}` or `{"error": "…"}`),
-/// with its code when there is one: how a guard in front says it refused the request.
-fn blocked_message(body: &[u8]) -> Option<String> {
+/// with its code when there is one.
+fn error_message(body: &[u8]) -> Option<String> {
     let v: Value = serde_json::from_slice(body).ok()?;
     let e = v.get("error")?;
     if let Some(s) = e.as_str() {
@@ -349,4 +373,69 @@ impl std::fmt::Debug for ApiKey {
 pub(crate) fn digest(text: &str) -> String {
     use sha2::Digest as _;
     crate::hex(&sha2::Sha256::digest(text.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn judged(status: u16, body: &str) -> Result<Reply, String> {
+        let t = Target::new(
+            Kind::Command(CommandTarget::new("true", vec![]).expect("command")),
+            Settings::default(),
+        )
+        .expect("target");
+        let a = HttpAnswer {
+            status,
+            retry_after: None,
+            body: body.as_bytes().to_vec(),
+        };
+        t.judge_status(&a, |_| Ok(crate::Response::default()))
+            .map_err(|f| match f {
+                Failure::Retry(m, _) | Failure::Fatal(m) => m,
+            })
+    }
+
+    #[test]
+    fn only_policy_refusals_count_as_blocked() {
+        for (status, body) in [
+            (
+                400,
+                r#"{"error": {"message": "request blocked by the aigis guard (GRD101)", "code": "aigis_blocked"}}"#,
+            ),
+            (
+                400,
+                r#"{"error": {"message": "The response was filtered", "code": "content_filter"}}"#,
+            ),
+            (
+                400,
+                r#"{"error": {"message": "Your request was rejected", "type": "invalid_request_error", "code": "content_policy_violation"}}"#,
+            ),
+            (
+                403,
+                r#"{"error": "blocked by policy", "code": "source_blocked"}"#,
+            ),
+            (
+                502,
+                r#"{"error": {"message": "response withheld", "code": "aigis_response_blocked"}}"#,
+            ),
+        ] {
+            assert!(
+                matches!(judged(status, body), Ok(Reply::Blocked { status: s, .. }) if s == status),
+                "{status} {body}"
+            );
+        }
+        for (status, body) in [
+            (
+                400,
+                r#"{"error": {"message": "tools is not supported by this model", "code": null}}"#,
+            ),
+            (422, r#"{"detail": "validation error"}"#),
+            (400, "not json"),
+        ] {
+            let e = judged(status, body).expect_err(body);
+            assert!(e.starts_with(&format!("HTTP {status}")), "{e}");
+        }
+        assert!(judged(503, r#"{"error": {"message": "overloaded"}}"#).is_err());
+    }
 }
