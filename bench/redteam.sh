@@ -61,7 +61,8 @@ python3 - "$work" "$runs" <<'PY'
 import glob, json, os, statistics, sys
 work, runs = sys.argv[1], int(sys.argv[2])
 def med(name, k):
-    return statistics.median(float(open(f"{work}/{name}.{i}.time").read().split()[k]) for i in range(1, runs + 1))
+    # /usr/bin/time puts "Command exited with non-zero status N" first when the gate fails.
+    return statistics.median(float(open(f"{work}/{name}.{i}.time").read().splitlines()[-1].split()[k]) for i in range(1, runs + 1))
 a = json.load(open(f"{work}/aigis.json"))
 runs_dir = os.path.expanduser("~/.local/share/garak/garak_runs")
 report = sorted(glob.glob(f"{work}/garak*.report.jsonl") + glob.glob(f"{runs_dir}/*garak*.report.jsonl"), key=os.path.getmtime)[-1]
@@ -98,6 +99,6 @@ w = sys.argv[1]
 r = json.load(open(f"{w}/real.json"))
 fam = {f["family"]: f["successes"] for f in r["families"] if f["successes"]}
 print(f"transformers serve (tiny random model): {r['attempts']} attempts, complete={r['complete']}, "
-      f"{open(f'{w}/real.time').read().strip()} s, successes by family {fam}")
+      f"{open(f'{w}/real.time').read().split()[-1]} s, successes by family {fam}")
 PY
 fi
