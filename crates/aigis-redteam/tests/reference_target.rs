@@ -1,27 +1,16 @@
 //! Every probe family against the deliberately vulnerable reference target (each finds what
 //! the target is built to fall for) and against its hardened twin (no false successes).
 
+mod common;
+
 use std::sync::Arc;
 
 use aigis_redteam::harness::{self, Options, Outcome};
 use aigis_redteam::probes::{self, Selection};
 use aigis_redteam::report::{self, Gate};
-use aigis_redteam::target::{Kind, OpenAiTarget, Settings, Target};
-use aigis_redteam::vulnerable::{self, Behaviour};
 
 async fn run(hardened: bool, sel: &Selection) -> report::Report {
-    let (addr, _) = vulnerable::spawn("127.0.0.1:0".parse().expect("addr"), Behaviour { hardened })
-        .await
-        .expect("bind");
-    let t = OpenAiTarget::new(
-        &format!("http://{addr}/v1"),
-        "aigis-vulnerable-1",
-        None,
-        1024,
-        0.0,
-    )
-    .expect("target");
-    let target = Arc::new(Target::new(Kind::OpenAi(t), Settings::default()).expect("client"));
+    let target = common::reference(hardened, 1024).await;
     let cases = probes::build(sel).expect("cases");
     let (_tx, rx) = tokio::sync::watch::channel(false);
     let r = harness::run(

@@ -1,27 +1,16 @@
 //! Snapshots of the report formats for a small fixed run against the reference target (the
 //! seed fixes markers and the canary; timings are filtered out).
 
+mod common;
+
 use std::sync::Arc;
 
 use aigis_redteam::harness::{self, Options};
 use aigis_redteam::probes::{self, Selection};
 use aigis_redteam::report::{self, Gate};
-use aigis_redteam::target::{Kind, OpenAiTarget, Settings, Target};
-use aigis_redteam::vulnerable::{self, Behaviour};
 
 async fn fixed_report() -> report::Report {
-    let (addr, _) = vulnerable::spawn("127.0.0.1:0".parse().expect("addr"), Behaviour::default())
-        .await
-        .expect("bind");
-    let t = OpenAiTarget::new(
-        &format!("http://{addr}/v1"),
-        "aigis-vulnerable-1",
-        None,
-        256,
-        0.0,
-    )
-    .expect("target");
-    let target = Arc::new(Target::new(Kind::OpenAi(t), Settings::default()).expect("client"));
+    let target = common::reference(false, 256).await;
     let sel = Selection {
         probes: vec![
             "prompt_injection.ignore_previous".into(),

@@ -43,20 +43,24 @@ fn reference_target(hardened: bool) -> (Server, String) {
     (Server(child), url)
 }
 
+/// `aigis redteam` against `base` with the reference target's model name, no cache, quiet.
+fn redteam_cmd(base: &str, extra: &[&str]) -> Command {
+    let mut c = aigis();
+    c.args([
+        "redteam",
+        "--target",
+        "openai",
+        "--base-url",
+        base,
+        "--model",
+    ])
+    .args(["aigis-vulnerable-1", "--no-cache", "-q"])
+    .args(extra);
+    c
+}
+
 fn redteam(base: &str, extra: &[&str]) -> (Option<i32>, Vec<u8>, String) {
-    let out = aigis()
-        .args([
-            "redteam",
-            "--target",
-            "openai",
-            "--base-url",
-            base,
-            "--model",
-        ])
-        .args(["aigis-vulnerable-1", "--no-cache", "-q"])
-        .args(extra)
-        .output()
-        .unwrap();
+    let out = redteam_cmd(base, extra).output().unwrap();
     (
         out.status.code(),
         out.stdout,
@@ -228,26 +232,21 @@ fn the_guard_in_front_lowers_the_attack_success_rate() {
     let direct = dir.path().join("direct.json");
     let guarded = dir.path().join("guarded.json");
     redteam(&base, &["--format", "json", "-o", direct.to_str().unwrap()]);
-    let out = aigis()
-        .args([
-            "redteam",
-            "--target",
-            "openai",
-            "--base-url",
-            &format!("http://{addr}/v1"),
-        ])
-        .args([
-            "--model",
-            "aigis-vulnerable-1",
-            "--no-cache",
-            "-q",
+    let guard_url = format!("http://{addr}/v1");
+    let out = redteam_cmd(
+        &guard_url,
+        &[
             "--api-key-env",
             "RT_KEY",
-        ])
-        .args(["--format", "json", "-o", guarded.to_str().unwrap()])
-        .env("RT_KEY", &key)
-        .output()
-        .unwrap();
+            "--format",
+            "json",
+            "-o",
+            guarded.to_str().unwrap(),
+        ],
+    )
+    .env("RT_KEY", &key)
+    .output()
+    .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!err.contains(&key), "the key must never be printed");
     let (d, g) = (load(&direct), load(&guarded));
@@ -278,22 +277,7 @@ fn the_guard_in_front_lowers_the_attack_success_rate() {
         assert_eq!(fam(&g, f), 0, "{f} through the guard");
     }
     // Without the key the gateway refuses everything: a clear error, exit 2.
-    let out = aigis()
-        .args([
-            "redteam",
-            "--target",
-            "openai",
-            "--base-url",
-            &format!("http://{addr}/v1"),
-        ])
-        .args([
-            "--model",
-            "m",
-            "--no-cache",
-            "-q",
-            "--probes",
-            "encoding.hex",
-        ])
+    let out = redteam_cmd(&guard_url, &["--probes", "encoding.hex"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
