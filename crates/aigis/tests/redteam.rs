@@ -290,93 +290,53 @@ fn the_guard_in_front_lowers_the_attack_success_rate() {
 
 #[test]
 fn usage_errors_name_the_flag() {
-    for (args, want) in [
+    let check = |mut cmd: Command, want: &str| {
+        let out = cmd.output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(2), "{want}: {err}");
+        assert!(err.contains(want), "{want}: {err}");
+    };
+    let mut c = aigis();
+    c.args([
+        "redteam",
+        "--target",
+        "openai",
+        "--model",
+        "m",
+        "--no-cache",
+    ]);
+    check(c, "--base-url");
+    let mut c = aigis();
+    c.args([
+        "redteam",
+        "--target",
+        "http",
+        "--url",
+        "http://x",
+        "--no-cache",
+    ]);
+    check(c, "--request-template");
+    check(redteam_cmd("ftp://x", &[]), "http:// or https://");
+    for (extra, want) in [
         (
-            vec!["redteam", "--target", "openai", "--model", "m"],
-            "--base-url",
-        ),
-        (
-            vec!["redteam", "--target", "http", "--url", "http://x"],
-            "--request-template",
-        ),
-        (
-            vec![
-                "redteam",
-                "--target",
-                "openai",
-                "--base-url",
-                "ftp://x",
-                "--model",
-                "m",
-            ],
-            "http:// or https://",
-        ),
-        (
-            vec![
-                "redteam",
-                "--target",
-                "openai",
-                "--base-url",
-                "http://x/v1",
-                "--model",
-                "m",
-                "--api-key-env",
-                "AIGIS_TEST_SURELY_UNSET",
-            ],
+            &["--api-key-env", "AIGIS_TEST_SURELY_UNSET"][..],
             "AIGIS_TEST_SURELY_UNSET",
         ),
-        (
-            vec![
-                "redteam",
-                "--target",
-                "openai",
-                "--base-url",
-                "http://x/v1",
-                "--model",
-                "m",
-                "--probes",
-                "nope",
-            ],
-            "no family `nope`",
-        ),
-        (
-            vec![
-                "redteam",
-                "--target",
-                "openai",
-                "--base-url",
-                "http://x/v1",
-                "--model",
-                "m",
-                "--buffs",
-                "rot14",
-            ],
-            "no buff `rot14`",
-        ),
+        (&["--probes", "nope"][..], "no family `nope`"),
+        (&["--buffs", "rot14"][..], "no buff `rot14`"),
     ] {
-        let out = aigis().args(&args).arg("--no-cache").output().unwrap();
-        assert_eq!(out.status.code(), Some(2), "{args:?}");
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains(want), "{args:?}: {err}");
+        check(redteam_cmd("http://x/v1", extra), want);
     }
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("mine.toml");
-    std::fs::write(&bad, "family = 'jailbreak'\nsource = 's'\nlicence = 'MIT'\n[[probe]]\nname = 'x'\nprompts = ['{oops}']\n").unwrap();
-    let out = aigis()
-        .args([
-            "redteam",
-            "--target",
-            "openai",
-            "--base-url",
-            "http://x/v1",
-            "--model",
-            "m",
-            "--no-cache",
-            "--probe-file",
-        ])
-        .arg(&bad)
-        .output()
-        .unwrap();
+    std::fs::write(
+        &bad,
+        "family = 'jailbreak'\nsource = 's'\nlicence = 'MIT'\n[[probe]]\nname = 'x'\nprompts = ['{oops}']\n",
+    )
+    .unwrap();
+    let mut c = redteam_cmd("http://x/v1", &["--probe-file"]);
+    c.arg(&bad);
+    let out = c.output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
