@@ -60,6 +60,22 @@ async fn run_with(
     .await
 }
 
+/// Run `probe` (its first prompt) against `base`; the run and the first attempt's error.
+async fn first_error(base: &str, settings: Settings, probe: &str) -> (RunResult, String) {
+    let r = run_with(
+        openai(base, settings),
+        &sel(&[probe], 1),
+        Options::default(),
+        None,
+    )
+    .await;
+    let Outcome::Error(e) = &r.attempts[0].outcome else {
+        panic!("{base}: {:?}", r.attempts[0].outcome)
+    };
+    let e = e.clone();
+    (r, e)
+}
+
 /// A server whose chat endpoint is `handler`.
 async fn server<H, T>(handler: H) -> SocketAddr
 where
@@ -148,16 +164,7 @@ async fn bad_answers_make_a_partial_report_marked_incomplete() {
         (cut, "cut off"),
         (endless, "longer than 8 MiB"),
     ] {
-        let r = run_with(
-            openai(&format!("http://{addr}/v1"), fast()),
-            &sel(&["encoding.base64"], 2),
-            Options::default(),
-            None,
-        )
-        .await;
-        let Outcome::Error(e) = &r.attempts[0].outcome else {
-            panic!("{addr}: {:?}", r.attempts[0].outcome)
-        };
+        let (r, e) = first_error(&format!("http://{addr}/v1"), fast(), "encoding.base64").await;
         assert!(e.contains(want), "{e}");
         let rep = report::build(&r, &Gate::default(), "t", json!({}));
         assert!(!rep.complete);
@@ -210,16 +217,7 @@ async fn an_unreachable_target_stops_the_run_early() {
     );
     // https:// against a plain HTTP server is a TLS error, named as such.
     let plain = server(|| async { axum::Json(completion("x")) }).await;
-    let r = run_with(
-        openai(&format!("https://{plain}/v1"), fast()),
-        &sel(&["encoding.hex"], 1),
-        Options::default(),
-        None,
-    )
-    .await;
-    let Outcome::Error(e) = &r.attempts[0].outcome else {
-        panic!("{:?}", r.attempts[0].outcome)
-    };
+    let (_, e) = first_error(&format!("https://{plain}/v1"), fast(), "encoding.hex").await;
     assert!(e.starts_with(&format!("https://{plain}")), "{e}");
 }
 
@@ -409,4 +407,103 @@ async fn a_judge_confirms_or_removes_mitigation_bypass_successes() {
         // Marker successes are facts, not opinions: the judge is not asked.
         assert!(by("prompt_injection").hit.is_some(), "{verdict}");
     }
+}
+
+#[tokio::test]
+async fn a_slow_endless_answer_ends_at_the_deadline_without_retries() {
+    let addr = server(|| async {
+        let s = futures_util::stream::unfold((), |()| async {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            Some((
+                Ok::<_, std::io::Error>(axum::body::Bytes::from_static(b"data: a\n\n")),
+                (),
+            ))
+        });
+        Body::from_stream(s)
+    })
+    .await;
+    let settings = Settings {
+        timeout: Duration::from_millis(400),
+        ..fast()
+    };
+    let started = std::time::Instant::now();
+    let (r, e) = first_error(&format!("http://{addr}/v1"), settings, "encoding.hex").await;
+    assert!(
+        e.contains("still arriving") && e.contains("endless stream"),
+        "{e}"
+    );
+    assert_eq!(r.retried, 0, "an endless stream is not retried");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_private_ca_is_refused_until_it_is_given() {
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    use tower::ServiceExt as _;
+    let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).expect("cert");
+    let cfg = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![CertificateDer::from(cert.cert.der().to_vec())],
+        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(cert.signing_key.serialize_der())),
+    )
+    .expect("server config");
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(cfg));
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = l.local_addr().expect("addr");
+    let app = vulnerable::router(Behaviour::default(), Arc::default());
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = l.accept().await {
+            let (acceptor, app) = (acceptor.clone(), app.clone());
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let svc = hyper::service::service_fn(
+                    move |req: hyper::Request<hyper::body::Incoming>| {
+                        app.clone().oneshot(req.map(Body::new))
+                    },
+                );
+                let _ = hyper_util::server::conn::auto::Builder::new(
+                    hyper_util::rt::TokioExecutor::new(),
+                )
+                .serve_connection(hyper_util::rt::TokioIo::new(tls), svc)
+                .await;
+            });
+        }
+    });
+    let base = format!("https://{addr}/v1");
+    let (r, e) = first_error(&base, fast(), "encoding.hex").await;
+    assert!(e.contains("--ca-file"), "{e}");
+    assert_eq!(r.retried, 0, "a certificate problem is not retried");
+    let dir = tempfile::tempdir().expect("dir");
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, cert.cert.pem()).expect("write");
+    let trusted = Settings {
+        ca_file: Some(ca),
+        ..fast()
+    };
+    let r = run_with(
+        openai(&base, trusted),
+        &sel(&["encoding.hex"], 1),
+        Options::default(),
+        None,
+    )
+    .await;
+    assert!(
+        matches!(r.attempts[0].outcome, Outcome::Answered(_)),
+        "{:?}",
+        r.attempts[0].outcome
+    );
+    assert!(r.attempts[0].hit.is_some());
 }

@@ -137,7 +137,15 @@ impl Target {
         let mut tries = 0;
         loop {
             tries += 1;
-            let result = tokio::time::timeout(self.settings.timeout, self.try_once(conv)).await;
+            // HTTP targets watch the deadline themselves (a body still arriving at the deadline
+            // is an endless stream, not worth retrying); the outer limit is the command
+            // target's, and a safety net.
+            let deadline = tokio::time::Instant::now() + self.settings.timeout;
+            let result = tokio::time::timeout_at(
+                deadline + Duration::from_millis(100),
+                self.try_once(conv, deadline),
+            )
+            .await;
             let failure = match result {
                 Ok(Ok(reply)) => return Ok(reply),
                 Ok(Err(f)) => f,
@@ -174,17 +182,21 @@ impl Target {
         }
     }
 
-    async fn try_once(&self, conv: &Conversation) -> Result<Reply, Failure> {
+    async fn try_once(
+        &self,
+        conv: &Conversation,
+        deadline: tokio::time::Instant,
+    ) -> Result<Reply, Failure> {
         match &self.kind {
             Kind::Command(t) => t.run(conv).await.map_err(Failure::Fatal),
             Kind::OpenAi(t) => {
                 let (uri, headers, body) = t.request(conv);
-                let answer = self.post(&uri, &headers, body).await?;
+                let answer = self.post(&uri, &headers, body, deadline).await?;
                 self.judge_status(&answer, openai::parse_chat)
             }
             Kind::Http(t) => {
                 let (uri, headers, body) = t.request(conv);
-                let answer = self.post(&uri, &headers, body).await?;
+                let answer = self.post(&uri, &headers, body, deadline).await?;
                 self.judge_status(&answer, |b| t.parse(b))
             }
         }
@@ -195,6 +207,7 @@ impl Target {
         uri: &hyper::Uri,
         headers: &[(String, String)],
         body: Vec<u8>,
+        deadline: tokio::time::Instant,
     ) -> Result<HttpAnswer, Failure> {
         let mut req = hyper::Request::post(uri.clone()).header("content-type", "application/json");
         for (k, v) in headers {
@@ -203,22 +216,34 @@ impl Target {
         let req = req
             .body(Full::new(Bytes::from(body)))
             .map_err(|e| Failure::Fatal(format!("cannot build a request to {uri}: {e}")))?;
-        let resp = self.client.request(req).await.map_err(|e| {
-            // Connection refused / reset / TLS: show the whole cause chain.
-            let mut msg = format!("{uri}: {e}");
-            let mut src = std::error::Error::source(&e);
-            while let Some(s) = src {
-                msg.push_str(&format!(": {s}"));
-                src = s.source();
-            }
-            if msg.contains("certificate") || msg.contains("InvalidCertificate") {
-                Failure::Fatal(format!(
-                    "{msg} (TLS: give the target's CA with --ca-file if it is private)"
-                ))
-            } else {
-                Failure::Retry(msg, None)
-            }
-        })?;
+        let no_answer = || {
+            Failure::Retry(
+                format!(
+                    "{uri}: no answer within {:?} (raise --timeout for slow targets)",
+                    self.settings.timeout
+                ),
+                None,
+            )
+        };
+        let resp = tokio::time::timeout_at(deadline, self.client.request(req))
+            .await
+            .map_err(|_| no_answer())?
+            .map_err(|e| {
+                // Connection refused / reset / TLS: show the whole cause chain.
+                let mut msg = format!("{uri}: {e}");
+                let mut src = std::error::Error::source(&e);
+                while let Some(s) = src {
+                    msg.push_str(&format!(": {s}"));
+                    src = s.source();
+                }
+                if msg.contains("certificate") || msg.contains("InvalidCertificate") {
+                    Failure::Fatal(format!(
+                        "{msg} (TLS: give the target's CA with --ca-file if it is private)"
+                    ))
+                } else {
+                    Failure::Retry(msg, None)
+                }
+            })?;
         let status = resp.status().as_u16();
         let retry_after = resp
             .headers()
@@ -226,9 +251,14 @@ impl Target {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        let body = Limited::new(resp.into_body(), MAX_BODY)
-            .collect()
+        let body = tokio::time::timeout_at(deadline, Limited::new(resp.into_body(), MAX_BODY).collect())
             .await
+            .map_err(|_| {
+                Failure::Fatal(format!(
+                    "{uri}: the answer was still arriving after {:?} (an endless stream? raise --timeout for slow targets)",
+                    self.settings.timeout
+                ))
+            })?
             .map_err(|e| {
                 let m = e.to_string();
                 if m.contains("length limit") {
