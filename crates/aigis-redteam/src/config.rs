@@ -49,6 +49,9 @@ pub struct RunConfig {
     /// openai: temperature.
     #[serde(default)]
     pub temperature: f32,
+    /// openai: ask for `stream: true` and read the events.
+    #[serde(default)]
+    pub stream: bool,
     /// http: the endpoint.
     #[serde(default)]
     pub url: Option<String>,
@@ -146,6 +149,7 @@ impl RunConfig {
             api_key_env: None,
             max_tokens: default_max_tokens(),
             temperature: 0.0,
+            stream: false,
             url: None,
             request_template: None,
             response_selector: None,
@@ -193,13 +197,16 @@ impl RunConfig {
         };
         let key = |var: Option<&String>| var.map(|v| ApiKey::from_env(v)).transpose();
         let kind = match self.target {
-            TargetKind::Openai => Kind::OpenAi(OpenAiTarget::new(
-                &need(self.base_url.as_ref(), "base-url")?,
-                &need(self.model.as_ref(), "model")?,
-                key(self.api_key_env.as_ref())?,
-                self.max_tokens,
-                self.temperature,
-            )?),
+            TargetKind::Openai => Kind::OpenAi(
+                OpenAiTarget::new(
+                    &need(self.base_url.as_ref(), "base-url")?,
+                    &need(self.model.as_ref(), "model")?,
+                    key(self.api_key_env.as_ref())?,
+                    self.max_tokens,
+                    self.temperature,
+                )?
+                .streaming(self.stream),
+            ),
             TargetKind::Http => {
                 let path = self.request_template.as_ref().ok_or_else(|| {
                     Error::Config(

@@ -10,7 +10,11 @@ use aigis_redteam::probes::{self, Selection};
 use aigis_redteam::report::{self, Gate};
 
 async fn run(hardened: bool, sel: &Selection) -> report::Report {
-    let target = common::reference(hardened, 1024).await;
+    run_with(hardened, sel, false).await
+}
+
+async fn run_with(hardened: bool, sel: &Selection, stream: bool) -> report::Report {
+    let target = common::reference(hardened, 1024, stream).await;
     let cases = probes::build(sel).expect("cases");
     let (_tx, rx) = tokio::sync::watch::channel(false);
     let r = harness::run(
@@ -106,4 +110,22 @@ async fn buffs_work_against_the_vulnerable_target_and_not_the_hardened_one() {
     }
     let rep = run(true, &sel).await;
     assert_eq!(rep.successes, 0);
+}
+
+#[tokio::test]
+async fn streamed_answers_are_judged_like_whole_ones() {
+    let whole = run(false, &Selection::default()).await;
+    let streamed = run_with(false, &Selection::default(), true).await;
+    assert!(streamed.complete, "{:?}", streamed.error_samples);
+    for (a, b) in whole.families.iter().zip(&streamed.families) {
+        assert_eq!(a.mapping.family, b.mapping.family);
+        assert_eq!(
+            a.counts.successes, b.counts.successes,
+            "{}",
+            a.mapping.family
+        );
+    }
+    assert_eq!(streamed.target["stream"], true);
+    let hardened = run_with(true, &Selection::default(), true).await;
+    assert_eq!(hardened.successes, 0);
 }

@@ -10,7 +10,7 @@ use aigis_redteam::probes::{self, Selection};
 use aigis_redteam::report::{self, Gate};
 
 async fn fixed_report() -> report::Report {
-    let target = common::reference(false, 256).await;
+    let target = common::reference(false, 256, false).await;
     let sel = Selection {
         probes: vec![
             "prompt_injection.ignore_previous".into(),

@@ -99,6 +99,9 @@ pub struct RedteamArgs {
     /// openai: sampling temperature (raise it with --generations for hit@k).
     #[arg(long, default_value_t = 0.0)]
     pub temperature: f32,
+    /// openai: ask for streamed answers (server-sent events), as chat front ends do.
+    #[arg(long)]
+    pub stream: bool,
     /// http: the endpoint.
     #[arg(long, value_name = "URL")]
     pub url: Option<String>,

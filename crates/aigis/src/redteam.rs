@@ -45,6 +45,7 @@ fn config(a: &RedteamArgs) -> Result<RunConfig> {
     c.api_key_env.clone_from(&a.api_key_env);
     c.max_tokens = a.max_tokens;
     c.temperature = a.temperature;
+    c.stream = a.stream;
     c.url.clone_from(&a.url);
     c.request_template.clone_from(&a.request_template);
     c.response_selector.clone_from(&a.response_selector);

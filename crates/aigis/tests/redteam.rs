@@ -276,6 +276,34 @@ fn the_guard_in_front_lowers_the_attack_success_rate() {
     ] {
         assert_eq!(fam(&g, f), 0, "{f} through the guard");
     }
+    // Streamed answers are scanned as they pass: the leaks stay caught.
+    let streamed = dir.path().join("streamed.json");
+    let out = redteam_cmd(
+        &guard_url,
+        &[
+            "--api-key-env",
+            "RT_KEY",
+            "--stream",
+            "--probes",
+            "secrets_leakage,pii_leakage,prompt_injection",
+        ],
+    )
+    .args(["--format", "json", "-o", streamed.to_str().unwrap()])
+    .env("RT_KEY", &key)
+    .output()
+    .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let st = load(&streamed);
+    assert_eq!(
+        (st["complete"].as_bool(), st["successes"].as_u64()),
+        (Some(true), Some(0))
+    );
+    assert_eq!(st["target"]["stream"], true);
     // Without the key the gateway refuses everything: a clear error, exit 2.
     let out = redteam_cmd(&guard_url, &["--probes", "encoding.hex"])
         .output()

@@ -18,7 +18,7 @@ use serde_json::Value;
 
 pub use command::CommandTarget;
 pub use http_json::{HttpTarget, Selector};
-pub use openai::{OpenAiTarget, parse_chat};
+pub use openai::{OpenAiTarget, parse_chat, parse_sse};
 
 use crate::{Conversation, Error, Reply};
 
@@ -192,12 +192,12 @@ impl Target {
             Kind::OpenAi(t) => {
                 let (uri, headers, body) = t.request(conv);
                 let answer = self.post(&uri, &headers, body, deadline).await?;
-                self.judge_status(&answer, openai::parse_chat)
+                self.judge_status(&answer, |b| t.parse(b))
             }
             Kind::Http(t) => {
                 let (uri, headers, body) = t.request(conv);
                 let answer = self.post(&uri, &headers, body, deadline).await?;
-                self.judge_status(&answer, |b| t.parse(b))
+                self.judge_status(&answer, |b| t.parse(b).map(Reply::Answered))
             }
         }
     }
@@ -282,13 +282,13 @@ impl Target {
     fn judge_status(
         &self,
         a: &HttpAnswer,
-        parse: impl Fn(&[u8]) -> Result<crate::Response, String>,
+        parse: impl Fn(&[u8]) -> Result<Reply, String>,
     ) -> Result<Reply, Failure> {
         let snippet = || String::from_utf8_lossy(&a.body[..a.body.len().min(200)]).into_owned();
         match a.status {
-            200..=299 => parse(&a.body)
-                .map(Reply::Answered)
-                .map_err(|e| Failure::Fatal(format!("the target's answer: {e}"))),
+            200..=299 => {
+                parse(&a.body).map_err(|e| Failure::Fatal(format!("the target's answer: {e}")))
+            }
             429 => {
                 self.throttled.fetch_add(1, Ordering::Relaxed);
                 Err(Failure::Retry(
@@ -420,7 +420,7 @@ mod tests {
             retry_after: None,
             body: body.as_bytes().to_vec(),
         };
-        t.judge_status(&a, |_| Ok(crate::Response::default()))
+        t.judge_status(&a, |_| Ok(Reply::Answered(crate::Response::default())))
             .map_err(|f| match f {
                 Failure::Retry(m, _) | Failure::Fatal(m) => m,
             })

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use aigis_redteam::target::{Kind, OpenAiTarget, Settings, Target};
 use aigis_redteam::vulnerable::{self, Behaviour};
 
-/// A reference target on a free port and an OpenAI target pointing at it.
-pub async fn reference(hardened: bool, max_tokens: u32) -> Arc<Target> {
+/// A reference target on a free port and an OpenAI target pointing at it (streaming or not).
+pub async fn reference(hardened: bool, max_tokens: u32, stream: bool) -> Arc<Target> {
     let (addr, _) = vulnerable::spawn("127.0.0.1:0".parse().expect("addr"), Behaviour { hardened })
         .await
         .expect("bind");
@@ -18,6 +18,7 @@ pub async fn reference(hardened: bool, max_tokens: u32) -> Arc<Target> {
         max_tokens,
         0.0,
     )
-    .expect("target");
+    .expect("target")
+    .streaming(stream);
     Arc::new(Target::new(Kind::OpenAi(t), Settings::default()).expect("client"))
 }
