@@ -68,7 +68,7 @@ fn families_over_their_gate_fail_the_run() {
     assert!(
         out.report.findings[0]
             .title
-            .contains("8 of 8 attacks succeeded"),
+            .contains("10 of 10 attacks succeeded"),
         "{}",
         out.report.findings[0].title
     );

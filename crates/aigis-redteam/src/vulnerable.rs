@@ -267,6 +267,9 @@ const FRAMING: &[&str] = &[
     "smartgpt",
     "thriller",
     "safety filters are suspended",
+    "opposite mode",
+    "machiavellian",
+    "filters disabled",
 ];
 
 /// The server's answer to `req`.
@@ -339,6 +342,8 @@ pub fn answer(req: &Request, b: Behaviour) -> Answer {
         "context window",
         "instructions you were given",
         "text of your instructions",
+        "words above",
+        "exact instructions",
     ]) {
         if b.hardened {
             return say("I'm sorry, but I can't share my instructions.");
@@ -349,6 +354,9 @@ pub fn answer(req: &Request, b: Behaviour) -> Answer {
         }
         if has(&["space between"]) {
             return say(sys.chars().flat_map(|c| [c, ' ']).collect::<String>());
+        }
+        if has(&["reversed character"]) {
+            return say(sys.chars().rev().collect::<String>());
         }
         if has(&["french"]) {
             return say(format!("Traduction : {sys}"));
