@@ -939,6 +939,11 @@ impl Gateway {
         let mut refused = None;
         if let Some(choices) = value.get_mut("choices").and_then(Value::as_array_mut) {
             for choice in choices {
+                for name in tool_names(choice, "message") {
+                    if let Some(rules) = self.output.tool_call(name) {
+                        return Err(Refusal::ResponseBlocked(rules));
+                    }
+                }
                 let slot = if choice
                     .pointer("/message/content")
                     .is_some_and(Value::is_string)
@@ -1090,6 +1095,46 @@ fn event_end(buf: &[u8], from: usize) -> Option<usize> {
     }
 }
 
+/// The tool names a whole choice calls: `tool_calls[].function.name` and the legacy
+/// `function_call.name` under `part` (`message`).
+fn tool_names<'a>(choice: &'a Value, part: &str) -> impl Iterator<Item = &'a str> {
+    let msg = choice.get(part);
+    let calls = msg
+        .and_then(|m| m.get("tool_calls"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.pointer("/function/name").and_then(Value::as_str));
+    let legacy = msg
+        .and_then(|m| m.pointer("/function_call/name"))
+        .and_then(Value::as_str);
+    calls.chain(legacy)
+}
+
+/// The pieces of tool names in a streamed choice's delta, with each call's index.
+fn tool_name_pieces(choice: &Value) -> Vec<(u64, &str)> {
+    let delta = choice.get("delta");
+    let mut out: Vec<(u64, &str)> = delta
+        .and_then(|d| d.get("tool_calls"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|c| {
+            let i = c.get("index").and_then(Value::as_u64).unwrap_or(0);
+            c.pointer("/function/name")
+                .and_then(Value::as_str)
+                .map(|n| (i, n))
+        })
+        .collect();
+    if let Some(n) = delta
+        .and_then(|d| d.pointer("/function_call/name"))
+        .and_then(Value::as_str)
+    {
+        out.push((u64::MAX, n));
+    }
+    out
+}
+
 fn error_event(rules: &[String]) -> Bytes {
     let e = json!({"error": {
         "message": format!("response withheld by the aigis guard ({})", rules.join(", ")),
@@ -1107,6 +1152,8 @@ struct Sse {
     body: Body,
     buf: Vec<u8>,
     scanners: std::collections::BTreeMap<u64, crate::output::StreamScanner>,
+    /// Tool-call names assembled so far, by (choice, call) index.
+    tool_names: std::collections::BTreeMap<(u64, u64), String>,
     template: Option<Value>,
     guard: Arc<crate::output::OutputGuard>,
     canary: Option<String>,
@@ -1152,6 +1199,23 @@ impl Sse {
             if let Some(choices) = v.get_mut("choices").and_then(Value::as_array_mut) {
                 for choice in choices {
                     let idx = choice.get("index").and_then(Value::as_u64).unwrap_or(0);
+                    // Tool names may arrive in pieces: judge the name assembled so far.
+                    for (n, piece) in tool_name_pieces(choice) {
+                        // Bounded: a hostile upstream cannot grow this with call indexes.
+                        if self.tool_names.len() >= 64 && !self.tool_names.contains_key(&(idx, n)) {
+                            continue;
+                        }
+                        let name = self.tool_names.entry((idx, n)).or_default();
+                        if name.len() < 256 {
+                            name.push_str(piece);
+                        }
+                        if let Some(rules) = self.guard.tool_call(name) {
+                            for r in &rules {
+                                self.metrics.block(r);
+                            }
+                            return Err(error_event(&rules));
+                        }
+                    }
                     let slot = if choice
                         .pointer("/delta/content")
                         .is_some_and(Value::is_string)
@@ -1230,6 +1294,7 @@ fn guard_sse(
         body,
         buf: Vec::new(),
         scanners: std::collections::BTreeMap::new(),
+        tool_names: std::collections::BTreeMap::new(),
         template: None,
         guard,
         canary,

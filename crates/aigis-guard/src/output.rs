@@ -23,6 +23,8 @@ pub struct OutputConfig {
     pub pii: scanners::pii::Config,
     /// Exfiltration links (default: redact, no allowed hosts).
     pub links: scanners::links::Config,
+    /// Tool calls the model may not make (default: none checked).
+    pub tools: scanners::tools::Config,
     /// Plant a random canary in each chat request's system prompt and block responses that
     /// reveal it.
     pub canary: bool,
@@ -40,6 +42,7 @@ impl Default for OutputConfig {
             secrets: scanners::secrets::Config::default(),
             pii: scanners::pii::Config::default(),
             links: scanners::links::Config::default(),
+            tools: scanners::tools::Config::default(),
             canary: false,
             window: 512,
         }
@@ -49,6 +52,7 @@ impl Default for OutputConfig {
 /// The response side of the gateway.
 pub struct OutputGuard {
     chain: Chain,
+    tools: scanners::tools::Config,
     /// Whether chat requests get a canary.
     pub canary: bool,
     window: usize,
@@ -111,14 +115,22 @@ impl OutputGuard {
         })?;
         Ok(Self {
             chain,
+            tools: c.tools.clone(),
             canary: c.canary,
             window: c.window,
         })
     }
 
-    /// Whether no output scanner is configured.
+    /// Whether no output scanner or tool policy is configured.
     pub fn is_empty(&self) -> bool {
-        self.chain.names().is_empty()
+        self.chain.names().is_empty() && !self.tools.is_set()
+    }
+
+    /// The rules that withhold a call to the tool `name` (`GRD109`), if it is not allowed.
+    pub fn tool_call(&self, name: &str) -> Option<Vec<String>> {
+        self.tools
+            .denies(name)
+            .then(|| vec![crate::rules::GRD109.id.to_string()])
     }
 
     /// Scans `text`; returns the hits and whether the canary leaked.

@@ -82,6 +82,16 @@ pub static GRD108: RuleInfo = RuleInfo {
     cwe: &[200],
 };
 
+/// `GRD109 tool-call-denied`.
+pub static GRD109: RuleInfo = RuleInfo {
+    id: "GRD109",
+    name: "tool-call-denied",
+    severity: Severity::High,
+    summary: "The model called a tool that `[guard.output.tools]` does not let it call; the response was withheld.",
+    doc: "## What it detects\nA `tool_calls` entry (or a legacy `function_call`) in a chat completion, whole or streamed, naming a function on `[guard.output.tools] deny` (exact, or a prefix with `*`) or missing from a non-empty `allow` list. Streams are cut with an error event as soon as the name is known, before the call is complete.\n\n## Why it matters\nAn injected instruction that makes an agent call `delete_records`, `send_email` or `run_shell` turns a prompt injection into real damage; the gateway is the last point where the call can be stopped before the agent framework runs it (OWASP LLM06 Excessive Agency).\n\n## Example\n`[guard.output.tools] deny = [\"delete_*\", \"run_shell\"]` and a response calling `delete_records` → 502 `aigis_response_blocked (GRD109)`.\n\n## Remediation\nGive agents only the tools they need; keep destructive and outbound tools behind human confirmation; list them in `deny` (or the harmless ones in `allow`). `aigis redteam --probes excessive_agency` tests the policy.\n\n## References\n- OWASP Top 10 for LLM Applications 2025, LLM06 Excessive Agency\n- MITRE ATLAS AML.T0053 LLM Plugin Compromise\n",
+    cwe: &[250],
+};
+
 /// `GRD201 guard-misses-attacks`.
 pub static GRD201: RuleInfo = RuleInfo {
     id: "GRD201",
@@ -104,7 +114,8 @@ pub static GRD202: RuleInfo = RuleInfo {
 
 /// Every guard rule.
 pub static RULES: &[&RuleInfo] = &[
-    &GRD101, &GRD102, &GRD103, &GRD104, &GRD105, &GRD106, &GRD107, &GRD108, &GRD201, &GRD202,
+    &GRD101, &GRD102, &GRD103, &GRD104, &GRD105, &GRD106, &GRD107, &GRD108, &GRD109, &GRD201,
+    &GRD202,
 ];
 
 #[cfg(test)]

@@ -190,7 +190,28 @@ async fn chat(State(s): State<Served>, body: axum::body::Bytes) -> HttpResponse 
     };
     let prompt_tokens = (req.system.len() + req.text.len()) / 4;
     let completion_tokens = text.len() / 4;
-    if v.get("stream").and_then(Value::as_bool) == Some(true) && a.tool.is_none() {
+    let streaming = v.get("stream").and_then(Value::as_bool) == Some(true);
+    if let (true, Some((name, args))) = (streaming, &a.tool) {
+        // The name in two pieces, as some servers send it: clients and guards must assemble.
+        let (n1, n2) = name.split_at(name.len() / 2);
+        let chunk = |delta: Value, finish: Value| {
+            format!(
+                "data: {}\n\n",
+                json!({"id": "chatcmpl-aigis", "object": "chat.completion.chunk", "model": MODEL,
+                       "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+            )
+        };
+        let sse = [
+            chunk(json!({"role": "assistant", "tool_calls": [{"index": 0, "id": "call_0", "type": "function", "function": {"name": n1, "arguments": ""}}]}), Value::Null),
+            chunk(json!({"tool_calls": [{"index": 0, "function": {"name": n2}}]}), Value::Null),
+            chunk(json!({"tool_calls": [{"index": 0, "function": {"arguments": args}}]}), Value::Null),
+            chunk(json!({}), json!("tool_calls")),
+            "data: [DONE]\n\n".to_string(),
+        ]
+        .concat();
+        return ([("content-type", "text/event-stream")], sse).into_response();
+    }
+    if streaming {
         let mut sse = String::new();
         let chars: Vec<char> = text.chars().collect();
         for piece in chars.chunks(64) {

@@ -9,6 +9,7 @@ pub mod length;
 pub mod links;
 pub mod pii;
 pub mod secrets;
+pub mod tools;
 
 /// A scanner: looks at one text (raw and prepared) and returns its hits.
 pub trait Scanner: Send + Sync {
