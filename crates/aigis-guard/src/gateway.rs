@@ -287,6 +287,11 @@ pub struct RouteConfig {
     /// The client certificate's private key (PEM).
     #[serde(default)]
     pub client_key: Option<String>,
+    /// `openai` routes: the most tokens a completion may ask for; a larger `max_tokens` /
+    /// `max_completion_tokens` is lowered to it and a request without one gets it (bounds
+    /// the cost of "repeat forever" prompts, OWASP LLM10).
+    #[serde(default)]
+    pub max_output_tokens: Option<u64>,
 }
 
 /// The upstream connection pool type: plain and TLS connections.
@@ -833,7 +838,13 @@ impl Gateway {
             && path.ends_with("/chat/completions"))
         .then(crate::output::new_canary)
         .filter(|c| plant_canary(&mut value, c));
-        if rewritten || canary.is_some() {
+        let capped = route.cfg.kind == RouteKind::Openai
+            && path.ends_with("/completions")
+            && route
+                .cfg
+                .max_output_tokens
+                .is_some_and(|cap| cap_output_tokens(&mut value, cap));
+        if rewritten || canary.is_some() || capped {
             Ok((Bytes::from(value.to_string()), decision, canary))
         } else {
             Ok((body, decision, None))
@@ -1056,6 +1067,32 @@ const MAX_EVENT: usize = 1 << 20;
 
 /// Puts the canary at the start of the first system message, or adds one; false if the body
 /// has no message list.
+/// Lowers `max_tokens` / `max_completion_tokens` above `cap` to it, or adds `max_tokens` when
+/// the request names neither; whether the body changed.
+fn cap_output_tokens(body: &mut Value, cap: u64) -> bool {
+    let Some(obj) = body.as_object_mut() else {
+        return false;
+    };
+    let mut changed = false;
+    let mut named = false;
+    for key in ["max_tokens", "max_completion_tokens"] {
+        if let Some(v) = obj.get_mut(key) {
+            named = true;
+            // Anything but a number within the cap (larger, negative, `null` for "no limit",
+            // not a number) becomes the cap.
+            if v.as_u64().is_none_or(|n| n > cap) {
+                *v = Value::from(cap);
+                changed = true;
+            }
+        }
+    }
+    if !named {
+        obj.insert("max_tokens".into(), Value::from(cap));
+        changed = true;
+    }
+    changed
+}
+
 fn plant_canary(body: &mut Value, canary: &str) -> bool {
     let Some(msgs) = body.get_mut("messages").and_then(Value::as_array_mut) else {
         return false;
@@ -2663,6 +2700,36 @@ mod tests {
         assert_eq!(name("/v1/embeddings"), Some("emb".into()));
         assert_eq!(name("/v10/x"), None);
         assert_eq!(name("/"), None);
+    }
+
+    #[test]
+    fn output_tokens_are_capped() {
+        let cap = |v: Value| {
+            let mut v = v;
+            let changed = cap_output_tokens(&mut v, 256);
+            (changed, v)
+        };
+        assert_eq!(
+            cap(json!({"max_tokens": 100})),
+            (false, json!({"max_tokens": 100}))
+        );
+        assert_eq!(
+            cap(json!({"max_tokens": 4096})),
+            (true, json!({"max_tokens": 256}))
+        );
+        assert_eq!(
+            cap(json!({"max_completion_tokens": null, "model": "m"})),
+            (true, json!({"max_completion_tokens": 256, "model": "m"}))
+        );
+        assert_eq!(
+            cap(json!({"max_tokens": -1})),
+            (true, json!({"max_tokens": 256}))
+        );
+        assert_eq!(
+            cap(json!({"model": "m"})),
+            (true, json!({"model": "m", "max_tokens": 256}))
+        );
+        assert_eq!(cap(json!([1])), (false, json!([1])));
     }
 
     #[test]

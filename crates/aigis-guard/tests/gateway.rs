@@ -143,6 +143,7 @@ async fn start_full(
         upstream_ca: None,
         client_cert: None,
         client_key: None,
+        max_output_tokens: None,
     };
     let cfg = GatewayConfig {
         listen: "127.0.0.1:0".into(),
@@ -1158,6 +1159,7 @@ async fn https_upstreams_are_verified_against_the_configured_ca() {
         upstream_ca: ca.map(String::from),
         client_cert: None,
         client_key: None,
+        max_output_tokens: None,
     };
     let cfg: GatewayConfig = serde_json::from_value(json!({
         "listen": "127.0.0.1:0",
@@ -1244,6 +1246,7 @@ async fn mutual_tls_upstreams_get_the_routes_client_certificate() {
         upstream_ca: Some("ca.pem".into()),
         client_cert: with_cert.then(|| "client.pem".into()),
         client_key: with_cert.then(|| "client.key".into()),
+        max_output_tokens: None,
     };
     let base: GatewayConfig =
         serde_json::from_value(json!({"listen": "127.0.0.1:0", "keys": "keys.db", "routes": []}))
