@@ -104,7 +104,7 @@ fn run(a: &RedteamArgs) -> Result<u8> {
         let b = indicatif::ProgressBar::new(total as u64);
         b.set_style(
             indicatif::ProgressStyle::with_template(
-                "{spinner} attacks {pos}/{len} {wide_bar} {per_sec} {eta} {msg}",
+                "{spinner} attacks {pos}/{len} {wide_bar} {elapsed} (eta {eta}) {msg}",
             )
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
