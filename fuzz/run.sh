@@ -7,7 +7,7 @@ secs=${1:-300}
 tc=+nightly
 rustup toolchain list | grep -q nightly || { tc=""; export RUSTC_BOOTSTRAP=1; }
 cargo $tc fuzz build -O >/dev/null 2>&1 || { echo "cargo fuzz build failed"; exit 2; }
-for t in ${TARGETS:-pickle zip npy gguf safetensors protobuf template any oms_bundle checkpoint tensors x509 pii_text pii_records detokenize age_decrypt parquet guard_chain audit_verify drift_tables rule_conditions redteam_inputs}; do
+for t in ${TARGETS:-pickle zip npy gguf safetensors protobuf template any oms_bundle checkpoint tensors x509 pii_text pii_records detokenize age_decrypt parquet guard_chain audit_verify drift_tables rule_conditions redteam_inputs robust_inputs}; do
   mkdir -p corpus/$t
   log=$(mktemp)
   # pii_records spawns the CSV reader thread on every input; LeakSanitizer reports that

@@ -1,0 +1,592 @@
+//! Forward evaluation of an ONNX classifier graph on a batch. The operators supported are
+//! those exported classifiers (MLPs, small CNNs, linear models) use; a model with any other
+//! operator, or an attribute this engine does not implement, is refused when the session is
+//! built, naming the node.
+
+use std::collections::HashMap;
+
+use crate::onnx::{Attr, Model, Node};
+use crate::{Error, Tensor, elements};
+
+/// Operators this engine runs.
+pub const SUPPORTED: &[&str] = &[
+    "Add",
+    "AveragePool",
+    "BatchNormalization",
+    "Conv",
+    "Div",
+    "Dropout",
+    "Flatten",
+    "Gemm",
+    "Identity",
+    "LeakyRelu",
+    "MatMul",
+    "MaxPool",
+    "Mul",
+    "Relu",
+    "Reshape",
+    "Sigmoid",
+    "Softmax",
+    "Sub",
+    "Tanh",
+];
+
+/// A checked, runnable model.
+#[derive(Debug)]
+pub struct Session {
+    model: Model,
+    input: String,
+    output: String,
+}
+
+fn unsupported(n: &Node, why: impl Into<String>) -> Error {
+    Error::Unsupported {
+        op: n.op.clone(),
+        node: n.name.clone(),
+        why: why.into(),
+    }
+}
+
+fn int(n: &Node, k: &str, default: i64) -> i64 {
+    match n.attrs.get(k) {
+        Some(Attr::Int(v)) => *v,
+        _ => default,
+    }
+}
+
+fn float(n: &Node, k: &str, default: f32) -> f32 {
+    match n.attrs.get(k) {
+        Some(Attr::Float(v)) => *v,
+        _ => default,
+    }
+}
+
+fn ints(n: &Node, k: &str) -> Option<Vec<i64>> {
+    match n.attrs.get(k) {
+        Some(Attr::Ints(v)) => Some(v.clone()),
+        _ => None,
+    }
+}
+
+impl Session {
+    /// Check `model`: one input, every operator supported, every value defined before use.
+    pub fn new(model: Model) -> Result<Self, Error> {
+        let [input] = model.inputs.as_slice() else {
+            return Err(Error::Onnx(format!(
+                "the graph has {} inputs besides its weights; a classifier has one",
+                model.inputs.len()
+            )));
+        };
+        let output = model
+            .outputs
+            .first()
+            .map(|o| o.name.clone())
+            .ok_or_else(|| Error::Onnx("the graph has no output".into()))?;
+        let mut known: std::collections::HashSet<&str> =
+            model.initializers.keys().map(String::as_str).collect();
+        known.insert(&input.name);
+        for n in &model.nodes {
+            if !(n.domain.is_empty() || n.domain == "ai.onnx")
+                || !SUPPORTED.contains(&n.op.as_str())
+            {
+                return Err(unsupported(
+                    n,
+                    format!("this engine runs {}", SUPPORTED.join(", ")),
+                ));
+            }
+            if n.attrs.values().any(|a| *a == Attr::Other("graph")) {
+                return Err(unsupported(n, "subgraphs are not run"));
+            }
+            check_attrs(n)?;
+            for i in n.inputs.iter().filter(|i| !i.is_empty()) {
+                if !known.contains(i.as_str()) {
+                    return Err(Error::Onnx(format!(
+                        "node `{}` reads `{i}` before anything produces it",
+                        n.name
+                    )));
+                }
+            }
+            for o in &n.outputs {
+                known.insert(o);
+            }
+        }
+        if !known.contains(output.as_str()) {
+            return Err(Error::Onnx(format!(
+                "no node produces the output `{output}`"
+            )));
+        }
+        let input = input.name.clone();
+        Ok(Session {
+            model,
+            input,
+            output,
+        })
+    }
+
+    /// The input's declared shape (`None` for symbolic dimensions).
+    pub fn input_shape(&self) -> &[Option<usize>] {
+        self.model
+            .inputs
+            .first()
+            .map_or(&[], |i| i.shape.as_slice())
+    }
+
+    /// Run the graph on `x`; the first output.
+    pub fn run(&self, x: &Tensor) -> Result<Tensor, Error> {
+        let declared = self.input_shape();
+        if !declared.is_empty()
+            && (declared.len() != x.shape.len()
+                || declared
+                    .iter()
+                    .zip(&x.shape)
+                    .any(|(d, s)| d.is_some_and(|d| d != *s)))
+        {
+            return Err(Error::Shape(format!(
+                "input `{}` is {declared:?} in the model, the data is {:?}",
+                self.input, x.shape
+            )));
+        }
+        let mut vals: HashMap<&str, Tensor> = HashMap::new();
+        vals.insert(&self.input, x.clone());
+        for n in &self.model.nodes {
+            let get = |i: usize| -> Result<&Tensor, Error> {
+                let name = n
+                    .inputs
+                    .get(i)
+                    .filter(|s| !s.is_empty())
+                    .ok_or_else(|| unsupported(n, format!("input {i} is missing")))?;
+                vals.get(name.as_str())
+                    .or_else(|| self.model.initializers.get(name))
+                    .ok_or_else(|| Error::Onnx(format!("`{name}` is not defined")))
+            };
+            let out = forward(n, &get)?;
+            if let Some(o) = n.outputs.first() {
+                vals.insert(o, out);
+            }
+        }
+        vals.remove(self.output.as_str())
+            .ok_or_else(|| Error::Onnx(format!("the output `{}` was not computed", self.output)))
+    }
+}
+
+fn check_attrs(n: &Node) -> Result<(), Error> {
+    let dilated = ints(n, "dilations").is_some_and(|d| d.iter().any(|&x| x != 1));
+    let auto = matches!(n.attrs.get("auto_pad"), Some(Attr::Str(s)) if s != "NOTSET");
+    match n.op.as_str() {
+        "Conv" if int(n, "group", 1) != 1 => Err(unsupported(n, "group convolution")),
+        "Conv" | "MaxPool" | "AveragePool" if dilated => {
+            Err(unsupported(n, "dilations other than 1"))
+        }
+        "Conv" | "MaxPool" | "AveragePool" if auto => Err(unsupported(n, "auto_pad")),
+        "MaxPool" | "AveragePool" if int(n, "ceil_mode", 0) != 0 => {
+            Err(unsupported(n, "ceil_mode"))
+        }
+        "MaxPool" if n.outputs.len() > 1 => Err(unsupported(n, "the Indices output")),
+        _ => Ok(()),
+    }
+}
+
+fn map(t: &Tensor, f: impl Fn(f32) -> f32) -> Tensor {
+    Tensor {
+        shape: t.shape.clone(),
+        data: t.data.iter().map(|&v| f(v)).collect(),
+    }
+}
+
+/// `a (op) b` with `b` the same shape, a scalar, or a suffix of `a`'s shape (a bias), or the
+/// other way round.
+fn binary(n: &Node, a: &Tensor, b: &Tensor, f: impl Fn(f32, f32) -> f32) -> Result<Tensor, Error> {
+    let suffix = |big: &Tensor, small: &Tensor| {
+        let k = small.shape.iter().skip_while(|&&d| d == 1).count();
+        let s = &small.shape[small.shape.len() - k..];
+        big.shape.len() >= k && big.shape[big.shape.len() - k..] == *s
+    };
+    if a.shape == b.shape {
+        return Ok(Tensor {
+            shape: a.shape.clone(),
+            data: a.data.iter().zip(&b.data).map(|(&x, &y)| f(x, y)).collect(),
+        });
+    }
+    if b.data.len() == 1 {
+        return Ok(map(a, |x| f(x, b.data[0])));
+    }
+    if a.data.len() == 1 {
+        return Ok(map(b, |y| f(a.data[0], y)));
+    }
+    if !b.data.is_empty() && suffix(a, b) {
+        let m = b.data.len();
+        return Ok(Tensor {
+            shape: a.shape.clone(),
+            data: a
+                .data
+                .iter()
+                .enumerate()
+                .map(|(i, &x)| f(x, b.data[i % m]))
+                .collect(),
+        });
+    }
+    if !a.data.is_empty() && suffix(b, a) {
+        let m = a.data.len();
+        return Ok(Tensor {
+            shape: b.shape.clone(),
+            data: b
+                .data
+                .iter()
+                .enumerate()
+                .map(|(i, &y)| f(a.data[i % m], y))
+                .collect(),
+        });
+    }
+    Err(unsupported(
+        n,
+        format!("broadcasting {:?} with {:?}", a.shape, b.shape),
+    ))
+}
+
+fn matmul(
+    n: &Node,
+    a: &[f32],
+    b: &[f32],
+    m: usize,
+    k: usize,
+    cols: usize,
+    tb: bool,
+) -> Result<Vec<f32>, Error> {
+    let need = elements(&[m, cols])?;
+    let mut out = vec![0f32; need];
+    if a.len() < m * k || b.len() < k * cols {
+        return Err(unsupported(n, "operand sizes do not match"));
+    }
+    for i in 0..m {
+        for p in 0..k {
+            let av = a[i * k + p];
+            if av == 0.0 {
+                continue;
+            }
+            for j in 0..cols {
+                let bv = if tb { b[j * k + p] } else { b[p * cols + j] };
+                out[i * cols + j] += av * bv;
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn two_d(n: &Node, t: &Tensor) -> Result<(usize, usize), Error> {
+    match t.shape.as_slice() {
+        [r, c] => Ok((*r, *c)),
+        s => Err(unsupported(
+            n,
+            format!("operands of rank 2 only, got {s:?}"),
+        )),
+    }
+}
+
+fn transpose(t: &[f32], r: usize, c: usize) -> Vec<f32> {
+    let mut o = vec![0f32; t.len()];
+    for i in 0..r {
+        for j in 0..c {
+            o[j * r + i] = t[i * c + j];
+        }
+    }
+    o
+}
+
+/// Spatial geometry of a 2-D window operator over `[N, C, H, W]`.
+struct Window {
+    kh: usize,
+    kw: usize,
+    sh: usize,
+    sw: usize,
+    pt: usize,
+    pl: usize,
+    oh: usize,
+    ow: usize,
+}
+
+fn window(n: &Node, x: &Tensor, kernel: (usize, usize)) -> Result<Window, Error> {
+    let [_, _, h, w] = x.shape.as_slice() else {
+        return Err(unsupported(
+            n,
+            format!("2-D inputs [N, C, H, W] only, got {:?}", x.shape),
+        ));
+    };
+    let strides = ints(n, "strides").unwrap_or_else(|| vec![1, 1]);
+    let pads = ints(n, "pads").unwrap_or_else(|| vec![0, 0, 0, 0]);
+    let u = |v: i64| usize::try_from(v).map_err(|_| unsupported(n, format!("negative value {v}")));
+    let (sh, sw) = match strides.as_slice() {
+        [a, b] => (u(*a)?, u(*b)?),
+        _ => return Err(unsupported(n, "strides must have 2 values")),
+    };
+    let (pt, pl, pb, pr) = match pads.as_slice() {
+        [a, b, c, d] => (u(*a)?, u(*b)?, u(*c)?, u(*d)?),
+        _ => return Err(unsupported(n, "pads must have 4 values")),
+    };
+    let (kh, kw) = kernel;
+    if sh == 0 || sw == 0 || kh == 0 || kw == 0 || h + pt + pb < kh || w + pl + pr < kw {
+        return Err(unsupported(
+            n,
+            "a kernel larger than the padded input, or a zero stride",
+        ));
+    }
+    Ok(Window {
+        kh,
+        kw,
+        sh,
+        sw,
+        pt,
+        pl,
+        oh: (h + pt + pb - kh) / sh + 1,
+        ow: (w + pl + pr - kw) / sw + 1,
+    })
+}
+
+fn kernel_attr(n: &Node) -> Result<(usize, usize), Error> {
+    match ints(n, "kernel_shape").as_deref() {
+        Some([a, b]) if *a > 0 && *b > 0 => Ok((*a as usize, *b as usize)),
+        _ => Err(unsupported(n, "kernel_shape must be two positive values")),
+    }
+}
+
+fn forward<'a>(
+    n: &Node,
+    get: &dyn Fn(usize) -> Result<&'a Tensor, Error>,
+) -> Result<Tensor, Error> {
+    Ok(match n.op.as_str() {
+        "Identity" | "Dropout" => get(0)?.clone(),
+        "Relu" => map(get(0)?, |v| v.max(0.0)),
+        "LeakyRelu" => {
+            let a = float(n, "alpha", 0.01);
+            map(get(0)?, |v| if v < 0.0 { a * v } else { v })
+        }
+        "Sigmoid" => map(get(0)?, |v| 1.0 / (1.0 + (-v).exp())),
+        "Tanh" => map(get(0)?, f32::tanh),
+        "Add" => binary(n, get(0)?, get(1)?, |a, b| a + b)?,
+        "Sub" => binary(n, get(0)?, get(1)?, |a, b| a - b)?,
+        "Mul" => binary(n, get(0)?, get(1)?, |a, b| a * b)?,
+        "Div" => binary(n, get(0)?, get(1)?, |a, b| a / b)?,
+        "Softmax" => {
+            let x = get(0)?;
+            let axis = int(n, "axis", -1);
+            let last = x.shape.len() as i64 - 1;
+            if axis != -1 && axis != last {
+                return Err(unsupported(n, "softmax over an axis other than the last"));
+            }
+            let w = *x.shape.last().unwrap_or(&1);
+            let mut out = x.clone();
+            for row in out.data.chunks_mut(w.max(1)) {
+                let m = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                let mut s = 0.0;
+                for v in row.iter_mut() {
+                    *v = (*v - m).exp();
+                    s += *v;
+                }
+                for v in row.iter_mut() {
+                    *v /= s;
+                }
+            }
+            out
+        }
+        "Flatten" => {
+            let x = get(0)?;
+            let axis =
+                usize::try_from(int(n, "axis", 1)).map_err(|_| unsupported(n, "negative axis"))?;
+            if axis > x.shape.len() {
+                return Err(unsupported(n, "axis beyond the rank"));
+            }
+            let a: usize = x.shape[..axis].iter().product();
+            let b: usize = x.shape[axis..].iter().product();
+            Tensor::new(vec![a, b], x.data.clone())?
+        }
+        "Reshape" => {
+            let x = get(0)?;
+            let spec = get(1)?;
+            let mut shape = Vec::new();
+            let mut infer = None;
+            for (i, &d) in spec.data.iter().enumerate() {
+                match d as i64 {
+                    0 => shape.push(
+                        *x.shape
+                            .get(i)
+                            .ok_or_else(|| unsupported(n, "0 beyond the input's rank"))?,
+                    ),
+                    -1 if infer.is_none() => {
+                        infer = Some(i);
+                        shape.push(1);
+                    }
+                    d if d > 0 => shape.push(d as usize),
+                    d => return Err(unsupported(n, format!("shape value {d}"))),
+                }
+            }
+            if let Some(i) = infer {
+                let known: usize = shape.iter().product();
+                if known == 0 || x.data.len() % known != 0 {
+                    return Err(Error::Shape(format!(
+                        "cannot reshape {:?} to {:?}",
+                        x.shape, spec.data
+                    )));
+                }
+                shape[i] = x.data.len() / known;
+            }
+            Tensor::new(shape, x.data.clone())?
+        }
+        "MatMul" => {
+            let (a, b) = (get(0)?, get(1)?);
+            let ((m, k), (k2, c)) = (two_d(n, a)?, two_d(n, b)?);
+            if k != k2 {
+                return Err(Error::Shape(format!(
+                    "MatMul `{}`: {:?} x {:?}",
+                    n.name, a.shape, b.shape
+                )));
+            }
+            Tensor::new(vec![m, c], matmul(n, &a.data, &b.data, m, k, c, false)?)?
+        }
+        "Gemm" => {
+            let (a, b) = (get(0)?, get(1)?);
+            let (alpha, beta) = (float(n, "alpha", 1.0), float(n, "beta", 1.0));
+            let (ta, tb) = (int(n, "transA", 0) != 0, int(n, "transB", 0) != 0);
+            let (ar, ac) = two_d(n, a)?;
+            let (br, bc) = two_d(n, b)?;
+            let (m, k) = if ta { (ac, ar) } else { (ar, ac) };
+            let (k2, c) = if tb { (bc, br) } else { (br, bc) };
+            if k != k2 {
+                return Err(Error::Shape(format!(
+                    "Gemm `{}`: {:?} x {:?}",
+                    n.name, a.shape, b.shape
+                )));
+            }
+            let av = if ta {
+                transpose(&a.data, ar, ac)
+            } else {
+                a.data.clone()
+            };
+            let mut y = Tensor::new(vec![m, c], matmul(n, &av, &b.data, m, k, c, tb)?)?;
+            // Exactly 1 is the identity: skip the pass.
+            if alpha.to_bits() != 1.0f32.to_bits() {
+                y = map(&y, |v| alpha * v);
+            }
+            if n.inputs.get(2).is_some_and(|s| !s.is_empty()) {
+                let bias = map(get(2)?, |v| beta * v);
+                y = binary(n, &y, &bias, |p, q| p + q)?;
+            }
+            y
+        }
+        "Conv" => {
+            let (x, w) = (get(0)?, get(1)?);
+            let [oc, ic, kh, kw] = w.shape.as_slice() else {
+                return Err(unsupported(n, "2-D kernels [M, C, kH, kW] only"));
+            };
+            let (oc, ic, kh, kw) = (*oc, *ic, *kh, *kw);
+            let g = window(n, x, (kh, kw))?;
+            let (batch, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3]);
+            if c != ic {
+                return Err(Error::Shape(format!(
+                    "Conv `{}`: input has {c} channels, kernel {ic}",
+                    n.name
+                )));
+            }
+            let bias = n
+                .inputs
+                .get(2)
+                .filter(|s| !s.is_empty())
+                .map(|_| get(2))
+                .transpose()?;
+            let mut out = vec![0f32; elements(&[batch, oc, g.oh, g.ow])?];
+            for b in 0..batch {
+                for o in 0..oc {
+                    let bv = bias.map_or(0.0, |t| t.data.get(o).copied().unwrap_or(0.0));
+                    for y in 0..g.oh {
+                        for xo in 0..g.ow {
+                            let mut s = bv;
+                            for ci in 0..c {
+                                for i in 0..g.kh {
+                                    let iy = (y * g.sh + i).checked_sub(g.pt);
+                                    let Some(iy) = iy.filter(|&v| v < h) else {
+                                        continue;
+                                    };
+                                    for j in 0..g.kw {
+                                        let ix = (xo * g.sw + j).checked_sub(g.pl);
+                                        let Some(ix) = ix.filter(|&v| v < wd) else {
+                                            continue;
+                                        };
+                                        s += x.data[((b * c + ci) * h + iy) * wd + ix]
+                                            * w.data[((o * ic + ci) * kh + i) * kw + j];
+                                    }
+                                }
+                            }
+                            out[((b * oc + o) * g.oh + y) * g.ow + xo] = s;
+                        }
+                    }
+                }
+            }
+            Tensor::new(vec![batch, oc, g.oh, g.ow], out)?
+        }
+        "MaxPool" | "AveragePool" => {
+            let x = get(0)?;
+            let g = window(n, x, kernel_attr(n)?)?;
+            let (batch, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3]);
+            let max = n.op == "MaxPool";
+            let include_pad = int(n, "count_include_pad", 0) != 0;
+            let mut out = vec![0f32; elements(&[batch, c, g.oh, g.ow])?];
+            for bc in 0..batch * c {
+                for y in 0..g.oh {
+                    for xo in 0..g.ow {
+                        let mut acc = if max { f32::NEG_INFINITY } else { 0.0 };
+                        let mut count = 0usize;
+                        for i in 0..g.kh {
+                            let Some(iy) = (y * g.sh + i).checked_sub(g.pt).filter(|&v| v < h)
+                            else {
+                                continue;
+                            };
+                            for j in 0..g.kw {
+                                let Some(ix) =
+                                    (xo * g.sw + j).checked_sub(g.pl).filter(|&v| v < wd)
+                                else {
+                                    continue;
+                                };
+                                let v = x.data[(bc * h + iy) * wd + ix];
+                                if max {
+                                    acc = acc.max(v);
+                                } else {
+                                    acc += v;
+                                }
+                                count += 1;
+                            }
+                        }
+                        let d = if include_pad {
+                            g.kh * g.kw
+                        } else {
+                            count.max(1)
+                        };
+                        out[(bc * g.oh + y) * g.ow + xo] = if max { acc } else { acc / d as f32 };
+                    }
+                }
+            }
+            Tensor::new(vec![batch, c, g.oh, g.ow], out)?
+        }
+        "BatchNormalization" => {
+            let x = get(0)?;
+            let (scale, bias, mean, var) = (get(1)?, get(2)?, get(3)?, get(4)?);
+            let eps = float(n, "epsilon", 1e-5);
+            let c = *x
+                .shape
+                .get(1)
+                .ok_or_else(|| unsupported(n, "inputs of rank 2 or more"))?;
+            if [scale, bias, mean, var].iter().any(|t| t.data.len() != c) {
+                return Err(Error::Shape(format!(
+                    "BatchNormalization `{}`: parameters are not [{c}]",
+                    n.name
+                )));
+            }
+            let inner: usize = x.shape[2..].iter().product();
+            let mut out = x.clone();
+            for (i, v) in out.data.iter_mut().enumerate() {
+                let ch = (i / inner.max(1)) % c;
+                *v = (*v - mean.data[ch]) / (var.data[ch] + eps).sqrt() * scale.data[ch]
+                    + bias.data[ch];
+            }
+            out
+        }
+        _ => return Err(unsupported(n, "not implemented")),
+    })
+}

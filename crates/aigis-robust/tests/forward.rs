@@ -1,0 +1,95 @@
+//! The engine against the reference models of `bench/robust/make_reference.py` (trained in
+//! torch, written with onnx.helper, checked against onnxruntime): the same predictions as the
+//! reference's clean accuracy, and hostile files refused without a panic.
+
+use aigis_robust::engine::Session;
+use aigis_robust::{Error, npz, onnx};
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(format!(
+        "{}/tests/fixtures/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("fixture")
+}
+
+fn accuracy(model: &str, data: &str) -> f64 {
+    let s = Session::new(onnx::parse(&fixture(model)).expect("parses")).expect("supported");
+    let (x, y) = npz::load_xy(data, &fixture(data)).expect("data");
+    let logits = s.run(&x).expect("runs");
+    assert_eq!(logits.shape, [y.len(), 10]);
+    let right = logits
+        .data
+        .chunks(10)
+        .zip(&y)
+        .filter(|(row, label)| {
+            let best = row
+                .iter()
+                .enumerate()
+                .fold(
+                    (0, f32::NEG_INFINITY),
+                    |b, (i, &v)| if v > b.1 { (i, v) } else { b },
+                );
+            best.0 as i64 == **label
+        })
+        .count();
+    right as f64 / y.len() as f64
+}
+
+#[test]
+fn predictions_match_the_reference() {
+    let r: serde_json::Value = serde_json::from_slice(&fixture("reference.json")).expect("json");
+    for (model, data) in [
+        ("linear", "digits-test.npz"),
+        ("mlp", "digits-test.npz"),
+        ("cnn", "digits-test-img.npz"),
+    ] {
+        let want = r["models"][model]["clean_accuracy"]
+            .as_f64()
+            .expect("figure");
+        let got = accuracy(&format!("{model}.onnx"), data);
+        assert!((got - want).abs() < 1e-9, "{model}: {got} vs {want}");
+    }
+}
+
+#[test]
+fn hostile_models_and_data_are_refused_cleanly() {
+    let m = fixture("cnn.onnx");
+    for cut in (0..m.len()).step_by(7) {
+        if let Ok(model) = onnx::parse(&m[..cut]) {
+            let _ = Session::new(model);
+        }
+    }
+    let mut flipped = m.clone();
+    for i in (0..flipped.len()).step_by(13) {
+        flipped[i] ^= 0x55;
+        if let Ok(model) = onnx::parse(&flipped) {
+            let _ = Session::new(model);
+        }
+    }
+    let d = fixture("digits-test.npz");
+    for cut in (0..d.len()).step_by(997) {
+        assert!(npz::load_xy("t.npz", &d[..cut]).is_err() || cut == d.len());
+    }
+    // The wrong data for a model is a shape error naming both shapes.
+    let s = Session::new(onnx::parse(&fixture("cnn.onnx")).expect("parses")).expect("supported");
+    let (x, _) = npz::load_xy("digits-test.npz", &fixture("digits-test.npz")).expect("data");
+    let e = s.run(&x).expect_err("flat rows into a CNN").to_string();
+    assert!(
+        e.contains("[Some(1), Some(8), Some(8)]") || e.contains("shape"),
+        "{e}"
+    );
+}
+
+#[test]
+fn unsupported_operators_are_named() {
+    let mut model = onnx::parse(&fixture("mlp.onnx")).expect("parses");
+    model.nodes[1].op = "Hardmax".into();
+    match Session::new(model) {
+        Err(Error::Unsupported { op, node, .. }) => {
+            assert_eq!(op, "Hardmax");
+            assert!(!node.is_empty());
+        }
+        other => panic!("{other:?}"),
+    }
+}
