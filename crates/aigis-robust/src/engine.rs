@@ -34,12 +34,12 @@ pub const SUPPORTED: &[&str] = &[
 /// A checked, runnable model.
 #[derive(Debug)]
 pub struct Session {
-    model: Model,
-    input: String,
-    output: String,
+    pub(crate) model: Model,
+    pub(crate) input: String,
+    pub(crate) output: String,
 }
 
-fn unsupported(n: &Node, why: impl Into<String>) -> Error {
+pub(crate) fn unsupported(n: &Node, why: impl Into<String>) -> Error {
     Error::Unsupported {
         op: n.op.clone(),
         node: n.name.clone(),
@@ -47,14 +47,14 @@ fn unsupported(n: &Node, why: impl Into<String>) -> Error {
     }
 }
 
-fn int(n: &Node, k: &str, default: i64) -> i64 {
+pub(crate) fn int(n: &Node, k: &str, default: i64) -> i64 {
     match n.attrs.get(k) {
         Some(Attr::Int(v)) => *v,
         _ => default,
     }
 }
 
-fn float(n: &Node, k: &str, default: f32) -> f32 {
+pub(crate) fn float(n: &Node, k: &str, default: f32) -> f32 {
     match n.attrs.get(k) {
         Some(Attr::Float(v)) => *v,
         _ => default,
@@ -272,7 +272,7 @@ fn matmul(
     Ok(out)
 }
 
-fn two_d(n: &Node, t: &Tensor) -> Result<(usize, usize), Error> {
+pub(crate) fn two_d(n: &Node, t: &Tensor) -> Result<(usize, usize), Error> {
     match t.shape.as_slice() {
         [r, c] => Ok((*r, *c)),
         s => Err(unsupported(
@@ -293,18 +293,18 @@ fn transpose(t: &[f32], r: usize, c: usize) -> Vec<f32> {
 }
 
 /// Spatial geometry of a 2-D window operator over `[N, C, H, W]`.
-struct Window {
-    kh: usize,
-    kw: usize,
-    sh: usize,
-    sw: usize,
-    pt: usize,
-    pl: usize,
-    oh: usize,
-    ow: usize,
+pub(crate) struct Window {
+    pub(crate) kh: usize,
+    pub(crate) kw: usize,
+    pub(crate) sh: usize,
+    pub(crate) sw: usize,
+    pub(crate) pt: usize,
+    pub(crate) pl: usize,
+    pub(crate) oh: usize,
+    pub(crate) ow: usize,
 }
 
-fn window(n: &Node, x: &Tensor, kernel: (usize, usize)) -> Result<Window, Error> {
+pub(crate) fn window(n: &Node, x: &Tensor, kernel: (usize, usize)) -> Result<Window, Error> {
     let [_, _, h, w] = x.shape.as_slice() else {
         return Err(unsupported(
             n,
@@ -341,14 +341,14 @@ fn window(n: &Node, x: &Tensor, kernel: (usize, usize)) -> Result<Window, Error>
     })
 }
 
-fn kernel_attr(n: &Node) -> Result<(usize, usize), Error> {
+pub(crate) fn kernel_attr(n: &Node) -> Result<(usize, usize), Error> {
     match ints(n, "kernel_shape").as_deref() {
         Some([a, b]) if *a > 0 && *b > 0 => Ok((*a as usize, *b as usize)),
         _ => Err(unsupported(n, "kernel_shape must be two positive values")),
     }
 }
 
-fn forward<'a>(
+pub(crate) fn forward<'a>(
     n: &Node,
     get: &dyn Fn(usize) -> Result<&'a Tensor, Error>,
 ) -> Result<Tensor, Error> {

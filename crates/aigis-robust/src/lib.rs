@@ -2,12 +2,15 @@
 //!
 //! This first part reads what robustness evaluation needs — an ONNX classifier ([`onnx`],
 //! parsed by our own bounded protobuf reader, never by the format's generated code) and
-//! `.npz` test data ([`npz`]) — and runs the graph forward ([`engine`]) for the operators
-//! exported classifiers use. Anything else is refused by name. Attacks, adversarial training
-//! and fingerprints build on this (not yet in this crate).
+//! `.npz` test data ([`npz`]) — runs the graph forward ([`engine`]) for the operators
+//! exported classifiers use, and differentiates it for input gradients. Anything else is
+//! refused by name. [`attack`] holds the white-box attacks built on the gradients (FGSM, PGD);
+//! black-box attacks, adversarial training and fingerprints are not in this crate yet.
 #![forbid(unsafe_code)]
 
+pub mod attack;
 pub mod engine;
+mod grad;
 pub mod npz;
 pub mod onnx;
 mod wire;
