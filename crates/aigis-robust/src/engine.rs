@@ -304,6 +304,26 @@ pub(crate) struct Window {
     pub(crate) ow: usize,
 }
 
+impl Window {
+    /// The kernel taps of output position (`yo`, `xo`) that fall inside an `h`×`w` input:
+    /// (kernel row, kernel column, input row, input column).
+    pub(crate) fn taps(
+        &self,
+        yo: usize,
+        xo: usize,
+        h: usize,
+        w: usize,
+    ) -> impl Iterator<Item = (usize, usize, usize, usize)> + '_ {
+        (0..self.kh).flat_map(move |i| {
+            (0..self.kw).filter_map(move |j| {
+                let iy = (yo * self.sh + i).checked_sub(self.pt).filter(|&v| v < h)?;
+                let ix = (xo * self.sw + j).checked_sub(self.pl).filter(|&v| v < w)?;
+                Some((i, j, iy, ix))
+            })
+        })
+    }
+}
+
 pub(crate) fn window(n: &Node, x: &Tensor, kernel: (usize, usize)) -> Result<Window, Error> {
     let [_, _, h, w] = x.shape.as_slice() else {
         return Err(unsupported(
@@ -499,19 +519,9 @@ pub(crate) fn forward<'a>(
                         for xo in 0..g.ow {
                             let mut s = bv;
                             for ci in 0..c {
-                                for i in 0..g.kh {
-                                    let iy = (y * g.sh + i).checked_sub(g.pt);
-                                    let Some(iy) = iy.filter(|&v| v < h) else {
-                                        continue;
-                                    };
-                                    for j in 0..g.kw {
-                                        let ix = (xo * g.sw + j).checked_sub(g.pl);
-                                        let Some(ix) = ix.filter(|&v| v < wd) else {
-                                            continue;
-                                        };
-                                        s += x.data[((b * c + ci) * h + iy) * wd + ix]
-                                            * w.data[((o * ic + ci) * kh + i) * kw + j];
-                                    }
+                                for (i, j, iy, ix) in g.taps(y, xo, h, wd) {
+                                    s += x.data[((b * c + ci) * h + iy) * wd + ix]
+                                        * w.data[((o * ic + ci) * kh + i) * kw + j];
                                 }
                             }
                             out[((b * oc + o) * g.oh + y) * g.ow + xo] = s;
@@ -533,25 +543,14 @@ pub(crate) fn forward<'a>(
                     for xo in 0..g.ow {
                         let mut acc = if max { f32::NEG_INFINITY } else { 0.0 };
                         let mut count = 0usize;
-                        for i in 0..g.kh {
-                            let Some(iy) = (y * g.sh + i).checked_sub(g.pt).filter(|&v| v < h)
-                            else {
-                                continue;
-                            };
-                            for j in 0..g.kw {
-                                let Some(ix) =
-                                    (xo * g.sw + j).checked_sub(g.pl).filter(|&v| v < wd)
-                                else {
-                                    continue;
-                                };
-                                let v = x.data[(bc * h + iy) * wd + ix];
-                                if max {
-                                    acc = acc.max(v);
-                                } else {
-                                    acc += v;
-                                }
-                                count += 1;
+                        for (_, _, iy, ix) in g.taps(y, xo, h, wd) {
+                            let v = x.data[(bc * h + iy) * wd + ix];
+                            if max {
+                                acc = acc.max(v);
+                            } else {
+                                acc += v;
                             }
+                            count += 1;
                         }
                         let d = if include_pad {
                             g.kh * g.kw

@@ -152,33 +152,23 @@ fn backward<'a>(
             let a = float(n, "alpha", 0.01);
             ew(&|x, g| if x < 0.0 { a * g } else { g })?
         }
-        "Sigmoid" => {
+        "Sigmoid" | "Tanh" => {
+            // Both derivatives are functions of the output.
             let y = y()?;
-            vec![(
-                0,
-                like(
-                    y,
-                    y.data
-                        .iter()
-                        .zip(&g.data)
-                        .map(|(&s, &g)| g * s * (1.0 - s))
-                        .collect(),
-                ),
-            )]
-        }
-        "Tanh" => {
-            let y = y()?;
-            vec![(
-                0,
-                like(
-                    y,
-                    y.data
-                        .iter()
-                        .zip(&g.data)
-                        .map(|(&t, &g)| g * (1.0 - t * t))
-                        .collect(),
-                ),
-            )]
+            let sigmoid = n.op == "Sigmoid";
+            let d = y
+                .data
+                .iter()
+                .zip(&g.data)
+                .map(|(&v, &g)| {
+                    if sigmoid {
+                        g * v * (1.0 - v)
+                    } else {
+                        g * (1.0 - v * v)
+                    }
+                })
+                .collect();
+            vec![(0, like(y, d))]
         }
         "Flatten" | "Reshape" => {
             let x = val(0)?;
@@ -291,22 +281,9 @@ fn backward<'a>(
                                 continue;
                             }
                             for ci in 0..c {
-                                for i in 0..kh {
-                                    let Some(iy) =
-                                        (yo * geo.sh + i).checked_sub(geo.pt).filter(|&v| v < h)
-                                    else {
-                                        continue;
-                                    };
-                                    for j in 0..kw {
-                                        let Some(ix) = (xo * geo.sw + j)
-                                            .checked_sub(geo.pl)
-                                            .filter(|&v| v < wd)
-                                        else {
-                                            continue;
-                                        };
-                                        d[((b * c + ci) * h + iy) * wd + ix] +=
-                                            gv * w.data[((o * ic + ci) * kh + i) * kw + j];
-                                    }
+                                for (i, j, iy, ix) in geo.taps(yo, xo, h, wd) {
+                                    d[((b * c + ci) * h + iy) * wd + ix] +=
+                                        gv * w.data[((o * ic + ci) * kh + i) * kw + j];
                                 }
                             }
                         }
@@ -326,21 +303,10 @@ fn backward<'a>(
                 for yo in 0..geo.oh {
                     for xo in 0..geo.ow {
                         let gv = g.data[(bc * geo.oh + yo) * geo.ow + xo];
-                        let mut cells = Vec::new();
-                        for i in 0..geo.kh {
-                            let Some(iy) = (yo * geo.sh + i).checked_sub(geo.pt).filter(|&v| v < h)
-                            else {
-                                continue;
-                            };
-                            for j in 0..geo.kw {
-                                let Some(ix) =
-                                    (xo * geo.sw + j).checked_sub(geo.pl).filter(|&v| v < wd)
-                                else {
-                                    continue;
-                                };
-                                cells.push((bc * h + iy) * wd + ix);
-                            }
-                        }
+                        let cells: Vec<usize> = geo
+                            .taps(yo, xo, h, wd)
+                            .map(|(_, _, iy, ix)| (bc * h + iy) * wd + ix)
+                            .collect();
                         if max {
                             // The first maximum takes the whole gradient (as PyTorch does).
                             if let Some(&best) = cells
