@@ -141,9 +141,15 @@ impl Session {
                     .zip(&x.shape)
                     .any(|(d, s)| d.is_some_and(|d| d != *s)))
         {
+            let dims: Vec<String> = declared
+                .iter()
+                .map(|d| d.map_or_else(|| "N".to_string(), |d| d.to_string()))
+                .collect();
             return Err(Error::Shape(format!(
-                "input `{}` is {declared:?} in the model, the data is {:?}",
-                self.input, x.shape
+                "input `{}` is [{}] in the model, the data is {:?}",
+                self.input,
+                dims.join(", "),
+                x.shape
             )));
         }
         let mut vals: HashMap<&str, Tensor> = HashMap::new();

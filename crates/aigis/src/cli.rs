@@ -64,6 +64,50 @@ pub enum Command {
     /// family, OWASP item and ATLAS technique; `list`, `diff`, and `target` (the vulnerable
     /// reference server) as subcommands. Exit 1 when a family is above its --fail-on rate.
     Redteam(Box<RedteamArgs>),
+    /// Model robustness: evasion attacks on ONNX classifiers (FGSM, PGD).
+    #[command(subcommand)]
+    Robust(RobustCommand),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum AttackKind {
+    /// Fast gradient sign method (one step of size eps).
+    Fgsm,
+    /// Projected gradient descent (--steps steps of 2.5*eps/steps, from x).
+    Pgd,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RobustCommand {
+    /// Clean and robust accuracy of an ONNX classifier under a white-box attack, in the
+    /// Adversarial Robustness Toolbox's conventions (L-inf, cross-entropy on the logits against
+    /// the true label). Data: .npz with x (float32 [N, ...]) and y (int64 [N]).
+    Eval {
+        /// The ONNX model.
+        #[arg(long, value_name = "M.onnx")]
+        model: PathBuf,
+        /// The test data.
+        #[arg(long, value_name = "TEST.npz")]
+        data: PathBuf,
+        /// The attack.
+        #[arg(long, value_enum, default_value = "pgd")]
+        attack: AttackKind,
+        /// Perturbation budget (L-inf).
+        #[arg(long)]
+        eps: f64,
+        /// PGD steps.
+        #[arg(long, default_value_t = 20)]
+        steps: usize,
+        /// Valid input range `LO,HI`.
+        #[arg(long, default_value = "0,1", value_name = "LO,HI")]
+        clip: String,
+        /// Output format.
+        #[arg(long, short = 'f', value_enum, default_value = "table")]
+        format: MachineFormat,
+        /// Write the result here (atomically) instead of stdout.
+        #[arg(long, short = 'o', value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]

@@ -32,6 +32,7 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
         Command::Monitor(crate::cli::MonitorCommand::Events(a)) => crate::monitor::events(&a),
         Command::Incident(c) => crate::monitor::incident(&c),
         Command::Redteam(a) => crate::redteam::redteam(&a),
+        Command::Robust(c) => crate::robust::robust(&c),
     }
 }
 

@@ -10,6 +10,7 @@ mod guard;
 mod integrity;
 mod monitor;
 mod redteam;
+mod robust;
 
 use std::process::ExitCode;
 

@@ -1,0 +1,164 @@
+//! `aigis robust eval`: load the model and data, run the attack, print DESIGN.md §3's JSON or
+//! a table.
+
+use std::path::Path;
+use std::time::Instant;
+
+use aigis_robust::attack::{self, Range};
+use aigis_robust::engine::Session;
+use aigis_robust::{npz, onnx};
+use anyhow::{Context as _, Result, anyhow, bail};
+use serde_json::json;
+
+use crate::cli::{AttackKind, MachineFormat, RobustCommand};
+use crate::commands::emit;
+
+pub fn robust(c: &RobustCommand) -> Result<u8> {
+    match c {
+        RobustCommand::Eval {
+            model,
+            data,
+            attack,
+            eps,
+            steps,
+            clip,
+            format,
+            output,
+        } => eval(
+            model,
+            data,
+            *attack,
+            *eps,
+            *steps,
+            clip,
+            *format,
+            output.as_deref(),
+        ),
+    }
+}
+
+fn range(clip: &str) -> Result<Range> {
+    let (lo, hi) = clip
+        .split_once(',')
+        .ok_or_else(|| anyhow!("--clip {clip:?}: write it as LO,HI (e.g. 0,1)"))?;
+    let lo: f32 = lo
+        .trim()
+        .parse()
+        .map_err(|_| anyhow!("--clip: {lo:?} is not a number"))?;
+    let hi: f32 = hi
+        .trim()
+        .parse()
+        .map_err(|_| anyhow!("--clip: {hi:?} is not a number"))?;
+    if !lo.is_finite() || !hi.is_finite() || lo >= hi {
+        bail!("--clip {clip:?}: LO must be below HI");
+    }
+    Ok(Range { lo, hi })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn eval(
+    model: &Path,
+    data: &Path,
+    kind: AttackKind,
+    eps: f64,
+    steps: usize,
+    clip: &str,
+    format: MachineFormat,
+    output: Option<&Path>,
+) -> Result<u8> {
+    let r = range(clip)?;
+    if !(eps.is_finite() && eps > 0.0 && eps <= f64::from(r.hi - r.lo)) {
+        bail!(
+            "--eps {eps}: give a budget above 0 and at most the input range ({})",
+            r.hi - r.lo
+        );
+    }
+    if kind == AttackKind::Pgd && steps == 0 {
+        bail!("--steps 0: PGD needs at least one step");
+    }
+    let started = Instant::now();
+    let bytes = std::fs::read(model).with_context(|| format!("reading {}", model.display()))?;
+    let session =
+        Session::new(onnx::parse(&bytes).map_err(|e| anyhow!("{}: {e}", model.display()))?)
+            .map_err(|e| anyhow!("{}: {e}", model.display()))?;
+    let raw = std::fs::read(data).with_context(|| format!("reading {}", data.display()))?;
+    let (x, y) = npz::load_xy(&data.display().to_string(), &raw).map_err(|e| anyhow!("{e}"))?;
+    if x.data.iter().any(|v| !(r.lo..=r.hi).contains(v)) {
+        bail!(
+            "{}: x holds values outside --clip {clip}; give the model's valid input range",
+            data.display()
+        );
+    }
+    let clean_logits = session
+        .run(&x)
+        .map_err(|e| anyhow!("{}: {e}", model.display()))?;
+    let adv = match kind {
+        AttackKind::Fgsm => attack::fgsm(&session, &x, &y, eps as f32, r),
+        AttackKind::Pgd => attack::pgd(&session, &x, &y, eps as f32, steps, r),
+    }
+    .map_err(|e| anyhow!("{e}"))?;
+    let adv_logits = session.run(&adv).map_err(|e| anyhow!("{e}"))?;
+    let correct = |logits: &aigis_robust::Tensor| -> Vec<bool> {
+        let classes = *logits.shape.last().unwrap_or(&1);
+        logits
+            .data
+            .chunks(classes.max(1))
+            .zip(&y)
+            .map(|(row, &label)| {
+                let best =
+                    row.iter()
+                        .enumerate()
+                        .fold((0usize, f32::NEG_INFINITY), |b, (i, &v)| {
+                            if v > b.1 { (i, v) } else { b }
+                        });
+                best.0 as i64 == label
+            })
+            .collect()
+    };
+    let (clean, robust) = (correct(&clean_logits), correct(&adv_logits));
+    let n = y.len().max(1) as f64;
+    let clean_right = clean.iter().filter(|c| **c).count();
+    let flipped = clean
+        .iter()
+        .zip(&robust)
+        .filter(|(c, r)| **c && !**r)
+        .count();
+    let v = json!({
+        "schema": "aigis.robust.eval/v1",
+        "model": model.display().to_string(),
+        "data": data.display().to_string(),
+        "attack": match kind { AttackKind::Fgsm => "fgsm", AttackKind::Pgd => "pgd" },
+        "eps": eps,
+        "steps": if kind == AttackKind::Pgd { json!(steps) } else { json!(1) },
+        "norm": "linf",
+        "clip": [r.lo, r.hi],
+        "clean_accuracy": clean_right as f64 / n,
+        "robust_accuracy": robust.iter().filter(|c| **c).count() as f64 / n,
+        "attack_success_rate": if clean_right == 0 { 0.0 } else { flipped as f64 / clean_right as f64 },
+        "samples": y.len(),
+        "seconds": (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
+        "conventions": "ART's: L-inf; loss = softmax cross-entropy on the logits against the true label; FGSM x' = clip(x + eps*sign(grad)); PGD from x, step 2.5*eps/steps, projected onto the eps-ball and clipped each step",
+    });
+    let text = match format {
+        MachineFormat::Json => format!("{v:#}\n"),
+        MachineFormat::Table => format!(
+            "{} on {} ({} samples): clean accuracy {:.4}, robust accuracy {:.4} under {} eps={} ({}), attack success rate {:.4}, {:.2} s\n",
+            model.display(),
+            data.display(),
+            y.len(),
+            v["clean_accuracy"].as_f64().unwrap_or(0.0),
+            v["robust_accuracy"].as_f64().unwrap_or(0.0),
+            v["attack"].as_str().unwrap_or(""),
+            eps,
+            if kind == AttackKind::Pgd {
+                format!("{steps} steps")
+            } else {
+                "1 step".into()
+            },
+            v["attack_success_rate"].as_f64().unwrap_or(0.0),
+            v["seconds"].as_f64().unwrap_or(0.0),
+        ),
+    };
+    emit(&text, output)?;
+    Ok(0)
+}

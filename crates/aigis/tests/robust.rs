@@ -1,0 +1,123 @@
+//! `aigis robust eval` end to end on the reference models: DESIGN.md §3's JSON with the
+//! Adversarial Robustness Toolbox's figures, and clear errors for bad input.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::Value;
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../aigis-robust/tests/fixtures")
+        .join(name)
+}
+
+fn eval(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(assert_cmd::cargo::cargo_bin("aigis"))
+        .args(["robust", "eval"])
+        .args(args)
+        .output()
+        .expect("runs");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn eval_reports_arts_figures_in_the_design_schema() {
+    let reference: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("reference.json")).expect("read"))
+            .expect("json");
+    let model = fixture("mlp.onnx");
+    let data = fixture("digits-test.npz");
+    for (attack, key) in [("fgsm", "fgsm"), ("pgd", "pgd")] {
+        let (code, out, err) = eval(&[
+            "--model",
+            model.to_str().expect("path"),
+            "--data",
+            data.to_str().expect("path"),
+            "--attack",
+            attack,
+            "--eps",
+            "0.1",
+            "-f",
+            "json",
+        ]);
+        assert_eq!(code, Some(0), "{err}");
+        let v: Value = serde_json::from_str(&out).expect("json");
+        for k in [
+            "clean_accuracy",
+            "robust_accuracy",
+            "attack_success_rate",
+            "samples",
+            "seconds",
+        ] {
+            assert!(v[k].is_number(), "{k} in {v}");
+        }
+        assert_eq!(v["eps"], 0.1);
+        assert_eq!(v["samples"], 540);
+        let want = reference["models"]["mlp"][key]["0.1"]
+            .as_f64()
+            .expect("figure");
+        assert!(
+            (v["robust_accuracy"].as_f64().expect("n") - want).abs() < 1e-9,
+            "{attack}: {v}"
+        );
+        assert_eq!(
+            v["clean_accuracy"],
+            reference["models"]["mlp"]["clean_accuracy"]
+        );
+    }
+}
+
+#[test]
+fn bad_input_is_named() {
+    let cnn = fixture("cnn.onnx");
+    let flat = fixture("digits-test.npz");
+    let (code, _, err) = eval(&[
+        "--model",
+        cnn.to_str().expect("p"),
+        "--data",
+        flat.to_str().expect("p"),
+        "--eps",
+        "0.1",
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("[N, 1, 8, 8] in the model, the data is [540, 64]"),
+        "{err}"
+    );
+    let mlp = fixture("mlp.onnx");
+    for (extra, want) in [
+        (&["--eps", "0"][..], "--eps 0"),
+        (
+            &["--eps", "0.1", "--clip", "1,0"][..],
+            "LO must be below HI",
+        ),
+        (&["--eps", "0.1", "--clip", "0,0.5"][..], "outside --clip"),
+    ] {
+        let mut args = vec![
+            "--model",
+            mlp.to_str().expect("p"),
+            "--data",
+            flat.to_str().expect("p"),
+        ];
+        args.extend_from_slice(extra);
+        let (code, _, err) = eval(&args);
+        assert_eq!(code, Some(2), "{extra:?}");
+        assert!(err.contains(want), "{extra:?}: {err}");
+    }
+    // A file that is not a model.
+    let (code, _, err) = eval(&[
+        "--model",
+        flat.to_str().expect("p"),
+        "--data",
+        flat.to_str().expect("p"),
+        "--eps",
+        "0.1",
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("ONNX model"), "{err}");
+}
