@@ -10,6 +10,7 @@
 
 pub mod attack;
 pub mod engine;
+pub mod fingerprint;
 mod grad;
 pub mod npz;
 pub mod onnx;

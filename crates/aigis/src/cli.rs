@@ -67,6 +67,40 @@ pub enum Command {
     /// Model robustness: evasion attacks on ONNX classifiers (FGSM, PGD).
     #[command(subcommand)]
     Robust(RobustCommand),
+    /// A behavioural fingerprint of an ONNX classifier (its answers to seeded canary inputs
+    /// and optional probes), or `--check FP.json`: exit 0 same behaviour, 1 changed, 2 error.
+    Fingerprint(FingerprintArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct FingerprintArgs {
+    /// The ONNX model.
+    pub model: PathBuf,
+    /// Write the fingerprint here.
+    #[arg(long, short = 'o', value_name = "FP.json", conflicts_with = "check")]
+    pub output: Option<PathBuf>,
+    /// Compare the model with this fingerprint instead.
+    #[arg(long, value_name = "FP.json")]
+    pub check: Option<PathBuf>,
+    /// Extra probe inputs (.npz with `x`; `y` is not needed), the same at check time.
+    #[arg(long, value_name = "P.npz")]
+    pub probes: Option<PathBuf>,
+    /// Seeded canary inputs.
+    #[arg(long, default_value_t = 512)]
+    pub canaries: usize,
+    /// Seed of the canaries.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Valid input range `LO,HI` the canaries are drawn from.
+    #[arg(long, default_value = "0,1", value_name = "LO,HI")]
+    pub clip: String,
+    /// Shape of one sample when the model's input has symbolic dimensions besides the batch
+    /// (`1,28,28`).
+    #[arg(long, value_delimiter = ',')]
+    pub shape: Vec<usize>,
+    /// Output format of `--check`.
+    #[arg(long, short = 'f', value_enum, default_value = "table")]
+    pub format: MachineFormat,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]

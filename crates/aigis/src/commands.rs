@@ -33,6 +33,7 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
         Command::Incident(c) => crate::monitor::incident(&c),
         Command::Redteam(a) => crate::redteam::redteam(&a),
         Command::Robust(c) => crate::robust::robust(&c),
+        Command::Fingerprint(a) => crate::robust::fingerprint(&a),
     }
 }
 

@@ -10,7 +10,7 @@ use aigis_robust::{npz, onnx};
 use anyhow::{Context as _, Result, anyhow, bail};
 use serde_json::json;
 
-use crate::cli::{AttackKind, MachineFormat, RobustCommand};
+use crate::cli::{AttackKind, FingerprintArgs, MachineFormat, RobustCommand};
 use crate::commands::emit;
 
 pub fn robust(c: &RobustCommand) -> Result<u8> {
@@ -160,5 +160,116 @@ fn eval(
         ),
     };
     emit(&text, output)?;
+    Ok(0)
+}
+
+fn load_model(path: &Path) -> Result<(Vec<u8>, Session)> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let session =
+        Session::new(onnx::parse(&bytes).map_err(|e| anyhow!("{}: {e}", path.display()))?)
+            .map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    Ok((bytes, session))
+}
+
+fn load_probes(path: Option<&Path>) -> Result<Option<aigis_robust::Tensor>> {
+    let Some(p) = path else { return Ok(None) };
+    let raw = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
+    let arrays = npz::parse_npz(&p.display().to_string(), &raw).map_err(|e| anyhow!("{e}"))?;
+    let (_, x) = arrays
+        .into_iter()
+        .find(|(k, _)| k == "x")
+        .ok_or_else(|| anyhow!("{}: no array `x`", p.display()))?;
+    let data = match x.values {
+        npz::Values::F32(v) => v,
+        npz::Values::I64(v) => v.into_iter().map(|i| i as f32).collect(),
+    };
+    Ok(Some(
+        aigis_robust::Tensor::new(x.shape, data).map_err(|e| anyhow!("{}: {e}", p.display()))?,
+    ))
+}
+
+pub fn fingerprint(a: &FingerprintArgs) -> Result<u8> {
+    let (bytes, session) = load_model(&a.model)?;
+    let probes = load_probes(a.probes.as_deref())?;
+    if let Some(fp_path) = &a.check {
+        let text = std::fs::read_to_string(fp_path)
+            .with_context(|| format!("reading {}", fp_path.display()))?;
+        let fp: aigis_robust::fingerprint::Fingerprint = serde_json::from_str(&text)
+            .map_err(|e| anyhow!("{}: not an aigis fingerprint ({e})", fp_path.display()))?;
+        let c = aigis_robust::fingerprint::check(&session, &fp, probes.as_ref())
+            .map_err(|e| anyhow!("{}: {e}", fp_path.display()))?;
+        let changed = !c.identical;
+        match a.format {
+            MachineFormat::Json => println!(
+                "{}",
+                json!({"schema": "aigis.fingerprint.check/v1", "model": a.model.display().to_string(),
+                       "fingerprint": fp_path.display().to_string(), "changed": changed,
+                       "inputs": fp.decisions.len(), "comparison": c})
+            ),
+            MachineFormat::Table => println!(
+                "{}: {} — decisions agree on {:.2}% of {} inputs ({} changed), largest probability change {:.4}, mean {:.6}",
+                a.model.display(),
+                if changed {
+                    "BEHAVIOUR CHANGED"
+                } else {
+                    "same behaviour"
+                },
+                c.agreement * 100.0,
+                fp.decisions.len(),
+                c.changed_decisions,
+                c.max_probability_change,
+                c.mean_probability_change
+            ),
+        }
+        return Ok(u8::from(changed));
+    }
+    let out = a.output.as_ref().ok_or_else(|| {
+        anyhow!("give -o FP.json to write a fingerprint, or --check FP.json to compare")
+    })?;
+    let r = range(&a.clip)?;
+    let declared = session.input_shape();
+    let shape: Vec<usize> = if a.shape.is_empty() {
+        declared
+            .get(1..)
+            .unwrap_or_default()
+            .iter()
+            .map(|d| {
+                d.ok_or_else(|| {
+                    anyhow!(
+                        "{}: the input has symbolic dimensions besides the batch; give --shape",
+                        a.model.display()
+                    )
+                })
+            })
+            .collect::<Result<_>>()?
+    } else {
+        a.shape.clone()
+    };
+    if shape.is_empty() {
+        bail!(
+            "{}: the model's input has no sample shape; give --shape",
+            a.model.display()
+        );
+    }
+    if a.canaries == 0 && probes.is_none() {
+        bail!("--canaries 0 without --probes: nothing to fingerprint");
+    }
+    let fp = aigis_robust::fingerprint::take(
+        &session,
+        &bytes,
+        a.seed,
+        a.canaries,
+        &shape,
+        r,
+        probes.as_ref(),
+    )
+    .map_err(|e| anyhow!("{}: {e}", a.model.display()))?;
+    let text = serde_json::to_string(&fp).context("encoding the fingerprint")?;
+    emit(&format!("{text}\n"), Some(out))?;
+    eprintln!(
+        "aigis fingerprint: {} inputs, digest {}",
+        fp.decisions.len(),
+        &fp.digest[..16]
+    );
     Ok(0)
 }

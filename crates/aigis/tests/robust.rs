@@ -121,3 +121,73 @@ fn bad_input_is_named() {
     assert_eq!(code, Some(2));
     assert!(err.contains("ONNX model"), "{err}");
 }
+
+#[test]
+fn a_fingerprint_check_catches_a_patched_weight_in_the_file() {
+    let dir = tempfile::tempdir().expect("dir");
+    let model = fixture("mlp.onnx");
+    let probes = fixture("digits-test.npz");
+    let fp = dir.path().join("fp.json");
+    let run = |args: &[&std::ffi::OsStr]| {
+        Command::new(assert_cmd::cargo::cargo_bin("aigis"))
+            .arg("fingerprint")
+            .args(args)
+            .output()
+            .expect("runs")
+    };
+    let out = run(&[
+        model.as_os_str(),
+        "-o".as_ref(),
+        fp.as_os_str(),
+        "--probes".as_ref(),
+        probes.as_os_str(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let check = |m: &std::path::Path| {
+        run(&[
+            m.as_os_str(),
+            "--check".as_ref(),
+            fp.as_os_str(),
+            "--probes".as_ref(),
+            probes.as_os_str(),
+            "-f".as_ref(),
+            "json".as_ref(),
+        ])
+    };
+    let out = check(&model);
+    assert_eq!(out.status.code(), Some(0));
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["changed"], false);
+
+    // Patch one weight in the file itself: the output bias of class 3, +3.0.
+    let bytes = std::fs::read(&model).expect("read");
+    let parsed = aigis_robust::onnx::parse(&bytes).expect("parses");
+    let old = parsed.initializers["fc2.b"].data[3];
+    let at = bytes
+        .windows(4)
+        .position(|w| w == old.to_le_bytes())
+        .expect("the bias bytes are in the file");
+    let mut patched = bytes.clone();
+    patched[at..at + 4].copy_from_slice(&(old + 3.0).to_le_bytes());
+    let altered = dir.path().join("altered.onnx");
+    std::fs::write(&altered, &patched).expect("write");
+    let out = check(&altered);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["changed"], true);
+    let changed = v["comparison"]["changed_decisions"]
+        .as_u64()
+        .expect("count");
+    let inputs = v["inputs"].as_u64().expect("inputs");
+    assert!(changed * 100 >= inputs, "{v}");
+}
