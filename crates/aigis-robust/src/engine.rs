@@ -133,6 +133,12 @@ impl Session {
 
     /// Run the graph on `x`; the first output.
     pub fn run(&self, x: &Tensor) -> Result<Tensor, Error> {
+        self.check_input(x)?;
+        let parts = crate::batch::map_rows(x, |chunk| self.run_rows(&chunk.tensor))?;
+        crate::batch::concat(parts)
+    }
+
+    fn check_input(&self, x: &Tensor) -> Result<(), Error> {
         let declared = self.input_shape();
         if !declared.is_empty()
             && (declared.len() != x.shape.len()
@@ -152,6 +158,11 @@ impl Session {
                 x.shape
             )));
         }
+        Ok(())
+    }
+
+    /// Run one chunk of rows (every operator here treats rows independently).
+    fn run_rows(&self, x: &Tensor) -> Result<Tensor, Error> {
         let mut vals: HashMap<&str, Tensor> = HashMap::new();
         vals.insert(&self.input, x.clone());
         for n in &self.model.nodes {

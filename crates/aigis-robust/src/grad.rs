@@ -13,6 +13,24 @@ impl Session {
     /// The logits of `x` and the gradient of each sample's cross-entropy loss with respect
     /// to its input (summed over the batch, so each row is its own sample's gradient).
     pub fn loss_gradient(&self, x: &Tensor, labels: &[i64]) -> Result<(Tensor, Tensor), Error> {
+        let rows = x.shape.first().copied().unwrap_or(0);
+        if rows != labels.len() {
+            return Err(Error::Shape(format!(
+                "{rows} inputs, {} labels",
+                labels.len()
+            )));
+        }
+        let per = x.data.len() / rows.max(1);
+        let parts = crate::batch::map_rows(x, |chunk| {
+            let start = chunk.offset / per.max(1);
+            let n = chunk.tensor.shape.first().copied().unwrap_or(0);
+            self.loss_gradient_rows(&chunk.tensor, &labels[start..start + n])
+        })?;
+        let (logits, grads): (Vec<Tensor>, Vec<Tensor>) = parts.into_iter().unzip();
+        Ok((crate::batch::concat(logits)?, crate::batch::concat(grads)?))
+    }
+
+    fn loss_gradient_rows(&self, x: &Tensor, labels: &[i64]) -> Result<(Tensor, Tensor), Error> {
         let nodes = &self.model.nodes;
         // Keep every value: the backward pass reads them.
         let mut vals: HashMap<String, Tensor> = HashMap::new();

@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod attack;
+mod batch;
 pub mod engine;
 pub mod fingerprint;
 mod grad;

@@ -79,3 +79,25 @@ fn fingerprints_are_stable_and_catch_a_changed_weight() {
         .to_string();
     assert!(e.contains("other probes"), "{e}");
 }
+
+#[test]
+fn fingerprints_do_not_depend_on_the_thread_count() {
+    let bytes = fixture("cnn.onnx");
+    let model = onnx::parse(&bytes).expect("parses");
+    let s = Session::new(model).expect("supported");
+    let (probes, _) =
+        npz::load_xy("digits-test-img.npz", &fixture("digits-test-img.npz")).expect("data");
+    let with = |threads: usize| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("pool")
+            .install(|| {
+                fingerprint::take(&s, &bytes, 3, 100, &[1, 8, 8], UNIT, Some(&probes))
+                    .expect("fingerprint")
+            })
+    };
+    let one = with(1);
+    assert_eq!(one, with(2));
+    assert_eq!(one, with(5));
+}
