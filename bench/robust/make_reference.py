@@ -32,6 +32,7 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
 EPS = [0.02, 0.05, 0.1, 0.2]
+EPS_L2 = [0.5, 1.0]
 PGD_STEPS = 20
 
 
@@ -119,7 +120,7 @@ def evaluate(model, x, y, shape):
     clean = float((clf.predict(x).argmax(1) == y).mean())
     # The true labels (ART would otherwise attack the model's own predictions).
     onehot = np.eye(10, dtype=np.float32)[y]
-    out = {"clean_accuracy": clean, "fgsm": {}, "pgd": {}}
+    out = {"clean_accuracy": clean, "fgsm": {}, "pgd": {}, "pgd_l2": {}}
     for eps in EPS:
         adv = FastGradientMethod(clf, norm=np.inf, eps=eps).generate(x, y=onehot)
         out["fgsm"][str(eps)] = float((clf.predict(adv).argmax(1) == y).mean())
@@ -129,6 +130,13 @@ def evaluate(model, x, y, shape):
         )
         adv = pgd.generate(x, y=onehot)
         out["pgd"][str(eps)] = float((clf.predict(adv).argmax(1) == y).mean())
+    for eps in EPS_L2:
+        pgd = ProjectedGradientDescent(
+            clf, norm=2, eps=eps, eps_step=2.5 * eps / PGD_STEPS, max_iter=PGD_STEPS,
+            num_random_init=0, verbose=False,
+        )
+        adv = pgd.generate(x, y=onehot)
+        out["pgd_l2"][str(eps)] = float((clf.predict(adv).argmax(1) == y).mean())
     return out
 
 
@@ -147,7 +155,7 @@ def main(out):
     np.savez(os.path.join(out, "digits-test.npz"), x=xte, y=yte)
     xte_img = xte.reshape(-1, 1, 8, 8)
     np.savez(os.path.join(out, "digits-test-img.npz"), x=xte_img, y=yte)
-    ref = {"art_version": "1.20.1", "eps": EPS, "pgd_steps": PGD_STEPS, "test_rows": int(len(yte)),
+    ref = {"art_version": "1.20.1", "eps": EPS, "eps_l2": EPS_L2, "pgd_steps": PGD_STEPS, "test_rows": int(len(yte)),
            "conventions": "L-inf; loss = softmax cross-entropy on the logits against the true label; FGSM x' = clip(x + eps*sign(grad)); "
                           "PGD from x, eps_step = 2.5*eps/steps, projected and clipped to [0, 1] each step", "models": {}}
     linear = train(torch.nn.Sequential(torch.nn.Linear(64, 10)), xtr, ytr, 60, 0.01)

@@ -39,7 +39,16 @@ pub fn fgsm(s: &Session, x: &Tensor, y: &[i64], eps: f32, r: Range) -> Result<Te
     })
 }
 
-/// PGD adversarial examples of `x` at `eps` after `steps` steps (no random start).
+/// The norm of a perturbation budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Norm {
+    /// Largest absolute change of any value (steps follow the gradient's sign).
+    Linf,
+    /// Euclidean length of each sample's change (steps follow the normalised gradient).
+    L2,
+}
+
+/// PGD adversarial examples of `x` at `eps` (L∞) after `steps` steps from `x`.
 pub fn pgd(
     s: &Session,
     x: &Tensor,
@@ -48,35 +57,153 @@ pub fn pgd(
     steps: usize,
     r: Range,
 ) -> Result<Tensor, Error> {
+    pgd_from(s, x, x, y, eps, steps, Norm::Linf, r)
+}
+
+/// Values of one sample.
+fn rows(t: &Tensor) -> usize {
+    t.shape.first().copied().unwrap_or(0)
+}
+
+/// PGD from `start` (projected around `x`), in the `norm`'s geometry (ART's steps: move,
+/// clip to the valid range, project onto the ball around `x`).
+#[allow(clippy::too_many_arguments)]
+pub fn pgd_from(
+    s: &Session,
+    x: &Tensor,
+    start: &Tensor,
+    y: &[i64],
+    eps: f32,
+    steps: usize,
+    norm: Norm,
+    r: Range,
+) -> Result<Tensor, Error> {
     let alpha = 2.5 * eps / steps.max(1) as f32;
-    let mut adv = x.clone();
+    let n = rows(x).max(1);
+    let per = x.data.len() / n;
+    let mut adv = start.clone();
     for _ in 0..steps {
         let (_, g) = s.loss_gradient(&adv, y)?;
-        for ((a, &d), &orig) in adv.data.iter_mut().zip(&g.data).zip(&x.data) {
-            let stepped = *a + alpha * sign(d);
-            *a = stepped.clamp(orig - eps, orig + eps).clamp(r.lo, r.hi);
+        for row in 0..rows(x) {
+            let span = row * per..(row + 1) * per;
+            let (a, gr, orig) = (
+                &mut adv.data[span.clone()],
+                &g.data[span.clone()],
+                &x.data[span],
+            );
+            match norm {
+                Norm::Linf => {
+                    for ((a, &d), &o) in a.iter_mut().zip(gr).zip(orig) {
+                        *a = (*a + alpha * sign(d))
+                            .clamp(r.lo, r.hi)
+                            .clamp(o - eps, o + eps);
+                    }
+                }
+                Norm::L2 => {
+                    // ART's tolerances: 1e-7 on the gradient's norm, 1e-7 on the projection.
+                    let gn = gr.iter().map(|v| v * v).sum::<f32>().sqrt() + 1e-7;
+                    for (a, &d) in a.iter_mut().zip(gr) {
+                        *a = (*a + alpha * d / gn).clamp(r.lo, r.hi);
+                    }
+                    let dn = a
+                        .iter()
+                        .zip(orig)
+                        .map(|(a, o)| (a - o) * (a - o))
+                        .sum::<f32>()
+                        .sqrt();
+                    let f = (eps / (dn + 1e-7)).min(1.0);
+                    for (a, &o) in a.iter_mut().zip(orig) {
+                        *a = o + (*a - o) * f;
+                    }
+                }
+            }
         }
     }
     Ok(adv)
 }
 
-/// The share of rows of `x` the model labels correctly.
-pub fn accuracy(s: &Session, x: &Tensor, y: &[i64]) -> Result<f64, Error> {
+/// PGD with `restarts` runs: the first from `x`, the others from uniform random points of the
+/// ε-ball (seeded); each sample keeps the run that fooled the model, or the last — so the
+/// robust accuracy is the per-sample worst case over the runs.
+#[allow(clippy::too_many_arguments)]
+pub fn pgd_restarts(
+    s: &Session,
+    x: &Tensor,
+    y: &[i64],
+    eps: f32,
+    steps: usize,
+    norm: Norm,
+    restarts: usize,
+    seed: u64,
+    r: Range,
+) -> Result<Tensor, Error> {
+    let mut best = pgd_from(s, x, x, y, eps, steps, norm, r)?;
+    let mut fooled = wrong(s, &best, y)?;
+    let n = rows(x).max(1);
+    let per = x.data.len() / n;
+    let mut st = seed;
+    for _ in 1..restarts.max(1) {
+        let mut start = x.clone();
+        for (row, chunk) in start.data.chunks_mut(per).enumerate() {
+            let noise: Vec<f32> = (0..per)
+                .map(|_| (crate::fingerprint::uniform(&mut st) * 2.0 - 1.0) * eps)
+                .collect();
+            let scale = match norm {
+                Norm::Linf => 1.0,
+                Norm::L2 => {
+                    // A random direction, a random radius within ε.
+                    let l = noise.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
+                    crate::fingerprint::uniform(&mut st) * eps / l
+                }
+            };
+            for (i, v) in chunk.iter_mut().enumerate() {
+                let d = if norm == Norm::Linf {
+                    noise[i]
+                } else {
+                    noise[i] * scale
+                };
+                *v = (x.data[row * per + i] + d).clamp(r.lo, r.hi);
+            }
+        }
+        let adv = pgd_from(s, x, &start, y, eps, steps, norm, r)?;
+        let now = wrong(s, &adv, y)?;
+        for row in 0..rows(x) {
+            if now[row] && !fooled[row] {
+                best.data[row * per..(row + 1) * per]
+                    .copy_from_slice(&adv.data[row * per..(row + 1) * per]);
+                fooled[row] = true;
+            }
+        }
+    }
+    Ok(best)
+}
+
+fn wrong(s: &Session, x: &Tensor, y: &[i64]) -> Result<Vec<bool>, Error> {
+    Ok(correct(s, x, y)?.into_iter().map(|c| !c).collect())
+}
+
+/// Which rows of `x` the model labels correctly.
+pub fn correct(s: &Session, x: &Tensor, y: &[i64]) -> Result<Vec<bool>, Error> {
     let logits = s.run(x)?;
     let classes = *logits.shape.last().unwrap_or(&1);
-    let right = logits
+    Ok(logits
         .data
         .chunks(classes.max(1))
         .zip(y)
-        .filter(|(row, label)| {
+        .map(|(row, label)| {
             let best = row
                 .iter()
                 .enumerate()
                 .fold((0usize, f32::NEG_INFINITY), |b, (i, &v)| {
                     if v > b.1 { (i, v) } else { b }
                 });
-            best.0 as i64 == **label
+            best.0 as i64 == *label
         })
-        .count();
-    Ok(right as f64 / y.len().max(1) as f64)
+        .collect())
+}
+
+/// The share of rows of `x` the model labels correctly.
+pub fn accuracy(s: &Session, x: &Tensor, y: &[i64]) -> Result<f64, Error> {
+    let c = correct(s, x, y)?;
+    Ok(c.iter().filter(|v| **v).count() as f64 / y.len().max(1) as f64)
 }

@@ -66,6 +66,11 @@ fn splitmix(state: &mut u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// A uniform number in [0, 1) from a SplitMix64 stream.
+pub(crate) fn uniform(state: &mut u64) -> f32 {
+    (splitmix(state) >> 40) as f32 / (1u64 << 24) as f32
+}
+
 /// The canary batch: `n` samples of `sample_shape`, uniform in `r`.
 pub fn canaries(seed: u64, n: usize, sample_shape: &[usize], r: Range) -> Result<Tensor, Error> {
     let per: usize = sample_shape.iter().product();
@@ -74,10 +79,7 @@ pub fn canaries(seed: u64, n: usize, sample_shape: &[usize], r: Range) -> Result
     crate::elements(&shape)?;
     let mut st = seed;
     let data = (0..n * per)
-        .map(|_| {
-            let u = (splitmix(&mut st) >> 40) as f32 / (1u64 << 24) as f32;
-            r.lo + u * (r.hi - r.lo)
-        })
+        .map(|_| r.lo + uniform(&mut st) * (r.hi - r.lo))
         .collect();
     Tensor::new(shape, data)
 }

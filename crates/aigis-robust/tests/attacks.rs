@@ -102,3 +102,45 @@ fn pgd_robust_accuracy_falls_as_eps_grows() {
     }
     assert!(last < 0.2, "{last}");
 }
+
+#[test]
+fn l2_pgd_agrees_with_art_and_restarts_only_strengthen() {
+    use aigis_robust::attack::Norm;
+    let r: serde_json::Value = serde_json::from_slice(&fixture("reference.json")).expect("json");
+    for (model, data) in [("mlp", "digits-test.npz"), ("cnn", "digits-test-img.npz")] {
+        let (s, x, y) = load(&format!("{model}.onnx"), data);
+        let art = r["models"][model]["pgd_l2"]["0.5"]
+            .as_f64()
+            .expect("figure");
+        let adv = attack::pgd_from(&s, &x, &x, &y, 0.5, 20, Norm::L2, UNIT).expect("pgd");
+        let per = x.data.len() / y.len();
+        for (a, o) in adv.data.chunks(per).zip(x.data.chunks(per)) {
+            let d: f32 = a
+                .iter()
+                .zip(o)
+                .map(|(p, q)| (p - q) * (p - q))
+                .sum::<f32>()
+                .sqrt();
+            assert!(d <= 0.5 + 1e-4, "{d}");
+        }
+        let ours = attack::accuracy(&s, &adv, &y).expect("accuracy");
+        eprintln!("{model} PGD-20 L2@0.5: {ours:.4} (ART {art:.4})");
+        assert!(
+            (ours - art).abs() <= 0.03 && ours <= art + 0.01,
+            "{model}: {ours} vs ART {art}"
+        );
+        let once = attack::accuracy(
+            &s,
+            &attack::pgd(&s, &x, &y, 0.05, 10, UNIT).expect("pgd"),
+            &y,
+        )
+        .expect("acc");
+        let adv =
+            attack::pgd_restarts(&s, &x, &y, 0.05, 10, Norm::Linf, 3, 9, UNIT).expect("restarts");
+        for (a, o) in adv.data.iter().zip(&x.data) {
+            assert!((a - o).abs() <= 0.05 + 1e-6 && (0.0..=1.0).contains(a));
+        }
+        let three = attack::accuracy(&s, &adv, &y).expect("acc");
+        assert!(three <= once, "{model}: {three} > {once}");
+    }
+}

@@ -111,6 +111,14 @@ pub enum AttackKind {
     Pgd,
 }
 
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum NormKind {
+    /// Largest change of any value.
+    Linf,
+    /// Euclidean length of each sample's change.
+    L2,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum RobustCommand {
     /// Clean and robust accuracy of an ONNX classifier under a white-box attack, in the
@@ -132,6 +140,17 @@ pub enum RobustCommand {
         /// PGD steps.
         #[arg(long, default_value_t = 20)]
         steps: usize,
+        /// PGD norm: `linf` (sign steps) or `l2` (normalised-gradient steps, eps is each
+        /// sample's Euclidean budget).
+        #[arg(long, value_enum, default_value = "linf")]
+        norm: NormKind,
+        /// PGD runs: the first from x, the rest from random points of the eps-ball; each
+        /// sample's worst case counts.
+        #[arg(long, default_value_t = 1)]
+        restarts: usize,
+        /// Seed of the random starts.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
         /// Valid input range `LO,HI`.
         #[arg(long, default_value = "0,1", value_name = "LO,HI")]
         clip: String,

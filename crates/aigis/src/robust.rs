@@ -10,7 +10,7 @@ use aigis_robust::{npz, onnx};
 use anyhow::{Context as _, Result, anyhow, bail};
 use serde_json::json;
 
-use crate::cli::{AttackKind, FingerprintArgs, MachineFormat, RobustCommand};
+use crate::cli::{AttackKind, FingerprintArgs, MachineFormat, NormKind, RobustCommand};
 use crate::commands::emit;
 
 pub fn robust(c: &RobustCommand) -> Result<u8> {
@@ -21,15 +21,23 @@ pub fn robust(c: &RobustCommand) -> Result<u8> {
             attack,
             eps,
             steps,
+            norm,
+            restarts,
+            seed,
             clip,
             format,
             output,
         } => eval(
             model,
             data,
-            *attack,
-            *eps,
-            *steps,
+            &Plan {
+                kind: *attack,
+                eps: *eps,
+                steps: *steps,
+                norm: *norm,
+                restarts: *restarts,
+                seed: *seed,
+            },
             clip,
             *format,
             output.as_deref(),
@@ -55,19 +63,46 @@ fn range(clip: &str) -> Result<Range> {
     Ok(Range { lo, hi })
 }
 
-#[allow(clippy::too_many_arguments)]
-fn eval(
-    model: &Path,
-    data: &Path,
+/// What `eval` runs.
+struct Plan {
     kind: AttackKind,
     eps: f64,
     steps: usize,
+    norm: NormKind,
+    restarts: usize,
+    seed: u64,
+}
+
+fn eval(
+    model: &Path,
+    data: &Path,
+    plan: &Plan,
     clip: &str,
     format: MachineFormat,
     output: Option<&Path>,
 ) -> Result<u8> {
+    let Plan {
+        kind,
+        eps,
+        steps,
+        norm,
+        restarts,
+        seed,
+    } = *plan;
     let r = range(clip)?;
-    if !(eps.is_finite() && eps > 0.0 && eps <= f64::from(r.hi - r.lo)) {
+    if kind == AttackKind::Fgsm && (norm != NormKind::Linf || restarts > 1) {
+        bail!("--norm and --restarts apply to PGD; FGSM is L-inf and deterministic");
+    }
+    if restarts == 0 {
+        bail!("--restarts 0: give at least 1 (one run from x)");
+    }
+    // An L-inf budget beyond the input range changes nothing more; L2 budgets are not bounded
+    // by it.
+    let limit = match norm {
+        NormKind::Linf => f64::from(r.hi - r.lo),
+        NormKind::L2 => f64::INFINITY,
+    };
+    if !(eps.is_finite() && eps > 0.0 && eps <= limit) {
         bail!(
             "--eps {eps}: give a budget above 0 and at most the input range ({})",
             r.hi - r.lo
@@ -94,7 +129,20 @@ fn eval(
         .map_err(|e| anyhow!("{}: {e}", model.display()))?;
     let adv = match kind {
         AttackKind::Fgsm => attack::fgsm(&session, &x, &y, eps as f32, r),
-        AttackKind::Pgd => attack::pgd(&session, &x, &y, eps as f32, steps, r),
+        AttackKind::Pgd => attack::pgd_restarts(
+            &session,
+            &x,
+            &y,
+            eps as f32,
+            steps,
+            match norm {
+                NormKind::Linf => attack::Norm::Linf,
+                NormKind::L2 => attack::Norm::L2,
+            },
+            restarts,
+            seed,
+            r,
+        ),
     }
     .map_err(|e| anyhow!("{e}"))?;
     let adv_logits = session.run(&adv).map_err(|e| anyhow!("{e}"))?;
@@ -130,7 +178,9 @@ fn eval(
         "attack": match kind { AttackKind::Fgsm => "fgsm", AttackKind::Pgd => "pgd" },
         "eps": eps,
         "steps": if kind == AttackKind::Pgd { json!(steps) } else { json!(1) },
-        "norm": "linf",
+        "norm": if norm == NormKind::L2 { "l2" } else { "linf" },
+        "restarts": restarts,
+        "seed": seed,
         "clip": [r.lo, r.hi],
         "clean_accuracy": clean_right as f64 / n,
         "robust_accuracy": robust.iter().filter(|c| **c).count() as f64 / n,

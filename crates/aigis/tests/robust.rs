@@ -73,6 +73,82 @@ fn eval_reports_arts_figures_in_the_design_schema() {
 }
 
 #[test]
+fn l2_pgd_and_restarts_from_the_command_line() {
+    let reference: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("reference.json")).expect("read"))
+            .expect("json");
+    let model = fixture("mlp.onnx");
+    let data = fixture("digits-test.npz");
+    let base = [
+        "--model",
+        model.to_str().expect("p"),
+        "--data",
+        data.to_str().expect("p"),
+        "-f",
+        "json",
+    ];
+    let (code, out, err) = eval(
+        &[
+            &base[..],
+            &["--attack", "pgd", "--norm", "l2", "--eps", "0.5"],
+        ]
+        .concat(),
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let v: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(v["norm"], "l2");
+    let want = reference["models"]["mlp"]["pgd_l2"]["0.5"]
+        .as_f64()
+        .expect("figure");
+    assert!(
+        (v["robust_accuracy"].as_f64().expect("n") - want).abs() < 1e-9,
+        "{v}"
+    );
+    let (code, out, _) = eval(
+        &[
+            &base[..],
+            &[
+                "--attack",
+                "pgd",
+                "--eps",
+                "0.05",
+                "--steps",
+                "10",
+                "--restarts",
+                "3",
+                "--seed",
+                "4",
+            ],
+        ]
+        .concat(),
+    );
+    assert_eq!(code, Some(0));
+    let three: Value = serde_json::from_str(&out).expect("json");
+    let (_, out, _) = eval(
+        &[
+            &base[..],
+            &["--attack", "pgd", "--eps", "0.05", "--steps", "10"],
+        ]
+        .concat(),
+    );
+    let one: Value = serde_json::from_str(&out).expect("json");
+    assert!(
+        three["robust_accuracy"].as_f64() <= one["robust_accuracy"].as_f64(),
+        "{three} vs {one}"
+    );
+    assert_eq!(three["restarts"], 3);
+    let (code, _, err) = eval(
+        &[
+            &base[..],
+            &["--attack", "fgsm", "--norm", "l2", "--eps", "0.5"],
+        ]
+        .concat(),
+    );
+    assert_eq!(code, Some(2));
+    assert!(err.contains("apply to PGD"), "{err}");
+}
+
+#[test]
 fn bad_input_is_named() {
     let cnn = fixture("cnn.onnx");
     let flat = fixture("digits-test.npz");
