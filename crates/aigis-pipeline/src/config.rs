@@ -43,6 +43,9 @@ pub struct Config {
     /// `[redteam]`: the `redteam` stage (the same settings as `aigis redteam` flags).
     #[serde(default)]
     pub redteam: Option<aigis_redteam::config::RunConfig>,
+    /// `[robust]`: the `robust` stage.
+    #[serde(default)]
+    pub robust: Option<RobustConfig>,
     /// `[monitor]`: streaming detectors.
     #[serde(default)]
     pub monitor: MonitorConfig,
@@ -94,6 +97,50 @@ pub struct MonitorConfig {
     /// `[monitor.detect]`: windows and thresholds of the streaming detectors.
     #[serde(default)]
     pub detect: aigis_monitor::detect::DetectConfig,
+}
+
+/// `[robust]`: the `robust` stage attacks the project's ONNX classifier on its test data and
+/// gates on clean and robust accuracy.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RobustConfig {
+    /// The ONNX model, relative to the project.
+    pub model: String,
+    /// The test data (`.npz` with `x` and `y`), relative to the project.
+    pub data: String,
+    /// `pgd` (default) or `fgsm`.
+    #[serde(default = "default_attack")]
+    pub attack: String,
+    /// Perturbation budget.
+    pub eps: f64,
+    /// PGD steps.
+    #[serde(default = "default_steps")]
+    pub steps: usize,
+    /// `linf` (default) or `l2`.
+    #[serde(default = "default_norm")]
+    pub norm: String,
+    /// Valid input range.
+    #[serde(default = "default_clip")]
+    pub clip: [f32; 2],
+    /// Gate on accuracy without attack.
+    #[serde(default)]
+    pub min_clean_accuracy: Option<f64>,
+    /// Gate on accuracy under the attack.
+    #[serde(default)]
+    pub min_robust_accuracy: Option<f64>,
+}
+
+fn default_attack() -> String {
+    "pgd".into()
+}
+fn default_steps() -> usize {
+    20
+}
+fn default_norm() -> String {
+    "linf".into()
+}
+fn default_clip() -> [f32; 2] {
+    [0.0, 1.0]
 }
 
 /// `[drift]`: the `drift` stage compares a current table with a reference.

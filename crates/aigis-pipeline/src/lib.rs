@@ -19,6 +19,7 @@ pub mod fsutil;
 mod guard_stage;
 pub mod integrity;
 mod redteam_stage;
+mod robust_stage;
 mod sign_stages;
 mod stages;
 
@@ -31,8 +32,8 @@ use aigis_core::render::{self, Format};
 use aigis_core::{Report, RuleInfo, RuleRegistry, Severity};
 
 pub use config::{
-    AnonymizeConfig, Config, DataConfig, PolicyConfig, ScanConfig, SignConfig, VerifyConfig,
-    parse_allow,
+    AnonymizeConfig, Config, DataConfig, PolicyConfig, RobustConfig, ScanConfig, SignConfig,
+    VerifyConfig, parse_allow,
 };
 pub use stages::{ProjectContext, Stage};
 
@@ -89,6 +90,7 @@ pub fn rules() -> RuleRegistry {
         v.extend_from_slice(aigis_guard::rules::RULES);
         v.extend_from_slice(aigis_monitor::rules::RULES);
         v.extend(aigis_redteam::probes::rules());
+        v.extend_from_slice(aigis_robust::rules::RULES);
         v.sort_by_key(|r| r.id);
         v
     });

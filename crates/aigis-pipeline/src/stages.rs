@@ -27,9 +27,9 @@ pub trait Stage {
 }
 
 /// Stages the design names that this version does not have yet.
-const PLANNED: &[&str] = &["pii", "bom", "robust", "monitor"];
+const PLANNED: &[&str] = &["pii", "bom", "monitor"];
 
-const AVAILABLE: &str = "scan, sign, verify, data, guard, drift, redteam";
+const AVAILABLE: &str = "scan, sign, verify, data, guard, drift, redteam, robust";
 
 /// Build the configured stages, or say which name is wrong.
 pub(crate) fn build(config: &Config) -> Result<Vec<Box<dyn Stage>>, String> {
@@ -43,6 +43,7 @@ pub(crate) fn build(config: &Config) -> Result<Vec<Box<dyn Stage>>, String> {
             "guard" => out.push(Box::new(crate::guard_stage::GuardStage)),
             "drift" => out.push(Box::new(crate::drift_stage::DriftStage)),
             "redteam" => out.push(Box::new(crate::redteam_stage::RedteamStage)),
+            "robust" => out.push(Box::new(crate::robust_stage::RobustStage)),
             p if PLANNED.contains(&p) => {
                 return Err(format!(
                     "stage `{p}` is not available in this version of aigis; available: {AVAILABLE}"

@@ -15,6 +15,7 @@ pub mod fingerprint;
 mod grad;
 pub mod npz;
 pub mod onnx;
+pub mod rules;
 mod wire;
 
 /// A dense `f32` tensor in row-major order.

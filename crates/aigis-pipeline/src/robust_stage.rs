@@ -1,0 +1,134 @@
+//! `robust`: runs `[robust]`'s attack on the project's ONNX classifier and test data and
+//! raises ROB102 when clean accuracy and ROB101 when robust accuracy is below its gate. A model
+//! or data file that cannot be read or run stops the stage with the reason (fail closed).
+
+use aigis_core::{FileRecord, Finding, Location, Report, Verdict};
+use aigis_robust::attack::{self, Norm, Range};
+use aigis_robust::engine::Session;
+use aigis_robust::rules::{ROB101, ROB102};
+use aigis_robust::{npz, onnx};
+
+use crate::PipelineError;
+use crate::stages::{ProjectContext, Stage};
+
+/// The `robust` stage.
+pub(crate) struct RobustStage;
+
+impl Stage for RobustStage {
+    fn name(&self) -> &'static str {
+        "robust"
+    }
+
+    fn run(&self, ctx: &ProjectContext, report: &mut Report) -> Result<(), PipelineError> {
+        let config_err = |message: String| PipelineError::Config {
+            path: ctx.dir.join("aigis.toml"),
+            message,
+        };
+        let Some(cfg) = &ctx.config.robust else {
+            return Err(config_err(
+                "the `robust` stage needs [robust] model, data and eps".into(),
+            ));
+        };
+        let stage_err = |message: String| PipelineError::Stage {
+            stage: "robust",
+            message,
+        };
+        let norm = match cfg.norm.as_str() {
+            "linf" => Norm::Linf,
+            "l2" => Norm::L2,
+            other => {
+                return Err(config_err(format!(
+                    "[robust] norm = `{other}`: use linf or l2"
+                )));
+            }
+        };
+        let fgsm = match cfg.attack.as_str() {
+            "fgsm" if norm == Norm::Linf => true,
+            "fgsm" => return Err(config_err("[robust] attack = `fgsm` is L-inf only".into())),
+            "pgd" => false,
+            other => {
+                return Err(config_err(format!(
+                    "[robust] attack = `{other}`: use pgd or fgsm"
+                )));
+            }
+        };
+        let r = Range {
+            lo: cfg.clip[0],
+            hi: cfg.clip[1],
+        };
+        if !(cfg.eps.is_finite() && cfg.eps > 0.0) || r.lo >= r.hi || cfg.steps == 0 {
+            return Err(config_err(
+                "[robust] needs eps > 0, steps > 0 and clip = [lo, hi] with lo < hi".into(),
+            ));
+        }
+        let read = |rel: &str| {
+            std::fs::read(ctx.dir.join(rel)).map_err(|source| PipelineError::Io {
+                op: "reading",
+                path: ctx.dir.join(rel),
+                source,
+            })
+        };
+        let bytes = read(&cfg.model)?;
+        let session = onnx::parse(&bytes)
+            .and_then(Session::new)
+            .map_err(|e| stage_err(format!("{}: {e}", cfg.model)))?;
+        let (x, y) =
+            npz::load_xy(&cfg.data, &read(&cfg.data)?).map_err(|e| stage_err(e.to_string()))?;
+        let clean = attack::accuracy(&session, &x, &y)
+            .map_err(|e| stage_err(format!("{}: {e}", cfg.model)))?;
+        let eps = cfg.eps as f32;
+        let adv = if fgsm {
+            attack::fgsm(&session, &x, &y, eps, r)
+        } else {
+            attack::pgd_from(&session, &x, &x, &y, eps, cfg.steps, norm, r)
+        }
+        .map_err(|e| stage_err(e.to_string()))?;
+        let robust = attack::accuracy(&session, &adv, &y).map_err(|e| stage_err(e.to_string()))?;
+        let mut failed = false;
+        let what = format!(
+            "{} eps={} ({})",
+            cfg.attack,
+            cfg.eps,
+            if norm == Norm::L2 { "L2" } else { "L-inf" }
+        );
+        if let Some(gate) = cfg.min_clean_accuracy.filter(|g| clean < *g) {
+            failed = true;
+            report.findings.push(
+                Finding::new(
+                    &ROB102,
+                    format!("clean accuracy {clean:.4} (gate {gate:.4})"),
+                    Location::file(cfg.model.clone()),
+                )
+                .evidence(format!("{} samples of {}", y.len(), cfg.data)),
+            );
+        }
+        if let Some(gate) = cfg.min_robust_accuracy.filter(|g| robust < *g) {
+            failed = true;
+            report.findings.push(
+                Finding::new(
+                    &ROB101,
+                    format!("robust accuracy {robust:.4} under {what} (gate {gate:.4})"),
+                    Location::file(cfg.model.clone()),
+                )
+                .evidence(format!(
+                    "clean accuracy {clean:.4}, {} samples of {}",
+                    y.len(),
+                    cfg.data
+                )),
+            );
+        }
+        report.files.push(FileRecord {
+            path: cfg.model.clone(),
+            format: "onnx/classifier".into(),
+            bytes: bytes.len() as u64,
+            sha256: None,
+            verdict: if failed {
+                Verdict::Unsafe
+            } else {
+                Verdict::Clean
+            },
+            incomplete: false,
+        });
+        Ok(())
+    }
+}

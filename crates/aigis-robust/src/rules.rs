@@ -1,0 +1,26 @@
+//! Rules of the robustness gates (`aigis rules ROB101`).
+
+use aigis_core::{RuleInfo, Severity};
+
+/// `ROB101 robust-accuracy-below-gate`.
+pub static ROB101: RuleInfo = RuleInfo {
+    id: "ROB101",
+    name: "robust-accuracy-below-gate",
+    severity: Severity::High,
+    summary: "The model's accuracy under the configured attack is below `[robust] min-robust-accuracy`.",
+    doc: "## What it detects\nThe `robust` pipeline stage ran the configured white-box attack (FGSM or PGD, L-inf or L2, at `eps`) on the project's ONNX classifier and test data, and the share of samples still classified correctly is below `min-robust-accuracy`.\n\n## Why it matters\nSmall, crafted input changes flip the model's decisions: fraud, content and malware classifiers can be evaded on purpose. A release gate on robust accuracy stops a model that is easier to fool than the last one from shipping.\n\n## Example\n`models/classifier.onnx: robust accuracy 0.32 under pgd eps=0.1 (gate 0.40)`\n\n## Remediation\nHarden the model with adversarial training, add input preprocessing that removes perturbations, or lower `eps` to the threat model you actually face and document why.\n\n## References\n- Madry et al., Towards Deep Learning Models Resistant to Adversarial Attacks, 2018\n- MITRE ATLAS AML.T0043 Craft Adversarial Data\n- RobustBench\n",
+    cwe: &[],
+};
+
+/// `ROB102 clean-accuracy-below-gate`.
+pub static ROB102: RuleInfo = RuleInfo {
+    id: "ROB102",
+    name: "clean-accuracy-below-gate",
+    severity: Severity::Medium,
+    summary: "The model's accuracy on the unperturbed test data is below `[robust] min-clean-accuracy`.",
+    doc: "## What it detects\nThe share of the project's test samples the ONNX classifier labels correctly, before any attack, is below `min-clean-accuracy`.\n\n## Why it matters\nA model that lost accuracy (a bad retrain, the wrong weights, a tampered file) should not ship; robustness figures of a model that is wrong anyway mean little.\n\n## Example\n`models/classifier.onnx: clean accuracy 0.81 (gate 0.90)`\n\n## Remediation\nCheck that the file is the intended model (`aigis verify`, `aigis fingerprint --check`), and retrain or restore it.\n\n## References\n- MITRE ATLAS AML.T0031 Erode AI Model Integrity\n",
+    cwe: &[],
+};
+
+/// Every robustness rule, sorted by id.
+pub static RULES: &[&RuleInfo] = &[&ROB101, &ROB102];
