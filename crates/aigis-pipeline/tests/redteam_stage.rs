@@ -2,6 +2,8 @@
 //! findings at their rule's severity, successes within it are info, a target that cannot be
 //! reached is an error.
 
+mod common;
+
 use aigis_core::Severity;
 use aigis_pipeline::{RunOptions, run};
 
@@ -29,13 +31,7 @@ fn reference_target(hardened: bool) -> std::net::SocketAddr {
 }
 
 fn project(redteam: &str) -> tempfile::TempDir {
-    let d = tempfile::tempdir().expect("dir");
-    std::fs::write(
-        d.path().join("aigis.toml"),
-        format!("[pipeline]\nstages = [\"redteam\"]\n\n[redteam]\n{redteam}"),
-    )
-    .expect("config");
-    d
+    common::project("redteam", redteam)
 }
 
 #[test]

@@ -1,20 +1,22 @@
 //! The `robust` stage on the reference MLP: gates on clean and robust accuracy.
 
+mod common;
+
 use aigis_core::Severity;
 use aigis_pipeline::{RunOptions, run};
 
 fn project(gates: &str) -> tempfile::TempDir {
-    let d = tempfile::tempdir().expect("dir");
+    let d = common::project(
+        "robust",
+        &format!(
+            "model = \"models/mlp.onnx\"\ndata = \"test.npz\"\neps = 0.1\nsteps = 20\n{gates}"
+        ),
+    );
     let fix =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../aigis-robust/tests/fixtures");
     std::fs::create_dir_all(d.path().join("models")).expect("dir");
     std::fs::copy(fix.join("mlp.onnx"), d.path().join("models/mlp.onnx")).expect("copy");
     std::fs::copy(fix.join("digits-test.npz"), d.path().join("test.npz")).expect("copy");
-    std::fs::write(
-        d.path().join("aigis.toml"),
-        format!("[pipeline]\nstages = [\"robust\"]\n\n[robust]\nmodel = \"models/mlp.onnx\"\ndata = \"test.npz\"\neps = 0.1\nsteps = 20\n{gates}"),
-    )
-    .expect("config");
     d
 }
 
