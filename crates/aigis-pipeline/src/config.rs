@@ -250,6 +250,23 @@ pub struct VerifyConfig {
     /// Registry index URL.
     #[serde(default)]
     pub index: Option<String>,
+    /// Behavioural fingerprints to check (`aigis fingerprint -o`): ROB103 when a model's
+    /// behaviour changed, even if it was signed again.
+    #[serde(default)]
+    pub fingerprints: Vec<FingerprintEntry>,
+}
+
+/// One `[[verify.fingerprints]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct FingerprintEntry {
+    /// The ONNX model, relative to the project.
+    pub model: String,
+    /// Its fingerprint (JSON), relative to the project.
+    pub fingerprint: String,
+    /// The probes it was taken with (`.npz` with `x`), if any.
+    #[serde(default)]
+    pub probes: Option<String>,
 }
 
 fn default_signatures() -> String {

@@ -396,6 +396,57 @@ impl Stage for VerifyStage {
                 }
             }
         }
+        for entry in &cfg.fingerprints {
+            check_fingerprint(ctx, entry, report)?;
+        }
         Ok(())
     }
+}
+
+/// `[[verify.fingerprints]]`: ROB103 when the model's behaviour differs from its fingerprint.
+fn check_fingerprint(
+    ctx: &ProjectContext,
+    entry: &crate::config::FingerprintEntry,
+    report: &mut Report,
+) -> Result<(), PipelineError> {
+    let fail = |message: String| PipelineError::Stage {
+        stage: "verify",
+        message,
+    };
+    let read =
+        |rel: &str| std::fs::read(ctx.dir.join(rel)).map_err(|e| fail(format!("{rel}: {e}")));
+    let session = aigis_robust::onnx::parse(&read(&entry.model)?)
+        .and_then(aigis_robust::engine::Session::new)
+        .map_err(|e| fail(format!("{}: {e}", entry.model)))?;
+    let fp: aigis_robust::fingerprint::Fingerprint =
+        serde_json::from_slice(&read(&entry.fingerprint)?).map_err(|e| {
+            fail(format!(
+                "{}: not an aigis fingerprint ({e})",
+                entry.fingerprint
+            ))
+        })?;
+    let probes = match &entry.probes {
+        Some(p) => Some(aigis_robust::npz::load_x(p, &read(p)?).map_err(|e| fail(e.to_string()))?),
+        None => None,
+    };
+    let c = aigis_robust::fingerprint::check(&session, &fp, probes.as_ref())
+        .map_err(|e| fail(format!("{}: {e}", entry.fingerprint)))?;
+    if !c.identical {
+        report.findings.push(
+            Finding::new(
+                &aigis_robust::rules::ROB103,
+                format!(
+                    "{}: decisions agree on {:.2}% of {} inputs ({} changed), largest probability change {:.4}",
+                    entry.model,
+                    c.agreement * 100.0,
+                    fp.decisions.len(),
+                    c.changed_decisions,
+                    c.max_probability_change
+                ),
+                Location::file(entry.model.clone()),
+            )
+            .evidence(format!("fingerprint {} (digest {})", entry.fingerprint, &fp.digest[..16.min(fp.digest.len())])),
+        );
+    }
+    Ok(())
 }

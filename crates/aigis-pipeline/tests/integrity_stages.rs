@@ -171,3 +171,56 @@ fn registry_record_mismatch_is_a_finding() {
     let out = run(p, &RunOptions::default()).unwrap();
     assert_eq!(rules(&out), ["SIG103"]);
 }
+
+#[test]
+fn a_re_signed_model_whose_behaviour_changed_is_caught_by_its_fingerprint() {
+    use aigis_robust::attack::Range;
+    let d = project();
+    let p = d.path();
+    let fix = Path::new(env!("CARGO_MANIFEST_DIR")).join("../aigis-robust/tests/fixtures");
+    std::fs::copy(fix.join("mlp.onnx"), p.join("models/mlp.onnx")).unwrap();
+    std::fs::copy(fix.join("digits-test.npz"), p.join("probes.npz")).unwrap();
+    let bytes = std::fs::read(p.join("models/mlp.onnx")).unwrap();
+    let session =
+        aigis_robust::engine::Session::new(aigis_robust::onnx::parse(&bytes).unwrap()).unwrap();
+    let probes =
+        aigis_robust::npz::load_x("probes.npz", &std::fs::read(p.join("probes.npz")).unwrap())
+            .unwrap();
+    let fp = aigis_robust::fingerprint::take(
+        &session,
+        &bytes,
+        0,
+        64,
+        &[64],
+        Range { lo: 0.0, hi: 1.0 },
+        Some(&probes),
+    )
+    .unwrap();
+    std::fs::write(p.join("fp.json"), serde_json::to_vec(&fp).unwrap()).unwrap();
+    config(p, "\"models/mlp.onnx\"", "\"sign\", \"verify\"");
+    let mut cfg = std::fs::read_to_string(p.join("aigis.toml")).unwrap();
+    cfg.push_str("[[verify.fingerprints]]\nmodel = \"models/mlp.onnx\"\nfingerprint = \"fp.json\"\nprobes = \"probes.npz\"\n");
+    std::fs::write(p.join("aigis.toml"), &cfg).unwrap();
+    let out = run(p, &RunOptions::default()).unwrap();
+    assert!(
+        !rules(&out).contains(&"ROB103"),
+        "{:?}",
+        out.report.findings
+    );
+
+    // Raise one output bias and sign the model again: the signature is valid, the behaviour is not.
+    let model = aigis_robust::onnx::parse(&bytes).unwrap();
+    let old = model.initializers["fc2.b"].data[3];
+    let at = bytes
+        .windows(4)
+        .position(|w| w == old.to_le_bytes())
+        .unwrap();
+    let mut patched = bytes.clone();
+    patched[at..at + 4].copy_from_slice(&(old + 3.0).to_le_bytes());
+    std::fs::write(p.join("models/mlp.onnx"), &patched).unwrap();
+    let out = run(p, &RunOptions::default()).unwrap();
+    let r = rules(&out);
+    assert!(r.contains(&"ROB103"), "{r:?}");
+    assert!(!r.contains(&"SIG101"), "the new signature matches: {r:?}");
+    assert_eq!(out.exit_code, 1);
+}

@@ -204,6 +204,19 @@ pub fn parse_npz(file: &str, b: &[u8]) -> Result<Vec<(String, Array)>, Error> {
     Ok(out)
 }
 
+/// `x` (as `f32`) of an `.npz` (probes need no labels).
+pub fn load_x(file: &str, b: &[u8]) -> Result<Tensor, Error> {
+    let (_, x) = parse_npz(file, b)?
+        .into_iter()
+        .find(|(k, _)| k == "x")
+        .ok_or_else(|| bad(file, "no array `x`"))?;
+    let data = match x.values {
+        Values::F32(v) => v,
+        Values::I64(v) => v.into_iter().map(|i| i as f32).collect(),
+    };
+    Tensor::new(x.shape, data)
+}
+
 /// `x` (as `f32`) and `y` (as `i64` labels) of an `.npz`, with matching first dimensions.
 pub fn load_xy(file: &str, b: &[u8]) -> Result<(Tensor, Vec<i64>), Error> {
     let mut x = None;

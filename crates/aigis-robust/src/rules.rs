@@ -22,5 +22,15 @@ pub static ROB102: RuleInfo = RuleInfo {
     cwe: &[],
 };
 
+/// `ROB103 model-behaviour-changed`.
+pub static ROB103: RuleInfo = RuleInfo {
+    id: "ROB103",
+    name: "model-behaviour-changed",
+    severity: Severity::High,
+    summary: "The model no longer answers its fingerprint's canary inputs the way it did.",
+    doc: "## What it detects\nThe `verify` stage compared an ONNX model with the behavioural fingerprint in `[verify] fingerprints` (`aigis fingerprint -o`): its decisions or quantised probabilities on the seeded canaries and probes differ. The finding gives the decision agreement and the largest probability change.\n\n## Why it matters\nA backdoored fine-tune, a poisoned retrain or a swapped weight file can be signed again and pass every signature check; its behaviour on the canaries still shows the change.\n\n## Example\n`models/classifier.onnx: decisions agree on 98.4% of 1052 inputs (17 changed), largest probability change 0.93`\n\n## Remediation\nFind out why the model changed (registry history, transparency log, training run); if the change is intended, take a new fingerprint with `aigis fingerprint -o` and review it like any release.\n\n## References\n- MITRE ATLAS AML.T0018 Manipulate AI Model, AML.T0031 Erode AI Model Integrity\n",
+    cwe: &[494],
+};
+
 /// Every robustness rule, sorted by id.
-pub static RULES: &[&RuleInfo] = &[&ROB101, &ROB102];
+pub static RULES: &[&RuleInfo] = &[&ROB101, &ROB102, &ROB103];

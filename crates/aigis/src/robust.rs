@@ -224,17 +224,8 @@ fn load_model(path: &Path) -> Result<(Vec<u8>, Session)> {
 fn load_probes(path: Option<&Path>) -> Result<Option<aigis_robust::Tensor>> {
     let Some(p) = path else { return Ok(None) };
     let raw = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
-    let arrays = npz::parse_npz(&p.display().to_string(), &raw).map_err(|e| anyhow!("{e}"))?;
-    let (_, x) = arrays
-        .into_iter()
-        .find(|(k, _)| k == "x")
-        .ok_or_else(|| anyhow!("{}: no array `x`", p.display()))?;
-    let data = match x.values {
-        npz::Values::F32(v) => v,
-        npz::Values::I64(v) => v.into_iter().map(|i| i as f32).collect(),
-    };
     Ok(Some(
-        aigis_robust::Tensor::new(x.shape, data).map_err(|e| anyhow!("{}: {e}", p.display()))?,
+        npz::load_x(&p.display().to_string(), &raw).map_err(|e| anyhow!("{e}"))?,
     ))
 }
 
