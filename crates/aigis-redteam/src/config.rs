@@ -286,6 +286,11 @@ impl RunConfig {
         })
     }
 
+    /// The cases of the selection (probe files read relative to `base`).
+    pub fn cases(&self, base: &Path) -> Result<Vec<crate::probes::Case>, Error> {
+        crate::probes::build(&self.selection(base)?)
+    }
+
     /// The harness options; the system prompt file is read relative to `base`.
     pub fn options(&self, base: &Path) -> Result<Options, Error> {
         let system_prompt = self
@@ -358,8 +363,19 @@ pub async fn run(
     progress: std::sync::Arc<dyn Fn(crate::harness::Progress) + Send + Sync>,
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> Result<crate::harness::RunResult, Error> {
+    run_cases(cfg, base, cfg.cases(base)?, default_cache, progress, stop).await
+}
+
+/// [`run`] with the cases built already (the caller counted them for a progress bar).
+pub async fn run_cases(
+    cfg: &RunConfig,
+    base: &Path,
+    cases: Vec<crate::probes::Case>,
+    default_cache: Option<PathBuf>,
+    progress: std::sync::Arc<dyn Fn(crate::harness::Progress) + Send + Sync>,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<crate::harness::RunResult, Error> {
     use std::sync::Arc;
-    let cases = crate::probes::build(&cfg.selection(base)?)?;
     if cases.is_empty() {
         return Err(Error::Config("the selection holds no probes".into()));
     }

@@ -174,16 +174,7 @@ pub enum Reply {
     },
 }
 
-/// Lower-case hex of `bytes`.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
-}
+pub(crate) use aigis_core::fsutil::hex;
 
 /// Errors of this crate.
 #[derive(Debug, thiserror::Error)]

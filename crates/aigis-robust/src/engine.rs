@@ -163,6 +163,13 @@ impl Session {
 
     /// Run one chunk of rows (every operator here treats rows independently).
     fn run_rows(&self, x: &Tensor) -> Result<Tensor, Error> {
+        self.values(x)?
+            .remove(self.output.as_str())
+            .ok_or_else(|| Error::Onnx(format!("the output `{}` was not computed", self.output)))
+    }
+
+    /// Every value the graph computes for `x`, by name (the backward pass reads them all).
+    pub(crate) fn values(&self, x: &Tensor) -> Result<HashMap<&str, Tensor>, Error> {
         let mut vals: HashMap<&str, Tensor> = HashMap::new();
         vals.insert(&self.input, x.clone());
         for n in &self.model.nodes {
@@ -181,8 +188,7 @@ impl Session {
                 vals.insert(o, out);
             }
         }
-        vals.remove(self.output.as_str())
-            .ok_or_else(|| Error::Onnx(format!("the output `{}` was not computed", self.output)))
+        Ok(vals)
     }
 }
 

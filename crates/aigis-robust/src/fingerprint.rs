@@ -11,6 +11,8 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
+use aigis_core::fsutil::hex;
+
 use crate::attack::Range;
 use crate::engine::Session;
 use crate::{Error, Tensor};
@@ -82,15 +84,6 @@ pub fn canaries(seed: u64, n: usize, sample_shape: &[usize], r: Range) -> Result
         .map(|_| r.lo + uniform(&mut st) * (r.hi - r.lo))
         .collect();
     Tensor::new(shape, data)
-}
-
-fn hex(b: &[u8]) -> String {
-    use std::fmt::Write as _;
-    b.iter()
-        .fold(String::with_capacity(b.len() * 2), |mut s, x| {
-            let _ = write!(s, "{x:02x}");
-            s
-        })
 }
 
 /// SHA-256 of a tensor's shape and values (for the probes' identity).

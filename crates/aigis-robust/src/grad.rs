@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use crate::engine::{Session, float, forward, int, kernel_attr, two_d, unsupported, window};
+use crate::engine::{Session, float, int, kernel_attr, two_d, unsupported, window};
 use crate::onnx::Node;
 use crate::{Error, Tensor};
 
@@ -32,27 +32,7 @@ impl Session {
 
     fn loss_gradient_rows(&self, x: &Tensor, labels: &[i64]) -> Result<(Tensor, Tensor), Error> {
         let nodes = &self.model.nodes;
-        // Keep every value: the backward pass reads them.
-        let mut vals: HashMap<String, Tensor> = HashMap::new();
-        vals.insert(self.input.clone(), x.clone());
-        for n in nodes {
-            let out = {
-                let get = |i: usize| -> Result<&Tensor, Error> {
-                    let name = n
-                        .inputs
-                        .get(i)
-                        .filter(|s| !s.is_empty())
-                        .ok_or_else(|| unsupported(n, format!("input {i} is missing")))?;
-                    vals.get(name)
-                        .or_else(|| self.model.initializers.get(name))
-                        .ok_or_else(|| Error::Onnx(format!("`{name}` is not defined")))
-                };
-                forward(n, &get)?
-            };
-            if let Some(o) = n.outputs.first() {
-                vals.insert(o.clone(), out);
-            }
-        }
+        let vals = self.values(x)?;
         // The logits: the output, or the input of a final Softmax.
         let (logits_name, skip) = match nodes
             .iter()
@@ -62,7 +42,7 @@ impl Session {
             _ => (self.output.clone(), None),
         };
         let logits = vals
-            .get(&logits_name)
+            .get(logits_name.as_str())
             .cloned()
             .ok_or_else(|| Error::Onnx("the logits were not computed".into()))?;
         let [rows, classes] = logits.shape.as_slice() else {
@@ -105,7 +85,7 @@ impl Session {
             };
             let val = |k: usize| -> Result<&Tensor, Error> {
                 let name = &n.inputs[k];
-                vals.get(name)
+                vals.get(name.as_str())
                     .or_else(|| self.model.initializers.get(name))
                     .ok_or_else(|| Error::Onnx(format!("`{name}` is not defined")))
             };
@@ -114,7 +94,7 @@ impl Session {
                     .get(k)
                     .is_some_and(|s| !s.is_empty() && !self.model.initializers.contains_key(s))
             };
-            let out = n.outputs.first().and_then(|o| vals.get(o));
+            let out = n.outputs.first().and_then(|o| vals.get(o.as_str()));
             for (k, gin) in backward(n, &gout, &val, &is_data, out)? {
                 let name = n.inputs[k].clone();
                 match grads.get_mut(&name) {

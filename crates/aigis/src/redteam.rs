@@ -93,8 +93,7 @@ fn run(a: &RedteamArgs) -> Result<u8> {
     let cfg = config(a)?;
     let base = Path::new(".");
     // Check everything that can be checked before any request goes out.
-    let cases = probes::build(&cfg.selection(base).map_err(|e| anyhow!("{e}"))?)
-        .map_err(|e| anyhow!("{e}"))?;
+    let cases = cfg.cases(base).map_err(|e| anyhow!("{e}"))?;
     let total = cases.len() * a.generations.max(1) as usize;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -124,7 +123,7 @@ fn run(a: &RedteamArgs) -> Result<u8> {
             eprintln!("aigis redteam: stopping; the report will be marked incomplete");
             let _ = tx.send(true);
         });
-        let r = config::run(&cfg, base, default_cache(), progress, rx).await;
+        let r = config::run_cases(&cfg, base, cases, default_cache(), progress, rx).await;
         stopper.abort();
         r
     });

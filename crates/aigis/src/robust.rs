@@ -112,10 +112,7 @@ fn eval(
         bail!("--steps 0: PGD needs at least one step");
     }
     let started = Instant::now();
-    let bytes = std::fs::read(model).with_context(|| format!("reading {}", model.display()))?;
-    let session =
-        Session::new(onnx::parse(&bytes).map_err(|e| anyhow!("{}: {e}", model.display()))?)
-            .map_err(|e| anyhow!("{}: {e}", model.display()))?;
+    let (_, session) = load_model(model)?;
     let raw = std::fs::read(data).with_context(|| format!("reading {}", data.display()))?;
     let (x, y) = npz::load_xy(&data.display().to_string(), &raw).map_err(|e| anyhow!("{e}"))?;
     if x.data.iter().any(|v| !(r.lo..=r.hi).contains(v)) {
@@ -124,9 +121,8 @@ fn eval(
             data.display()
         );
     }
-    let clean_logits = session
-        .run(&x)
-        .map_err(|e| anyhow!("{}: {e}", model.display()))?;
+    let clean =
+        attack::correct(&session, &x, &y).map_err(|e| anyhow!("{}: {e}", model.display()))?;
     let adv = match kind {
         AttackKind::Fgsm => attack::fgsm(&session, &x, &y, eps as f32, r),
         AttackKind::Pgd => attack::pgd_restarts(
@@ -145,25 +141,7 @@ fn eval(
         ),
     }
     .map_err(|e| anyhow!("{e}"))?;
-    let adv_logits = session.run(&adv).map_err(|e| anyhow!("{e}"))?;
-    let correct = |logits: &aigis_robust::Tensor| -> Vec<bool> {
-        let classes = *logits.shape.last().unwrap_or(&1);
-        logits
-            .data
-            .chunks(classes.max(1))
-            .zip(&y)
-            .map(|(row, &label)| {
-                let best =
-                    row.iter()
-                        .enumerate()
-                        .fold((0usize, f32::NEG_INFINITY), |b, (i, &v)| {
-                            if v > b.1 { (i, v) } else { b }
-                        });
-                best.0 as i64 == label
-            })
-            .collect()
-    };
-    let (clean, robust) = (correct(&clean_logits), correct(&adv_logits));
+    let robust = attack::correct(&session, &adv, &y).map_err(|e| anyhow!("{e}"))?;
     let n = y.len().max(1) as f64;
     let clean_right = clean.iter().filter(|c| **c).count();
     let flipped = clean
