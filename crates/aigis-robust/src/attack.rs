@@ -143,28 +143,7 @@ pub fn pgd_restarts(
     let per = x.data.len() / n;
     let mut st = seed;
     for _ in 1..restarts.max(1) {
-        let mut start = x.clone();
-        for (row, chunk) in start.data.chunks_mut(per).enumerate() {
-            let noise: Vec<f32> = (0..per)
-                .map(|_| (crate::fingerprint::uniform(&mut st) * 2.0 - 1.0) * eps)
-                .collect();
-            let scale = match norm {
-                Norm::Linf => 1.0,
-                Norm::L2 => {
-                    // A random direction, a random radius within ε.
-                    let l = noise.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
-                    crate::fingerprint::uniform(&mut st) * eps / l
-                }
-            };
-            for (i, v) in chunk.iter_mut().enumerate() {
-                let d = if norm == Norm::Linf {
-                    noise[i]
-                } else {
-                    noise[i] * scale
-                };
-                *v = (x.data[row * per + i] + d).clamp(r.lo, r.hi);
-            }
-        }
+        let start = random_start(x, eps, norm, r, &mut st);
         let adv = pgd_from(s, x, &start, y, eps, steps, norm, r)?;
         let now = wrong(s, &adv, y)?;
         for row in 0..rows(x) {
@@ -176,6 +155,30 @@ pub fn pgd_restarts(
         }
     }
     Ok(best)
+}
+
+/// A uniform random point of each sample's ε-ball around `x` (L∞: every value uniform in
+/// ±ε; L2: a random direction at a random radius within ε), clipped to the valid range.
+pub(crate) fn random_start(x: &Tensor, eps: f32, norm: Norm, r: Range, st: &mut u64) -> Tensor {
+    let n = rows(x).max(1);
+    let per = (x.data.len() / n).max(1);
+    let mut start = x.clone();
+    for chunk in start.data.chunks_mut(per) {
+        let noise: Vec<f32> = (0..chunk.len())
+            .map(|_| (crate::fingerprint::uniform(st) * 2.0 - 1.0) * eps)
+            .collect();
+        let scale = match norm {
+            Norm::Linf => 1.0,
+            Norm::L2 => {
+                let l = noise.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
+                crate::fingerprint::uniform(st) * eps / l
+            }
+        };
+        for (v, d) in chunk.iter_mut().zip(noise) {
+            *v = (*v + d * scale).clamp(r.lo, r.hi);
+        }
+    }
+    start
 }
 
 fn wrong(s: &Session, x: &Tensor, y: &[i64]) -> Result<Vec<bool>, Error> {

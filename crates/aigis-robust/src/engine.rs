@@ -123,6 +123,11 @@ impl Session {
         })
     }
 
+    /// The current value of the initializer `name`.
+    pub fn weight(&self, name: &str) -> Option<&Tensor> {
+        self.model.initializers.get(name)
+    }
+
     /// The input's declared shape (`None` for symbolic dimensions).
     pub fn input_shape(&self) -> &[Option<usize>] {
         self.model

@@ -3,16 +3,41 @@
 //! respect to the input (DESIGN.md §3's loss). A model whose output is a `Softmax` is
 //! differentiated from the Softmax's input (its logits), as the conventions ask.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::engine::{Session, float, int, kernel_attr, two_d, unsupported, window};
 use crate::onnx::Node;
 use crate::{Error, Tensor};
 
+/// Gradients of one backward pass.
+pub(crate) struct Grads {
+    /// The logits of the batch.
+    pub(crate) logits: Tensor,
+    /// The gradient of each sample's loss with respect to its input.
+    pub(crate) input: Tensor,
+    /// Gradients of the summed loss with respect to the trainable weights asked for, by name.
+    pub(crate) params: HashMap<String, Tensor>,
+    /// The summed cross-entropy loss of the batch.
+    pub(crate) loss: f64,
+}
+
 impl Session {
     /// The logits of `x` and the gradient of each sample's cross-entropy loss with respect
     /// to its input (summed over the batch, so each row is its own sample's gradient).
     pub fn loss_gradient(&self, x: &Tensor, labels: &[i64]) -> Result<(Tensor, Tensor), Error> {
+        let g = self.gradients(x, labels, &HashSet::new())?;
+        Ok((g.logits, g.input))
+    }
+
+    /// One backward pass over `x` in chunks across cores: input gradients, and the gradients
+    /// of the summed loss with respect to the initializers named in `params` (added chunk by
+    /// chunk in order, so the result does not depend on the thread count).
+    pub(crate) fn gradients(
+        &self,
+        x: &Tensor,
+        labels: &[i64],
+        params: &HashSet<String>,
+    ) -> Result<Grads, Error> {
         let rows = x.shape.first().copied().unwrap_or(0);
         if rows != labels.len() {
             return Err(Error::Shape(format!(
@@ -24,13 +49,34 @@ impl Session {
         let parts = crate::batch::map_rows(x, |chunk| {
             let start = chunk.offset / per.max(1);
             let n = chunk.tensor.shape.first().copied().unwrap_or(0);
-            self.loss_gradient_rows(&chunk.tensor, &labels[start..start + n])
+            self.gradient_rows(&chunk.tensor, &labels[start..start + n], params)
         })?;
-        let (logits, grads): (Vec<Tensor>, Vec<Tensor>) = parts.into_iter().unzip();
-        Ok((crate::batch::concat(logits)?, crate::batch::concat(grads)?))
+        let mut logits = Vec::with_capacity(parts.len());
+        let mut inputs = Vec::with_capacity(parts.len());
+        let mut sum: HashMap<String, Tensor> = HashMap::new();
+        let mut loss = 0.0;
+        for p in parts {
+            logits.push(p.logits);
+            inputs.push(p.input);
+            loss += p.loss;
+            for (k, t) in p.params {
+                add_into(&mut sum, k, t);
+            }
+        }
+        Ok(Grads {
+            logits: crate::batch::concat(logits)?,
+            input: crate::batch::concat(inputs)?,
+            params: sum,
+            loss,
+        })
     }
 
-    fn loss_gradient_rows(&self, x: &Tensor, labels: &[i64]) -> Result<(Tensor, Tensor), Error> {
+    fn gradient_rows(
+        &self,
+        x: &Tensor,
+        labels: &[i64],
+        params: &HashSet<String>,
+    ) -> Result<Grads, Error> {
         let nodes = &self.model.nodes;
         let vals = self.values(x)?;
         // The logits: the output, or the input of a final Softmax.
@@ -58,6 +104,7 @@ impl Session {
             )));
         }
         let mut g = logits.clone();
+        let mut loss = 0.0f64;
         for (r, row) in g.data.chunks_mut(*classes).enumerate() {
             let label = usize::try_from(labels[r])
                 .ok()
@@ -72,6 +119,7 @@ impl Session {
             for v in row.iter_mut() {
                 *v /= s;
             }
+            loss -= f64::from(row[label].max(1e-30)).ln();
             row[label] -= 1.0;
         }
         let mut grads: HashMap<String, Tensor> = HashMap::new();
@@ -89,31 +137,62 @@ impl Session {
                     .or_else(|| self.model.initializers.get(name))
                     .ok_or_else(|| Error::Onnx(format!("`{name}` is not defined")))
             };
-            let is_data = |k: usize| {
-                n.inputs
-                    .get(k)
-                    .is_some_and(|s| !s.is_empty() && !self.model.initializers.contains_key(s))
+            let wants = |k: usize| {
+                n.inputs.get(k).is_some_and(|s| {
+                    !s.is_empty()
+                        && (!self.model.initializers.contains_key(s) || params.contains(s))
+                })
             };
             let out = n.outputs.first().and_then(|o| vals.get(o.as_str()));
-            for (k, gin) in backward(n, &gout, &val, &is_data, out)? {
-                let name = n.inputs[k].clone();
-                match grads.get_mut(&name) {
-                    Some(acc) => {
-                        for (a, b) in acc.data.iter_mut().zip(&gin.data) {
-                            *a += b;
-                        }
-                    }
-                    None => {
-                        grads.insert(name, gin);
-                    }
-                }
+            let init = |k: usize| {
+                n.inputs
+                    .get(k)
+                    .is_some_and(|s| self.model.initializers.contains_key(s))
+            };
+            for (k, gin) in backward(n, &gout, &val, &wants, &init, out)? {
+                add_into(&mut grads, n.inputs[k].clone(), gin);
             }
         }
-        let gx = grads.remove(&self.input).unwrap_or_else(|| Tensor {
+        let input = grads.remove(&self.input).unwrap_or_else(|| Tensor {
             shape: x.shape.clone(),
             data: vec![0.0; x.data.len()],
         });
-        Ok((logits, gx))
+        grads.retain(|k, _| params.contains(k));
+        Ok(Grads {
+            logits,
+            input,
+            params: grads,
+            loss,
+        })
+    }
+}
+
+fn add_into(acc: &mut HashMap<String, Tensor>, name: String, g: Tensor) {
+    match acc.get_mut(&name) {
+        Some(a) => {
+            for (a, b) in a.data.iter_mut().zip(&g.data) {
+                *a += b;
+            }
+        }
+        None => {
+            acc.insert(name, g);
+        }
+    }
+}
+
+/// `g` summed onto a tensor of `like`'s size that was broadcast over it (same shape, a
+/// scalar, or a suffix of its shape: index `i` of `g` came from `i % len`).
+fn reduce_to(like: &Tensor, g: &Tensor) -> Tensor {
+    let m = like.data.len().max(1);
+    let mut d = vec![0f32; like.data.len()];
+    for (i, &v) in g.data.iter().enumerate() {
+        if let Some(o) = d.get_mut(i % m) {
+            *o += v;
+        }
+    }
+    Tensor {
+        shape: like.shape.clone(),
+        data: d,
     }
 }
 
@@ -124,12 +203,14 @@ fn like(t: &Tensor, data: Vec<f32>) -> Tensor {
     }
 }
 
-/// Gradients of the node's data inputs (by input index) from its output's gradient.
+/// Gradients of the node's inputs that are `wants`ed (computed values, and the weights being
+/// trained), by input index, from its output's gradient.
 fn backward<'a>(
     n: &Node,
     g: &Tensor,
     val: &dyn Fn(usize) -> Result<&'a Tensor, Error>,
-    is_data: &dyn Fn(usize) -> bool,
+    wants: &dyn Fn(usize) -> bool,
+    init: &dyn Fn(usize) -> bool,
     out: Option<&Tensor>,
 ) -> Result<Vec<(usize, Tensor)>, Error> {
     let ew = |f: &dyn Fn(f32, f32) -> f32| -> Result<Vec<(usize, Tensor)>, Error> {
@@ -176,15 +257,16 @@ fn backward<'a>(
             let (a, b) = (val(0)?, val(1)?);
             let mut v = Vec::new();
             for k in [0usize, 1] {
-                if !is_data(k) {
+                if !wants(k) {
                     continue;
                 }
                 let (me, other) = if k == 0 { (a, b) } else { (b, a) };
-                if me.shape != g.shape {
-                    return Err(unsupported(n, "gradients through a broadcast operand"));
-                }
+                // Either operand may be broadcast over the output (same shape, a scalar or a
+                // suffix of its shape): index i of the output reads i % len of each.
                 let m = other.data.len().max(1);
                 let o = |i: usize| other.data.get(i % m).copied().unwrap_or(0.0);
+                let mm = me.data.len().max(1);
+                let mine = |i: usize| me.data.get(i % mm).copied().unwrap_or(0.0);
                 let d: Vec<f32> = g
                     .data
                     .iter()
@@ -195,10 +277,18 @@ fn backward<'a>(
                         ("Mul", _) => gv * o(i),
                         ("Div", 0) => gv / o(i),
                         // d(a/b)/db = -a/b²
-                        _ => -gv * o(i) / (me.data[i] * me.data[i]),
+                        _ => -gv * o(i) / (mine(i) * mine(i)),
                     })
                     .collect();
-                v.push((k, like(me, d)));
+                let full = like(g, d);
+                v.push((
+                    k,
+                    if me.shape == g.shape {
+                        full
+                    } else {
+                        reduce_to(me, &full)
+                    },
+                ));
             }
             v
         }
@@ -215,10 +305,7 @@ fn backward<'a>(
             vec![(0, like(y, d))]
         }
         "MatMul" | "Gemm" => {
-            if !is_data(0) {
-                return Ok(Vec::new());
-            }
-            if is_data(1) {
+            if wants(0) && wants(1) && !init(1) {
                 return Err(unsupported(n, "gradients when both operands are computed"));
             }
             let (a, b) = (val(0)?, val(1)?);
@@ -233,43 +320,65 @@ fn backward<'a>(
             let (br, bc) = two_d(n, b)?;
             let (m, k) = if ta { (ac, ar) } else { (ar, ac) };
             let cols = if tb { br } else { bc };
-            // d op(A) [m, k] = alpha * g [m, cols] · op(B)ᵀ
-            let mut d = vec![0f32; m * k];
-            for i in 0..m {
-                for j in 0..cols {
-                    let gv = g.data[i * cols + j] * alpha;
-                    if gv == 0.0 {
-                        continue;
-                    }
-                    for p in 0..k {
-                        let bv = if tb {
-                            b.data[j * k + p]
-                        } else {
-                            b.data[p * cols + j]
-                        };
-                        d[i * k + p] += gv * bv;
+            if g.data.len() != m * cols || a.data.len() != m * k || b.data.len() != k * cols {
+                return Err(unsupported(n, "operand sizes do not match"));
+            }
+            let bat = |p: usize, j: usize| if tb { j * k + p } else { p * cols + j };
+            let aat = |i: usize, p: usize| if ta { p * m + i } else { i * k + p };
+            let mut v = Vec::new();
+            if wants(0) {
+                // d op(A) [m, k] = alpha * g [m, cols] · op(B)ᵀ
+                let mut d = vec![0f32; m * k];
+                for i in 0..m {
+                    for j in 0..cols {
+                        let gv = g.data[i * cols + j] * alpha;
+                        if gv == 0.0 {
+                            continue;
+                        }
+                        for p in 0..k {
+                            d[aat(i, p)] += gv * b.data[bat(p, j)];
+                        }
                     }
                 }
+                v.push((0, like(a, d)));
             }
-            let d = if ta {
-                let mut t = vec![0f32; d.len()];
+            if wants(1) {
+                // d op(B) [k, cols] = alpha * op(A)ᵀ · g
+                let mut d = vec![0f32; k * cols];
                 for i in 0..m {
                     for p in 0..k {
-                        t[p * m + i] = d[i * k + p];
+                        let av = a.data[aat(i, p)] * alpha;
+                        if av == 0.0 {
+                            continue;
+                        }
+                        for j in 0..cols {
+                            d[bat(p, j)] += av * g.data[i * cols + j];
+                        }
                     }
                 }
-                t
-            } else {
-                d
-            };
-            vec![(0, like(a, d))]
+                v.push((1, like(b, d)));
+            }
+            if gemm && wants(2) {
+                let c = val(2)?;
+                let beta = float(n, "beta", 1.0);
+                let mut d = reduce_to(c, g);
+                for x in &mut d.data {
+                    *x *= beta;
+                }
+                v.push((2, d));
+            }
+            v
         }
         "Conv" => {
             let (x, w) = (val(0)?, val(1)?);
             let (oc, ic, kh, kw) = (w.shape[0], w.shape[1], w.shape[2], w.shape[3]);
             let geo = window(n, x, (kh, kw))?;
             let (batch, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3]);
-            let mut d = vec![0f32; x.data.len()];
+            let (want_x, want_w, want_b) = (wants(0), wants(1), wants(2));
+            let mut dx = vec![0f32; if want_x { x.data.len() } else { 0 }];
+            let mut dw = vec![0f32; if want_w { w.data.len() } else { 0 }];
+            let mut db = vec![0f32; if want_b { oc } else { 0 }];
+            #[allow(clippy::needless_range_loop)] // o indexes the output, the kernel and db
             for b in 0..batch {
                 for o in 0..oc {
                     for yo in 0..geo.oh {
@@ -278,17 +387,36 @@ fn backward<'a>(
                             if gv == 0.0 {
                                 continue;
                             }
+                            if want_b {
+                                db[o] += gv;
+                            }
                             for ci in 0..c {
                                 for (i, j, iy, ix) in geo.taps(yo, xo, h, wd) {
-                                    d[((b * c + ci) * h + iy) * wd + ix] +=
-                                        gv * w.data[((o * ic + ci) * kh + i) * kw + j];
+                                    let xi = ((b * c + ci) * h + iy) * wd + ix;
+                                    let wi = ((o * ic + ci) * kh + i) * kw + j;
+                                    if want_x {
+                                        dx[xi] += gv * w.data[wi];
+                                    }
+                                    if want_w {
+                                        dw[wi] += gv * x.data[xi];
+                                    }
                                 }
                             }
                         }
                     }
                 }
             }
-            vec![(0, like(x, d))]
+            let mut v = Vec::new();
+            if want_x {
+                v.push((0, like(x, dx)));
+            }
+            if want_w {
+                v.push((1, like(w, dw)));
+            }
+            if want_b {
+                v.push((2, Tensor::new(vec![oc], db)?));
+            }
+            v
         }
         "MaxPool" | "AveragePool" => {
             let x = val(0)?;
@@ -329,22 +457,104 @@ fn backward<'a>(
             vec![(0, like(x, d))]
         }
         "BatchNormalization" => {
+            // Inference mode: the running mean and variance are constants (never trained).
             let x = val(0)?;
-            let (scale, var) = (val(1)?, val(4)?);
+            let (scale, mean, var) = (val(1)?, val(3)?, val(4)?);
             let eps = float(n, "epsilon", 1e-5);
             let c = x.shape[1];
             let inner: usize = x.shape[2..].iter().product();
-            let d = g
-                .data
-                .iter()
-                .enumerate()
-                .map(|(i, &gv)| {
-                    let ch = (i / inner.max(1)) % c;
-                    gv * scale.data[ch] / (var.data[ch] + eps).sqrt()
-                })
-                .collect();
-            vec![(0, like(x, d))]
+            let ch = |i: usize| (i / inner.max(1)) % c;
+            let inv = |i: usize| 1.0 / (var.data[ch(i)] + eps).sqrt();
+            let mut v = Vec::new();
+            if wants(0) {
+                let d = g
+                    .data
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &gv)| gv * scale.data[ch(i)] * inv(i))
+                    .collect();
+                v.push((0, like(x, d)));
+            }
+            if wants(1) || wants(2) {
+                let (mut ds, mut db) = (vec![0f32; c], vec![0f32; c]);
+                for (i, &gv) in g.data.iter().enumerate() {
+                    ds[ch(i)] += gv * (x.data[i] - mean.data[ch(i)]) * inv(i);
+                    db[ch(i)] += gv;
+                }
+                if wants(1) {
+                    v.push((1, like(scale, ds)));
+                }
+                if wants(2) {
+                    v.push((2, like(val(2)?, db)));
+                }
+            }
+            v
         }
         _ => return Err(unsupported(n, "no gradient for this operator")),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> Vec<u8> {
+        std::fs::read(format!(
+            "{}/tests/fixtures/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .expect("fixture")
+    }
+
+    /// Weight gradients against central finite differences of the summed loss.
+    #[test]
+    fn weight_gradients_match_finite_differences() {
+        for (model, data, shape) in [
+            ("mlp.onnx", "digits-test.npz", vec![8, 64]),
+            ("cnn.onnx", "digits-test-img.npz", vec![8, 1, 8, 8]),
+        ] {
+            let mut s = Session::new(crate::onnx::parse(&fixture(model)).expect("parses"))
+                .expect("supported");
+            let (x, y) = crate::npz::load_xy(data, &fixture(data)).expect("data");
+            let per: usize = shape[1..].iter().product();
+            let x = Tensor::new(shape, x.data[..8 * per].to_vec()).expect("rows");
+            let y = &y[..8];
+            let names: HashSet<String> = crate::train::trainable(&s)
+                .expect("trainable")
+                .into_iter()
+                .collect();
+            let g = s.gradients(&x, y, &names).expect("gradients");
+            assert_eq!(
+                g.params.len(),
+                names.len(),
+                "{model}: every weight has a gradient"
+            );
+            for name in &names {
+                let grad = &g.params[name];
+                // A few entries spread over the tensor, the largest among them included.
+                let len = grad.data.len();
+                let mut picks: Vec<usize> = (0..5).map(|i| i * len / 5).collect();
+                picks.push(
+                    (0..len)
+                        .max_by(|&a, &b| grad.data[a].abs().total_cmp(&grad.data[b].abs()))
+                        .unwrap_or(0),
+                );
+                for i in picks {
+                    let h = 1e-3f32;
+                    let orig = s.model.initializers[name].data[i];
+                    let mut loss_at = |v: f32| {
+                        s.model.initializers.get_mut(name).expect("weight").data[i] = v;
+                        s.gradients(&x, y, &HashSet::new()).expect("loss").loss
+                    };
+                    let numeric = (loss_at(orig + h) - loss_at(orig - h)) / (2.0 * f64::from(h));
+                    loss_at(orig);
+                    let analytic = f64::from(grad.data[i]);
+                    assert!(
+                        (numeric - analytic).abs() <= 0.02 * analytic.abs().max(0.05),
+                        "{model} {name}[{i}]: analytic {analytic}, numeric {numeric}"
+                    );
+                }
+            }
+        }
+    }
 }

@@ -16,6 +16,7 @@ mod grad;
 pub mod npz;
 pub mod onnx;
 pub mod rules;
+pub mod train;
 mod wire;
 
 /// A dense `f32` tensor in row-major order.

@@ -132,6 +132,99 @@ pub fn parse(bytes: &[u8]) -> Result<Model, Error> {
     Ok(m)
 }
 
+/// `original` (an ONNX `ModelProto`) with the FLOAT initializers named in `weights` replaced
+/// by their new values and `metadata` set in `metadata_props`; every other byte of the model
+/// (graph, operators, shapes, other weights, producer) is copied unchanged.
+pub fn with_weights<S: std::hash::BuildHasher>(
+    original: &[u8],
+    weights: &HashMap<String, Tensor, S>,
+    metadata: &[(&str, &str)],
+) -> Result<Vec<u8>, Error> {
+    let mut out = Vec::with_capacity(original.len());
+    let mut replaced = 0usize;
+    for f in wire::spans(original) {
+        match f.map_err(bad)? {
+            (7, Value::Bytes(g), _) => {
+                let mut graph = Vec::with_capacity(g.len());
+                for f in wire::spans(g) {
+                    match f.map_err(bad)? {
+                        (5, Value::Bytes(t), raw) => {
+                            let (name, dtype) = tensor_name_type(t)?;
+                            match weights.get(&name) {
+                                Some(w) if dtype == 1 => {
+                                    wire::put_bytes(&mut graph, 5, &float_tensor(&name, w));
+                                    replaced += 1;
+                                }
+                                Some(_) => {
+                                    return Err(bad(format!(
+                                        "initializer `{name}` has data type {dtype}; only FLOAT weights are written back"
+                                    )));
+                                }
+                                None => graph.extend_from_slice(raw),
+                            }
+                        }
+                        (_, _, raw) => graph.extend_from_slice(raw),
+                    }
+                }
+                wire::put_bytes(&mut out, 7, &graph);
+            }
+            // An earlier value of a key we set is dropped.
+            (14, Value::Bytes(p), raw) => {
+                let key = wire::fields(p)
+                    .filter_map(Result::ok)
+                    .find(|(k, _)| *k == 1)
+                    .and_then(|(_, v)| wire::text(v).ok())
+                    .unwrap_or_default();
+                if !metadata.iter().any(|(k, _)| *k == key) {
+                    out.extend_from_slice(raw);
+                }
+            }
+            (_, _, raw) => out.extend_from_slice(raw),
+        }
+    }
+    if replaced != weights.len() {
+        return Err(bad(format!(
+            "{} of the {} weights to write are not initializers of the graph",
+            weights.len() - replaced,
+            weights.len()
+        )));
+    }
+    for (k, v) in metadata {
+        let mut entry = Vec::new();
+        wire::put_bytes(&mut entry, 1, k.as_bytes());
+        wire::put_bytes(&mut entry, 2, v.as_bytes());
+        wire::put_bytes(&mut out, 14, &entry);
+    }
+    Ok(out)
+}
+
+fn tensor_name_type(b: &[u8]) -> Result<(String, u64), Error> {
+    let (mut name, mut dtype) = (String::new(), 0);
+    for f in wire::fields(b) {
+        match f.map_err(bad)? {
+            (2, Value::Varint(t)) => dtype = t,
+            (8, v) => name = wire::text(v).map_err(bad)?,
+            _ => {}
+        }
+    }
+    Ok((name, dtype))
+}
+
+/// A FLOAT `TensorProto` with the values in `raw_data` (little-endian).
+fn float_tensor(name: &str, t: &Tensor) -> Vec<u8> {
+    let mut out = Vec::with_capacity(t.data.len() * 4 + name.len() + 32);
+    let mut dims = Vec::new();
+    for &d in &t.shape {
+        wire::put_varint(&mut dims, d as u64);
+    }
+    wire::put_bytes(&mut out, 1, &dims);
+    wire::put_uint(&mut out, 2, 1);
+    wire::put_bytes(&mut out, 8, name.as_bytes());
+    let raw: Vec<u8> = t.data.iter().flat_map(|v| v.to_le_bytes()).collect();
+    wire::put_bytes(&mut out, 9, &raw);
+    out
+}
+
 fn node(b: &[u8]) -> Result<Node, Error> {
     let mut n = Node {
         op: String::new(),

@@ -110,6 +110,44 @@ pub(crate) fn text(v: Value<'_>) -> Result<String, String> {
     }
 }
 
+/// Iterates the fields of `msg` with the bytes each occupies (key included), so a writer can
+/// copy the fields it does not change verbatim.
+pub(crate) fn spans(msg: &[u8]) -> impl Iterator<Item = Result<(u32, Value<'_>, &[u8]), String>> {
+    let mut pos = 0usize;
+    let mut failed = false;
+    std::iter::from_fn(move || {
+        if failed || pos >= msg.len() {
+            return None;
+        }
+        let start = pos;
+        let r = next(msg, &mut pos).map(|(k, v)| (k, v, &msg[start..pos]));
+        failed = r.is_err();
+        Some(r)
+    })
+}
+
+/// Append `v` as a varint.
+pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// Append a length-delimited field.
+pub(crate) fn put_bytes(out: &mut Vec<u8>, field: u32, b: &[u8]) {
+    put_varint(out, (u64::from(field) << 3) | 2);
+    put_varint(out, b.len() as u64);
+    out.extend_from_slice(b);
+}
+
+/// Append a varint field.
+pub(crate) fn put_uint(out: &mut Vec<u8>, field: u32, v: u64) {
+    put_varint(out, u64::from(field) << 3);
+    put_varint(out, v);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,5 +167,19 @@ mod tests {
         }
         assert!(fields(&[0x12, 0xff, 0xff, 0xff, 0xff, 0x0f]).any(|r| r.is_err()));
         assert!(fields(&[0x0b]).any(|r| r.is_err()), "group wire type");
+    }
+
+    #[test]
+    fn writes_what_it_reads() {
+        let mut m = Vec::new();
+        put_uint(&mut m, 1, 300);
+        put_bytes(&mut m, 2, b"weights");
+        put_uint(&mut m, 3, u64::MAX);
+        let f: Vec<_> = spans(&m).collect::<Result<_, _>>().expect("parses");
+        assert!(matches!(f[0], (1, Value::Varint(300), _)));
+        assert!(matches!(f[1], (2, Value::Bytes(b"weights"), _)));
+        assert!(matches!(f[2], (3, Value::Varint(u64::MAX), _)));
+        let joined: Vec<u8> = f.iter().flat_map(|x| x.2.iter().copied()).collect();
+        assert_eq!(joined, m, "spans cover the message exactly");
     }
 }

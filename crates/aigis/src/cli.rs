@@ -161,6 +161,60 @@ pub enum RobustCommand {
         #[arg(long, short = 'o', value_name = "FILE")]
         output: Option<PathBuf>,
     },
+    /// Adversarial training (Madry et al.): fine-tune the model's weights on PGD adversarial
+    /// examples of the training data and write an ONNX model with the same graph, inputs and
+    /// outputs; reports clean and robust accuracy before and after.
+    Harden(HardenArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct HardenArgs {
+    /// The ONNX model to harden.
+    #[arg(long, value_name = "M.onnx")]
+    pub model: PathBuf,
+    /// Training data (.npz with x and y).
+    #[arg(long, value_name = "TRAIN.npz")]
+    pub train: PathBuf,
+    /// Held-out data for the before/after figures (default: the training data, said so in
+    /// the report).
+    #[arg(long, value_name = "TEST.npz")]
+    pub test: Option<PathBuf>,
+    /// Write the hardened model here (atomically).
+    #[arg(long, short = 'o', value_name = "HARDENED.onnx")]
+    pub output: PathBuf,
+    /// Perturbation budget trained against (and evaluated at).
+    #[arg(long)]
+    pub eps: f64,
+    /// Norm of the budget.
+    #[arg(long, value_enum, default_value = "linf")]
+    pub norm: NormKind,
+    /// PGD steps per training batch (random start, step 2.5*eps/steps).
+    #[arg(long, default_value_t = 7)]
+    pub steps: usize,
+    /// PGD steps of the before/after evaluation.
+    #[arg(long, default_value_t = 20)]
+    pub eval_steps: usize,
+    /// Passes over the training data.
+    #[arg(long, default_value_t = 10)]
+    pub epochs: usize,
+    /// Rows per training batch.
+    #[arg(long, default_value_t = 64)]
+    pub batch_size: usize,
+    /// Adam's learning rate.
+    #[arg(long, default_value_t = 1e-3)]
+    pub lr: f64,
+    /// Seed of the shuffles and random starts.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Valid input range `LO,HI`.
+    #[arg(long, default_value = "0,1", value_name = "LO,HI")]
+    pub clip: String,
+    /// Format of the report on stdout.
+    #[arg(long, short = 'f', value_enum, default_value = "table")]
+    pub format: MachineFormat,
+    /// No per-epoch lines on stderr.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]

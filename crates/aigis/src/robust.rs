@@ -10,7 +10,7 @@ use aigis_robust::{npz, onnx};
 use anyhow::{Context as _, Result, anyhow, bail};
 use serde_json::json;
 
-use crate::cli::{AttackKind, FingerprintArgs, MachineFormat, NormKind, RobustCommand};
+use crate::cli::{AttackKind, FingerprintArgs, HardenArgs, MachineFormat, NormKind, RobustCommand};
 use crate::commands::emit;
 
 pub fn robust(c: &RobustCommand) -> Result<u8> {
@@ -42,6 +42,7 @@ pub fn robust(c: &RobustCommand) -> Result<u8> {
             *format,
             output.as_deref(),
         ),
+        RobustCommand::Harden(a) => harden(a),
     }
 }
 
@@ -188,6 +189,189 @@ fn eval(
         ),
     };
     emit(&text, output)?;
+    Ok(0)
+}
+
+fn norm_of(n: NormKind) -> attack::Norm {
+    match n {
+        NormKind::Linf => attack::Norm::Linf,
+        NormKind::L2 => attack::Norm::L2,
+    }
+}
+
+/// Data from `path`, every value inside the valid range.
+fn load_data(path: &Path, r: Range, clip: &str) -> Result<(aigis_robust::Tensor, Vec<i64>)> {
+    let raw = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let (x, y) = npz::load_xy(&path.display().to_string(), &raw).map_err(|e| anyhow!("{e}"))?;
+    if x.data.iter().any(|v| !(r.lo..=r.hi).contains(v)) {
+        bail!(
+            "{}: x holds values outside --clip {clip}; give the model's valid input range",
+            path.display()
+        );
+    }
+    Ok((x, y))
+}
+
+/// Clean accuracy and PGD robust accuracy (from x, ART's conventions).
+fn figures(
+    s: &Session,
+    x: &aigis_robust::Tensor,
+    y: &[i64],
+    eps: f32,
+    steps: usize,
+    norm: attack::Norm,
+    r: Range,
+) -> Result<(f64, f64)> {
+    let clean = attack::accuracy(s, x, y).map_err(|e| anyhow!("{e}"))?;
+    let adv = attack::pgd_from(s, x, x, y, eps, steps, norm, r).map_err(|e| anyhow!("{e}"))?;
+    let robust = attack::accuracy(s, &adv, y).map_err(|e| anyhow!("{e}"))?;
+    Ok((clean, robust))
+}
+
+fn harden(a: &HardenArgs) -> Result<u8> {
+    let r = range(&a.clip)?;
+    if !(a.eps.is_finite() && a.eps > 0.0) {
+        bail!("--eps {}: give a budget above 0", a.eps);
+    }
+    if !(a.lr.is_finite() && a.lr > 0.0 && a.lr < 1.0) {
+        bail!("--lr {}: give a learning rate between 0 and 1", a.lr);
+    }
+    if a.epochs == 0 || a.steps == 0 || a.eval_steps == 0 || a.batch_size == 0 {
+        bail!("--epochs, --steps, --eval-steps and --batch-size must be at least 1");
+    }
+    let started = Instant::now();
+    let (bytes, mut session) = load_model(&a.model)?;
+    let names = aigis_robust::train::trainable(&session)
+        .map_err(|e| anyhow!("{}: {e}", a.model.display()))?;
+    // Fail before training if the weights could not be written back (a DOUBLE model).
+    let current: std::collections::HashMap<String, aigis_robust::Tensor> = names
+        .iter()
+        .filter_map(|n| session.weight(n).map(|t| (n.clone(), t.clone())))
+        .collect();
+    onnx::with_weights(&bytes, &current, &[]).map_err(|e| anyhow!("{}: {e}", a.model.display()))?;
+    let (xt, yt) = load_data(&a.train, r, &a.clip)?;
+    let held_out = a.test.is_some();
+    let (xe, ye) = match &a.test {
+        Some(p) => load_data(p, r, &a.clip)?,
+        None => (xt.clone(), yt.clone()),
+    };
+    let norm = norm_of(a.norm);
+    let eps = a.eps as f32;
+    let before = figures(&session, &xe, &ye, eps, a.eval_steps, norm, r)
+        .with_context(|| format!("evaluating {}", a.model.display()))?;
+    if !a.quiet {
+        eprintln!(
+            "aigis robust harden: {} weights of {} ({} values) on {} rows; before: clean {:.4}, robust {:.4}",
+            names.len(),
+            a.model.display(),
+            current.values().map(|t| t.data.len()).sum::<usize>(),
+            yt.len(),
+            before.0,
+            before.1
+        );
+    }
+    let cfg = aigis_robust::train::Config {
+        eps,
+        steps: a.steps,
+        norm,
+        epochs: a.epochs,
+        batch: a.batch_size,
+        lr: a.lr as f32,
+        seed: a.seed,
+        range: r,
+    };
+    let mut epochs = Vec::new();
+    let quiet = a.quiet;
+    let total = a.epochs;
+    let weights = aigis_robust::train::harden(&mut session, &xt, &yt, &cfg, &mut |e| {
+        if !quiet {
+            eprintln!(
+                "  epoch {}/{total}: adversarial loss {:.4}",
+                e.epoch, e.adversarial_loss
+            );
+        }
+        epochs.push(e);
+    })
+    .map_err(|e| anyhow!("{}: {e}", a.model.display()))?;
+    let after = figures(&session, &xe, &ye, eps, a.eval_steps, norm, r)?;
+    let recipe = format!(
+        "PGD adversarial training: eps={} norm={} steps={} epochs={} batch={} lr={} seed={}",
+        a.eps,
+        if norm == attack::Norm::L2 {
+            "l2"
+        } else {
+            "linf"
+        },
+        a.steps,
+        a.epochs,
+        a.batch_size,
+        a.lr,
+        a.seed
+    );
+    let out = onnx::with_weights(&bytes, &weights, &[("aigis.hardened", &recipe)])
+        .map_err(|e| anyhow!("{}: {e}", a.model.display()))?;
+    // The file written must run and give exactly the trained session's outputs.
+    let check = Session::new(onnx::parse(&out).map_err(|e| anyhow!("the hardened model: {e}"))?)
+        .map_err(|e| anyhow!("the hardened model: {e}"))?;
+    let probe_rows = ye.len().min(64);
+    let probe = aigis_robust::Tensor::new(
+        {
+            let mut s = xe.shape.clone();
+            s[0] = probe_rows;
+            s
+        },
+        xe.data[..probe_rows * (xe.data.len() / ye.len().max(1))].to_vec(),
+    )
+    .map_err(|e| anyhow!("{e}"))?;
+    if check.run(&probe).map_err(|e| anyhow!("{e}"))?
+        != session.run(&probe).map_err(|e| anyhow!("{e}"))?
+    {
+        bail!(
+            "internal error: the written model does not reproduce the trained weights; nothing written"
+        );
+    }
+    aigis_core::fsutil::write_atomic(&a.output, &out, false)
+        .with_context(|| format!("writing {}", a.output.display()))?;
+    let v = json!({
+        "schema": "aigis.robust.harden/v1",
+        "model": a.model.display().to_string(),
+        "output": a.output.display().to_string(),
+        "train": a.train.display().to_string(),
+        "evaluated_on": a.test.as_ref().unwrap_or(&a.train).display().to_string(),
+        "held_out": held_out,
+        "recipe": recipe,
+        "weights_trained": names,
+        "eval_attack": format!("pgd steps={} from x", a.eval_steps),
+        "before": {"clean_accuracy": before.0, "robust_accuracy": before.1},
+        "after": {"clean_accuracy": after.0, "robust_accuracy": after.1},
+        "epochs": epochs,
+        "seconds": (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
+    });
+    let text = match a.format {
+        MachineFormat::Json => format!("{v:#}\n"),
+        MachineFormat::Table => format!(
+            "{} -> {} ({}eps={} {}):\n  clean accuracy  {:.4} -> {:.4}\n  robust accuracy {:.4} -> {:.4}  (PGD-{} from x)\n",
+            a.model.display(),
+            a.output.display(),
+            if held_out {
+                ""
+            } else {
+                "evaluated on the training data, "
+            },
+            a.eps,
+            if norm == attack::Norm::L2 {
+                "l2"
+            } else {
+                "linf"
+            },
+            before.0,
+            after.0,
+            before.1,
+            after.1,
+            a.eval_steps
+        ),
+    };
+    emit(&text, None)?;
     Ok(0)
 }
 

@@ -267,3 +267,93 @@ fn a_fingerprint_check_catches_a_patched_weight_in_the_file() {
     let inputs = v["inputs"].as_u64().expect("inputs");
     assert!(changed * 100 >= inputs, "{v}");
 }
+
+fn aigis(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(assert_cmd::cargo::cargo_bin("aigis"))
+        .args(args)
+        .output()
+        .expect("runs");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn harden_writes_a_model_that_is_more_robust() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("mlp-hardened.onnx");
+    let (mlp, train, test) = (
+        fixture("mlp.onnx"),
+        fixture("digits-train.npz"),
+        fixture("digits-test.npz"),
+    );
+    let (code, stdout, err) = aigis(&[
+        "robust",
+        "harden",
+        "--model",
+        mlp.to_str().expect("p"),
+        "--train",
+        train.to_str().expect("p"),
+        "--test",
+        test.to_str().expect("p"),
+        "--eps",
+        "0.1",
+        "--epochs",
+        "6",
+        "-o",
+        out.to_str().expect("p"),
+        "-f",
+        "json",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("epoch 6/6"), "progress on stderr: {err}");
+    let v: Value = serde_json::from_str(&stdout).expect("json");
+    assert_eq!(v["schema"], "aigis.robust.harden/v1");
+    assert_eq!(v["held_out"], true);
+    let (before, after) = (
+        v["before"]["robust_accuracy"].as_f64().expect("figure"),
+        v["after"]["robust_accuracy"].as_f64().expect("figure"),
+    );
+    assert!(after > before + 0.05, "{before} -> {after}");
+    assert_eq!(v["epochs"].as_array().map(Vec::len), Some(6));
+    // The hardened file is evaluated like any model, with the figure harden reported.
+    let (code, stdout, err) = eval(&[
+        "--model",
+        out.to_str().expect("p"),
+        "--data",
+        test.to_str().expect("p"),
+        "--eps",
+        "0.1",
+        "-f",
+        "json",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let e: Value = serde_json::from_str(&stdout).expect("json");
+    assert_eq!(e["robust_accuracy"].as_f64(), Some(after));
+
+    // Bad input: named, nothing written.
+    let never = dir.path().join("never.onnx");
+    for (extra, want) in [
+        (&["--eps", "0"][..], "--eps 0"),
+        (&["--eps", "0.1", "--lr", "5"][..], "--lr 5"),
+        (&["--eps", "0.1", "--clip", "0,0.5"][..], "outside --clip"),
+    ] {
+        let mut args = vec![
+            "robust",
+            "harden",
+            "--model",
+            mlp.to_str().expect("p"),
+            "--train",
+            train.to_str().expect("p"),
+            "-o",
+            never.to_str().expect("p"),
+        ];
+        args.extend_from_slice(extra);
+        let (code, _, err) = aigis(&args);
+        assert_eq!(code, Some(2), "{extra:?}");
+        assert!(err.contains(want), "{extra:?}: {err}");
+        assert!(!never.exists());
+    }
+}
