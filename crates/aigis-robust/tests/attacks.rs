@@ -2,25 +2,9 @@
 //! Toolbox's figures on the same models and data (`tests/fixtures/reference.json`), a linear
 //! model's gradient checked by hand, and PGD's robust accuracy falling as ε grows.
 
-use aigis_robust::attack::{self, Range};
-use aigis_robust::engine::Session;
-use aigis_robust::{npz, onnx};
-
-fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(format!(
-        "{}/tests/fixtures/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .expect("fixture")
-}
-
-fn load(model: &str, data: &str) -> (Session, aigis_robust::Tensor, Vec<i64>) {
-    let s = Session::new(onnx::parse(&fixture(model)).expect("parses")).expect("supported");
-    let (x, y) = npz::load_xy(data, &fixture(data)).expect("data");
-    (s, x, y)
-}
-
-const UNIT: Range = Range { lo: 0.0, hi: 1.0 };
+mod common;
+use aigis_robust::{attack, onnx};
+use common::{UNIT, fixture, load};
 
 #[test]
 fn fgsm_agrees_with_art_and_pgd_is_at_least_as_strong() {

@@ -1,20 +1,11 @@
 //! Fingerprints: stable across runs, unchanged for the same model, and a single changed weight
 //! that flips at least 1% of decisions is reported with its agreement rate.
 
-use aigis_robust::attack::Range;
+mod common;
 use aigis_robust::engine::Session;
 use aigis_robust::fingerprint::{self, Fingerprint};
 use aigis_robust::{npz, onnx};
-
-fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(format!(
-        "{}/tests/fixtures/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .expect("fixture")
-}
-
-const UNIT: Range = Range { lo: 0.0, hi: 1.0 };
+use common::{UNIT, fixture};
 
 fn take(bytes: &[u8], model: onnx::Model, probes: Option<&aigis_robust::Tensor>) -> Fingerprint {
     let s = Session::new(model).expect("supported");

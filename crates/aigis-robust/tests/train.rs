@@ -2,22 +2,14 @@
 //! valid ONNX model with the same graph, the result does not depend on the thread count, and
 //! models that cannot be trained or written are refused by name.
 
+mod common;
+use common::{UNIT, fixture};
 use std::collections::HashMap;
 
-use aigis_robust::attack::{self, Norm, Range};
+use aigis_robust::attack::{self, Norm};
 use aigis_robust::engine::Session;
 use aigis_robust::train::{self, Config};
 use aigis_robust::{Tensor, npz, onnx};
-
-fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(format!(
-        "{}/tests/fixtures/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .expect("fixture")
-}
-
-const UNIT: Range = Range { lo: 0.0, hi: 1.0 };
 
 fn config(epochs: usize) -> Config {
     Config {

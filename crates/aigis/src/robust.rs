@@ -114,14 +114,7 @@ fn eval(
     }
     let started = Instant::now();
     let (_, session) = load_model(model)?;
-    let raw = std::fs::read(data).with_context(|| format!("reading {}", data.display()))?;
-    let (x, y) = npz::load_xy(&data.display().to_string(), &raw).map_err(|e| anyhow!("{e}"))?;
-    if x.data.iter().any(|v| !(r.lo..=r.hi).contains(v)) {
-        bail!(
-            "{}: x holds values outside --clip {clip}; give the model's valid input range",
-            data.display()
-        );
-    }
+    let (x, y) = load_data(data, r, clip)?;
     let clean =
         attack::correct(&session, &x, &y).map_err(|e| anyhow!("{}: {e}", model.display()))?;
     let adv = match kind {

@@ -13,16 +13,9 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 fn eval(args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(assert_cmd::cargo::cargo_bin("aigis"))
-        .args(["robust", "eval"])
-        .args(args)
-        .output()
-        .expect("runs");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let mut all = vec!["robust", "eval"];
+    all.extend_from_slice(args);
+    aigis(&all)
 }
 
 #[test]
