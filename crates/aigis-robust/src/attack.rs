@@ -15,7 +15,26 @@ pub struct Range {
     pub hi: f32,
 }
 
-fn sign(v: f32) -> f32 {
+/// The index of the largest value (the first on ties).
+pub(crate) fn argmax(row: &[f32]) -> usize {
+    row.iter()
+        .enumerate()
+        .fold((0usize, f32::NEG_INFINITY), |b, (i, &v)| {
+            if v > b.1 { (i, v) } else { b }
+        })
+        .0
+}
+
+/// Rows of `x` and values per row, checked against the labels.
+pub(crate) fn rows_of(x: &Tensor, y: &[i64]) -> Result<(usize, usize), Error> {
+    let rows = x.shape.first().copied().unwrap_or(0);
+    if rows != y.len() {
+        return Err(Error::Shape(format!("{rows} inputs, {} labels", y.len())));
+    }
+    Ok((rows, x.data.len() / rows.max(1)))
+}
+
+pub(crate) fn sign(v: f32) -> f32 {
     if v > 0.0 {
         1.0
     } else if v < 0.0 {
@@ -193,15 +212,7 @@ pub fn correct(s: &Session, x: &Tensor, y: &[i64]) -> Result<Vec<bool>, Error> {
         .data
         .chunks(classes.max(1))
         .zip(y)
-        .map(|(row, label)| {
-            let best = row
-                .iter()
-                .enumerate()
-                .fold((0usize, f32::NEG_INFINITY), |b, (i, &v)| {
-                    if v > b.1 { (i, v) } else { b }
-                });
-            best.0 as i64 == *label
-        })
+        .map(|(row, label)| argmax(row) as i64 == *label)
         .collect())
 }
 

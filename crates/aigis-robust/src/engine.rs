@@ -3,7 +3,7 @@
 //! operator, or an attribute this engine does not implement, is refused when the session is
 //! built, naming the node.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::onnx::{Attr, Model, Node};
 use crate::{Error, Tensor, elements};
@@ -13,6 +13,7 @@ pub const SUPPORTED: &[&str] = &[
     "Add",
     "AveragePool",
     "BatchNormalization",
+    "Cast",
     "Conv",
     "Div",
     "Dropout",
@@ -37,6 +38,30 @@ pub struct Session {
     pub(crate) model: Model,
     pub(crate) input: String,
     pub(crate) output: String,
+    /// Compiled tree ensembles, by node index.
+    forests: HashMap<usize, crate::ml::Forest>,
+    /// Initializers made when the session was built (not weights of the file).
+    pub(crate) synthetic: HashSet<String>,
+}
+
+/// Names a classifier's score output goes by (skl2onnx, Keras, PyTorch exports), preferred
+/// over a label output when a graph has several.
+const SCORE_OUTPUTS: &[&str] = &[
+    "probabilities",
+    "output_probability",
+    "scores",
+    "logits",
+    "probs",
+];
+
+/// The output of `n` the engine computes: the scores of a classifier operator (its second
+/// output; the first is the label), the first output of any other.
+pub(crate) fn main_output(n: &Node) -> Option<&String> {
+    if n.op == "TreeEnsembleClassifier" {
+        n.outputs.get(1)
+    } else {
+        n.outputs.first()
+    }
 }
 
 pub(crate) fn unsupported(n: &Node, why: impl Into<String>) -> Error {
@@ -69,35 +94,64 @@ fn ints(n: &Node, k: &str) -> Option<Vec<i64>> {
 }
 
 impl Session {
-    /// Check `model`: one input, every operator supported, every value defined before use.
-    pub fn new(model: Model) -> Result<Self, Error> {
+    /// Check `model`: one input, every operator the scores output depends on supported, every
+    /// value defined before use. Nodes the scores do not depend on (a label branch:
+    /// `ArgMax`, `ArrayFeatureExtractor`, casts to integers) are dropped.
+    pub fn new(mut model: Model) -> Result<Self, Error> {
         let [input] = model.inputs.as_slice() else {
             return Err(Error::Onnx(format!(
                 "the graph has {} inputs besides its weights; a classifier has one",
                 model.inputs.len()
             )));
         };
+        let input = input.name.clone();
         let output = model
             .outputs
-            .first()
+            .iter()
+            .find(|o| SCORE_OUTPUTS.contains(&o.name.as_str()))
+            .or_else(|| model.outputs.first())
             .map(|o| o.name.clone())
             .ok_or_else(|| Error::Onnx("the graph has no output".into()))?;
-        let mut known: std::collections::HashSet<&str> =
-            model.initializers.keys().map(String::as_str).collect();
-        known.insert(&input.name);
-        for n in &model.nodes {
-            if !(n.domain.is_empty() || n.domain == "ai.onnx")
-                || !SUPPORTED.contains(&n.op.as_str())
-            {
-                return Err(unsupported(
-                    n,
-                    format!("this engine runs {}", SUPPORTED.join(", ")),
-                ));
+        // Keep what the output depends on.
+        let mut needed: HashSet<String> = HashSet::from([output.clone()]);
+        let mut keep = vec![false; model.nodes.len()];
+        for (i, n) in model.nodes.iter().enumerate().rev() {
+            if n.outputs.iter().any(|o| needed.contains(o)) {
+                keep[i] = true;
+                needed.extend(n.inputs.iter().filter(|s| !s.is_empty()).cloned());
+            }
+        }
+        let mut k = keep.into_iter();
+        model.nodes.retain(|_| k.next().unwrap_or(false));
+        let synthetic = crate::ml::lower(&mut model)?;
+        let mut known: HashSet<&str> = model.initializers.keys().map(String::as_str).collect();
+        known.insert(&input);
+        let mut forests = HashMap::new();
+        for (i, n) in model.nodes.iter().enumerate() {
+            let ok = match n.domain.as_str() {
+                "" | "ai.onnx" => SUPPORTED.contains(&n.op.as_str()),
+                "ai.onnx.ml" => crate::ml::ML_OPS.contains(&n.op.as_str()),
+                _ => false,
+            };
+            if !ok {
+                let why = if n.op == "ZipMap" {
+                    "it turns scores into a list of maps; export with skl2onnx's options={'zipmap': False}".to_string()
+                } else {
+                    format!(
+                        "this engine runs {} and ai.onnx.ml {}",
+                        SUPPORTED.join(", "),
+                        crate::ml::ML_OPS.join(", ")
+                    )
+                };
+                return Err(unsupported(n, why));
             }
             if n.attrs.values().any(|a| *a == Attr::Other("graph")) {
                 return Err(unsupported(n, "subgraphs are not run"));
             }
             check_attrs(n)?;
+            if n.op == "TreeEnsembleClassifier" {
+                forests.insert(i, crate::ml::Forest::compile(n)?);
+            }
             for i in n.inputs.iter().filter(|i| !i.is_empty()) {
                 if !known.contains(i.as_str()) {
                     return Err(Error::Onnx(format!(
@@ -106,7 +160,7 @@ impl Session {
                     )));
                 }
             }
-            for o in &n.outputs {
+            if let Some(o) = main_output(n) {
                 known.insert(o);
             }
         }
@@ -115,12 +169,23 @@ impl Session {
                 "no node produces the output `{output}`"
             )));
         }
-        let input = input.name.clone();
         Ok(Session {
             model,
             input,
             output,
+            forests,
+            synthetic,
         })
+    }
+
+    /// The name of the output scored (the class scores when a graph also outputs labels).
+    pub fn output_name(&self) -> &str {
+        &self.output
+    }
+
+    /// Whether input gradients exist (no tree ensembles on the way).
+    pub fn differentiable(&self) -> bool {
+        self.forests.is_empty()
     }
 
     /// The current value of the initializer `name`.
@@ -177,7 +242,7 @@ impl Session {
     pub(crate) fn values(&self, x: &Tensor) -> Result<HashMap<&str, Tensor>, Error> {
         let mut vals: HashMap<&str, Tensor> = HashMap::new();
         vals.insert(&self.input, x.clone());
-        for n in &self.model.nodes {
+        for (idx, n) in self.model.nodes.iter().enumerate() {
             let get = |i: usize| -> Result<&Tensor, Error> {
                 let name = n
                     .inputs
@@ -188,8 +253,11 @@ impl Session {
                     .or_else(|| self.model.initializers.get(name))
                     .ok_or_else(|| Error::Onnx(format!("`{name}` is not defined")))
             };
-            let out = forward(n, &get)?;
-            if let Some(o) = n.outputs.first() {
+            let out = match self.forests.get(&idx) {
+                Some(f) => f.run(n, get(0)?)?,
+                None => forward(n, &get)?,
+            };
+            if let Some(o) = main_output(n) {
                 vals.insert(o, out);
             }
         }
@@ -402,6 +470,13 @@ pub(crate) fn forward<'a>(
 ) -> Result<Tensor, Error> {
     Ok(match n.op.as_str() {
         "Identity" | "Dropout" => get(0)?.clone(),
+        // Values are f32 here whatever the file's type; casts between float types change
+        // nothing, casts to integers (a label branch) are not run.
+        "Cast" => match int(n, "to", 0) {
+            1 | 10 | 11 | 16 => get(0)?.clone(),
+            t => return Err(unsupported(n, format!("cast to data type {t}"))),
+        },
+        "Normalizer" => crate::ml::normalizer(n, get(0)?)?,
         "Relu" => map(get(0)?, |v| v.max(0.0)),
         "LeakyRelu" => {
             let a = float(n, "alpha", 0.01);

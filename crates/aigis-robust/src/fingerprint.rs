@@ -114,13 +114,7 @@ fn behaviour(s: &Session, inputs: &Tensor) -> Result<(Vec<usize>, Vec<u16>, Stri
         let m = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
         let e: Vec<f64> = row.iter().map(|&v| f64::from(v - m).exp()).collect();
         let sum: f64 = e.iter().sum();
-        let best = row
-            .iter()
-            .enumerate()
-            .fold((0usize, f32::NEG_INFINITY), |b, (i, &v)| {
-                if v > b.1 { (i, v) } else { b }
-            });
-        decisions.push(best.0);
+        decisions.push(crate::attack::argmax(row));
         q.extend(e.iter().map(|v| (v / sum * 65535.0).round() as u16));
     }
     let mut h = Sha256::new();

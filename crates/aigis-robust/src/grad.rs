@@ -71,6 +71,46 @@ impl Session {
         })
     }
 
+    /// Where the loss is taken: the logits a final `Softmax` reads (through `Identity`,
+    /// `Dropout`, float casts and an L1 `Normalizer`, which leave probabilities unchanged) —
+    /// with the nodes after them, which the backward pass skips — or, for a graph that ends
+    /// in probabilities some other way (`Sigmoid` + `Normalizer`), those probabilities
+    /// (`probabilities` = true: the loss is −ln p[y]); otherwise the output, as logits.
+    fn loss_target(&self) -> (String, Vec<usize>, bool) {
+        let nodes = &self.model.nodes;
+        let mut at = self.output.clone();
+        let mut skipped = Vec::new();
+        let mut normalized = false;
+        while let Some(i) = nodes
+            .iter()
+            .rposition(|n| crate::engine::main_output(n) == Some(&at))
+        {
+            let n = &nodes[i];
+            let passes = match n.op.as_str() {
+                "Identity" | "Dropout" | "Cast" => true,
+                "Normalizer" => {
+                    normalized = true;
+                    true
+                }
+                "Softmax" => {
+                    skipped.push(i);
+                    return (n.inputs[0].clone(), skipped, false);
+                }
+                _ => false,
+            };
+            if !passes || n.inputs.first().is_none_or(String::is_empty) {
+                break;
+            }
+            skipped.push(i);
+            at.clone_from(&n.inputs[0]);
+        }
+        if normalized {
+            (self.output.clone(), Vec::new(), true)
+        } else {
+            (self.output.clone(), Vec::new(), false)
+        }
+    }
+
     fn gradient_rows(
         &self,
         x: &Tensor,
@@ -79,14 +119,7 @@ impl Session {
     ) -> Result<Grads, Error> {
         let nodes = &self.model.nodes;
         let vals = self.values(x)?;
-        // The logits: the output, or the input of a final Softmax.
-        let (logits_name, skip) = match nodes
-            .iter()
-            .rposition(|n| n.outputs.first() == Some(&self.output))
-        {
-            Some(i) if nodes[i].op == "Softmax" => (nodes[i].inputs[0].clone(), Some(i)),
-            _ => (self.output.clone(), None),
-        };
+        let (logits_name, skip, probabilities) = self.loss_target();
         let logits = vals
             .get(logits_name.as_str())
             .cloned()
@@ -110,6 +143,14 @@ impl Session {
                 .ok()
                 .filter(|&l| l < *classes)
                 .ok_or_else(|| Error::Shape(format!("label {} outside 0..{classes}", labels[r])))?;
+            if probabilities {
+                // −ln p[y] on probabilities the graph computed (no softmax of its own).
+                let p = row[label].max(1e-12);
+                loss -= f64::from(p).ln();
+                row.fill(0.0);
+                row[label] = -1.0 / p;
+                continue;
+            }
             let m = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
             let mut s = 0.0;
             for v in row.iter_mut() {
@@ -125,10 +166,10 @@ impl Session {
         let mut grads: HashMap<String, Tensor> = HashMap::new();
         grads.insert(logits_name, g);
         for (i, n) in nodes.iter().enumerate().rev() {
-            if Some(i) == skip {
+            if skip.contains(&i) {
                 continue;
             }
-            let Some(gout) = n.outputs.first().and_then(|o| grads.remove(o)) else {
+            let Some(gout) = crate::engine::main_output(n).and_then(|o| grads.remove(o)) else {
                 continue;
             };
             let val = |k: usize| -> Result<&Tensor, Error> {
@@ -143,7 +184,7 @@ impl Session {
                         && (!self.model.initializers.contains_key(s) || params.contains(s))
                 })
             };
-            let out = n.outputs.first().and_then(|o| vals.get(o.as_str()));
+            let out = crate::engine::main_output(n).and_then(|o| vals.get(o.as_str()));
             let init = |k: usize| {
                 n.inputs
                     .get(k)
@@ -225,7 +266,14 @@ fn backward<'a>(
     };
     let y = || out.ok_or_else(|| Error::Onnx(format!("node `{}` has no output", n.name)));
     Ok(match n.op.as_str() {
-        "Identity" | "Dropout" => vec![(0, g.clone())],
+        "Identity" | "Dropout" | "Cast" => vec![(0, g.clone())],
+        "Normalizer" => vec![(0, crate::ml::normalizer_backward(n, val(0)?, g)?)],
+        "TreeEnsembleClassifier" => {
+            return Err(unsupported(
+                n,
+                "trees have no gradient: test this model with the black-box attacks (--attack square or hopskipjump)",
+            ));
+        }
         "Relu" => ew(&|x, g| if x > 0.0 { g } else { 0.0 })?,
         "LeakyRelu" => {
             let a = float(n, "alpha", 0.01);

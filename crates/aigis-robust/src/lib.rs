@@ -1,21 +1,28 @@
 //! aigis model security: ONNX classifiers loaded and evaluated in pure Rust.
 //!
-//! This first part reads what robustness evaluation needs — an ONNX classifier ([`onnx`],
-//! parsed by our own bounded protobuf reader, never by the format's generated code) and
-//! `.npz` test data ([`npz`]) — runs the graph forward ([`engine`]) for the operators
-//! exported classifiers use, and differentiates it for input gradients. Anything else is
-//! refused by name. [`attack`] holds the white-box attacks built on the gradients (FGSM, PGD);
-//! black-box attacks, adversarial training and fingerprints are not in this crate yet.
+//! It reads an ONNX classifier ([`onnx`], parsed by our own bounded protobuf reader, never by
+//! the format's generated code) and `.npz` data ([`npz`]), runs the graph forward
+//! ([`engine`]) for the operators exported classifiers use, and differentiates it for input
+//! and weight gradients. Anything else is refused by name. Attacks: white-box FGSM and PGD
+//! ([`attack`]) and APGD-CE ([`apgd`]), black-box Square ([`square`]) and HopSkipJump
+//! ([`hopskipjump`]), combined per sample by [`eval`]; adversarial training in [`train`];
+//! behavioural fingerprints in [`fingerprint`].
 #![forbid(unsafe_code)]
 
+pub mod apgd;
 pub mod attack;
 mod batch;
 pub mod engine;
+pub mod eval;
 pub mod fingerprint;
 mod grad;
+pub mod hopskipjump;
+pub mod ml;
 pub mod npz;
 pub mod onnx;
+pub mod report;
 pub mod rules;
+pub mod square;
 pub mod train;
 mod wire;
 

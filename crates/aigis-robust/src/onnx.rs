@@ -23,6 +23,8 @@ pub enum Attr {
     Floats(Vec<f32>),
     /// `s`.
     Str(String),
+    /// `strings`.
+    Strings(Vec<String>),
     /// `t`.
     Tensor(Tensor),
     /// A subgraph or another kind this reader keeps no value for.
@@ -262,9 +264,11 @@ fn attribute(b: &[u8]) -> Result<(String, Attr), Error> {
     let mut val = None;
     let mut ints = Vec::new();
     let mut floats = Vec::new();
+    let mut strings = Vec::new();
     for f in wire::fields(b) {
         match f.map_err(bad)? {
             (1, v) => name = wire::text(v).map_err(bad)?,
+            (9, v) => strings.push(wire::text(v).unwrap_or_default()),
             (2, Value::Fixed32(x)) => val = Some(Attr::Float(f32::from_bits(x))),
             (3, Value::Varint(x)) => val = Some(Attr::Int(x as i64)),
             (4, v) => val = Some(Attr::Str(wire::text(v).unwrap_or_default())),
@@ -283,6 +287,7 @@ fn attribute(b: &[u8]) -> Result<(String, Attr), Error> {
         Some(v) => v,
         None if !ints.is_empty() => Attr::Ints(ints),
         None if !floats.is_empty() => Attr::Floats(floats),
+        None if !strings.is_empty() => Attr::Strings(strings),
         None => Attr::Ints(Vec::new()),
     };
     Ok((name, val))

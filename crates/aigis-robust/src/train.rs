@@ -48,7 +48,8 @@ pub struct Epoch {
 /// The initializers adversarial training updates, sorted by name.
 pub fn trainable(s: &Session) -> Result<Vec<String>, Error> {
     let m = &s.model;
-    let is_float_weight = |name: &String| m.initializers.contains_key(name);
+    let is_float_weight =
+        |name: &String| m.initializers.contains_key(name) && !s.synthetic.contains(name);
     let mut train = HashSet::new();
     let mut fixed = HashSet::new();
     for n in &m.nodes {
@@ -68,6 +69,20 @@ pub fn trainable(s: &Session) -> Result<Vec<String>, Error> {
                 fixed.insert(name.clone());
             }
         }
+    }
+    if let Some(n) = m.nodes.iter().find(|n| n.op == "TreeEnsembleClassifier") {
+        return Err(Error::Unsupported {
+            op: n.op.clone(),
+            node: n.name.clone(),
+            why: "trees are not trained by gradients; retrain the ensemble on adversarial examples in its own framework".into(),
+        });
+    }
+    if !s.synthetic.is_empty() {
+        return Err(Error::Unsupported {
+            op: "LinearClassifier".into(),
+            node: "-".into(),
+            why: "its weights are attributes of an ai.onnx.ml operator, not initializers; harden trains initializers (export the model as MatMul/Gemm layers)".into(),
+        });
     }
     // A constant also used where it must not change (a shared normalisation value) stays.
     let mut names: Vec<String> = train.difference(&fixed).cloned().collect();

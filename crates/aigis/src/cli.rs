@@ -105,10 +105,27 @@ pub struct FingerprintArgs {
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum AttackKind {
-    /// Fast gradient sign method (one step of size eps).
+    /// Fast gradient sign method (white-box, one step of size eps).
     Fgsm,
-    /// Projected gradient descent (--steps steps of 2.5*eps/steps, from x).
+    /// Projected gradient descent (white-box, --steps steps of 2.5*eps/steps, from x).
     Pgd,
+    /// APGD-CE, AutoAttack's step-size-free PGD with momentum (white-box, --steps, seeded
+    /// random start).
+    Apgd,
+    /// Square Attack (black-box: output scores only; L-inf; --queries per sample).
+    Square,
+    /// HopSkipJump (black-box: labels only; --queries per sample).
+    Hopskipjump,
+    /// AutoAttack-style ensemble: apgd and square, per-sample worst case.
+    Auto,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum EvalFormat {
+    Table,
+    Json,
+    /// A self-contained page with the accuracy-vs-eps chart.
+    Html,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -121,9 +138,11 @@ pub enum NormKind {
 
 #[derive(Debug, Subcommand)]
 pub enum RobustCommand {
-    /// Clean and robust accuracy of an ONNX classifier under a white-box attack, in the
-    /// Adversarial Robustness Toolbox's conventions (L-inf, cross-entropy on the logits against
-    /// the true label). Data: .npz with x (float32 [N, ...]) and y (int64 [N]).
+    /// Clean and robust accuracy of an ONNX classifier under white-box and black-box attacks
+    /// at one or more budgets, in the Adversarial Robustness Toolbox's conventions (L-inf,
+    /// cross-entropy on the logits against the true label); several attacks count each
+    /// sample's worst case, and black-box attacks beating white-box ones raise a
+    /// gradient-masking warning. Data: .npz with x (float32 [N, ...]) and y (int64 [N]).
     Eval {
         /// The ONNX model.
         #[arg(long, value_name = "M.onnx")]
@@ -131,24 +150,27 @@ pub enum RobustCommand {
         /// The test data.
         #[arg(long, value_name = "TEST.npz")]
         data: PathBuf,
-        /// The attack.
-        #[arg(long, value_enum, default_value = "pgd")]
-        attack: AttackKind,
-        /// Perturbation budget (L-inf).
-        #[arg(long)]
-        eps: f64,
-        /// PGD steps.
+        /// The attacks, comma-separated (`auto` = apgd,square).
+        #[arg(long, value_enum, value_delimiter = ',', default_value = "pgd")]
+        attack: Vec<AttackKind>,
+        /// Perturbation budgets, comma-separated (`0.02,0.05,0.1` draws a curve).
+        #[arg(long, value_delimiter = ',', required = true)]
+        eps: Vec<f64>,
+        /// PGD and APGD steps.
         #[arg(long, default_value_t = 20)]
         steps: usize,
-        /// PGD norm: `linf` (sign steps) or `l2` (normalised-gradient steps, eps is each
-        /// sample's Euclidean budget).
+        /// Norm: `linf` (sign steps) or `l2` (normalised-gradient steps, eps is each
+        /// sample's Euclidean budget; not for fgsm or square).
         #[arg(long, value_enum, default_value = "linf")]
         norm: NormKind,
         /// PGD runs: the first from x, the rest from random points of the eps-ball; each
         /// sample's worst case counts.
         #[arg(long, default_value_t = 1)]
         restarts: usize,
-        /// Seed of the random starts.
+        /// Model queries per sample of the black-box attacks.
+        #[arg(long, default_value_t = 1000)]
+        queries: usize,
+        /// Seed of every random choice.
         #[arg(long, default_value_t = 0)]
         seed: u64,
         /// Valid input range `LO,HI`.
@@ -156,7 +178,7 @@ pub enum RobustCommand {
         clip: String,
         /// Output format.
         #[arg(long, short = 'f', value_enum, default_value = "table")]
-        format: MachineFormat,
+        format: EvalFormat,
         /// Write the result here (atomically) instead of stdout.
         #[arg(long, short = 'o', value_name = "FILE")]
         output: Option<PathBuf>,

@@ -4,13 +4,18 @@
 use std::path::Path;
 use std::time::Instant;
 
+use std::io::IsTerminal as _;
+
 use aigis_robust::attack::{self, Range};
 use aigis_robust::engine::Session;
+use aigis_robust::eval::{Attack, Plan};
 use aigis_robust::{npz, onnx};
 use anyhow::{Context as _, Result, anyhow, bail};
 use serde_json::json;
 
-use crate::cli::{AttackKind, FingerprintArgs, HardenArgs, MachineFormat, NormKind, RobustCommand};
+use crate::cli::{
+    AttackKind, EvalFormat, FingerprintArgs, HardenArgs, MachineFormat, NormKind, RobustCommand,
+};
 use crate::commands::emit;
 
 pub fn robust(c: &RobustCommand) -> Result<u8> {
@@ -23,6 +28,7 @@ pub fn robust(c: &RobustCommand) -> Result<u8> {
             steps,
             norm,
             restarts,
+            queries,
             seed,
             clip,
             format,
@@ -30,12 +36,13 @@ pub fn robust(c: &RobustCommand) -> Result<u8> {
         } => eval(
             model,
             data,
-            &Plan {
-                kind: *attack,
-                eps: *eps,
+            &Settings {
+                attacks: attack.clone(),
+                eps: eps.clone(),
                 steps: *steps,
                 norm: *norm,
                 restarts: *restarts,
+                queries: *queries,
                 seed: *seed,
             },
             clip,
@@ -46,7 +53,7 @@ pub fn robust(c: &RobustCommand) -> Result<u8> {
     }
 }
 
-fn range(clip: &str) -> Result<Range> {
+pub(crate) fn range(clip: &str) -> Result<Range> {
     let (lo, hi) = clip
         .split_once(',')
         .ok_or_else(|| anyhow!("--clip {clip:?}: write it as LO,HI (e.g. 0,1)"))?;
@@ -64,126 +71,237 @@ fn range(clip: &str) -> Result<Range> {
     Ok(Range { lo, hi })
 }
 
-/// What `eval` runs.
-struct Plan {
-    kind: AttackKind,
-    eps: f64,
+/// What `eval` runs, as given on the command line.
+struct Settings {
+    attacks: Vec<AttackKind>,
+    eps: Vec<f64>,
     steps: usize,
     norm: NormKind,
     restarts: usize,
+    queries: usize,
     seed: u64,
+}
+
+/// The attacks named, `auto` expanded, each once, in a fixed order.
+fn attacks_of(kinds: &[AttackKind]) -> Vec<Attack> {
+    let mut v: Vec<Attack> = kinds
+        .iter()
+        .flat_map(|k| match k {
+            AttackKind::Fgsm => vec![Attack::Fgsm],
+            AttackKind::Pgd => vec![Attack::Pgd],
+            AttackKind::Apgd => vec![Attack::Apgd],
+            AttackKind::Square => vec![Attack::Square],
+            AttackKind::Hopskipjump => vec![Attack::HopSkipJump],
+            AttackKind::Auto => vec![Attack::Apgd, Attack::Square],
+        })
+        .collect();
+    v.sort();
+    v.dedup();
+    v
 }
 
 fn eval(
     model: &Path,
     data: &Path,
-    plan: &Plan,
+    set: &Settings,
     clip: &str,
-    format: MachineFormat,
+    format: EvalFormat,
     output: Option<&Path>,
 ) -> Result<u8> {
-    let Plan {
-        kind,
-        eps,
-        steps,
-        norm,
-        restarts,
-        seed,
-    } = *plan;
     let r = range(clip)?;
-    if kind == AttackKind::Fgsm && (norm != NormKind::Linf || restarts > 1) {
+    let attacks = attacks_of(&set.attacks);
+    let only_fgsm = attacks == [Attack::Fgsm];
+    if only_fgsm && (set.norm != NormKind::Linf || set.restarts > 1) {
         bail!("--norm and --restarts apply to PGD; FGSM is L-inf and deterministic");
     }
-    if restarts == 0 {
+    if set.norm == NormKind::L2
+        && let Some(a) = attacks
+            .iter()
+            .find(|a| matches!(a, Attack::Fgsm | Attack::Square))
+    {
+        bail!(
+            "--attack {}: L-inf only here; with --norm l2 use pgd, apgd or hopskipjump",
+            a.name()
+        );
+    }
+    if set.restarts == 0 {
         bail!("--restarts 0: give at least 1 (one run from x)");
     }
     // An L-inf budget beyond the input range changes nothing more; L2 budgets are not bounded
     // by it.
-    let limit = match norm {
+    let limit = match set.norm {
         NormKind::Linf => f64::from(r.hi - r.lo),
         NormKind::L2 => f64::INFINITY,
     };
-    if !(eps.is_finite() && eps > 0.0 && eps <= limit) {
-        bail!(
-            "--eps {eps}: give a budget above 0 and at most the input range ({})",
-            r.hi - r.lo
-        );
+    for &eps in &set.eps {
+        if !(eps.is_finite() && eps > 0.0 && eps <= limit) {
+            bail!(
+                "--eps {eps}: give budgets above 0 and at most the input range ({})",
+                r.hi - r.lo
+            );
+        }
     }
-    if kind == AttackKind::Pgd && steps == 0 {
-        bail!("--steps 0: PGD needs at least one step");
+    let mut eps = set.eps.clone();
+    eps.sort_by(f64::total_cmp);
+    eps.dedup();
+    if attacks
+        .iter()
+        .any(|a| matches!(a, Attack::Pgd | Attack::Apgd))
+        && set.steps == 0
+    {
+        bail!("--steps 0: PGD and APGD need at least one step");
+    }
+    if attacks.iter().any(|a| a.black_box()) && set.queries < 10 {
+        bail!(
+            "--queries {}: black-box attacks need at least 10 queries per sample",
+            set.queries
+        );
     }
     let started = Instant::now();
     let (_, session) = load_model(model)?;
-    let (x, y) = load_data(data, r, clip)?;
-    let clean =
-        attack::correct(&session, &x, &y).map_err(|e| anyhow!("{}: {e}", model.display()))?;
-    let adv = match kind {
-        AttackKind::Fgsm => attack::fgsm(&session, &x, &y, eps as f32, r),
-        AttackKind::Pgd => attack::pgd_restarts(
-            &session,
-            &x,
-            &y,
-            eps as f32,
-            steps,
-            match norm {
-                NormKind::Linf => attack::Norm::Linf,
-                NormKind::L2 => attack::Norm::L2,
-            },
-            restarts,
-            seed,
-            r,
-        ),
+    if !session.differentiable()
+        && let Some(a) = attacks.iter().find(|a| !a.black_box())
+    {
+        bail!(
+            "{}: --attack {}: the model has no gradients (tree ensembles); use --attack square or hopskipjump",
+            model.display(),
+            a.name()
+        );
     }
-    .map_err(|e| anyhow!("{e}"))?;
-    let robust = attack::correct(&session, &adv, &y).map_err(|e| anyhow!("{e}"))?;
-    let n = y.len().max(1) as f64;
-    let clean_right = clean.iter().filter(|c| **c).count();
-    let flipped = clean
+    let (x, y) = load_data(data, r, clip)?;
+    let plan = Plan {
+        attacks: attacks.clone(),
+        eps: eps.iter().map(|&e| e as f32).collect(),
+        steps: set.steps,
+        norm: norm_of(set.norm),
+        restarts: set.restarts,
+        queries: set.queries,
+        seed: set.seed,
+        range: r,
+    };
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let b = indicatif::ProgressBar::new((attacks.len() * eps.len()) as u64);
+        b.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {pos}/{len} {msg} [{elapsed}]")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        b.enable_steady_tick(std::time::Duration::from_millis(200));
+        b
+    });
+    let report = aigis_robust::eval::evaluate(&session, &x, &y, &plan, &mut |a, e| {
+        if let Some(b) = &bar {
+            b.set_message(format!("{} eps={e}", a.name()));
+            b.inc(1);
+        }
+    })
+    .map_err(|e| anyhow!("{}: {e}", model.display()))?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let names: Vec<&str> = attacks.iter().map(|a| a.name()).collect();
+    let norm_name = if set.norm == NormKind::L2 {
+        "l2"
+    } else {
+        "linf"
+    };
+    let settings = format!(
+        "{} attack(s) {}; {norm_name}; PGD/APGD {} steps, {} PGD restart(s); black-box {} queries per sample; seed {}; clip [{}, {}]. Conventions: {CONVENTIONS}",
+        names.len(),
+        names.join(", "),
+        set.steps,
+        set.restarts,
+        set.queries,
+        set.seed,
+        r.lo,
+        r.hi
+    );
+    let curve: Vec<serde_json::Value> = report
+        .curve
         .iter()
-        .zip(&robust)
-        .filter(|(c, r)| **c && !**r)
-        .count();
+        .zip(&eps)
+        .map(|(p, e)| {
+            json!({"eps": e, "robust_accuracy": p.robust_accuracy, "attack_success_rate": p.attack_success_rate,
+                   "attacks": p.attacks, "seconds": p.seconds, "gradient_masking": p.gradient_masking})
+        })
+        .collect();
+    let headline = report
+        .curve
+        .last()
+        .ok_or_else(|| anyhow!("no budget evaluated"))?;
     let v = json!({
         "schema": "aigis.robust.eval/v1",
         "model": model.display().to_string(),
         "data": data.display().to_string(),
-        "attack": match kind { AttackKind::Fgsm => "fgsm", AttackKind::Pgd => "pgd" },
-        "eps": eps,
-        "steps": if kind == AttackKind::Pgd { json!(steps) } else { json!(1) },
-        "norm": if norm == NormKind::L2 { "l2" } else { "linf" },
-        "restarts": restarts,
-        "seed": seed,
+        "attack": names.join(","),
+        "attacks": names,
+        "eps": eps.last(),
+        "steps": if only_fgsm { json!(1) } else { json!(set.steps) },
+        "norm": norm_name,
+        "restarts": set.restarts,
+        "queries": set.queries,
+        "seed": set.seed,
         "clip": [r.lo, r.hi],
-        "clean_accuracy": clean_right as f64 / n,
-        "robust_accuracy": robust.iter().filter(|c| **c).count() as f64 / n,
-        "attack_success_rate": if clean_right == 0 { 0.0 } else { flipped as f64 / clean_right as f64 },
-        "samples": y.len(),
+        "clean_accuracy": report.clean_accuracy,
+        "robust_accuracy": headline.robust_accuracy,
+        "attack_success_rate": headline.attack_success_rate,
+        "samples": report.samples,
         "seconds": (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
-        "conventions": "ART's: L-inf; loss = softmax cross-entropy on the logits against the true label; FGSM x' = clip(x + eps*sign(grad)); PGD from x, step 2.5*eps/steps, projected onto the eps-ball and clipped each step",
+        "curve": curve,
+        "warnings": report.warnings,
+        "conventions": CONVENTIONS,
     });
     let text = match format {
-        MachineFormat::Json => format!("{v:#}\n"),
-        MachineFormat::Table => format!(
-            "{} on {} ({} samples): clean accuracy {:.4}, robust accuracy {:.4} under {} eps={} ({}), attack success rate {:.4}, {:.2} s\n",
-            model.display(),
-            data.display(),
-            y.len(),
-            v["clean_accuracy"].as_f64().unwrap_or(0.0),
-            v["robust_accuracy"].as_f64().unwrap_or(0.0),
-            v["attack"].as_str().unwrap_or(""),
-            eps,
-            if kind == AttackKind::Pgd {
-                format!("{steps} steps")
-            } else {
-                "1 step".into()
+        EvalFormat::Json => format!("{v:#}\n"),
+        EvalFormat::Html => aigis_robust::report::html(
+            &report,
+            &aigis_robust::report::Meta {
+                model: &model.display().to_string(),
+                data: &data.display().to_string(),
+                eps: &eps,
+                settings: &settings,
             },
-            v["attack_success_rate"].as_f64().unwrap_or(0.0),
-            v["seconds"].as_f64().unwrap_or(0.0),
         ),
+        EvalFormat::Table => {
+            let mut t = format!(
+                "{} on {} ({} samples): clean accuracy {:.4}\n{:>8}",
+                model.display(),
+                data.display(),
+                report.samples,
+                report.clean_accuracy,
+                "eps"
+            );
+            for n in &names {
+                t.push_str(&format!(" {n:>11}"));
+            }
+            t.push_str("  worst case  success rate\n");
+            for (p, e) in report.curve.iter().zip(&eps) {
+                t.push_str(&format!("{e:>8}"));
+                for n in &names {
+                    t.push_str(&format!(
+                        " {:>11.4}",
+                        p.attacks.get(n).copied().unwrap_or(0.0)
+                    ));
+                }
+                t.push_str(&format!(
+                    "  {:>10.4}  {:>12.4}\n",
+                    p.robust_accuracy, p.attack_success_rate
+                ));
+            }
+            t.push_str(&format!(
+                "{norm_name}; {} s\n",
+                v["seconds"].as_f64().unwrap_or(0.0)
+            ));
+            t
+        }
     };
+    for w in &report.warnings {
+        eprintln!("aigis robust eval: warning: {w}");
+    }
     emit(&text, output)?;
     Ok(0)
 }
+
+const CONVENTIONS: &str = "ART's: loss = softmax cross-entropy on the logits against the true label; FGSM x' = clip(x + eps*sign(grad)); PGD from x, step 2.5*eps/steps, projected onto the eps-ball and clipped each step; robust accuracy over all samples, per-sample worst case over the attacks";
 
 fn norm_of(n: NormKind) -> attack::Norm {
     match n {

@@ -350,3 +350,129 @@ fn harden_writes_a_model_that_is_more_robust() {
         assert!(!never.exists());
     }
 }
+
+#[test]
+fn curves_ensembles_black_box_and_the_masking_warning() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mlp, data) = (fixture("mlp.onnx"), fixture("digits-test.npz"));
+    let (code, out, err) = eval(&[
+        "--model",
+        mlp.to_str().expect("p"),
+        "--data",
+        data.to_str().expect("p"),
+        "--attack",
+        "pgd,auto",
+        "--eps",
+        "0.1,0.02,0.05",
+        "-f",
+        "json",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let v: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(v["attacks"], serde_json::json!(["pgd", "apgd", "square"]));
+    let curve = v["curve"].as_array().expect("curve");
+    let eps: Vec<f64> = curve
+        .iter()
+        .map(|p| p["eps"].as_f64().expect("eps"))
+        .collect();
+    assert_eq!(eps, vec![0.02, 0.05, 0.1], "sorted");
+    let acc: Vec<f64> = curve
+        .iter()
+        .map(|p| p["robust_accuracy"].as_f64().expect("acc"))
+        .collect();
+    assert!(acc.windows(2).all(|w| w[1] <= w[0]), "{acc:?}");
+    // The headline figures are the largest budget's; the worst case beats PGD alone.
+    assert_eq!(v["eps"], 0.1);
+    assert_eq!(v["robust_accuracy"].as_f64(), acc.last().copied());
+    assert!(acc[2] <= curve[2]["attacks"]["pgd"].as_f64().expect("pgd"));
+    assert!(v["warnings"].as_array().is_some_and(Vec::is_empty));
+
+    // The HTML page draws the curve.
+    let page = dir.path().join("r.html");
+    let (code, _, err) = eval(&[
+        "--model",
+        mlp.to_str().expect("p"),
+        "--data",
+        data.to_str().expect("p"),
+        "--attack",
+        "pgd",
+        "--eps",
+        "0.05,0.1",
+        "-f",
+        "html",
+        "-o",
+        page.to_str().expect("p"),
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let html = std::fs::read_to_string(&page).expect("page");
+    assert!(html.contains("<svg") && html.matches("<polyline").count() == 2);
+    assert!(html.contains("default-src 'none'"));
+
+    // Masked gradients: white-box PGD sees nothing, Square does; warned on stderr and in JSON.
+    let (code, out, err) = eval(&[
+        "--model",
+        fixture("masked.onnx").to_str().expect("p"),
+        "--data",
+        data.to_str().expect("p"),
+        "--attack",
+        "pgd,square",
+        "--eps",
+        "0.1",
+        "-f",
+        "json",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("possible gradient masking"), "{err}");
+    let v: Value = serde_json::from_str(&out).expect("json");
+    assert!(v["curve"][0]["gradient_masking"]["share"].as_f64() > Some(0.3));
+
+    // A forest: white-box refused by name, black-box runs.
+    let forest = fixture("skl-forest.onnx");
+    let (code, _, err) = eval(&[
+        "--model",
+        forest.to_str().expect("p"),
+        "--data",
+        data.to_str().expect("p"),
+        "--attack",
+        "auto",
+        "--eps",
+        "0.1",
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("no gradients") && err.contains("square"),
+        "{err}"
+    );
+    let (code, out, err) = eval(&[
+        "--model",
+        forest.to_str().expect("p"),
+        "--data",
+        data.to_str().expect("p"),
+        "--attack",
+        "square",
+        "--eps",
+        "0.1",
+        "--queries",
+        "300",
+        "-f",
+        "json",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let v: Value = serde_json::from_str(&out).expect("json");
+    assert!(v["robust_accuracy"].as_f64() < Some(0.6), "{v}");
+    // L2 with an L-inf-only attack.
+    let (code, _, err) = eval(&[
+        "--model",
+        mlp.to_str().expect("p"),
+        "--data",
+        data.to_str().expect("p"),
+        "--attack",
+        "square",
+        "--norm",
+        "l2",
+        "--eps",
+        "0.5",
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("L-inf only"), "{err}");
+}
