@@ -108,9 +108,16 @@ pub struct RobustConfig {
     pub model: String,
     /// The test data (`.npz` with `x` and `y`), relative to the project.
     pub data: String,
-    /// `pgd` (default) or `fgsm`.
+    /// Attacks, comma-separated: fgsm, pgd (default), apgd, square, hopskipjump, or auto
+    /// (apgd and square); each sample's worst case counts.
     #[serde(default = "default_attack")]
     pub attack: String,
+    /// Model queries per sample of the black-box attacks.
+    #[serde(default = "default_queries")]
+    pub queries: usize,
+    /// Seed of the random starts and black-box searches.
+    #[serde(default)]
+    pub seed: u64,
     /// Perturbation budget.
     pub eps: f64,
     /// PGD steps.
@@ -135,6 +142,9 @@ fn default_attack() -> String {
 }
 fn default_steps() -> usize {
     20
+}
+fn default_queries() -> usize {
+    1000
 }
 fn default_norm() -> String {
     "linf".into()

@@ -1,11 +1,14 @@
-//! `robust`: runs `[robust]`'s attack on the project's ONNX classifier and test data and
-//! raises ROB102 when clean accuracy and ROB101 when robust accuracy is below its gate. A model
-//! or data file that cannot be read or run stops the stage with the reason (fail closed).
+//! `robust`: runs `[robust]`'s attacks on the project's ONNX classifier and test data and
+//! raises ROB102 when clean accuracy and ROB101 when robust accuracy (each sample's worst case
+//! over the attacks) is below its gate, and ROB104 when black-box attacks beat the white-box
+//! ones (gradient masking). A model or data file that cannot be read or run stops the stage
+//! with the reason (fail closed).
 
 use aigis_core::{FileRecord, Finding, Location, Report, Verdict};
-use aigis_robust::attack::{self, Norm, Range};
+use aigis_robust::attack::{Norm, Range};
 use aigis_robust::engine::Session;
-use aigis_robust::rules::{ROB101, ROB102};
+use aigis_robust::eval::{self, Attack, Plan};
+use aigis_robust::rules::{ROB101, ROB102, ROB104};
 use aigis_robust::{npz, onnx};
 
 use crate::PipelineError;
@@ -42,23 +45,30 @@ impl Stage for RobustStage {
                 )));
             }
         };
-        let fgsm = match cfg.attack.as_str() {
-            "fgsm" if norm == Norm::Linf => true,
-            "fgsm" => return Err(config_err("[robust] attack = `fgsm` is L-inf only".into())),
-            "pgd" => false,
-            other => {
-                return Err(config_err(format!(
-                    "[robust] attack = `{other}`: use pgd or fgsm"
-                )));
-            }
-        };
+        let attacks = Attack::parse_list(&cfg.attack)
+            .map_err(|e| config_err(format!("[robust] attack = `{}`: {e}", cfg.attack)))?;
+        if norm == Norm::L2
+            && let Some(a) = attacks
+                .iter()
+                .find(|a| matches!(a, Attack::Fgsm | Attack::Square))
+        {
+            return Err(config_err(format!(
+                "[robust] attack `{}` is L-inf only; with norm = \"l2\" use pgd, apgd or hopskipjump",
+                a.name()
+            )));
+        }
         let r = Range {
             lo: cfg.clip[0],
             hi: cfg.clip[1],
         };
-        if !(cfg.eps.is_finite() && cfg.eps > 0.0) || r.lo >= r.hi || cfg.steps == 0 {
+        if !(cfg.eps.is_finite() && cfg.eps > 0.0)
+            || r.lo >= r.hi
+            || cfg.steps == 0
+            || cfg.queries < 10
+        {
             return Err(config_err(
-                "[robust] needs eps > 0, steps > 0 and clip = [lo, hi] with lo < hi".into(),
+                "[robust] needs eps > 0, steps > 0, queries >= 10 and clip = [lo, hi] with lo < hi"
+                    .into(),
             ));
         }
         let read = |rel: &str| {
@@ -74,16 +84,24 @@ impl Stage for RobustStage {
             .map_err(|e| stage_err(format!("{}: {e}", cfg.model)))?;
         let (x, y) =
             npz::load_xy(&cfg.data, &read(&cfg.data)?).map_err(|e| stage_err(e.to_string()))?;
-        let clean = attack::accuracy(&session, &x, &y)
+        let plan = Plan {
+            attacks,
+            eps: vec![cfg.eps as f32],
+            steps: cfg.steps,
+            norm,
+            restarts: 1,
+            queries: cfg.queries,
+            seed: cfg.seed,
+            range: r,
+        };
+        let result = eval::evaluate(&session, &x, &y, &plan, &mut |_, _| {})
             .map_err(|e| stage_err(format!("{}: {e}", cfg.model)))?;
-        let eps = cfg.eps as f32;
-        let adv = if fgsm {
-            attack::fgsm(&session, &x, &y, eps, r)
-        } else {
-            attack::pgd_from(&session, &x, &x, &y, eps, cfg.steps, norm, r)
-        }
-        .map_err(|e| stage_err(e.to_string()))?;
-        let robust = attack::accuracy(&session, &adv, &y).map_err(|e| stage_err(e.to_string()))?;
+        let clean = result.clean_accuracy;
+        let point = result
+            .curve
+            .first()
+            .ok_or_else(|| stage_err("no budget evaluated".into()))?;
+        let robust = point.robust_accuracy;
         let mut failed = false;
         let what = format!(
             "{} eps={} ({})",
@@ -100,6 +118,22 @@ impl Stage for RobustStage {
                     Location::file(cfg.model.clone()),
                 )
                 .evidence(format!("{} samples of {}", y.len(), cfg.data)),
+            );
+        }
+        for w in &result.warnings {
+            failed = true;
+            report.findings.push(
+                Finding::new(&ROB104, w.clone(), Location::file(cfg.model.clone())).evidence(
+                    format!(
+                        "robust accuracy per attack: {}",
+                        point
+                            .attacks
+                            .iter()
+                            .map(|(a, v)| format!("{a} {v:.4}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ),
             );
         }
         if let Some(gate) = cfg.min_robust_accuracy.filter(|g| robust < *g) {

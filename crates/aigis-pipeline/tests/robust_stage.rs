@@ -6,6 +6,10 @@ use aigis_core::Severity;
 use aigis_pipeline::{RunOptions, run};
 
 fn project(gates: &str) -> tempfile::TempDir {
+    project_with("mlp.onnx", gates)
+}
+
+fn project_with(model: &str, gates: &str) -> tempfile::TempDir {
     let d = common::project(
         "robust",
         &format!(
@@ -15,7 +19,7 @@ fn project(gates: &str) -> tempfile::TempDir {
     let fix =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../aigis-robust/tests/fixtures");
     std::fs::create_dir_all(d.path().join("models")).expect("dir");
-    std::fs::copy(fix.join("mlp.onnx"), d.path().join("models/mlp.onnx")).expect("copy");
+    std::fs::copy(fix.join(model), d.path().join("models/mlp.onnx")).expect("copy");
     std::fs::copy(fix.join("digits-test.npz"), d.path().join("test.npz")).expect("copy");
     d
 }
@@ -52,12 +56,43 @@ fn gates_on_clean_and_robust_accuracy() {
 }
 
 #[test]
+fn ensembles_gate_on_the_worst_case_and_masking_is_a_finding() {
+    // PGD alone leaves 0.30 at eps 0.1; with APGD and Square each sample's worst case counts.
+    let d = project("attack = \"pgd,auto\"\nmin-robust-accuracy = 0.2999\n");
+    let out = run(d.path(), &RunOptions::default()).expect("runs");
+    let f: Vec<_> = out.report.findings.iter().map(|f| f.rule).collect();
+    assert_eq!(f, ["ROB101"], "{:?}", out.report.findings);
+    // The masked model: PGD finds nothing, Square does.
+    let d = project_with("masked.onnx", "attack = \"pgd,square\"\nqueries = 300\n");
+    let out = run(d.path(), &RunOptions::default()).expect("runs");
+    let f: Vec<_> = out
+        .report
+        .findings
+        .iter()
+        .map(|f| (f.rule, f.severity))
+        .collect();
+    assert_eq!(f, [("ROB104", Severity::Medium)]);
+    assert!(out.report.findings[0].title.contains("gradient masking"));
+    assert_eq!(out.exit_code, 1);
+}
+
+#[test]
 fn bad_configuration_and_files_are_named() {
     let d = project("norm = \"l3\"\n");
     let e = run(d.path(), &RunOptions::default())
         .expect_err("refused")
         .to_string();
     assert!(e.contains("norm = `l3`"), "{e}");
+    let d = project("attack = \"pgd,cw\"\n");
+    let e = run(d.path(), &RunOptions::default())
+        .expect_err("refused")
+        .to_string();
+    assert!(e.contains("unknown attack `cw`"), "{e}");
+    let d = project("attack = \"square\"\nnorm = \"l2\"\n");
+    let e = run(d.path(), &RunOptions::default())
+        .expect_err("refused")
+        .to_string();
+    assert!(e.contains("L-inf only"), "{e}");
     let d = project("");
     std::fs::write(d.path().join("models/mlp.onnx"), b"not a model").expect("write");
     let e = run(d.path(), &RunOptions::default())

@@ -46,6 +46,33 @@ impl Attack {
         }
     }
 
+    /// Attacks from a comma-separated list of names (`auto` = apgd and square), each once,
+    /// in a fixed order.
+    pub fn parse_list(s: &str) -> Result<Vec<Attack>, String> {
+        let mut v = Vec::new();
+        for name in s.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            match name {
+                "fgsm" => v.push(Attack::Fgsm),
+                "pgd" => v.push(Attack::Pgd),
+                "apgd" => v.push(Attack::Apgd),
+                "square" => v.push(Attack::Square),
+                "hopskipjump" => v.push(Attack::HopSkipJump),
+                "auto" => v.extend([Attack::Apgd, Attack::Square]),
+                other => {
+                    return Err(format!(
+                        "unknown attack `{other}`: use fgsm, pgd, apgd, square, hopskipjump or auto"
+                    ));
+                }
+            }
+        }
+        if v.is_empty() {
+            return Err("no attack named".into());
+        }
+        v.sort();
+        v.dedup();
+        Ok(v)
+    }
+
     /// Whether it reads only the model's outputs.
     pub fn black_box(self) -> bool {
         matches!(self, Attack::Square | Attack::HopSkipJump)

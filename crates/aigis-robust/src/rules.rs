@@ -32,5 +32,15 @@ pub static ROB103: RuleInfo = RuleInfo {
     cwe: &[494],
 };
 
+/// `ROB104 gradient-masking`.
+pub static ROB104: RuleInfo = RuleInfo {
+    id: "ROB104",
+    name: "gradient-masking",
+    severity: Severity::Medium,
+    summary: "Black-box attacks fooled the model on samples every white-box attack left alone: its gradients mislead, and white-box robustness figures overstate it.",
+    doc: "## What it detects\nThe `robust` stage ran white-box attacks (FGSM, PGD, APGD-CE) and black-box attacks (Square, HopSkipJump) on the same samples, and the black-box ones flipped at least 1% of the samples that no white-box attack flipped.\n\n## Why it matters\nA model whose gradients are flat, saturated, noisy or shattered (a softmax pushed to 0/1, non-differentiable preprocessing, randomness) defeats gradient-based attacks without being robust: an attacker who does not use gradients still fools it. Robust accuracy measured by white-box attacks alone is then too high. Athalye et al. showed most defences of 2017-2018 were this.\n\n## Example\n`models/classifier.onnx: possible gradient masking at eps=0.1: black-box attacks flipped 348 samples (64.4%) that no white-box attack did`\n\n## Remediation\nTrust the worst case over all attacks, not the white-box figure. Look for saturating outputs (scale the logits back), non-differentiable steps in the graph, or a defence that only hides gradients; evaluate with `attack = \"auto\"` and more black-box queries.\n\n## References\n- Athalye, Carlini & Wagner, Obfuscated Gradients Give a False Sense of Security, 2018\n- Croce & Hein, Reliable evaluation of adversarial robustness with an ensemble of diverse parameter-free attacks (AutoAttack), 2020\n- MITRE ATLAS AML.T0043 Craft Adversarial Data\n",
+    cwe: &[],
+};
+
 /// Every robustness rule, sorted by id.
-pub static RULES: &[&RuleInfo] = &[&ROB101, &ROB102, &ROB103];
+pub static RULES: &[&RuleInfo] = &[&ROB101, &ROB102, &ROB103, &ROB104];
