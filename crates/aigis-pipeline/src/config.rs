@@ -129,6 +129,12 @@ pub struct RobustConfig {
     /// Valid input range.
     #[serde(default = "default_clip")]
     pub clip: [f32; 2],
+    /// Input normalisation before the model, one value or one per channel (with `std`).
+    #[serde(default)]
+    pub mean: Vec<f32>,
+    /// Input normalisation: standard deviations (with `mean`).
+    #[serde(default)]
+    pub std: Vec<f32>,
     /// Gate on accuracy without attack.
     #[serde(default)]
     pub min_clean_accuracy: Option<f64>,

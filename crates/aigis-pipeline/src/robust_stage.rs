@@ -79,9 +79,14 @@ impl Stage for RobustStage {
             })
         };
         let bytes = read(&cfg.model)?;
-        let session = onnx::parse(&bytes)
+        let mut session = onnx::parse(&bytes)
             .and_then(Session::new)
             .map_err(|e| stage_err(format!("{}: {e}", cfg.model)))?;
+        if !cfg.mean.is_empty() || !cfg.std.is_empty() {
+            session = session
+                .with_normalisation(cfg.mean.clone(), cfg.std.clone())
+                .map_err(|e| config_err(format!("[robust] mean/std: {e}")))?;
+        }
         let (x, y) =
             npz::load_xy(&cfg.data, &read(&cfg.data)?).map_err(|e| stage_err(e.to_string()))?;
         let plan = Plan {

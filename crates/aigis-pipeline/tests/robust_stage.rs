@@ -88,6 +88,11 @@ fn bad_configuration_and_files_are_named() {
         .expect_err("refused")
         .to_string();
     assert!(e.contains("unknown attack `cw`"), "{e}");
+    let d = project("mean = [0.1, 0.2]\nstd = [1.0]\n");
+    let e = run(d.path(), &RunOptions::default())
+        .expect_err("refused")
+        .to_string();
+    assert!(e.contains("[robust] mean/std"), "{e}");
     let d = project("attack = \"square\"\nnorm = \"l2\"\n");
     let e = run(d.path(), &RunOptions::default())
         .expect_err("refused")

@@ -42,6 +42,27 @@ pub struct Session {
     forests: HashMap<usize, crate::ml::Forest>,
     /// Initializers made when the session was built (not weights of the file).
     pub(crate) synthetic: HashSet<String>,
+    /// Input normalisation applied before the graph (attacks work on raw inputs).
+    norm: Option<Normalise>,
+}
+
+/// `x' = (x − mean) / std` per channel (dimension 1; for `[N, F]` inputs, per feature), or
+/// with one value for all.
+#[derive(Debug, Clone)]
+struct Normalise {
+    mean: Vec<f32>,
+    std: Vec<f32>,
+}
+
+impl Normalise {
+    /// The channel of flat index `i` of a sample batch of `shape`.
+    fn channel(&self, shape: &[usize], i: usize) -> usize {
+        if self.mean.len() == 1 {
+            return 0;
+        }
+        let inner: usize = shape.get(2..).map_or(1, |s| s.iter().product());
+        (i / inner.max(1)) % self.mean.len()
+    }
 }
 
 /// Names a classifier's score output goes by (skl2onnx, Keras, PyTorch exports), preferred
@@ -175,7 +196,72 @@ impl Session {
             output,
             forests,
             synthetic,
+            norm: None,
         })
+    }
+
+    /// Normalise inputs before the graph: `x' = (x − mean) / std`, with one value for all or
+    /// one per channel (dimension 1 of the input; the features of `[N, F]` inputs). Attacks,
+    /// budgets and clipping stay in the raw input space; gradients are taken through the
+    /// normalisation.
+    pub fn with_normalisation(mut self, mean: Vec<f32>, std: Vec<f32>) -> Result<Self, Error> {
+        if mean.is_empty() || mean.len() != std.len() {
+            return Err(Error::Shape(format!(
+                "normalisation: {} mean values and {} std values; give one value, or one per channel, of each",
+                mean.len(),
+                std.len()
+            )));
+        }
+        if std.iter().any(|s| !(s.is_finite() && *s > 0.0)) || mean.iter().any(|m| !m.is_finite()) {
+            return Err(Error::Shape(
+                "normalisation: std values must be above 0 and every value finite".into(),
+            ));
+        }
+        if mean.len() > 1
+            && let Some(Some(c)) = self.input_shape().get(1)
+            && *c != mean.len()
+        {
+            return Err(Error::Shape(format!(
+                "normalisation: {} values per channel, the input `{}` has {c} channels",
+                mean.len(),
+                self.input
+            )));
+        }
+        self.norm = Some(Normalise { mean, std });
+        Ok(self)
+    }
+
+    /// `x` normalised for the graph (a copy only when normalisation is set).
+    fn graph_input(&self, x: &Tensor) -> Result<Tensor, Error> {
+        let Some(n) = &self.norm else {
+            return Ok(x.clone());
+        };
+        if n.mean.len() > 1 && x.shape.get(1) != Some(&n.mean.len()) {
+            return Err(Error::Shape(format!(
+                "normalisation has {} channels, the data is {:?}",
+                n.mean.len(),
+                x.shape
+            )));
+        }
+        let per: usize = x.shape.get(1..).map_or(1, |s| s.iter().product());
+        let mut out = x.clone();
+        for (i, v) in out.data.iter_mut().enumerate() {
+            let c = n.channel(&x.shape, i % per.max(1));
+            *v = (*v - n.mean[c]) / n.std[c];
+        }
+        Ok(out)
+    }
+
+    /// The gradient with respect to the raw input from the one with respect to the graph's.
+    pub(crate) fn raw_gradient(&self, mut g: Tensor) -> Tensor {
+        if let Some(n) = &self.norm {
+            let per: usize = g.shape.get(1..).map_or(1, |s| s.iter().product());
+            let shape = g.shape.clone();
+            for (i, v) in g.data.iter_mut().enumerate() {
+                *v /= n.std[n.channel(&shape, i % per.max(1))];
+            }
+        }
+        g
     }
 
     /// The name of the output scored (the class scores when a graph also outputs labels).
@@ -241,7 +327,7 @@ impl Session {
     /// Every value the graph computes for `x`, by name (the backward pass reads them all).
     pub(crate) fn values(&self, x: &Tensor) -> Result<HashMap<&str, Tensor>, Error> {
         let mut vals: HashMap<&str, Tensor> = HashMap::new();
-        vals.insert(&self.input, x.clone());
+        vals.insert(&self.input, self.graph_input(x)?);
         for (idx, n) in self.model.nodes.iter().enumerate() {
             let get = |i: usize| -> Result<&Tensor, Error> {
                 let name = n
@@ -339,35 +425,6 @@ fn binary(n: &Node, a: &Tensor, b: &Tensor, f: impl Fn(f32, f32) -> f32) -> Resu
     ))
 }
 
-fn matmul(
-    n: &Node,
-    a: &[f32],
-    b: &[f32],
-    m: usize,
-    k: usize,
-    cols: usize,
-    tb: bool,
-) -> Result<Vec<f32>, Error> {
-    let need = elements(&[m, cols])?;
-    let mut out = vec![0f32; need];
-    if a.len() < m * k || b.len() < k * cols {
-        return Err(unsupported(n, "operand sizes do not match"));
-    }
-    for i in 0..m {
-        for p in 0..k {
-            let av = a[i * k + p];
-            if av == 0.0 {
-                continue;
-            }
-            for j in 0..cols {
-                let bv = if tb { b[j * k + p] } else { b[p * cols + j] };
-                out[i * cols + j] += av * bv;
-            }
-        }
-    }
-    Ok(out)
-}
-
 pub(crate) fn two_d(n: &Node, t: &Tensor) -> Result<(usize, usize), Error> {
     match t.shape.as_slice() {
         [r, c] => Ok((*r, *c)),
@@ -398,26 +455,6 @@ pub(crate) struct Window {
     pub(crate) pl: usize,
     pub(crate) oh: usize,
     pub(crate) ow: usize,
-}
-
-impl Window {
-    /// The kernel taps of output position (`yo`, `xo`) that fall inside an `h`×`w` input:
-    /// (kernel row, kernel column, input row, input column).
-    pub(crate) fn taps(
-        &self,
-        yo: usize,
-        xo: usize,
-        h: usize,
-        w: usize,
-    ) -> impl Iterator<Item = (usize, usize, usize, usize)> + '_ {
-        (0..self.kh).flat_map(move |i| {
-            (0..self.kw).filter_map(move |j| {
-                let iy = (yo * self.sh + i).checked_sub(self.pt).filter(|&v| v < h)?;
-                let ix = (xo * self.sw + j).checked_sub(self.pl).filter(|&v| v < w)?;
-                Some((i, j, iy, ix))
-            })
-        })
-    }
 }
 
 pub(crate) fn window(n: &Node, x: &Tensor, kernel: (usize, usize)) -> Result<Window, Error> {
@@ -562,7 +599,10 @@ pub(crate) fn forward<'a>(
                     n.name, a.shape, b.shape
                 )));
             }
-            Tensor::new(vec![m, c], matmul(n, &a.data, &b.data, m, k, c, false)?)?
+            Tensor::new(
+                vec![m, c],
+                crate::kernels::matmul(&a.data, &b.data, m, k, c, false),
+            )?
         }
         "Gemm" => {
             let (a, b) = (get(0)?, get(1)?);
@@ -579,11 +619,14 @@ pub(crate) fn forward<'a>(
                 )));
             }
             let av = if ta {
-                transpose(&a.data, ar, ac)
+                std::borrow::Cow::Owned(transpose(&a.data, ar, ac))
             } else {
-                a.data.clone()
+                std::borrow::Cow::Borrowed(&a.data)
             };
-            let mut y = Tensor::new(vec![m, c], matmul(n, &av, &b.data, m, k, c, tb)?)?;
+            let mut y = Tensor::new(
+                vec![m, c],
+                crate::kernels::matmul(&av, &b.data, m, k, c, tb),
+            )?;
             // Exactly 1 is the identity: skip the pass.
             if alpha.to_bits() != 1.0f32.to_bits() {
                 y = map(&y, |v| alpha * v);
@@ -614,24 +657,23 @@ pub(crate) fn forward<'a>(
                 .filter(|s| !s.is_empty())
                 .map(|_| get(2))
                 .transpose()?;
-            let mut out = vec![0f32; elements(&[batch, oc, g.oh, g.ow])?];
-            for b in 0..batch {
-                for o in 0..oc {
-                    let bv = bias.map_or(0.0, |t| t.data.get(o).copied().unwrap_or(0.0));
-                    for y in 0..g.oh {
-                        for xo in 0..g.ow {
-                            let mut s = bv;
-                            for ci in 0..c {
-                                for (i, j, iy, ix) in g.taps(y, xo, h, wd) {
-                                    s += x.data[((b * c + ci) * h + iy) * wd + ix]
-                                        * w.data[((o * ic + ci) * kh + i) * kw + j];
-                                }
-                            }
-                            out[((b * oc + o) * g.oh + y) * g.ow + xo] = s;
-                        }
-                    }
-                }
+            elements(&[batch, oc, g.oh, g.ow])?;
+            if w.data.len() != oc * ic * kh * kw || x.data.len() != batch * c * h * wd {
+                return Err(unsupported(n, "operand sizes do not match"));
             }
+            let out = crate::kernels::conv(
+                &x.data,
+                &w.data,
+                bias.map(|t| t.data.as_slice()),
+                &g,
+                &crate::kernels::ConvDims {
+                    n: batch,
+                    c,
+                    h,
+                    w: wd,
+                    oc,
+                },
+            );
             Tensor::new(vec![batch, oc, g.oh, g.ow], out)?
         }
         "MaxPool" | "AveragePool" => {
@@ -640,30 +682,18 @@ pub(crate) fn forward<'a>(
             let (batch, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3]);
             let max = n.op == "MaxPool";
             let include_pad = int(n, "count_include_pad", 0) != 0;
-            let mut out = vec![0f32; elements(&[batch, c, g.oh, g.ow])?];
-            for bc in 0..batch * c {
-                for y in 0..g.oh {
-                    for xo in 0..g.ow {
-                        let mut acc = if max { f32::NEG_INFINITY } else { 0.0 };
-                        let mut count = 0usize;
-                        for (_, _, iy, ix) in g.taps(y, xo, h, wd) {
-                            let v = x.data[(bc * h + iy) * wd + ix];
-                            if max {
-                                acc = acc.max(v);
-                            } else {
-                                acc += v;
-                            }
-                            count += 1;
-                        }
-                        let d = if include_pad {
-                            g.kh * g.kw
-                        } else {
-                            count.max(1)
-                        };
-                        out[(bc * g.oh + y) * g.ow + xo] = if max { acc } else { acc / d as f32 };
-                    }
-                }
-            }
+            elements(&[batch, c, g.oh, g.ow])?;
+            let out = crate::kernels::pool(
+                &x.data,
+                &g,
+                &crate::kernels::PoolDims {
+                    planes: batch * c,
+                    h,
+                    w: wd,
+                    max,
+                    include_pad,
+                },
+            );
             Tensor::new(vec![batch, c, g.oh, g.ow], out)?
         }
         "BatchNormalization" => {

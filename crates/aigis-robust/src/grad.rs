@@ -6,6 +6,7 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::engine::{Session, float, int, kernel_attr, two_d, unsupported, window};
+use crate::kernels;
 use crate::onnx::Node;
 use crate::{Error, Tensor};
 
@@ -194,10 +195,10 @@ impl Session {
                 add_into(&mut grads, n.inputs[k].clone(), gin);
             }
         }
-        let input = grads.remove(&self.input).unwrap_or_else(|| Tensor {
+        let input = self.raw_gradient(grads.remove(&self.input).unwrap_or_else(|| Tensor {
             shape: x.shape.clone(),
             data: vec![0.0; x.data.len()],
-        });
+        }));
         grads.retain(|k, _| params.contains(k));
         Ok(Grads {
             logits,
@@ -371,21 +372,29 @@ fn backward<'a>(
             if g.data.len() != m * cols || a.data.len() != m * k || b.data.len() != k * cols {
                 return Err(unsupported(n, "operand sizes do not match"));
             }
-            let bat = |p: usize, j: usize| if tb { j * k + p } else { p * cols + j };
             let aat = |i: usize, p: usize| if ta { p * m + i } else { i * k + p };
             let mut v = Vec::new();
             if wants(0) {
                 // d op(A) [m, k] = alpha * g [m, cols] · op(B)ᵀ
                 let mut d = vec![0f32; m * k];
                 for i in 0..m {
-                    for j in 0..cols {
-                        let gv = g.data[i * cols + j] * alpha;
-                        if gv == 0.0 {
-                            continue;
+                    let gr = &g.data[i * cols..(i + 1) * cols];
+                    let mut row = vec![0f32; k];
+                    if tb {
+                        // op(B)ᵀ is B [cols, k]: rows of B scaled by g.
+                        for (j, &gv) in gr.iter().enumerate() {
+                            if gv != 0.0 {
+                                kernels::axpy(&mut row, gv * alpha, &b.data[j * k..(j + 1) * k]);
+                            }
                         }
-                        for p in 0..k {
-                            d[aat(i, p)] += gv * b.data[bat(p, j)];
+                    } else {
+                        // op(B)ᵀ[j, p] = B[p, j]: dot products of g with rows of B.
+                        for (p, o) in row.iter_mut().enumerate() {
+                            *o = alpha * kernels::dot(gr, &b.data[p * cols..(p + 1) * cols]);
                         }
+                    }
+                    for (p, val) in row.into_iter().enumerate() {
+                        d[aat(i, p)] = val;
                     }
                 }
                 v.push((0, like(a, d)));
@@ -394,13 +403,19 @@ fn backward<'a>(
                 // d op(B) [k, cols] = alpha * op(A)ᵀ · g
                 let mut d = vec![0f32; k * cols];
                 for i in 0..m {
+                    let gr = &g.data[i * cols..(i + 1) * cols];
                     for p in 0..k {
                         let av = a.data[aat(i, p)] * alpha;
                         if av == 0.0 {
                             continue;
                         }
-                        for j in 0..cols {
-                            d[bat(p, j)] += av * g.data[i * cols + j];
+                        if tb {
+                            // B [cols, k]: column p.
+                            for (j, &gv) in gr.iter().enumerate() {
+                                d[j * k + p] += av * gv;
+                            }
+                        } else {
+                            kernels::axpy(&mut d[p * cols..(p + 1) * cols], av, gr);
                         }
                     }
                 }
@@ -419,41 +434,29 @@ fn backward<'a>(
         }
         "Conv" => {
             let (x, w) = (val(0)?, val(1)?);
-            let (oc, ic, kh, kw) = (w.shape[0], w.shape[1], w.shape[2], w.shape[3]);
+            let (oc, kh, kw) = (w.shape[0], w.shape[2], w.shape[3]);
             let geo = window(n, x, (kh, kw))?;
             let (batch, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3]);
             let (want_x, want_w, want_b) = (wants(0), wants(1), wants(2));
             let mut dx = vec![0f32; if want_x { x.data.len() } else { 0 }];
             let mut dw = vec![0f32; if want_w { w.data.len() } else { 0 }];
             let mut db = vec![0f32; if want_b { oc } else { 0 }];
-            #[allow(clippy::needless_range_loop)] // o indexes the output, the kernel and db
-            for b in 0..batch {
-                for o in 0..oc {
-                    for yo in 0..geo.oh {
-                        for xo in 0..geo.ow {
-                            let gv = g.data[((b * oc + o) * geo.oh + yo) * geo.ow + xo];
-                            if gv == 0.0 {
-                                continue;
-                            }
-                            if want_b {
-                                db[o] += gv;
-                            }
-                            for ci in 0..c {
-                                for (i, j, iy, ix) in geo.taps(yo, xo, h, wd) {
-                                    let xi = ((b * c + ci) * h + iy) * wd + ix;
-                                    let wi = ((o * ic + ci) * kh + i) * kw + j;
-                                    if want_x {
-                                        dx[xi] += gv * w.data[wi];
-                                    }
-                                    if want_w {
-                                        dw[wi] += gv * x.data[xi];
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
+            kernels::conv_backward(
+                &x.data,
+                &w.data,
+                &g.data,
+                &geo,
+                &kernels::ConvDims {
+                    n: batch,
+                    c,
+                    h,
+                    w: wd,
+                    oc,
+                },
+                want_x.then_some(dx.as_mut_slice()),
+                want_w.then_some(dw.as_mut_slice()),
+                want_b.then_some(db.as_mut_slice()),
+            );
             let mut v = Vec::new();
             if want_x {
                 v.push((0, like(x, dx)));
@@ -472,36 +475,18 @@ fn backward<'a>(
             let (batch, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3]);
             let max = n.op == "MaxPool";
             let include_pad = int(n, "count_include_pad", 0) != 0;
-            let mut d = vec![0f32; x.data.len()];
-            for bc in 0..batch * c {
-                for yo in 0..geo.oh {
-                    for xo in 0..geo.ow {
-                        let gv = g.data[(bc * geo.oh + yo) * geo.ow + xo];
-                        let cells: Vec<usize> = geo
-                            .taps(yo, xo, h, wd)
-                            .map(|(_, _, iy, ix)| (bc * h + iy) * wd + ix)
-                            .collect();
-                        if max {
-                            // The first maximum takes the whole gradient (as PyTorch does).
-                            if let Some(&best) = cells
-                                .iter()
-                                .reduce(|a, b| if x.data[*b] > x.data[*a] { b } else { a })
-                            {
-                                d[best] += gv;
-                            }
-                        } else {
-                            let count = if include_pad {
-                                geo.kh * geo.kw
-                            } else {
-                                cells.len().max(1)
-                            };
-                            for &cell in &cells {
-                                d[cell] += gv / count as f32;
-                            }
-                        }
-                    }
-                }
-            }
+            let d = kernels::pool_backward(
+                &x.data,
+                &g.data,
+                &geo,
+                &kernels::PoolDims {
+                    planes: batch * c,
+                    h,
+                    w: wd,
+                    max,
+                    include_pad,
+                },
+            );
             vec![(0, like(x, d))]
         }
         "BatchNormalization" => {

@@ -17,6 +17,7 @@ pub mod eval;
 pub mod fingerprint;
 mod grad;
 pub mod hopskipjump;
+mod kernels;
 pub mod ml;
 pub mod npz;
 pub mod onnx;

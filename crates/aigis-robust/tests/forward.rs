@@ -93,3 +93,51 @@ fn unsupported_operators_are_named() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn normalisation_runs_before_the_graph_and_gradients_go_through_it() {
+    use aigis_robust::{engine::Session, npz, onnx};
+    let bytes = std::fs::read(format!(
+        "{}/tests/fixtures/cnn.onnx",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("fixture");
+    let data = std::fs::read(format!(
+        "{}/tests/fixtures/digits-test-img.npz",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("fixture");
+    let (x, y) = npz::load_xy("d", &data).expect("data");
+    let plain = Session::new(onnx::parse(&bytes).expect("parses")).expect("runs");
+    // Raw inputs on a different scale: x_raw = x * 4 + 1, so (x_raw - 1) / 4 = x.
+    let raw = aigis_robust::Tensor::new(
+        x.shape.clone(),
+        x.data.iter().map(|v| v * 4.0 + 1.0).collect(),
+    )
+    .expect("tensor");
+    let norm = Session::new(onnx::parse(&bytes).expect("parses"))
+        .expect("runs")
+        .with_normalisation(vec![1.0], vec![4.0])
+        .expect("normalisation");
+    assert_eq!(norm.run(&raw).expect("runs"), plain.run(&x).expect("runs"));
+    let (_, g_plain) = plain.loss_gradient(&x, &y).expect("gradient");
+    let (_, g_norm) = norm.loss_gradient(&raw, &y).expect("gradient");
+    for (a, b) in g_norm.data.iter().zip(&g_plain.data) {
+        assert!(
+            (a * 4.0 - b).abs() <= 1e-6 * b.abs().max(1.0),
+            "d/dx_raw = d/dx / std"
+        );
+    }
+    // Per channel: one channel here; two values are refused, as are zero deviations.
+    let e = Session::new(onnx::parse(&bytes).expect("parses"))
+        .expect("runs")
+        .with_normalisation(vec![0.1, 0.2], vec![1.0, 1.0])
+        .expect_err("channels");
+    assert!(e.to_string().contains("has 1 channels"), "{e}");
+    assert!(
+        Session::new(onnx::parse(&bytes).expect("parses"))
+            .expect("runs")
+            .with_normalisation(vec![0.0], vec![0.0])
+            .is_err()
+    );
+}

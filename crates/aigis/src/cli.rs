@@ -176,6 +176,13 @@ pub enum RobustCommand {
         /// Valid input range `LO,HI`.
         #[arg(long, default_value = "0,1", value_name = "LO,HI")]
         clip: String,
+        /// Input normalisation before the model: mean, one value or one per channel
+        /// (`0.485,0.456,0.406`); budgets and --clip stay in the raw input space.
+        #[arg(long, value_delimiter = ',', requires = "std")]
+        mean: Vec<f32>,
+        /// Input normalisation: standard deviation, one value or one per channel.
+        #[arg(long, value_delimiter = ',', requires = "mean")]
+        std: Vec<f32>,
         /// Output format.
         #[arg(long, short = 'f', value_enum, default_value = "table")]
         format: EvalFormat,
@@ -231,6 +238,13 @@ pub struct HardenArgs {
     /// Valid input range `LO,HI`.
     #[arg(long, default_value = "0,1", value_name = "LO,HI")]
     pub clip: String,
+    /// Input normalisation before the model: mean, one value or one per channel
+    /// (`0.485,0.456,0.406`); budgets and --clip stay in the raw input space.
+    #[arg(long, value_delimiter = ',', requires = "std")]
+    pub mean: Vec<f32>,
+    /// Input normalisation: standard deviation, one value or one per channel.
+    #[arg(long, value_delimiter = ',', requires = "mean")]
+    pub std: Vec<f32>,
     /// Format of the report on stdout.
     #[arg(long, short = 'f', value_enum, default_value = "table")]
     pub format: MachineFormat,

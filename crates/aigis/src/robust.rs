@@ -31,6 +31,8 @@ pub fn robust(c: &RobustCommand) -> Result<u8> {
             queries,
             seed,
             clip,
+            mean,
+            std,
             format,
             output,
         } => eval(
@@ -44,6 +46,8 @@ pub fn robust(c: &RobustCommand) -> Result<u8> {
                 restarts: *restarts,
                 queries: *queries,
                 seed: *seed,
+                mean: mean.clone(),
+                std: std.clone(),
             },
             clip,
             *format,
@@ -80,6 +84,8 @@ struct Settings {
     restarts: usize,
     queries: usize,
     seed: u64,
+    mean: Vec<f32>,
+    std: Vec<f32>,
 }
 
 /// The attacks named, `auto` expanded, each once, in a fixed order.
@@ -159,6 +165,7 @@ fn eval(
     }
     let started = Instant::now();
     let (_, session) = load_model(model)?;
+    let session = normalised(session, &set.mean, &set.std, model)?;
     if !session.differentiable()
         && let Some(a) = attacks.iter().find(|a| !a.black_box())
     {
@@ -241,6 +248,7 @@ fn eval(
         "queries": set.queries,
         "seed": set.seed,
         "clip": [r.lo, r.hi],
+        "normalisation": if set.mean.is_empty() { json!(null) } else { json!({"mean": set.mean, "std": set.std}) },
         "clean_accuracy": report.clean_accuracy,
         "robust_accuracy": headline.robust_accuracy,
         "attack_success_rate": headline.attack_success_rate,
@@ -351,7 +359,8 @@ fn harden(a: &HardenArgs) -> Result<u8> {
         bail!("--epochs, --steps, --eval-steps and --batch-size must be at least 1");
     }
     let started = Instant::now();
-    let (bytes, mut session) = load_model(&a.model)?;
+    let (bytes, session) = load_model(&a.model)?;
+    let mut session = normalised(session, &a.mean, &a.std, &a.model)?;
     let names = aigis_robust::train::trainable(&session)
         .map_err(|e| anyhow!("{}: {e}", a.model.display()))?;
     // Fail before training if the weights could not be written back (a DOUBLE model).
@@ -451,6 +460,7 @@ fn harden(a: &HardenArgs) -> Result<u8> {
         "evaluated_on": a.test.as_ref().unwrap_or(&a.train).display().to_string(),
         "held_out": held_out,
         "recipe": recipe,
+        "normalisation": if a.mean.is_empty() { json!(null) } else { json!({"mean": a.mean, "std": a.std}) },
         "weights_trained": names,
         "eval_attack": format!("pgd steps={} from x", a.eval_steps),
         "before": {"clean_accuracy": before.0, "robust_accuracy": before.1},
@@ -484,6 +494,15 @@ fn harden(a: &HardenArgs) -> Result<u8> {
     };
     emit(&text, None)?;
     Ok(0)
+}
+
+/// `s` with `--mean`/`--std` normalisation, when given.
+fn normalised(s: Session, mean: &[f32], std: &[f32], model: &Path) -> Result<Session> {
+    if mean.is_empty() && std.is_empty() {
+        return Ok(s);
+    }
+    s.with_normalisation(mean.to_vec(), std.to_vec())
+        .map_err(|e| anyhow!("{}: --mean/--std: {e}", model.display()))
 }
 
 fn load_model(path: &Path) -> Result<(Vec<u8>, Session)> {

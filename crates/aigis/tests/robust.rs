@@ -460,6 +460,37 @@ fn curves_ensembles_black_box_and_the_masking_warning() {
     assert_eq!(code, Some(0), "{err}");
     let v: Value = serde_json::from_str(&out).expect("json");
     assert!(v["robust_accuracy"].as_f64() < Some(0.6), "{v}");
+    // Normalisation by (0, 1) changes nothing; a mean without a std is refused.
+    let (code, out, err) = eval(&[
+        "--model",
+        mlp.to_str().expect("p"),
+        "--data",
+        data.to_str().expect("p"),
+        "--eps",
+        "0.1",
+        "--mean",
+        "0",
+        "--std",
+        "1",
+        "-f",
+        "json",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let v: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(v["robust_accuracy"].as_f64(), Some(0.3));
+    assert_eq!(v["normalisation"]["std"], serde_json::json!([1.0]));
+    let (code, _, err) = eval(&[
+        "--model",
+        mlp.to_str().expect("p"),
+        "--data",
+        data.to_str().expect("p"),
+        "--eps",
+        "0.1",
+        "--mean",
+        "0.5",
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("--std"), "{err}");
     // L2 with an L-inf-only attack.
     let (code, _, err) = eval(&[
         "--model",
