@@ -3,6 +3,8 @@
 //! FGSM `x' = clip(x + ε·sign(∇ₓL), lo, hi)`, PGD from `x` with step `α = 2.5·ε/steps`,
 //! projected onto the ε-ball and clipped to the valid range after each step.
 
+use rayon::prelude::*;
+
 use crate::engine::Session;
 use crate::{Error, Tensor};
 
@@ -103,14 +105,13 @@ pub fn pgd_from(
     let mut adv = start.clone();
     for _ in 0..steps {
         let (_, g) = s.loss_gradient(&adv, y)?;
-        for row in 0..rows(x) {
-            let span = row * per..(row + 1) * per;
-            let (a, gr, orig) = (
-                &mut adv.data[span.clone()],
-                &g.data[span.clone()],
-                &x.data[span],
-            );
-            match norm {
+        // Rows move independently: update them in parallel (same result on any thread count).
+        adv.data
+            .par_chunks_mut(per.max(1))
+            .zip(g.data.par_chunks(per.max(1)))
+            .zip(x.data.par_chunks(per.max(1)))
+            .take(n)
+            .for_each(|((a, gr), orig)| match norm {
                 Norm::Linf => {
                     for ((a, &d), &o) in a.iter_mut().zip(gr).zip(orig) {
                         *a = (*a + alpha * sign(d))
@@ -135,8 +136,7 @@ pub fn pgd_from(
                         *a = o + (*a - o) * f;
                     }
                 }
-            }
-        }
+            });
     }
     Ok(adv)
 }

@@ -238,6 +238,14 @@ fn reduce_to(like: &Tensor, g: &Tensor) -> Tensor {
     }
 }
 
+/// `f(x, g)` value by value (generic, so the closure is inlined into the loop).
+fn elementwise(x: &Tensor, g: &Tensor, f: impl Fn(f32, f32) -> f32) -> Tensor {
+    like(
+        x,
+        x.data.iter().zip(&g.data).map(|(&a, &b)| f(a, b)).collect(),
+    )
+}
+
 fn like(t: &Tensor, data: Vec<f32>) -> Tensor {
     Tensor {
         shape: t.shape.clone(),
@@ -255,16 +263,6 @@ fn backward<'a>(
     init: &dyn Fn(usize) -> bool,
     out: Option<&Tensor>,
 ) -> Result<Vec<(usize, Tensor)>, Error> {
-    let ew = |f: &dyn Fn(f32, f32) -> f32| -> Result<Vec<(usize, Tensor)>, Error> {
-        let x = val(0)?;
-        Ok(vec![(
-            0,
-            like(
-                x,
-                x.data.iter().zip(&g.data).map(|(&a, &b)| f(a, b)).collect(),
-            ),
-        )])
-    };
     let y = || out.ok_or_else(|| Error::Onnx(format!("node `{}` has no output", n.name)));
     Ok(match n.op.as_str() {
         "Identity" | "Dropout" | "Cast" => vec![(0, g.clone())],
@@ -275,10 +273,16 @@ fn backward<'a>(
                 "trees have no gradient: test this model with the black-box attacks (--attack square or hopskipjump)",
             ));
         }
-        "Relu" => ew(&|x, g| if x > 0.0 { g } else { 0.0 })?,
+        "Relu" => vec![(
+            0,
+            elementwise(val(0)?, g, |x, g| if x > 0.0 { g } else { 0.0 }),
+        )],
         "LeakyRelu" => {
             let a = float(n, "alpha", 0.01);
-            ew(&|x, g| if x < 0.0 { a * g } else { g })?
+            vec![(
+                0,
+                elementwise(val(0)?, g, |x, g| if x < 0.0 { a * g } else { g }),
+            )]
         }
         "Sigmoid" | "Tanh" => {
             // Both derivatives are functions of the output.
@@ -377,14 +381,21 @@ fn backward<'a>(
             if wants(0) {
                 // d op(A) [m, k] = alpha * g [m, cols] · op(B)ᵀ
                 let mut d = vec![0f32; m * k];
+                let mut scratch = vec![0f32; if ta { k } else { 0 }];
                 for i in 0..m {
                     let gr = &g.data[i * cols..(i + 1) * cols];
-                    let mut row = vec![0f32; k];
+                    // Without transA the row of dA is contiguous: write it in place.
+                    let row: &mut [f32] = if ta {
+                        scratch.fill(0.0);
+                        &mut scratch
+                    } else {
+                        &mut d[i * k..(i + 1) * k]
+                    };
                     if tb {
                         // op(B)ᵀ is B [cols, k]: rows of B scaled by g.
                         for (j, &gv) in gr.iter().enumerate() {
                             if gv != 0.0 {
-                                kernels::axpy(&mut row, gv * alpha, &b.data[j * k..(j + 1) * k]);
+                                kernels::axpy(row, gv * alpha, &b.data[j * k..(j + 1) * k]);
                             }
                         }
                     } else {
@@ -393,8 +404,10 @@ fn backward<'a>(
                             *o = alpha * kernels::dot(gr, &b.data[p * cols..(p + 1) * cols]);
                         }
                     }
-                    for (p, val) in row.into_iter().enumerate() {
-                        d[aat(i, p)] = val;
+                    if ta {
+                        for (p, &val) in scratch.iter().enumerate() {
+                            d[aat(i, p)] = val;
+                        }
                     }
                 }
                 v.push((0, like(a, d)));

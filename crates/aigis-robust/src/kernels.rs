@@ -16,6 +16,11 @@ pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
     let (ac, bc) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
     let (ar, br) = (ac.remainder(), bc.remainder());
     for (x, y) in ac.zip(bc) {
+        // Fixed-size views: no bounds checks, one vector operation per line.
+        let (x, y): (&[f32; LANES], &[f32; LANES]) = match (x.try_into(), y.try_into()) {
+            (Ok(x), Ok(y)) => (x, y),
+            _ => continue,
+        };
         for l in 0..LANES {
             acc[l] += x[l] * y[l];
         }
