@@ -12,10 +12,12 @@ use crate::attack::{self, Norm, Range};
 use crate::engine::Session;
 use crate::{Error, Tensor};
 
-/// Share of samples that only black-box attacks flip above which a report warns of gradient
-/// masking. Below it, two attacks of different kinds each finding a few samples the other
-/// missed is normal (seen on every reference model: 0.2-0.7% at ε = 0.1).
-pub const MASKING_WARN: f64 = 0.01;
+/// Share of samples that only black-box attacks flip at which a report warns of gradient
+/// masking. Below it, attacks of different kinds each finding some samples the other missed is
+/// normal: on the fixture models with APGD-CE and Square at ε 0.02–0.2 the gap is 0–1.3% for
+/// the networks and up to 2.6% for the logistic regression (cross-entropy attacks lose to the
+/// Square Attack's margin loss there); the model with saturated logits shows 64%.
+pub const MASKING_WARN: f64 = 0.05;
 
 /// An attack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -122,8 +124,8 @@ pub struct Point {
     pub attacks: BTreeMap<&'static str, f64>,
     /// Seconds each attack took (generating the adversarial examples, not scoring them).
     pub seconds: BTreeMap<&'static str, f64>,
-    /// Samples only black-box attacks flipped (when both kinds ran); a warning is raised at
-    /// [`MASKING_WARN`] of the samples or more.
+    /// Samples only black-box attacks flipped (when black-box attacks and PGD or APGD ran);
+    /// a warning is raised at [`MASKING_WARN`] of the samples or more.
     pub gradient_masking: Option<Masking>,
 }
 
@@ -221,8 +223,13 @@ pub fn evaluate(
                 }
             }
         }
+        // Only an iterative white-box attack is a fair comparison: FGSM's single step is weak
+        // by design, and black-box attacks beating it says nothing about the gradients.
         let has_both = plan.attacks.iter().any(|a| a.black_box())
-            && plan.attacks.iter().any(|a| !a.black_box());
+            && plan
+                .attacks
+                .iter()
+                .any(|a| matches!(a, Attack::Pgd | Attack::Apgd));
         let masked = black
             .iter()
             .zip(&white)

@@ -153,6 +153,33 @@ fn masked_gradients_are_reported() {
         "{:?}",
         rep.warnings
     );
+    // FGSM is no yardstick: the Square Attack beats its single step on any model.
+    let rep = eval::evaluate(
+        &s,
+        &x,
+        &y,
+        &plan(&[Attack::Fgsm, Attack::Square], &[0.1]),
+        &mut |_, _| {},
+    )
+    .expect("evaluates");
+    assert!(rep.curve[0].gradient_masking.is_none() && rep.warnings.is_empty());
+    // A linear model where cross-entropy attacks trail the margin loss by a few samples: no
+    // warning either.
+    let (s2, x2, y2) = load("skl-logreg.onnx", "digits-test.npz");
+    let rep = eval::evaluate(
+        &s2,
+        &x2,
+        &y2,
+        &plan(&[Attack::Apgd, Attack::Square], &[0.1]),
+        &mut |_, _| {},
+    )
+    .expect("evaluates");
+    let gap = rep.curve[0]
+        .gradient_masking
+        .as_ref()
+        .map_or(0.0, |m| m.share);
+    assert!(gap > 0.0 && gap < eval::MASKING_WARN, "{gap}");
+    assert!(rep.warnings.is_empty());
     // The same model without the scaling: no warning.
     let (s, x, y) = load("mlp.onnx", "digits-test.npz");
     let rep = eval::evaluate(
