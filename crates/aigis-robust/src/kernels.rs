@@ -324,9 +324,11 @@ pub(crate) fn pool(x: &[f32], g: &Window, p: &PoolDims) -> Vec<f32> {
             for xo in 0..g.ow {
                 let (jlo, jhi, x0) = window_span(xo, g.sw, g.pl, g.kw, w);
                 let mut acc = if max { f32::NEG_INFINITY } else { 0.0 };
+                // Columns inside the input: jlo ≥ pl − x0 keeps x0 + jlo − pl from going below 0.
+                let (c0, c1) = (x0 + jlo - g.pl, x0 + jhi - g.pl);
                 for i in ilo..ihi {
-                    let row = &xp[(y0 + i - g.pt) * w + x0 - g.pl..];
-                    for &v in &row[jlo..jhi] {
+                    let r = (y0 + i - g.pt) * w;
+                    for &v in &xp[r + c0..r + c1] {
                         if max {
                             acc = acc.max(v);
                         } else {
@@ -372,17 +374,19 @@ pub(crate) fn pool_backward(x: &[f32], gy: &[f32], g: &Window, p: &PoolDims) -> 
                 if max {
                     // The window is never empty (the kernel fits the padded input and the
                     // padding is smaller than the kernel), so a cell is always found.
-                    let (mut cell, mut best) = (usize::MAX, f32::NEG_INFINITY);
+                    let (c0, c1) = (x0 + jlo - g.pl, x0 + jhi - g.pl);
+                    let mut found: Option<(usize, f32)> = None;
                     for i in ilo..ihi {
-                        let base = (y0 + i - g.pt) * w + x0 - g.pl;
-                        for (j, &v) in xp[base + jlo..base + jhi].iter().enumerate() {
-                            if v > best || cell == usize::MAX {
-                                (cell, best) = (base + jlo + j, v);
+                        let r = (y0 + i - g.pt) * w;
+                        for (j, &v) in xp[r + c0..r + c1].iter().enumerate() {
+                            if found.is_none_or(|(_, b)| v > b) {
+                                found = Some((r + c0 + j, v));
                             }
                         }
                     }
-                    if let Some(dv) = d.get_mut(dp.wrapping_add(cell)) {
-                        *dv += gv;
+                    // A window wholly in the padding has no cell and passes nothing back.
+                    if let Some((cell, _)) = found {
+                        d[dp + cell] += gv;
                     }
                 } else {
                     let count = if include_pad {
@@ -391,9 +395,10 @@ pub(crate) fn pool_backward(x: &[f32], gy: &[f32], g: &Window, p: &PoolDims) -> 
                         ((ihi - ilo) * (jhi - jlo)).max(1)
                     };
                     let share = gv / count as f32;
+                    let (c0, c1) = (x0 + jlo - g.pl, x0 + jhi - g.pl);
                     for i in ilo..ihi {
-                        let base = dp + (y0 + i - g.pt) * w + x0 - g.pl;
-                        for v in &mut d[base + jlo..base + jhi] {
+                        let r = dp + (y0 + i - g.pt) * w;
+                        for v in &mut d[r + c0..r + c1] {
                             *v += share;
                         }
                     }
@@ -421,6 +426,90 @@ mod tests {
         let want = vec![58.0, 64.0, 139.0, 154.0];
         assert_eq!(matmul(&a, &b, 2, 3, 2, false), want);
         assert_eq!(matmul(&a, &bt, 2, 3, 2, true), want);
+    }
+
+    /// Pooling against a direct definition, over geometries whose windows start in the
+    /// padding (and, with pads as large as the kernel, lie wholly in it).
+    #[test]
+    fn pooling_matches_the_definition_with_padding() {
+        let (h, w) = (5usize, 4usize);
+        let x: Vec<f32> = (0..h * w).map(|v| ((v * 7) % 11) as f32 - 5.0).collect();
+        for (kh, kw, sh, sw, pt, pl) in [
+            (3, 3, 1, 1, 1, 1),
+            (2, 3, 2, 1, 1, 2),
+            (2, 2, 1, 2, 2, 2),
+            (1, 2, 3, 1, 0, 1),
+        ] {
+            let (pb, pr) = (pt, pl);
+            let g = Window {
+                kh,
+                kw,
+                sh,
+                sw,
+                pt,
+                pl,
+                oh: (h + pt + pb - kh) / sh + 1,
+                ow: (w + pl + pr - kw) / sw + 1,
+            };
+            for max in [true, false] {
+                let dims = PoolDims {
+                    planes: 1,
+                    h,
+                    w,
+                    max,
+                    include_pad: false,
+                };
+                let got = pool(&x, &g, &dims);
+                let gy: Vec<f32> = (0..g.oh * g.ow).map(|v| v as f32 + 1.0).collect();
+                let back = pool_backward(&x, &gy, &g, &dims);
+                let mut want_back = vec![0f32; x.len()];
+                for yo in 0..g.oh {
+                    for xo in 0..g.ow {
+                        let mut cells = Vec::new();
+                        for i in 0..kh {
+                            for j in 0..kw {
+                                let (iy, ix) = (
+                                    (yo * sh + i) as i64 - pt as i64,
+                                    (xo * sw + j) as i64 - pl as i64,
+                                );
+                                if iy >= 0 && ix >= 0 && (iy as usize) < h && (ix as usize) < w {
+                                    cells.push(iy as usize * w + ix as usize);
+                                }
+                            }
+                        }
+                        let o = got[yo * g.ow + xo];
+                        let gv = gy[yo * g.ow + xo];
+                        if cells.is_empty() {
+                            if max {
+                                assert_eq!(o, f32::NEG_INFINITY);
+                            }
+                            continue;
+                        }
+                        if max {
+                            let best = cells
+                                .iter()
+                                .copied()
+                                .fold(cells[0], |b, c| if x[c] > x[b] { c } else { b });
+                            assert_eq!(o, x[best]);
+                            want_back[best] += gv;
+                        } else {
+                            let mean =
+                                cells.iter().map(|&c| x[c]).sum::<f32>() / cells.len() as f32;
+                            assert!((o - mean).abs() < 1e-6);
+                            for &c in &cells {
+                                want_back[c] += gv / cells.len() as f32;
+                            }
+                        }
+                    }
+                }
+                for (a, b) in back.iter().zip(&want_back) {
+                    assert!(
+                        (a - b).abs() < 1e-5,
+                        "{kh}x{kw} s{sh},{sw} p{pt},{pl} max {max}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
