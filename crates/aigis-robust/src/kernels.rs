@@ -290,8 +290,12 @@ pub(crate) fn pool(x: &[f32], g: &Window, p: &PoolDims) -> Vec<f32> {
         include_pad,
     } = *p;
     let mut out = vec![0f32; planes * g.oh * g.ow];
-    if max && g.pt == 0 && g.pl == 0 {
-        // No padding: every window lies inside the input (the output size is rounded down).
+    let inside = g.pt == 0
+        && g.pl == 0
+        && g.oh.saturating_sub(1) * g.sh + g.kh <= h
+        && g.ow.saturating_sub(1) * g.sw + g.kw <= w;
+    if max && inside && g.oh > 0 && g.ow > 0 {
+        // Every window lies inside the input (no padding on any side is reached).
         for (p, op) in out
             .chunks_exact_mut((g.oh * g.ow).max(1))
             .enumerate()
@@ -434,13 +438,15 @@ mod tests {
     fn pooling_matches_the_definition_with_padding() {
         let (h, w) = (5usize, 4usize);
         let x: Vec<f32> = (0..h * w).map(|v| ((v * 7) % 11) as f32 - 5.0).collect();
-        for (kh, kw, sh, sw, pt, pl) in [
-            (3, 3, 1, 1, 1, 1),
-            (2, 3, 2, 1, 1, 2),
-            (2, 2, 1, 2, 2, 2),
-            (1, 2, 3, 1, 0, 1),
+        for (kh, kw, sh, sw, pt, pl, pb, pr) in [
+            (3, 3, 1, 1, 1, 1, 1, 1),
+            (2, 3, 2, 1, 1, 2, 1, 2),
+            (2, 2, 1, 2, 2, 2, 2, 2),
+            (1, 2, 3, 1, 0, 1, 0, 1),
+            // Padding on the bottom and right only: windows run past the input's end.
+            (3, 2, 1, 1, 0, 0, 2, 1),
+            (2, 2, 2, 2, 0, 0, 1, 1),
         ] {
-            let (pb, pr) = (pt, pl);
             let g = Window {
                 kh,
                 kw,
