@@ -42,6 +42,19 @@ fn p_at(p_init: f32, i: usize, n: usize) -> f32 {
     p_init / (1u32 << halvings) as f32
 }
 
+/// The window's height and width for share `p` of an `h`×`w` sample: a square of side
+/// √(p·h·w), at least 1 and below the shorter side (unless that is 1); for a flat sample
+/// (`h` = 1) a run of side² values. Never larger than the sample.
+fn window(p: f32, h: usize, w: usize) -> (usize, usize) {
+    let side = ((p * (h * w) as f32).sqrt().round() as usize).max(1);
+    if h == 1 {
+        return (1, (side * side).clamp(1, w.max(1)));
+    }
+    let short = h.min(w).max(1);
+    let side = side.min(if short > 1 { short - 1 } else { 1 });
+    (side, side)
+}
+
 /// Layout of one sample: channels, height, width.
 fn layout(x: &Tensor) -> (usize, usize, usize) {
     match x.shape.as_slice() {
@@ -82,19 +95,10 @@ pub fn square(
     let mut margin = margins(&s.run(&adv)?, y);
     let mut active: Vec<usize> = (0..rows).filter(|&i| margin[i] > 0.0).collect();
     let mut i = 1usize;
-    let side_max = h.max(w);
     while i < queries && !active.is_empty() {
         let p = p_at(0.8, i, queries);
         // The window's side: √(p·H·W), at least 1, below the shorter side unless it is 1.
-        let side = (((p * (h * w) as f32).sqrt().round() as usize).max(1))
-            .min(if h > 1 { h - 1 } else { 1 })
-            .min(if w > 1 { w - 1 } else { side_max.max(1) });
-        let (sh, sw) = if h == 1 {
-            // A flat input: a run of side² features.
-            (1, (side * side).min(w))
-        } else {
-            (side, side)
-        };
+        let (sh, sw) = window(p, h, w);
         let mut cand = Tensor {
             shape: {
                 let mut s = x.shape.clone();
@@ -145,6 +149,16 @@ mod tests {
         assert!((p_at(0.8, 9_000, 10_000) - 0.8 / 512.0).abs() < 1e-6);
         // Rescaled: 1% of 1,000 queries is past the first halving.
         assert!((p_at(0.8, 2, 1_000) - 0.4).abs() < 1e-6);
+        // Windows fit any sample shape, tall and thin ones included.
+        for (h, w) in [(8, 1), (1, 8), (1, 1), (5, 3), (2, 64), (28, 28)] {
+            for p in [0.8f32, 0.1, 0.001] {
+                let (a, b) = window(p, h, w);
+                assert!(
+                    a >= 1 && b >= 1 && a <= h && b <= w,
+                    "{h}x{w} p {p}: {a}x{b}"
+                );
+            }
+        }
         let scores = Tensor::new(vec![2, 3], vec![3.0, 1.0, 0.0, 0.0, 2.0, 1.0]).expect("t");
         assert_eq!(margins(&scores, &[0, 0]), vec![2.0, -2.0]);
     }
