@@ -15,8 +15,8 @@ use crate::{Error, Tensor};
 /// Share of samples that only black-box attacks flip at which a report warns of gradient
 /// masking. Below it, attacks of different kinds each finding some samples the other missed is
 /// normal: on the fixture models with APGD-CE and Square at ε 0.02–0.2 the gap is 0–1.3% for
-/// the networks and up to 2.6% for the logistic regression (cross-entropy attacks lose to the
-/// Square Attack's margin loss there); the model with saturated logits shows 64%.
+/// the networks and up to 2.4% for the logistic regression (cross-entropy attacks lose to the
+/// Square Attack's margin loss there); the model with saturated logits shows 68%.
 pub const MASKING_WARN: f64 = 0.05;
 
 /// An attack.
