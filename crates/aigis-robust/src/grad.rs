@@ -137,6 +137,11 @@ impl Session {
                 labels.len()
             )));
         }
+        if *classes == 0 {
+            return Err(Error::Shape(
+                "the model's output has no classes (shape [N, 0])".into(),
+            ));
+        }
         let mut g = logits.clone();
         let mut loss = 0.0f64;
         for (r, row) in g.data.chunks_mut(*classes).enumerate() {
