@@ -328,6 +328,11 @@ pub(crate) fn pool(x: &[f32], g: &Window, p: &PoolDims) -> Vec<f32> {
             for xo in 0..g.ow {
                 let (jlo, jhi, x0) = window_span(xo, g.sw, g.pl, g.kw, w);
                 let mut acc = if max { f32::NEG_INFINITY } else { 0.0 };
+                if ilo >= ihi || jlo >= jhi {
+                    // A window wholly in the padding: no cells (−∞ for a maximum, 0 for a mean).
+                    op[yo * g.ow + xo] = if max { acc } else { 0.0 };
+                    continue;
+                }
                 // Columns inside the input: jlo ≥ pl − x0 keeps x0 + jlo − pl from going below 0.
                 let (c0, c1) = (x0 + jlo - g.pl, x0 + jhi - g.pl);
                 for i in ilo..ihi {
@@ -375,6 +380,10 @@ pub(crate) fn pool_backward(x: &[f32], gy: &[f32], g: &Window, p: &PoolDims) -> 
             for xo in 0..g.ow {
                 let (jlo, jhi, x0) = window_span(xo, g.sw, g.pl, g.kw, w);
                 let gv = gp[yo * g.ow + xo];
+                if ilo >= ihi || jlo >= jhi {
+                    // A window wholly in the padding passes nothing back.
+                    continue;
+                }
                 if max {
                     // The window is never empty (the kernel fits the padded input and the
                     // padding is smaller than the kernel), so a cell is always found.
@@ -446,6 +455,8 @@ mod tests {
             // Padding on the bottom and right only: windows run past the input's end.
             (3, 2, 1, 1, 0, 0, 2, 1),
             (2, 2, 2, 2, 0, 0, 1, 1),
+            // Windows wholly past the end.
+            (2, 2, 3, 3, 0, 0, 5, 5),
         ] {
             let g = Window {
                 kh,
