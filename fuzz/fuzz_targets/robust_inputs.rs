@@ -1,13 +1,17 @@
 #![no_main]
 //! Fuzz target: ONNX models (parsed, checked, run forward and backward on a small input when
-//! they load, their weights written back) and `.npz` data for `aigis robust` must never panic,
+//! they load, their weights written back) and `.npz`/CSV data for `aigis robust` must never panic,
 //! hang or allocate without bound.
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let Some((&which, rest)) = data.split_first() else {
         return;
     };
-    if which % 2 == 0 {
+    if which % 4 == 0 {
         let _ = aigis_robust::npz::load_xy("fuzz.npz", rest);
+        return;
+    }
+    if which % 4 == 2 {
+        let _ = aigis_robust::npz::load_csv("fuzz.csv", rest);
         return;
     }
     let Ok(model) = aigis_robust::onnx::parse(rest) else {

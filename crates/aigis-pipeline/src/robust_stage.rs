@@ -87,8 +87,13 @@ impl Stage for RobustStage {
                 .with_normalisation(cfg.mean.clone(), cfg.std.clone())
                 .map_err(|e| config_err(format!("[robust] mean/std: {e}")))?;
         }
-        let (x, y) =
-            npz::load_xy(&cfg.data, &read(&cfg.data)?).map_err(|e| stage_err(e.to_string()))?;
+        let (x, y) = npz::load_labelled(&cfg.data, &read(&cfg.data)?)
+            .map_err(|e| stage_err(e.to_string()))?;
+        let x = if npz::is_csv(&cfg.data) {
+            session.fit_input(x)
+        } else {
+            x
+        };
         let plan = Plan {
             attacks,
             eps: vec![cfg.eps as f32],

@@ -264,6 +264,24 @@ impl Session {
         g
     }
 
+    /// `x` shaped for the model: flat rows `[N, F]` (CSV data) become the model's declared
+    /// sample shape when it is fully known and holds F values (`[N, 64]` → `[N, 1, 8, 8]`);
+    /// anything else is returned as it is (and checked when it runs).
+    pub fn fit_input(&self, mut x: Tensor) -> Tensor {
+        let declared = self.input_shape();
+        if x.shape.len() == 2 && declared.len() > 2 {
+            let dims: Option<Vec<usize>> = declared[1..].iter().copied().collect();
+            if let Some(dims) = dims
+                && dims.iter().product::<usize>() == x.shape[1]
+            {
+                let mut shape = vec![x.shape[0]];
+                shape.extend(dims);
+                x.shape = shape;
+            }
+        }
+        x
+    }
+
     /// The name of the output scored (the class scores when a graph also outputs labels).
     pub fn output_name(&self) -> &str {
         &self.output

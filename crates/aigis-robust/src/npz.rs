@@ -217,6 +217,81 @@ pub fn load_x(file: &str, b: &[u8]) -> Result<Tensor, Error> {
     Tensor::new(x.shape, data)
 }
 
+/// Labelled data from CSV rows `label,f0,f1,…` (DESIGN.md §3's other input format): one
+/// sample per row, every row the same width; a first row whose label is not an integer is a
+/// header and skipped. `x` is `[N, F]` (see [`crate::engine::Session::fit_input`] for image
+/// models).
+pub fn load_csv(file: &str, b: &[u8]) -> Result<(Tensor, Vec<i64>), Error> {
+    let mut r = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .trim(csv::Trim::All)
+        .from_reader(b);
+    let (mut data, mut y) = (Vec::new(), Vec::new());
+    let mut width = None;
+    for (i, rec) in r.records().enumerate() {
+        let rec = rec.map_err(|e| bad(file, format!("line {}: {e}", i + 1)))?;
+        let Some(first) = rec.get(0) else { continue };
+        let label = match first.parse::<i64>() {
+            Ok(l) => l,
+            Err(_) if i == 0 => continue,
+            Err(_) => {
+                return Err(bad(
+                    file,
+                    format!("line {}: label `{first}` is not an integer", i + 1),
+                ));
+            }
+        };
+        let n = rec.len() - 1;
+        if n == 0 {
+            return Err(bad(
+                file,
+                format!("line {}: a label without features", i + 1),
+            ));
+        }
+        if *width.get_or_insert(n) != n {
+            return Err(bad(
+                file,
+                format!(
+                    "line {}: {n} features, earlier rows have {}",
+                    i + 1,
+                    width.unwrap_or(0)
+                ),
+            ));
+        }
+        for (j, f) in rec.iter().skip(1).enumerate() {
+            let v: f32 = f.parse().map_err(|_| {
+                bad(
+                    file,
+                    format!("line {}, column {}: `{f}` is not a number", i + 1, j + 2),
+                )
+            })?;
+            data.push(v);
+        }
+        if data.len() > crate::MAX_ELEMENTS {
+            return Err(bad(file, "more values than the engine accepts"));
+        }
+        y.push(label);
+    }
+    let Some(width) = width else {
+        return Err(bad(file, "no data rows (label,f0,f1,…)"));
+    };
+    Ok((Tensor::new(vec![y.len(), width], data)?, y))
+}
+
+/// Whether a data file name means CSV rows (`.csv`, any case).
+pub fn is_csv(file: &str) -> bool {
+    file.to_ascii_lowercase().ends_with(".csv")
+}
+
+/// Labelled data from an `.npz` or, when the name ends in `.csv`, CSV rows.
+pub fn load_labelled(file: &str, b: &[u8]) -> Result<(Tensor, Vec<i64>), Error> {
+    if is_csv(file) {
+        load_csv(file, b)
+    } else {
+        load_xy(file, b)
+    }
+}
+
 /// `x` (as `f32`) and `y` (as `i64` labels) of an `.npz`, with matching first dimensions.
 pub fn load_xy(file: &str, b: &[u8]) -> Result<(Tensor, Vec<i64>), Error> {
     let mut x = None;
@@ -244,4 +319,35 @@ pub fn load_xy(file: &str, b: &[u8]) -> Result<(Tensor, Vec<i64>), Error> {
         ));
     }
     Ok((x, y))
+}
+
+#[cfg(test)]
+mod csv_tests {
+    use super::*;
+
+    #[test]
+    fn csv_rows_with_or_without_a_header() {
+        let (x, y) = load_csv("d.csv", b"label,a,b\n1,0.5,0.25\n0, 1 ,0\n").expect("parses");
+        assert_eq!(x.shape, vec![2, 2]);
+        assert_eq!(x.data, vec![0.5, 0.25, 1.0, 0.0]);
+        assert_eq!(y, vec![1, 0]);
+        let (x, _) = load_csv("d.csv", b"3,1,2,3\n").expect("no header");
+        assert_eq!(x.shape, vec![1, 3]);
+        assert!(load_labelled("D.CSV", b"3,1\n").is_ok(), "by extension");
+    }
+
+    #[test]
+    fn bad_csv_is_named_by_line_and_column() {
+        for (text, want) in [
+            (&b"1,0.5\n2,0.5,0.5\n"[..], "line 2"),
+            (b"1,0.5\nx,0.5\n", "label `x`"),
+            (b"1,0.5,zz\n", "column 3"),
+            (b"label,a\n", "no data rows"),
+            (b"1\n", "without features"),
+            (b"", "no data rows"),
+        ] {
+            let e = load_csv("d.csv", text).expect_err("refused");
+            assert!(e.to_string().contains(want), "{want}: {e}");
+        }
+    }
 }

@@ -175,7 +175,7 @@ fn eval(
             a.name()
         );
     }
-    let (x, y) = load_data(data, r, clip)?;
+    let (x, y) = load_data(data, &session, r, clip)?;
     let plan = Plan {
         attacks: attacks.clone(),
         eps: eps.iter().map(|&e| e as f32).collect(),
@@ -318,10 +318,23 @@ fn norm_of(n: NormKind) -> attack::Norm {
     }
 }
 
-/// Data from `path`, every value inside the valid range.
-fn load_data(path: &Path, r: Range, clip: &str) -> Result<(aigis_robust::Tensor, Vec<i64>)> {
+/// Data from `path` (`.npz`, or `.csv` rows `label,f0,f1,…` shaped for the model), every
+/// value inside the valid range.
+fn load_data(
+    path: &Path,
+    s: &Session,
+    r: Range,
+    clip: &str,
+) -> Result<(aigis_robust::Tensor, Vec<i64>)> {
     let raw = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let (x, y) = npz::load_xy(&path.display().to_string(), &raw).map_err(|e| anyhow!("{e}"))?;
+    let name = path.display().to_string();
+    let (x, y) = npz::load_labelled(&name, &raw).map_err(|e| anyhow!("{e}"))?;
+    // CSV rows are flat by nature; an .npz keeps the shape it was given (a mismatch is named).
+    let x = if npz::is_csv(&name) {
+        s.fit_input(x)
+    } else {
+        x
+    };
     if x.data.iter().any(|v| !(r.lo..=r.hi).contains(v)) {
         bail!(
             "{}: x holds values outside --clip {clip}; give the model's valid input range",
@@ -369,10 +382,10 @@ fn harden(a: &HardenArgs) -> Result<u8> {
         .filter_map(|n| session.weight(n).map(|t| (n.clone(), t.clone())))
         .collect();
     onnx::with_weights(&bytes, &current, &[]).map_err(|e| anyhow!("{}: {e}", a.model.display()))?;
-    let (xt, yt) = load_data(&a.train, r, &a.clip)?;
+    let (xt, yt) = load_data(&a.train, &session, r, &a.clip)?;
     let held_out = a.test.is_some();
     let (xe, ye) = match &a.test {
-        Some(p) => load_data(p, r, &a.clip)?,
+        Some(p) => load_data(p, &session, r, &a.clip)?,
         None => (xt.clone(), yt.clone()),
     };
     let norm = norm_of(a.norm);

@@ -507,3 +507,57 @@ fn curves_ensembles_black_box_and_the_masking_warning() {
     assert_eq!(code, Some(2));
     assert!(err.contains("L-inf only"), "{err}");
 }
+
+#[test]
+fn csv_data_is_shaped_for_the_model() {
+    // The digits test rows as CSV (label,f0..f63): the CNN takes [N, 1, 8, 8].
+    let raw = std::fs::read(fixture("digits-test.npz")).expect("fixture");
+    let (x, y) = aigis_robust::npz::load_xy("digits-test.npz", &raw).expect("npz");
+    let mut csv = String::from("label");
+    for i in 0..64 {
+        csv.push_str(&format!(",f{i}"));
+    }
+    csv.push('\n');
+    for (row, label) in x.data.chunks(64).zip(&y) {
+        csv.push_str(&label.to_string());
+        for v in row {
+            csv.push_str(&format!(",{v}"));
+        }
+        csv.push('\n');
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("test.csv");
+    std::fs::write(&path, csv).expect("write");
+    let cnn = fixture("cnn.onnx");
+    let figure = |data: &std::path::Path| {
+        let (code, out, err) = eval(&[
+            "--model",
+            cnn.to_str().expect("p"),
+            "--data",
+            data.to_str().expect("p"),
+            "--eps",
+            "0.1",
+            "-f",
+            "json",
+        ]);
+        assert_eq!(code, Some(0), "{err}");
+        serde_json::from_str::<Value>(&out).expect("json")["robust_accuracy"].as_f64()
+    };
+    assert_eq!(figure(&path), figure(&fixture("digits-test-img.npz")));
+    assert_eq!(
+        figure(&path),
+        Some(240.0 / 540.0),
+        "the reference figure, 240 of 540"
+    );
+    std::fs::write(&path, "label,a\n1,0.5\n2,oops\n").expect("write");
+    let (code, _, err) = eval(&[
+        "--model",
+        cnn.to_str().expect("p"),
+        "--data",
+        path.to_str().expect("p"),
+        "--eps",
+        "0.1",
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("line 3, column 2"), "{err}");
+}
