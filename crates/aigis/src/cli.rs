@@ -64,7 +64,8 @@ pub enum Command {
     /// family, OWASP item and ATLAS technique; `list`, `diff`, and `target` (the vulnerable
     /// reference server) as subcommands. Exit 1 when a family is above its --fail-on rate.
     Redteam(Box<RedteamArgs>),
-    /// Model robustness: evasion attacks on ONNX classifiers (FGSM, PGD).
+    /// Model robustness of ONNX classifiers: evasion attacks (FGSM, PGD, APGD-CE, Square,
+    /// HopSkipJump) and adversarial training.
     #[command(subcommand)]
     Robust(RobustCommand),
     /// A behavioural fingerprint of an ONNX classifier (its answers to seeded canary inputs
@@ -142,7 +143,8 @@ pub enum RobustCommand {
     /// at one or more budgets, in the Adversarial Robustness Toolbox's conventions (L-inf,
     /// cross-entropy on the logits against the true label); several attacks count each
     /// sample's worst case, and black-box attacks beating white-box ones raise a
-    /// gradient-masking warning. Data: .npz with x (float32 [N, ...]) and y (int64 [N]).
+    /// gradient-masking warning. Data: .npz with x (float32 [N, ...]) and y (int64 [N]), or
+    /// CSV rows label,f0,f1,...
     Eval {
         /// The ONNX model.
         #[arg(long, value_name = "M.onnx")]
@@ -201,7 +203,7 @@ pub struct HardenArgs {
     /// The ONNX model to harden.
     #[arg(long, value_name = "M.onnx")]
     pub model: PathBuf,
-    /// Training data (.npz with x and y).
+    /// Training data (.npz with x and y, or CSV rows label,f0,f1,...).
     #[arg(long, value_name = "TRAIN.npz")]
     pub train: PathBuf,
     /// Held-out data for the before/after figures (default: the training data, said so in
