@@ -135,6 +135,8 @@ def accuracy_table(aigis):
         for attack in ["fgsm", "pgd"]:
             for eps, art in prod["models"][model].get(attack, {}).items():
                 cases.append((model, data, attack, "linf", eps, art))
+    for eps, art in json.load(open(f"{FIX}/keras.json"))["fgsm"].items():
+        cases.append(("keras-mlp", "digits-test.npz", "fgsm", "linf", eps, art))
     print()
     print("| model | attack | norm | eps | ART 1.20.1 | aigis | difference |")
     print("|---|---|---|---|---|---|---|")

@@ -30,6 +30,7 @@ pub const SUPPORTED: &[&str] = &[
     "Softmax",
     "Sub",
     "Tanh",
+    "Transpose",
 ];
 
 /// A checked, runnable model.
@@ -369,6 +370,60 @@ impl Session {
     }
 }
 
+/// `Transpose`'s permutation for a rank-`rank` input (reversed axes when not given); one that
+/// moves the batch dimension is refused (rows are run in independent chunks).
+pub(crate) fn perm(n: &Node, rank: usize) -> Result<Vec<usize>, Error> {
+    let p: Vec<usize> = match ints(n, "perm") {
+        Some(v) => v
+            .iter()
+            .map(|&a| usize::try_from(a).map_err(|_| unsupported(n, format!("axis {a}"))))
+            .collect::<Result<_, _>>()?,
+        None => (0..rank).rev().collect(),
+    };
+    let mut seen = vec![false; rank];
+    if p.len() != rank
+        || p.iter()
+            .any(|&a| a >= rank || std::mem::replace(&mut seen[a], true))
+    {
+        return Err(unsupported(
+            n,
+            format!("perm {p:?} is not a permutation of {rank} axes"),
+        ));
+    }
+    if p.first().is_some_and(|&a| a != 0) {
+        return Err(unsupported(
+            n,
+            "a permutation that moves the batch dimension",
+        ));
+    }
+    Ok(p)
+}
+
+/// `x` with its axes permuted: output axis `i` is input axis `perm[i]`.
+pub(crate) fn transpose_axes(x: &Tensor, perm: &[usize]) -> Result<Tensor, Error> {
+    let rank = x.shape.len();
+    let shape: Vec<usize> = perm.iter().map(|&a| x.shape[a]).collect();
+    let mut in_strides = vec![1usize; rank];
+    for i in (0..rank.saturating_sub(1)).rev() {
+        in_strides[i] = in_strides[i + 1] * x.shape[i + 1];
+    }
+    let mut out = Vec::with_capacity(x.data.len());
+    let mut idx = vec![0usize; rank];
+    for _ in 0..x.data.len() {
+        let src: usize = idx.iter().zip(perm).map(|(&i, &a)| i * in_strides[a]).sum();
+        out.push(x.data[src]);
+        // Next output index, last axis fastest.
+        for d in (0..rank).rev() {
+            idx[d] += 1;
+            if idx[d] < shape[d] {
+                break;
+            }
+            idx[d] = 0;
+        }
+    }
+    Tensor::new(shape, out)
+}
+
 fn check_attrs(n: &Node) -> Result<(), Error> {
     let dilated = ints(n, "dilations").is_some_and(|d| d.iter().any(|&x| x != 1));
     let auto = matches!(n.attrs.get("auto_pad"), Some(Attr::Str(s)) if s != "NOTSET");
@@ -532,6 +587,11 @@ pub(crate) fn forward<'a>(
             t => return Err(unsupported(n, format!("cast to data type {t}"))),
         },
         "Normalizer" => crate::ml::normalizer(n, get(0)?)?,
+        "Transpose" => {
+            let x = get(0)?;
+            let perm = perm(n, x.shape.len())?;
+            transpose_axes(x, &perm)?
+        }
         "Relu" => map(get(0)?, |v| v.max(0.0)),
         "LeakyRelu" => {
             let a = float(n, "alpha", 0.01);
@@ -739,4 +799,57 @@ pub(crate) fn forward<'a>(
         }
         _ => return Err(unsupported(n, "not implemented")),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transpose_moves_axes_and_its_inverse_undoes_it() {
+        // [1, 2, 3] → perm [0, 2, 1] → [1, 3, 2].
+        let x = Tensor::new(vec![1, 2, 3], vec![0.0, 1.0, 2.0, 3.0, 4.0, 5.0]).expect("t");
+        let t = transpose_axes(&x, &[0, 2, 1]).expect("transposes");
+        assert_eq!(t.shape, vec![1, 3, 2]);
+        assert_eq!(t.data, vec![0.0, 3.0, 1.0, 4.0, 2.0, 5.0]);
+        assert_eq!(transpose_axes(&t, &[0, 2, 1]).expect("back"), x);
+        // NHWC → NCHW and back, as tf2onnx writes around convolutions.
+        let x = Tensor::new(vec![2, 3, 4, 5], (0..120).map(|v| v as f32).collect()).expect("t");
+        let nchw = transpose_axes(&x, &[0, 3, 1, 2]).expect("transposes");
+        assert_eq!(nchw.shape, vec![2, 5, 3, 4]);
+        // Element (b, h, w, c) of x is element (b, c, h, w) of nchw, for every element.
+        let (b, h, w, c) = (2usize, 3usize, 4usize, 5usize);
+        for (bi, hi, wi, ci) in (0..b).flat_map(|bi| {
+            (0..h).flat_map(move |hi| {
+                (0..w).flat_map(move |wi| (0..c).map(move |ci| (bi, hi, wi, ci)))
+            })
+        }) {
+            let from = x.data[((bi * h + hi) * w + wi) * c + ci].to_bits();
+            let to = nchw.data[((bi * c + ci) * h + hi) * w + wi].to_bits();
+            assert_eq!(from, to, "({bi}, {hi}, {wi}, {ci})");
+        }
+        assert_eq!(transpose_axes(&nchw, &[0, 2, 3, 1]).expect("back"), x);
+    }
+
+    #[test]
+    fn permutations_that_move_the_batch_or_repeat_an_axis_are_refused() {
+        let node = |p: Vec<i64>| Node {
+            op: "Transpose".into(),
+            domain: String::new(),
+            name: "t".into(),
+            inputs: vec!["x".into()],
+            outputs: vec!["y".into()],
+            attrs: HashMap::from([("perm".to_string(), Attr::Ints(p))]),
+        };
+        assert!(perm(&node(vec![0, 2, 1]), 3).is_ok());
+        for bad in [
+            vec![1, 0, 2],
+            vec![0, 1, 1],
+            vec![0, 1],
+            vec![0, 1, 5],
+            vec![0, -1, 1],
+        ] {
+            assert!(perm(&node(bad.clone()), 3).is_err(), "{bad:?}");
+        }
+    }
 }

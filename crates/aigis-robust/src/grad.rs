@@ -272,6 +272,15 @@ fn backward<'a>(
     Ok(match n.op.as_str() {
         "Identity" | "Dropout" | "Cast" => vec![(0, g.clone())],
         "Normalizer" => vec![(0, crate::ml::normalizer_backward(n, val(0)?, g)?)],
+        "Transpose" => {
+            // The gradient goes back through the inverse permutation.
+            let p = crate::engine::perm(n, g.shape.len())?;
+            let mut inv = vec![0usize; p.len()];
+            for (i, &a) in p.iter().enumerate() {
+                inv[a] = i;
+            }
+            vec![(0, crate::engine::transpose_axes(g, &inv)?)]
+        }
         "TreeEnsembleClassifier" => {
             return Err(unsupported(
                 n,

@@ -242,3 +242,35 @@ fn producers_models_harden_or_say_why_not() {
     let e = train::trainable(&s).expect_err("attributes");
     assert!(e.to_string().contains("LinearClassifier"), "{e}");
 }
+
+#[test]
+fn a_keras_model_exported_by_tf2onnx_matches_tensorflow_and_art() {
+    let r: Value = serde_json::from_slice(&fixture("keras.json")).expect("json");
+    let (s, x, y) = load("keras-mlp.onnx", "digits-test.npz");
+    let clean = attack::accuracy(&s, &x, &y).expect("accuracy");
+    let theirs = r["clean_accuracy"].as_f64().expect("figure");
+    assert!((clean - theirs).abs() < 1e-9, "{clean} vs {theirs}");
+    let (x20, _) = first(&x, &y, 20);
+    let got = s.run(&x20).expect("runs");
+    for (i, row) in r["scores_first_20"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .enumerate()
+    {
+        for (j, v) in row.as_array().expect("row").iter().enumerate() {
+            let (ours, tf) = (f64::from(got.data[i * 10 + j]), v.as_f64().expect("score"));
+            assert!(
+                (ours - tf).abs() < 1e-5,
+                "row {i} class {j}: {ours} vs {tf}"
+            );
+        }
+    }
+    for eps in [0.05f32, 0.1] {
+        let art = r["fgsm"][&format!("{eps}")].as_f64().expect("figure");
+        let ours = attack::accuracy(&s, &attack::fgsm(&s, &x, &y, eps, UNIT).expect("fgsm"), &y)
+            .expect("accuracy");
+        eprintln!("keras-mlp FGSM@{eps}: {ours:.4} (ART {art:.4})");
+        assert!((ours - art).abs() <= 0.03, "{ours} vs {art}");
+    }
+}
