@@ -135,8 +135,10 @@ def accuracy_table(aigis):
         for attack in ["fgsm", "pgd"]:
             for eps, art in prod["models"][model].get(attack, {}).items():
                 cases.append((model, data, attack, "linf", eps, art))
-    for eps, art in json.load(open(f"{FIX}/keras.json"))["fgsm"].items():
-        cases.append(("keras-mlp", "digits-test.npz", "fgsm", "linf", eps, art))
+    keras = json.load(open(f"{FIX}/keras.json"))["models"]
+    for model, data in [("keras-mlp", "digits-test.npz"), ("keras-cnn", "digits-test-nhwc.npz")]:
+        for eps, art in keras[model]["fgsm"].items():
+            cases.append((model, data, "fgsm", "linf", eps, art))
     print()
     print("| model | attack | norm | eps | ART 1.20.1 | aigis | difference |")
     print("|---|---|---|---|---|---|---|")

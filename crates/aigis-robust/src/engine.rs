@@ -14,10 +14,12 @@ pub const SUPPORTED: &[&str] = &[
     "AveragePool",
     "BatchNormalization",
     "Cast",
+    "Concat",
     "Conv",
     "Div",
     "Dropout",
     "Flatten",
+    "Gather",
     "Gemm",
     "Identity",
     "LeakyRelu",
@@ -26,7 +28,9 @@ pub const SUPPORTED: &[&str] = &[
     "Mul",
     "Relu",
     "Reshape",
+    "Shape",
     "Sigmoid",
+    "Slice",
     "Softmax",
     "Sub",
     "Tanh",
@@ -584,8 +588,76 @@ pub(crate) fn forward<'a>(
         // nothing, casts to integers (a label branch) are not run.
         "Cast" => match int(n, "to", 0) {
             1 | 10 | 11 | 16 => get(0)?.clone(),
+            // Integer types: shape arithmetic (exporters compute Reshape targets at run time).
+            2..=7 | 12 | 13 => map(get(0)?, f32::trunc),
             t => return Err(unsupported(n, format!("cast to data type {t}"))),
         },
+        // Shape arithmetic on 1-D shape tensors (tf2onnx's run-time Flatten): values are
+        // small integers held as f32.
+        "Shape" => {
+            let x = get(0)?;
+            Tensor::new(
+                vec![x.shape.len()],
+                x.shape.iter().map(|&d| d as f32).collect(),
+            )?
+        }
+        "Gather" => {
+            let (data, idx) = (get(0)?, get(1)?);
+            if data.shape.len() != 1 || int(n, "axis", 0) != 0 {
+                return Err(unsupported(n, "gathering from 1-D tensors (shapes) only"));
+            }
+            let len = data.data.len() as i64;
+            let picked = idx
+                .data
+                .iter()
+                .map(|&i| {
+                    let i = i as i64;
+                    let i = if i < 0 { i + len } else { i };
+                    usize::try_from(i)
+                        .ok()
+                        .and_then(|i| data.data.get(i).copied())
+                        .ok_or_else(|| unsupported(n, format!("index {i} outside {len} values")))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Tensor::new(idx.shape.clone(), picked)?
+        }
+        "Slice" => {
+            let data = get(0)?;
+            let one = |k: usize| -> Result<Option<i64>, Error> {
+                match n.inputs.get(k).filter(|s| !s.is_empty()) {
+                    None => Ok(None),
+                    Some(_) => match get(k)?.data.as_slice() {
+                        [v] => Ok(Some(*v as i64)),
+                        _ => Err(unsupported(n, "one axis at a time")),
+                    },
+                }
+            };
+            if data.shape.len() != 1
+                || one(3)?.is_some_and(|a| a != 0 && a != -1)
+                || one(4)?.is_some_and(|s| s != 1)
+            {
+                return Err(unsupported(
+                    n,
+                    "slices of 1-D tensors (shapes) with step 1 only",
+                ));
+            }
+            let len = data.data.len() as i64;
+            let at = |v: i64| (if v < 0 { v + len } else { v }).clamp(0, len) as usize;
+            let (start, end) = (at(one(1)?.unwrap_or(0)), at(one(2)?.unwrap_or(len)));
+            let part = data.data[start..end.max(start)].to_vec();
+            Tensor::new(vec![part.len()], part)?
+        }
+        "Concat" => {
+            let mut out = Vec::new();
+            for k in 0..n.inputs.len() {
+                let t = get(k)?;
+                if t.shape.len() != 1 || !matches!(int(n, "axis", 0), 0 | -1) {
+                    return Err(unsupported(n, "concatenating 1-D tensors (shapes) only"));
+                }
+                out.extend_from_slice(&t.data);
+            }
+            Tensor::new(vec![out.len()], out)?
+        }
         "Normalizer" => crate::ml::normalizer(n, get(0)?)?,
         "Transpose" => {
             let x = get(0)?;

@@ -270,7 +270,10 @@ fn backward<'a>(
 ) -> Result<Vec<(usize, Tensor)>, Error> {
     let y = || out.ok_or_else(|| Error::Onnx(format!("node `{}` has no output", n.name)));
     Ok(match n.op.as_str() {
-        "Identity" | "Dropout" | "Cast" => vec![(0, g.clone())],
+        "Identity" | "Dropout" => vec![(0, g.clone())],
+        // A cast between float types passes the gradient; one to integers has none.
+        "Cast" if matches!(int(n, "to", 0), 1 | 10 | 11 | 16) => vec![(0, g.clone())],
+        "Cast" => Vec::new(),
         "Normalizer" => vec![(0, crate::ml::normalizer_backward(n, val(0)?, g)?)],
         "Transpose" => {
             // The gradient goes back through the inverse permutation.

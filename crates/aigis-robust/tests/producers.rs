@@ -244,33 +244,44 @@ fn producers_models_harden_or_say_why_not() {
 }
 
 #[test]
-fn a_keras_model_exported_by_tf2onnx_matches_tensorflow_and_art() {
+fn keras_models_exported_by_tf2onnx_match_tensorflow_and_art() {
     let r: Value = serde_json::from_slice(&fixture("keras.json")).expect("json");
-    let (s, x, y) = load("keras-mlp.onnx", "digits-test.npz");
-    let clean = attack::accuracy(&s, &x, &y).expect("accuracy");
-    let theirs = r["clean_accuracy"].as_f64().expect("figure");
-    assert!((clean - theirs).abs() < 1e-9, "{clean} vs {theirs}");
-    let (x20, _) = first(&x, &y, 20);
-    let got = s.run(&x20).expect("runs");
-    for (i, row) in r["scores_first_20"]
-        .as_array()
-        .expect("rows")
-        .iter()
-        .enumerate()
-    {
-        for (j, v) in row.as_array().expect("row").iter().enumerate() {
-            let (ours, tf) = (f64::from(got.data[i * 10 + j]), v.as_f64().expect("score"));
-            assert!(
-                (ours - tf).abs() < 1e-5,
-                "row {i} class {j}: {ours} vs {tf}"
-            );
+    // The CNN takes NHWC images and computes its Flatten's shape at run time.
+    for (model, data) in [
+        ("keras-mlp", "digits-test.npz"),
+        ("keras-cnn", "digits-test-nhwc.npz"),
+    ] {
+        let want = &r["models"][model];
+        let (s, x, y) = load(&format!("{model}.onnx"), data);
+        let clean = attack::accuracy(&s, &x, &y).expect("accuracy");
+        let theirs = want["clean_accuracy"].as_f64().expect("figure");
+        assert!(
+            (clean - theirs).abs() < 1e-9,
+            "{model}: {clean} vs {theirs}"
+        );
+        let (x20, _) = first(&x, &y, 20);
+        let got = s.run(&x20).expect("runs");
+        for (i, row) in want["scores_first_20"]
+            .as_array()
+            .expect("rows")
+            .iter()
+            .enumerate()
+        {
+            for (j, v) in row.as_array().expect("row").iter().enumerate() {
+                let (ours, tf) = (f64::from(got.data[i * 10 + j]), v.as_f64().expect("score"));
+                assert!(
+                    (ours - tf).abs() < 1e-5,
+                    "{model} row {i} class {j}: {ours} vs {tf}"
+                );
+            }
         }
-    }
-    for eps in [0.05f32, 0.1] {
-        let art = r["fgsm"][&format!("{eps}")].as_f64().expect("figure");
-        let ours = attack::accuracy(&s, &attack::fgsm(&s, &x, &y, eps, UNIT).expect("fgsm"), &y)
-            .expect("accuracy");
-        eprintln!("keras-mlp FGSM@{eps}: {ours:.4} (ART {art:.4})");
-        assert!((ours - art).abs() <= 0.03, "{ours} vs {art}");
+        for eps in [0.05f32, 0.1] {
+            let art = want["fgsm"][&format!("{eps}")].as_f64().expect("figure");
+            let ours =
+                attack::accuracy(&s, &attack::fgsm(&s, &x, &y, eps, UNIT).expect("fgsm"), &y)
+                    .expect("accuracy");
+            eprintln!("{model} FGSM@{eps}: {ours:.4} (ART {art:.4})");
+            assert!((ours - art).abs() <= 0.03, "{model}: {ours} vs {art}");
+        }
     }
 }
