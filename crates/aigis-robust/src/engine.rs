@@ -903,6 +903,106 @@ mod tests {
         assert_eq!(transpose_axes(&nchw, &[0, 2, 3, 1]).expect("back"), x);
     }
 
+    /// Run one node on the given inputs.
+    fn run_node(op: &str, attrs: Vec<(&str, Attr)>, inputs: &[Tensor]) -> Result<Tensor, Error> {
+        let n = Node {
+            op: op.into(),
+            domain: String::new(),
+            name: "n".into(),
+            inputs: (0..inputs.len()).map(|i| format!("i{i}")).collect(),
+            outputs: vec!["y".into()],
+            attrs: attrs.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        };
+        let get = |i: usize| -> Result<&Tensor, Error> {
+            inputs.get(i).ok_or_else(|| Error::Onnx("missing".into()))
+        };
+        forward(&n, &get)
+    }
+
+    fn t(shape: Vec<usize>, data: Vec<f32>) -> Tensor {
+        Tensor::new(shape, data).expect("tensor")
+    }
+
+    #[test]
+    fn shape_arithmetic_computes_a_flatten_target_and_refuses_the_rest() {
+        // tf2onnx's run-time Flatten of [N, 4, 4, 8]: Shape, Gather, Slice, Concat.
+        let x = t(vec![3, 4, 4, 8], vec![0.0; 384]);
+        let shape = run_node("Shape", vec![], std::slice::from_ref(&x)).expect("shape");
+        assert_eq!(shape.data, vec![3.0, 4.0, 4.0, 8.0]);
+        let nchw = run_node(
+            "Gather",
+            vec![],
+            &[shape.clone(), t(vec![4], vec![0.0, 3.0, 1.0, 2.0])],
+        )
+        .expect("gather");
+        assert_eq!(nchw.data, vec![3.0, 8.0, 4.0, 4.0]);
+        let batch = run_node(
+            "Slice",
+            vec![],
+            &[
+                nchw,
+                t(vec![1], vec![0.0]),
+                t(vec![1], vec![1.0]),
+                t(vec![1], vec![0.0]),
+            ],
+        )
+        .expect("slice");
+        assert_eq!(batch.data, vec![3.0]);
+        let target = run_node(
+            "Concat",
+            vec![("axis", Attr::Int(0))],
+            &[batch, t(vec![1], vec![128.0])],
+        )
+        .expect("concat");
+        assert_eq!(
+            (target.shape.clone(), target.data.clone()),
+            (vec![2], vec![3.0, 128.0])
+        );
+        let flat = run_node("Reshape", vec![], &[x.clone(), target]).expect("reshape");
+        assert_eq!(flat.shape, vec![3, 128]);
+        // Negative indices and ends count from the back; an integer cast truncates.
+        let g =
+            run_node("Gather", vec![], &[shape.clone(), t(vec![1], vec![-1.0])]).expect("gather");
+        assert_eq!(g.data, vec![8.0]);
+        let c = run_node(
+            "Cast",
+            vec![("to", Attr::Int(7))],
+            &[t(vec![2], vec![2.9, -1.5])],
+        )
+        .expect("cast");
+        assert_eq!(c.data, vec![2.0, -1.0]);
+        // Refused by name: gathering outside, slicing data, steps, concatenating data.
+        for (op, attrs, inputs) in [
+            ("Gather", vec![], vec![shape.clone(), t(vec![1], vec![9.0])]),
+            ("Gather", vec![], vec![x.clone(), t(vec![1], vec![0.0])]),
+            (
+                "Slice",
+                vec![],
+                vec![x.clone(), t(vec![1], vec![0.0]), t(vec![1], vec![1.0])],
+            ),
+            (
+                "Slice",
+                vec![],
+                vec![
+                    shape.clone(),
+                    t(vec![1], vec![0.0]),
+                    t(vec![1], vec![2.0]),
+                    t(vec![1], vec![0.0]),
+                    t(vec![1], vec![2.0]),
+                ],
+            ),
+            (
+                "Concat",
+                vec![("axis", Attr::Int(1))],
+                vec![x.clone(), x.clone()],
+            ),
+            ("Cast", vec![("to", Attr::Int(8))], vec![shape.clone()]),
+        ] {
+            let e = run_node(op, attrs, &inputs).expect_err(op);
+            assert!(e.to_string().contains(&format!("`{op}`")), "{e}");
+        }
+    }
+
     #[test]
     fn permutations_that_move_the_batch_or_repeat_an_axis_are_refused() {
         let node = |p: Vec<i64>| Node {
