@@ -47,16 +47,7 @@ impl Stage for RobustStage {
         };
         let attacks = Attack::parse_list(&cfg.attack)
             .map_err(|e| config_err(format!("[robust] attack = `{}`: {e}", cfg.attack)))?;
-        if norm == Norm::L2
-            && let Some(a) = attacks
-                .iter()
-                .find(|a| matches!(a, Attack::Fgsm | Attack::Square))
-        {
-            return Err(config_err(format!(
-                "[robust] attack `{}` is L-inf only; with norm = \"l2\" use pgd, apgd or hopskipjump",
-                a.name()
-            )));
-        }
+        eval::check_norm(&attacks, norm).map_err(|e| config_err(format!("[robust] {e}")))?;
         let r = Range {
             lo: cfg.clip[0],
             hi: cfg.clip[1],

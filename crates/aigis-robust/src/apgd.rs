@@ -56,16 +56,7 @@ fn project(a: &mut [f32], o: &[f32], eps: f32, norm: Norm, r: Range) {
             for a in a.iter_mut() {
                 *a = a.clamp(r.lo, r.hi);
             }
-            let d = a
-                .iter()
-                .zip(o)
-                .map(|(a, o)| (a - o) * (a - o))
-                .sum::<f32>()
-                .sqrt();
-            let f = (eps / (d + 1e-12)).min(1.0);
-            for (a, &o) in a.iter_mut().zip(o) {
-                *a = o + (*a - o) * f;
-            }
+            crate::attack::project_l2(a, o, eps, 1e-12);
         }
     }
 }

@@ -36,6 +36,21 @@ pub(crate) fn rows_of(x: &Tensor, y: &[i64]) -> Result<(usize, usize), Error> {
     Ok((rows, x.data.len() / rows.max(1)))
 }
 
+/// Pull `a` back onto the L2 ball of radius `eps` around `o` (`tol` keeps the division finite
+/// at the centre; PGD uses ART's 1e-7).
+pub(crate) fn project_l2(a: &mut [f32], o: &[f32], eps: f32, tol: f32) {
+    let d = a
+        .iter()
+        .zip(o)
+        .map(|(a, o)| (a - o) * (a - o))
+        .sum::<f32>()
+        .sqrt();
+    let f = (eps / (d + tol)).min(1.0);
+    for (a, &o) in a.iter_mut().zip(o) {
+        *a = o + (*a - o) * f;
+    }
+}
+
 pub(crate) fn sign(v: f32) -> f32 {
     if v > 0.0 {
         1.0
@@ -125,16 +140,7 @@ pub fn pgd_from(
                     for (a, &d) in a.iter_mut().zip(gr) {
                         *a = (*a + alpha * d / gn).clamp(r.lo, r.hi);
                     }
-                    let dn = a
-                        .iter()
-                        .zip(orig)
-                        .map(|(a, o)| (a - o) * (a - o))
-                        .sum::<f32>()
-                        .sqrt();
-                    let f = (eps / (dn + 1e-7)).min(1.0);
-                    for (a, &o) in a.iter_mut().zip(orig) {
-                        *a = o + (*a - o) * f;
-                    }
+                    project_l2(a, orig, eps, 1e-7);
                 }
             });
     }

@@ -168,6 +168,21 @@ fn within(x: &Tensor, adv: &Tensor, eps: f32, norm: Norm) -> bool {
         })
 }
 
+/// Whether every attack runs in `norm`: FGSM and the Square Attack are L∞ only. The error
+/// names the attack and what to use instead (callers add where it was asked for).
+pub fn check_norm(attacks: &[Attack], norm: Norm) -> Result<(), String> {
+    match attacks
+        .iter()
+        .find(|a| norm == Norm::L2 && matches!(a, Attack::Fgsm | Attack::Square))
+    {
+        Some(a) => Err(format!(
+            "attack `{}` is L-inf only here; with the L2 norm use pgd, apgd or hopskipjump",
+            a.name()
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Run the plan; `progress` is told each (attack, ε) as it starts.
 pub fn evaluate(
     s: &Session,
@@ -179,14 +194,7 @@ pub fn evaluate(
     if plan.attacks.is_empty() || plan.eps.is_empty() {
         return Err(Error::Shape("no attack or no budget to evaluate".into()));
     }
-    if plan.norm == Norm::L2 && plan.attacks.contains(&Attack::Square) {
-        return Err(Error::Shape(
-            "the Square Attack here is L-inf only; use hopskipjump for a black-box L2 check".into(),
-        ));
-    }
-    if plan.norm == Norm::L2 && plan.attacks.contains(&Attack::Fgsm) {
-        return Err(Error::Shape("FGSM is L-inf".into()));
-    }
+    check_norm(&plan.attacks, plan.norm).map_err(Error::Shape)?;
     let clean = attack::correct(s, x, y)?;
     let n = y.len().max(1) as f64;
     let clean_right = clean.iter().filter(|c| **c).count();

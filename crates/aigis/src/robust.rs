@@ -120,16 +120,8 @@ fn eval(
     if only_fgsm && (set.norm != NormKind::Linf || set.restarts > 1) {
         bail!("--norm and --restarts apply to PGD; FGSM is L-inf and deterministic");
     }
-    if set.norm == NormKind::L2
-        && let Some(a) = attacks
-            .iter()
-            .find(|a| matches!(a, Attack::Fgsm | Attack::Square))
-    {
-        bail!(
-            "--attack {}: L-inf only here; with --norm l2 use pgd, apgd or hopskipjump",
-            a.name()
-        );
-    }
+    aigis_robust::eval::check_norm(&attacks, norm_of(set.norm))
+        .map_err(|e| anyhow!("--attack/--norm: {e}"))?;
     if set.restarts == 0 {
         bail!("--restarts 0: give at least 1 (one run from x)");
     }
