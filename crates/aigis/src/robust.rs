@@ -89,21 +89,13 @@ struct Settings {
 }
 
 /// The attacks named, `auto` expanded, each once, in a fixed order.
-fn attacks_of(kinds: &[AttackKind]) -> Vec<Attack> {
-    let mut v: Vec<Attack> = kinds
+fn attacks_of(kinds: &[AttackKind]) -> Result<Vec<Attack>> {
+    // The flag's values are the library's attack names: one parser for CLI and aigis.toml.
+    let names: Vec<String> = kinds
         .iter()
-        .flat_map(|k| match k {
-            AttackKind::Fgsm => vec![Attack::Fgsm],
-            AttackKind::Pgd => vec![Attack::Pgd],
-            AttackKind::Apgd => vec![Attack::Apgd],
-            AttackKind::Square => vec![Attack::Square],
-            AttackKind::Hopskipjump => vec![Attack::HopSkipJump],
-            AttackKind::Auto => vec![Attack::Apgd, Attack::Square],
-        })
+        .filter_map(|k| clap::ValueEnum::to_possible_value(k).map(|v| v.get_name().to_string()))
         .collect();
-    v.sort();
-    v.dedup();
-    v
+    Attack::parse_list(&names.join(",")).map_err(|e| anyhow!("--attack: {e}"))
 }
 
 fn eval(
@@ -115,7 +107,7 @@ fn eval(
     output: Option<&Path>,
 ) -> Result<u8> {
     let r = range(clip)?;
-    let attacks = attacks_of(&set.attacks);
+    let attacks = attacks_of(&set.attacks)?;
     let only_fgsm = attacks == [Attack::Fgsm];
     if only_fgsm && (set.norm != NormKind::Linf || set.restarts > 1) {
         bail!("--norm and --restarts apply to PGD; FGSM is L-inf and deterministic");
