@@ -18,7 +18,8 @@ pub(crate) struct Grads {
     pub(crate) input: Tensor,
     /// Gradients of the summed loss with respect to the trainable weights asked for, by name.
     pub(crate) params: HashMap<String, Tensor>,
-    /// The summed cross-entropy loss of the batch.
+    /// The summed cross-entropy loss of the batch (computed when weights are asked for, 0
+    /// otherwise).
     pub(crate) loss: f64,
 }
 
@@ -144,6 +145,8 @@ impl Session {
         }
         let mut g = logits.clone();
         let mut loss = 0.0f64;
+        // The loss value is reported by training only; attacks need just the gradient.
+        let want_loss = !params.is_empty();
         for (r, row) in g.data.chunks_mut(*classes).enumerate() {
             let label = usize::try_from(labels[r])
                 .ok()
@@ -152,7 +155,9 @@ impl Session {
             if probabilities {
                 // −ln p[y] on probabilities the graph computed (no softmax of its own).
                 let p = row[label].max(1e-12);
-                loss -= f64::from(p).ln();
+                if want_loss {
+                    loss -= f64::from(p).ln();
+                }
                 row.fill(0.0);
                 row[label] = -1.0 / p;
                 continue;
@@ -166,7 +171,9 @@ impl Session {
             for v in row.iter_mut() {
                 *v /= s;
             }
-            loss -= f64::from(row[label].max(1e-30)).ln();
+            if want_loss {
+                loss -= f64::from(row[label].max(1e-30)).ln();
+            }
             row[label] -= 1.0;
         }
         let mut grads: HashMap<String, Tensor> = HashMap::new();
@@ -607,7 +614,7 @@ mod tests {
                     let orig = s.model.initializers[name].data[i];
                     let mut loss_at = |v: f32| {
                         s.model.initializers.get_mut(name).expect("weight").data[i] = v;
-                        s.gradients(&x, y, &HashSet::new()).expect("loss").loss
+                        s.gradients(&x, y, &names).expect("loss").loss
                     };
                     let numeric = (loss_at(orig + h) - loss_at(orig - h)) / (2.0 * f64::from(h));
                     loss_at(orig);
