@@ -51,28 +51,65 @@ pub(crate) fn project_l2(a: &mut [f32], o: &[f32], eps: f32, tol: f32) {
     }
 }
 
+/// −1, 0 or 1 by the sign of `v` (0 for zero and NaN), without branches: gradient signs are
+/// unpredictable, and mispredicted branches made the PGD step a tenth of the attack's time.
+#[inline]
 pub(crate) fn sign(v: f32) -> f32 {
-    if v > 0.0 {
-        1.0
-    } else if v < 0.0 {
-        -1.0
-    } else {
-        0.0
+    f32::from(u8::from(v > 0.0)) - f32::from(u8::from(v < 0.0))
+}
+
+/// Runs `f(block of adv, same rows of x, their labels, the block's shape)` on blocks of
+/// [`crate::batch::CHUNK`] rows in parallel. Each call owns its rows for all of an attack's
+/// steps: the block stays in cache and no step waits for the slowest block of the batch.
+/// Rows are independent, so the result is the same on any number of threads.
+fn par_blocks(
+    x: &Tensor,
+    adv: &mut Tensor,
+    y: &[i64],
+    f: impl Fn(&mut [f32], &[f32], &[i64], &[usize]) -> Result<(), Error> + Sync,
+) -> Result<(), Error> {
+    let (n, per) = rows_of(x, y)?;
+    if adv.data.len() != x.data.len() {
+        return Err(Error::Shape(format!(
+            "a start of shape {:?} for inputs of shape {:?}",
+            adv.shape, x.shape
+        )));
     }
+    if n == 0 || per == 0 {
+        return Ok(());
+    }
+    let block = crate::batch::CHUNK;
+    adv.data
+        .par_chunks_mut(per * block)
+        .zip(x.data.par_chunks(per * block))
+        .zip(y.par_chunks(block))
+        .try_for_each(|((a, o), yb)| {
+            let mut shape = x.shape.clone();
+            shape[0] = yb.len();
+            f(a, o, yb, &shape)
+        })
+}
+
+/// The gradient of a block's rows (copied into a tensor of the block's shape).
+fn block_gradient(s: &Session, a: &[f32], y: &[i64], shape: &[usize]) -> Result<Tensor, Error> {
+    let t = Tensor {
+        shape: shape.to_vec(),
+        data: a.to_vec(),
+    };
+    s.block_gradient(&t, y)
 }
 
 /// FGSM adversarial examples of `x` at `eps`.
 pub fn fgsm(s: &Session, x: &Tensor, y: &[i64], eps: f32, r: Range) -> Result<Tensor, Error> {
-    let (_, g) = s.loss_gradient(x, y)?;
-    Ok(Tensor {
-        shape: x.shape.clone(),
-        data: x
-            .data
-            .iter()
-            .zip(&g.data)
-            .map(|(&v, &d)| (v + eps * sign(d)).clamp(r.lo, r.hi))
-            .collect(),
-    })
+    let mut adv = x.clone();
+    par_blocks(x, &mut adv, y, |a, _, yb, shape| {
+        let g = block_gradient(s, a, yb, shape)?;
+        for (v, &d) in a.iter_mut().zip(&g.data) {
+            *v = (*v + eps * sign(d)).clamp(r.lo, r.hi);
+        }
+        Ok(())
+    })?;
+    Ok(adv)
 }
 
 /// The norm of a perturbation budget.
@@ -115,35 +152,39 @@ pub fn pgd_from(
     r: Range,
 ) -> Result<Tensor, Error> {
     let alpha = 2.5 * eps / steps.max(1) as f32;
-    let n = rows(x).max(1);
-    let per = x.data.len() / n;
+    let (_, per) = rows_of(x, y)?;
+    let per = per.max(1);
     let mut adv = start.clone();
-    for _ in 0..steps {
-        let (_, g) = s.loss_gradient(&adv, y)?;
-        // Rows move independently: update them in parallel (same result on any thread count).
-        adv.data
-            .par_chunks_mut(per.max(1))
-            .zip(g.data.par_chunks(per.max(1)))
-            .zip(x.data.par_chunks(per.max(1)))
-            .take(n)
-            .for_each(|((a, gr), orig)| match norm {
-                Norm::Linf => {
-                    for ((a, &d), &o) in a.iter_mut().zip(gr).zip(orig) {
-                        *a = (*a + alpha * sign(d))
-                            .clamp(r.lo, r.hi)
-                            .clamp(o - eps, o + eps);
+    // Each block of rows takes all its steps on one thread (see `par_blocks`).
+    par_blocks(x, &mut adv, y, |a, orig, yb, shape| {
+        for _ in 0..steps {
+            let g = block_gradient(s, a, yb, shape)?;
+            for ((a, gr), orig) in a
+                .chunks_mut(per)
+                .zip(g.data.chunks(per))
+                .zip(orig.chunks(per))
+            {
+                match norm {
+                    Norm::Linf => {
+                        for ((a, &d), &o) in a.iter_mut().zip(gr).zip(orig) {
+                            *a = (*a + alpha * sign(d))
+                                .clamp(r.lo, r.hi)
+                                .clamp(o - eps, o + eps);
+                        }
+                    }
+                    Norm::L2 => {
+                        // ART's tolerances: 1e-7 on the gradient's norm, 1e-7 on the projection.
+                        let gn = gr.iter().map(|v| v * v).sum::<f32>().sqrt() + 1e-7;
+                        for (a, &d) in a.iter_mut().zip(gr) {
+                            *a = (*a + alpha * d / gn).clamp(r.lo, r.hi);
+                        }
+                        project_l2(a, orig, eps, 1e-7);
                     }
                 }
-                Norm::L2 => {
-                    // ART's tolerances: 1e-7 on the gradient's norm, 1e-7 on the projection.
-                    let gn = gr.iter().map(|v| v * v).sum::<f32>().sqrt() + 1e-7;
-                    for (a, &d) in a.iter_mut().zip(gr) {
-                        *a = (*a + alpha * d / gn).clamp(r.lo, r.hi);
-                    }
-                    project_l2(a, orig, eps, 1e-7);
-                }
-            });
-    }
+            }
+        }
+        Ok(())
+    })?;
     Ok(adv)
 }
 

@@ -7,7 +7,7 @@ use rayon::prelude::*;
 use crate::{Error, Tensor};
 
 /// Rows per chunk.
-const CHUNK: usize = 32;
+pub(crate) const CHUNK: usize = 32;
 
 /// One chunk: its rows as a tensor and its offset (in values) in the batch.
 pub(crate) struct Chunk {

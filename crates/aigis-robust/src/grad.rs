@@ -31,6 +31,12 @@ impl Session {
         Ok((g.logits, g.input))
     }
 
+    /// The input gradient of one block of rows, on the calling thread (for attack loops that
+    /// keep each block in cache across their steps, run from their own parallel loop).
+    pub(crate) fn block_gradient(&self, x: &Tensor, labels: &[i64]) -> Result<Tensor, Error> {
+        Ok(self.gradient_rows(x, labels, &HashSet::new())?.input)
+    }
+
     /// One backward pass over `x` in chunks across cores: input gradients, and the gradients
     /// of the summed loss with respect to the initializers named in `params` (added chunk by
     /// chunk in order, so the result does not depend on the thread count).
@@ -406,7 +412,13 @@ fn backward<'a>(
                 // d op(A) [m, k] = alpha * g [m, cols] · op(B)ᵀ
                 let mut d = vec![0f32; m * k];
                 let mut scratch = vec![0f32; if ta { k } else { 0 }];
-                for i in 0..m {
+                if tb && !ta {
+                    // alpha·G [m, cols] · B [cols, k] in one blocked product.
+                    // (g·alpha is what the row loop below multiplies by, so the sums agree.)
+                    let gs: Vec<f32> = g.data.iter().map(|v| v * alpha).collect();
+                    kernels::gemm_acc(&gs, &b.data, &mut d, m, cols, k);
+                }
+                for i in (0..m).filter(|_| ta || !tb) {
                     let gr = &g.data[i * cols..(i + 1) * cols];
                     // Without transA the row of dA is contiguous: write it in place.
                     let row: &mut [f32] = if ta {

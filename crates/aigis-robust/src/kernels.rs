@@ -39,22 +39,76 @@ pub(crate) fn axpy(y: &mut [f32], a: f32, x: &[f32]) {
     }
 }
 
-/// `A [m, k] · op(B)`, `op(B)` = B `[k, cols]`, or Bᵀ when `tb` (B stored `[cols, k]`).
-pub(crate) fn matmul(a: &[f32], b: &[f32], m: usize, k: usize, cols: usize, tb: bool) -> Vec<f32> {
-    let mut out = vec![0f32; m * cols];
-    for (i, row) in out.chunks_exact_mut(cols.max(1)).enumerate().take(m) {
-        let ar = &a[i * k..(i + 1) * k];
-        if tb {
-            for (j, o) in row.iter_mut().enumerate() {
-                *o = dot(ar, &b[j * k..(j + 1) * k]);
+/// Rows of A per block of [`gemm_acc`].
+const MR: usize = 4;
+
+/// `out [m, n] += A [m, k] · B [k, n]`, all row-major. Each output is summed in the same order
+/// as `axpy` over the rows of B would sum it (from its current value, `p = 0..k`), so results
+/// are bit-identical to that loop; the work is done in blocks of [`MR`] rows × [`LANES`]
+/// columns whose sums stay in registers, reading each row of B once per block instead of
+/// once per output row.
+pub(crate) fn gemm_acc(a: &[f32], b: &[f32], out: &mut [f32], m: usize, k: usize, n: usize) {
+    let (a, b, out) = (&a[..m * k], &b[..k * n], &mut out[..m * n]);
+    let full = n - n % LANES;
+    let mut i0 = 0;
+    while i0 + MR <= m {
+        for j in (0..full).step_by(LANES) {
+            let mut acc = [[0f32; LANES]; MR];
+            for (r, acc) in acc.iter_mut().enumerate() {
+                acc.copy_from_slice(&out[(i0 + r) * n + j..(i0 + r) * n + j + LANES]);
             }
-        } else {
-            for (p, &av) in ar.iter().enumerate() {
-                if av != 0.0 {
-                    axpy(row, av, &b[p * cols..(p + 1) * cols]);
+            for p in 0..k {
+                let Ok(bv) = <&[f32; LANES]>::try_from(&b[p * n + j..p * n + j + LANES]) else {
+                    continue;
+                };
+                for (r, acc) in acc.iter_mut().enumerate() {
+                    let av = a[(i0 + r) * k + p];
+                    for l in 0..LANES {
+                        acc[l] += av * bv[l];
+                    }
                 }
             }
+            for (r, acc) in acc.iter().enumerate() {
+                out[(i0 + r) * n + j..(i0 + r) * n + j + LANES].copy_from_slice(acc);
+            }
         }
+        for r in i0..i0 + MR {
+            for j in full..n {
+                let mut s = out[r * n + j];
+                for p in 0..k {
+                    s += a[r * k + p] * b[p * n + j];
+                }
+                out[r * n + j] = s;
+            }
+        }
+        i0 += MR;
+    }
+    for r in i0..m {
+        for p in 0..k {
+            axpy(
+                &mut out[r * n..(r + 1) * n],
+                a[r * k + p],
+                &b[p * n..(p + 1) * n],
+            );
+        }
+    }
+}
+
+/// `A [m, k] · op(B)`, `op(B)` = B `[k, cols]`, or Bᵀ when `tb` (B stored `[cols, k]`, turned
+/// into `[k, cols]` first so both go through [`gemm_acc`]; the copy is small beside the
+/// product).
+pub(crate) fn matmul(a: &[f32], b: &[f32], m: usize, k: usize, cols: usize, tb: bool) -> Vec<f32> {
+    let mut out = vec![0f32; m * cols];
+    if tb {
+        let mut bt = vec![0f32; k * cols];
+        for (j, row) in b.chunks_exact(k.max(1)).take(cols).enumerate() {
+            for (p, &v) in row.iter().enumerate() {
+                bt[p * cols + j] = v;
+            }
+        }
+        gemm_acc(a, &bt, &mut out, m, k, cols);
+    } else {
+        gemm_acc(a, b, &mut out, m, k, cols);
     }
     out
 }
@@ -163,17 +217,12 @@ pub(crate) fn conv(
         im2col(x, g, d, b0, nb, &mut col);
         prod.clear();
         prod.resize(d.oc * width, 0.0);
-        for o in 0..d.oc {
-            let row = &mut prod[o * width..(o + 1) * width];
-            if let Some(bv) = bias.and_then(|t| t.get(o)) {
+        if let Some(bias) = bias {
+            for (row, bv) in prod.chunks_exact_mut(width.max(1)).zip(bias) {
                 row.fill(*bv);
             }
-            for (k, &wv) in wt[o * taps_n..(o + 1) * taps_n].iter().enumerate() {
-                if wv != 0.0 {
-                    axpy(row, wv, &col[k * width..(k + 1) * width]);
-                }
-            }
         }
+        gemm_acc(wt, &col, &mut prod, d.oc, taps_n, width);
         for k in 0..nb {
             for o in 0..d.oc {
                 let dst = ((b0 + k) * d.oc + o) * plane;
@@ -202,6 +251,15 @@ pub(crate) fn conv_backward(
     let (plane, taps_n, per_in) = (g.oh * g.ow, d.c * g.kh * g.kw, d.c * d.h * d.w);
     let sb = sub_batch(g, d);
     let (mut col, mut gt, mut dcol) = (Vec::new(), Vec::new(), Vec::new());
+    // Wᵀ [taps, oc], for dcol = Wᵀ · gt.
+    let mut wt_t = vec![0f32; if dx.is_some() { taps_n * d.oc } else { 0 }];
+    if dx.is_some() {
+        for o in 0..d.oc {
+            for k in 0..taps_n {
+                wt_t[k * d.oc + o] = wt[o * taps_n + k];
+            }
+        }
+    }
     for b0 in (0..d.n).step_by(sb) {
         let nb = sb.min(d.n - b0);
         let width = nb * plane;
@@ -233,15 +291,7 @@ pub(crate) fn conv_backward(
             // dcol [taps, width] = Wᵀ · gt, then scattered back onto the input (col2im).
             dcol.clear();
             dcol.resize(taps_n * width, 0.0);
-            for o in 0..d.oc {
-                let go = &gt[o * width..(o + 1) * width];
-                for k in 0..taps_n {
-                    let wv = wt[o * taps_n + k];
-                    if wv != 0.0 {
-                        axpy(&mut dcol[k * width..(k + 1) * width], wv, go);
-                    }
-                }
-            }
+            gemm_acc(&wt_t, &gt, &mut dcol, taps_n, d.oc, width);
             for k in 0..nb {
                 let xb = &mut dx[(b0 + k) * per_in..(b0 + k + 1) * per_in];
                 taps(g, d, |wi, oo, io, len| {
@@ -280,6 +330,12 @@ pub(crate) struct PoolDims {
     pub(crate) include_pad: bool,
 }
 
+/// The commonest pooling: 2×2 windows with stride 2, which the kernels below special-case
+/// (the general loops spend most of their time on bookkeeping for four cells).
+fn halving(g: &Window) -> bool {
+    g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.oh > 0 && g.ow > 0
+}
+
 /// Pooling forward.
 pub(crate) fn pool(x: &[f32], g: &Window, p: &PoolDims) -> Vec<f32> {
     let PoolDims {
@@ -294,6 +350,28 @@ pub(crate) fn pool(x: &[f32], g: &Window, p: &PoolDims) -> Vec<f32> {
         && g.pl == 0
         && g.oh.saturating_sub(1) * g.sh + g.kh <= h
         && g.ow.saturating_sub(1) * g.sw + g.kw <= w;
+    if max && inside && halving(g) {
+        for (p, op) in out
+            .chunks_exact_mut((g.oh * g.ow).max(1))
+            .enumerate()
+            .take(planes)
+        {
+            let xp = &x[p * h * w..(p + 1) * h * w];
+            for (yo, orow) in op.chunks_exact_mut(g.ow).enumerate() {
+                let (r0, r1) = (2 * yo * w, (2 * yo + 1) * w);
+                let (top, bottom) = (&xp[r0..r0 + 2 * g.ow], &xp[r1..r1 + 2 * g.ow]);
+                for ((o, a), b) in orow
+                    .iter_mut()
+                    .zip(top.chunks_exact(2))
+                    .zip(bottom.chunks_exact(2))
+                {
+                    // The same order of `max` as the general loop below.
+                    *o = f32::NEG_INFINITY.max(a[0]).max(a[1]).max(b[0]).max(b[1]);
+                }
+            }
+        }
+        return out;
+    }
     if max && inside && g.oh > 0 && g.ow > 0 {
         // Every window lies inside the input (no padding on any side is reached).
         for (p, op) in out
@@ -372,6 +450,35 @@ pub(crate) fn pool_backward(x: &[f32], gy: &[f32], g: &Window, p: &PoolDims) -> 
         include_pad,
     } = *p;
     let mut d = vec![0f32; x.len()];
+    let inside = g.pt == 0
+        && g.pl == 0
+        && g.oh.saturating_sub(1) * g.sh + g.kh <= h
+        && g.ow.saturating_sub(1) * g.sw + g.kw <= w;
+    if max && inside && halving(g) {
+        for p in 0..planes {
+            let (xp, dp) = (
+                &x[p * h * w..(p + 1) * h * w],
+                &mut d[p * h * w..(p + 1) * h * w],
+            );
+            let gp = &gy[p * g.oh * g.ow..(p + 1) * g.oh * g.ow];
+            for (yo, grow) in gp.chunks_exact(g.ow).enumerate() {
+                let (r0, r1) = (2 * yo * w, (2 * yo + 1) * w);
+                for (xo, &gv) in grow.iter().enumerate() {
+                    // The window's cells in the general loop's order; the first largest wins.
+                    let cells = [r0 + 2 * xo, r0 + 2 * xo + 1, r1 + 2 * xo, r1 + 2 * xo + 1];
+                    let (mut cell, mut best) = (cells[0], xp[cells[0]]);
+                    for &c in &cells[1..] {
+                        let v = xp[c];
+                        let gt = v > best;
+                        cell = if gt { c } else { cell };
+                        best = if gt { v } else { best };
+                    }
+                    dp[cell] += gv;
+                }
+            }
+        }
+        return d;
+    }
     for p in 0..planes {
         let (xp, dp) = (&x[p * h * w..(p + 1) * h * w], p * h * w);
         let gp = &gy[p * g.oh * g.ow..(p + 1) * g.oh * g.ow];
@@ -385,22 +492,21 @@ pub(crate) fn pool_backward(x: &[f32], gy: &[f32], g: &Window, p: &PoolDims) -> 
                     continue;
                 }
                 if max {
-                    // The window is never empty (the kernel fits the padded input and the
-                    // padding is smaller than the kernel), so a cell is always found.
+                    // The first largest cell takes the gradient (NaN cells are never chosen
+                    // over it). Selects instead of branches: on real data which cell wins is
+                    // unpredictable, and mispredicted branches made this the slowest kernel.
                     let (c0, c1) = (x0 + jlo - g.pl, x0 + jhi - g.pl);
-                    let mut found: Option<(usize, f32)> = None;
+                    let mut cell = (y0 + ilo - g.pt) * w + c0;
+                    let mut best = xp[cell];
                     for i in ilo..ihi {
                         let r = (y0 + i - g.pt) * w;
                         for (j, &v) in xp[r + c0..r + c1].iter().enumerate() {
-                            if found.is_none_or(|(_, b)| v > b) {
-                                found = Some((r + c0 + j, v));
-                            }
+                            let gt = v > best;
+                            cell = if gt { r + c0 + j } else { cell };
+                            best = if gt { v } else { best };
                         }
                     }
-                    // A window wholly in the padding has no cell and passes nothing back.
-                    if let Some((cell, _)) = found {
-                        d[dp + cell] += gv;
-                    }
+                    d[dp + cell] += gv;
                 } else {
                     let count = if include_pad {
                         g.kh * g.kw
@@ -457,6 +563,9 @@ mod tests {
             (2, 2, 2, 2, 0, 0, 1, 1),
             // Windows wholly past the end.
             (2, 2, 3, 3, 0, 0, 5, 5),
+            // No padding: the 2x2, stride 2 kernels (the odd last row and column unused).
+            (2, 2, 2, 2, 0, 0, 0, 0),
+            (3, 3, 2, 1, 0, 0, 0, 0),
         ] {
             let g = Window {
                 kh,
@@ -527,6 +636,93 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The blocked product sums each output in the order of the plain `axpy` loop, so it is
+    /// bit-identical to it, on shapes with row and column remainders.
+    #[test]
+    fn blocked_product_is_bit_identical_to_the_axpy_loop() {
+        for (m, k, n) in [
+            (1, 1, 1),
+            (4, 3, 8),
+            (5, 7, 19),
+            (9, 1, 17),
+            (3, 9, 64),
+            (8, 0, 8),
+        ] {
+            let a: Vec<f32> = (0..m * k)
+                .map(|v| ((v * 37) % 17) as f32 / 7.0 - 1.1)
+                .collect();
+            let b: Vec<f32> = (0..k * n)
+                .map(|v| ((v * 53) % 23) as f32 / 3.0 - 3.3)
+                .collect();
+            let init: Vec<f32> = (0..m * n).map(|v| v as f32 * 0.01).collect();
+            let mut want = init.clone();
+            for i in 0..m {
+                for p in 0..k {
+                    axpy(
+                        &mut want[i * n..(i + 1) * n],
+                        a[i * k + p],
+                        &b[p * n..(p + 1) * n],
+                    );
+                }
+            }
+            let mut got = init;
+            gemm_acc(&a, &b, &mut got, m, k, n);
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&got), bits(&want), "{m}x{k}x{n}");
+        }
+    }
+
+    /// The 2×2, stride 2 kernels over several planes of odd size, with ties (the first
+    /// largest cell takes the gradient) and a NaN (never the maximum).
+    #[test]
+    fn halving_pool_matches_the_definition_on_every_plane() {
+        let (planes, h, w) = (3usize, 5usize, 7usize);
+        let mut x: Vec<f32> = (0..planes * h * w).map(|v| ((v * 5) % 7) as f32).collect();
+        x[h * w + 1] = f32::NAN;
+        let g = Window {
+            kh: 2,
+            kw: 2,
+            sh: 2,
+            sw: 2,
+            pt: 0,
+            pl: 0,
+            oh: h / 2,
+            ow: w / 2,
+        };
+        let dims = PoolDims {
+            planes,
+            h,
+            w,
+            max: true,
+            include_pad: false,
+        };
+        let got = pool(&x, &g, &dims);
+        let gy: Vec<f32> = (0..planes * g.oh * g.ow).map(|v| v as f32 + 1.0).collect();
+        let back = pool_backward(&x, &gy, &g, &dims);
+        let mut want_back = vec![0f32; x.len()];
+        for p in 0..planes {
+            for yo in 0..g.oh {
+                for xo in 0..g.ow {
+                    let at = |i: usize, j: usize| p * h * w + (2 * yo + i) * w + 2 * xo + j;
+                    let cells = [at(0, 0), at(0, 1), at(1, 0), at(1, 1)];
+                    let o = (p * g.oh + yo) * g.ow + xo;
+                    let top = cells
+                        .iter()
+                        .map(|&c| x[c])
+                        .fold(f32::NEG_INFINITY, f32::max);
+                    assert_eq!(got[o].to_bits(), top.to_bits(), "plane {p} ({yo}, {xo})");
+                    let best = cells
+                        .iter()
+                        .copied()
+                        .fold(cells[0], |b, c| if x[c] > x[b] { c } else { b });
+                    want_back[best] += gy[o];
+                }
+            }
+        }
+        assert!(got.iter().all(|v| !v.is_nan()));
+        assert_eq!(back, want_back);
     }
 
     #[test]
