@@ -472,29 +472,23 @@ fn binary(n: &Node, a: &Tensor, b: &Tensor, f: impl Fn(f32, f32) -> f32) -> Resu
     if a.data.len() == 1 {
         return Ok(map(b, |y| f(a.data[0], y)));
     }
+    // A suffix divides the big tensor into whole repeats of the small one: go repeat by
+    // repeat (an index modulo per value kept this loop from being vectorised).
+    fn repeat(big: &Tensor, small: &[f32], f: impl Fn(f32, f32) -> f32) -> Tensor {
+        let mut data = Vec::with_capacity(big.data.len());
+        for part in big.data.chunks(small.len()) {
+            data.extend(part.iter().zip(small).map(|(&x, &y)| f(x, y)));
+        }
+        Tensor {
+            shape: big.shape.clone(),
+            data,
+        }
+    }
     if !b.data.is_empty() && suffix(a, b) {
-        let m = b.data.len();
-        return Ok(Tensor {
-            shape: a.shape.clone(),
-            data: a
-                .data
-                .iter()
-                .enumerate()
-                .map(|(i, &x)| f(x, b.data[i % m]))
-                .collect(),
-        });
+        return Ok(repeat(a, &b.data, |x, y| f(x, y)));
     }
     if !a.data.is_empty() && suffix(b, a) {
-        let m = a.data.len();
-        return Ok(Tensor {
-            shape: b.shape.clone(),
-            data: b
-                .data
-                .iter()
-                .enumerate()
-                .map(|(i, &y)| f(a.data[i % m], y))
-                .collect(),
-        });
+        return Ok(repeat(b, &a.data, |y, x| f(x, y)));
     }
     Err(unsupported(
         n,
