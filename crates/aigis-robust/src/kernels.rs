@@ -209,27 +209,21 @@ pub(crate) fn conv(
 ) -> Vec<f32> {
     let (plane, taps_n) = (g.oh * g.ow, d.c * g.kh * g.kw);
     let mut out = vec![0f32; d.n * d.oc * plane];
-    let sb = sub_batch(g, d);
-    let (mut col, mut prod) = (Vec::new(), Vec::new());
-    for b0 in (0..d.n).step_by(sb) {
-        let nb = sb.min(d.n - b0);
-        let width = nb * plane;
-        im2col(x, g, d, b0, nb, &mut col);
-        prod.clear();
-        prod.resize(d.oc * width, 0.0);
+    let mut col = Vec::new();
+    // One sample at a time: its output [oc, plane] is contiguous, so the product is written
+    // in place (no reordering copy), and its im2col buffer stays in cache.
+    for (k, yk) in out
+        .chunks_exact_mut((d.oc * plane).max(1))
+        .enumerate()
+        .take(d.n)
+    {
+        im2col(x, g, d, k, 1, &mut col);
         if let Some(bias) = bias {
-            for (row, bv) in prod.chunks_exact_mut(width.max(1)).zip(bias) {
+            for (row, bv) in yk.chunks_exact_mut(plane.max(1)).zip(bias) {
                 row.fill(*bv);
             }
         }
-        gemm_acc(wt, &col, &mut prod, d.oc, taps_n, width);
-        for k in 0..nb {
-            for o in 0..d.oc {
-                let dst = ((b0 + k) * d.oc + o) * plane;
-                out[dst..dst + plane]
-                    .copy_from_slice(&prod[o * width + k * plane..o * width + (k + 1) * plane]);
-            }
-        }
+        gemm_acc(wt, &col, yk, d.oc, taps_n, plane);
     }
     out
 }
@@ -244,21 +238,50 @@ pub(crate) fn conv_backward(
     gy: &[f32],
     g: &Window,
     d: &ConvDims,
-    mut dx: Option<&mut [f32]>,
+    dx: Option<&mut [f32]>,
     mut dw: Option<&mut [f32]>,
     mut db: Option<&mut [f32]>,
 ) {
     let (plane, taps_n, per_in) = (g.oh * g.ow, d.c * g.kh * g.kw, d.c * d.h * d.w);
     let sb = sub_batch(g, d);
-    let (mut col, mut gt, mut dcol) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut col, mut gt) = (Vec::new(), Vec::new());
     // Wᵀ [taps, oc], for dcol = Wᵀ · gt.
     let mut wt_t = vec![0f32; if dx.is_some() { taps_n * d.oc } else { 0 }];
+    let mut dcol = Vec::new();
     if dx.is_some() {
         for o in 0..d.oc {
             for k in 0..taps_n {
                 wt_t[k * d.oc + o] = wt[o * taps_n + k];
             }
         }
+    }
+    if let Some(dx) = dx {
+        // One sample at a time (as in `conv`): dcol [taps, plane] = Wᵀ · gy of the sample
+        // (already [oc, plane]), then scattered back onto its input (col2im).
+        for (xb, gk) in dx
+            .chunks_exact_mut(per_in.max(1))
+            .zip(gy.chunks_exact((d.oc * plane).max(1)))
+            .take(d.n)
+        {
+            dcol.clear();
+            dcol.resize(taps_n * plane, 0.0);
+            gemm_acc(&wt_t, gk, &mut dcol, taps_n, d.oc, plane);
+            taps(g, d, |wi, oo, io, len| {
+                let row = &dcol[wi * plane..(wi + 1) * plane];
+                if g.sw == 1 {
+                    for (a, b) in xb[io..io + len].iter_mut().zip(&row[oo..oo + len]) {
+                        *a += b;
+                    }
+                } else {
+                    for t in 0..len {
+                        xb[io + t * g.sw] += row[oo + t];
+                    }
+                }
+            });
+        }
+    }
+    if dw.is_none() && db.is_none() {
+        return;
     }
     for b0 in (0..d.n).step_by(sb) {
         let nb = sb.min(d.n - b0);
@@ -285,27 +308,6 @@ pub(crate) fn conv_backward(
                 for k in 0..taps_n {
                     dw[o * taps_n + k] += dot(go, &col[k * width..(k + 1) * width]);
                 }
-            }
-        }
-        if let Some(dx) = dx.as_deref_mut() {
-            // dcol [taps, width] = Wᵀ · gt, then scattered back onto the input (col2im).
-            dcol.clear();
-            dcol.resize(taps_n * width, 0.0);
-            gemm_acc(&wt_t, &gt, &mut dcol, taps_n, d.oc, width);
-            for k in 0..nb {
-                let xb = &mut dx[(b0 + k) * per_in..(b0 + k + 1) * per_in];
-                taps(g, d, |wi, oo, io, len| {
-                    let row = &dcol[wi * width + k * plane..wi * width + (k + 1) * plane];
-                    if g.sw == 1 {
-                        for (a, b) in xb[io..io + len].iter_mut().zip(&row[oo..oo + len]) {
-                            *a += b;
-                        }
-                    } else {
-                        for t in 0..len {
-                            xb[io + t * g.sw] += row[oo + t];
-                        }
-                    }
-                });
             }
         }
     }
