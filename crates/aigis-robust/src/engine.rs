@@ -452,6 +452,19 @@ fn map(t: &Tensor, f: impl Fn(f32) -> f32) -> Tensor {
     }
 }
 
+/// `f(big, small)` value by value where `small`'s shape is a suffix of `big`'s: repeat by
+/// repeat (an index modulo per value kept this loop from being vectorised).
+fn repeat(big: &Tensor, small: &[f32], f: impl Fn(f32, f32) -> f32) -> Tensor {
+    let mut data = Vec::with_capacity(big.data.len());
+    for part in big.data.chunks(small.len().max(1)) {
+        data.extend(part.iter().zip(small).map(|(&x, &y)| f(x, y)));
+    }
+    Tensor {
+        shape: big.shape.clone(),
+        data,
+    }
+}
+
 /// `a (op) b` with `b` the same shape, a scalar, or a suffix of `a`'s shape (a bias), or the
 /// other way round.
 fn binary(n: &Node, a: &Tensor, b: &Tensor, f: impl Fn(f32, f32) -> f32) -> Result<Tensor, Error> {
@@ -472,20 +485,8 @@ fn binary(n: &Node, a: &Tensor, b: &Tensor, f: impl Fn(f32, f32) -> f32) -> Resu
     if a.data.len() == 1 {
         return Ok(map(b, |y| f(a.data[0], y)));
     }
-    // A suffix divides the big tensor into whole repeats of the small one: go repeat by
-    // repeat (an index modulo per value kept this loop from being vectorised).
-    fn repeat(big: &Tensor, small: &[f32], f: impl Fn(f32, f32) -> f32) -> Tensor {
-        let mut data = Vec::with_capacity(big.data.len());
-        for part in big.data.chunks(small.len()) {
-            data.extend(part.iter().zip(small).map(|(&x, &y)| f(x, y)));
-        }
-        Tensor {
-            shape: big.shape.clone(),
-            data,
-        }
-    }
     if !b.data.is_empty() && suffix(a, b) {
-        return Ok(repeat(a, &b.data, |x, y| f(x, y)));
+        return Ok(repeat(a, &b.data, &f));
     }
     if !a.data.is_empty() && suffix(b, a) {
         return Ok(repeat(b, &a.data, |y, x| f(x, y)));
