@@ -67,10 +67,11 @@ pub(crate) fn sign(v: f32) -> f32 {
 }
 
 /// Runs `f(block of adv, same rows of x, their labels, the block's shape)` on blocks of
-/// [`crate::batch::CHUNK`] rows in parallel. Each call owns its rows for all of an attack's
+/// [`Session::rows_per_block`] rows in parallel. Each call owns its rows for all of an attack's
 /// steps: the block stays in cache and no step waits for the slowest block of the batch.
 /// Rows are independent, so the result is the same on any number of threads.
 fn par_blocks(
+    s: &Session,
     x: &Tensor,
     adv: &mut Tensor,
     y: &[i64],
@@ -86,7 +87,7 @@ fn par_blocks(
     if n == 0 || per == 0 {
         return Ok(());
     }
-    let block = crate::batch::CHUNK;
+    let block = s.rows_per_block(x)?;
     adv.data
         .par_chunks_mut(per * block)
         .zip(x.data.par_chunks(per * block))
@@ -110,7 +111,7 @@ fn block_gradient(s: &Session, a: &[f32], y: &[i64], shape: &[usize]) -> Result<
 /// FGSM adversarial examples of `x` at `eps`.
 pub fn fgsm(s: &Session, x: &Tensor, y: &[i64], eps: f32, r: Range) -> Result<Tensor, Error> {
     let mut adv = x.clone();
-    par_blocks(x, &mut adv, y, |a, _, yb, shape| {
+    par_blocks(s, x, &mut adv, y, |a, _, yb, shape| {
         let g = block_gradient(s, a, yb, shape)?;
         for (v, &d) in a.iter_mut().zip(&g.data) {
             *v = clamp(*v + eps * sign(d), r.lo, r.hi);
@@ -164,7 +165,7 @@ pub fn pgd_from(
     let per = per.max(1);
     let mut adv = start.clone();
     // Each block of rows takes all its steps on one thread (see `par_blocks`).
-    par_blocks(x, &mut adv, y, |a, orig, yb, shape| {
+    par_blocks(s, x, &mut adv, y, |a, orig, yb, shape| {
         for _ in 0..steps {
             let g = block_gradient(s, a, yb, shape)?;
             for ((a, gr), orig) in a

@@ -37,6 +37,10 @@ pub const SUPPORTED: &[&str] = &[
     "Transpose",
 ];
 
+/// The values of one block of rows in [`Session::rows_per_block`] (with their gradients about
+/// twice that): a share of a core's L2 cache.
+const BLOCK_BYTES: usize = 160 * 1024;
+
 /// A checked, runnable model.
 #[derive(Debug)]
 pub struct Session {
@@ -338,6 +342,27 @@ impl Session {
             )));
         }
         Ok(())
+    }
+
+    /// Rows per block for loops that keep a block of rows on one thread across many passes
+    /// (the attacks' steps): as many as keep every value the graph computes for the block
+    /// within [`BLOCK_BYTES`] (measured on one row of `x`), between 16 and 128. Small models
+    /// get long blocks (less bookkeeping per row), wide ones short blocks (they stay in cache).
+    /// Rows are independent, so the size never changes a result.
+    pub(crate) fn rows_per_block(&self, x: &Tensor) -> Result<usize, Error> {
+        let rows = x.shape.first().copied().unwrap_or(0);
+        if rows == 0 {
+            return Ok(crate::batch::CHUNK);
+        }
+        let per = x.data.len() / rows;
+        let mut shape = x.shape.clone();
+        shape[0] = 1;
+        let one = Tensor {
+            shape,
+            data: x.data[..per].to_vec(),
+        };
+        let floats: usize = self.values(&one)?.values().map(|t| t.data.len()).sum();
+        Ok((BLOCK_BYTES / (4 * floats.max(1))).clamp(16, 128))
     }
 
     /// Run one chunk of rows (every operator here treats rows independently).

@@ -40,7 +40,7 @@ pub(crate) fn axpy(y: &mut [f32], a: f32, x: &[f32]) {
 }
 
 /// Rows of A per block of [`gemm_acc`].
-const MR: usize = 4;
+const MR: usize = 4; // the kernel below zips four rows of A
 
 /// `out [m, n] += A [m, k] · B [k, n]`, all row-major. Each output is summed in the same order
 /// as `axpy` over the rows of B would sum it (from its current value, `p = 0..k`), so results
@@ -57,14 +57,17 @@ pub(crate) fn gemm_acc(a: &[f32], b: &[f32], out: &mut [f32], m: usize, k: usize
             for (r, acc) in acc.iter_mut().enumerate() {
                 acc.copy_from_slice(&out[(i0 + r) * n + j..(i0 + r) * n + j + LANES]);
             }
-            for p in 0..k {
-                let Ok(bv) = <&[f32; LANES]>::try_from(&b[p * n + j..p * n + j + LANES]) else {
+            // The four rows of A side by side and B's rows from column j, as iterators (no
+            // index arithmetic or bounds checks in the loop).
+            let arow = |r: usize| &a[(i0 + r) * k..(i0 + r + 1) * k];
+            let rows = arow(0).iter().zip(arow(1)).zip(arow(2)).zip(arow(3));
+            for ((((&x0, &x1), &x2), &x3), brow) in rows.zip(b.chunks_exact(n)) {
+                let Some(Ok(bv)) = brow.get(j..j + LANES).map(<&[f32; LANES]>::try_from) else {
                     continue;
                 };
-                for (r, acc) in acc.iter_mut().enumerate() {
-                    let av = a[(i0 + r) * k + p];
+                for (acc, x) in acc.iter_mut().zip([x0, x1, x2, x3]) {
                     for l in 0..LANES {
-                        acc[l] += av * bv[l];
+                        acc[l] += x * bv[l];
                     }
                 }
             }

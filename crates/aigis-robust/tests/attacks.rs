@@ -128,3 +128,24 @@ fn l2_pgd_agrees_with_art_and_restarts_only_strengthen() {
         assert!(three <= once, "{model}: {three} > {once}");
     }
 }
+
+/// Attacks run in blocks of rows whose size depends on the model; a row's adversarial example
+/// must not depend on which rows share its block. The whole test set against the first 7 rows
+/// and against row 3 alone (other block boundaries), bit for bit.
+#[test]
+fn a_rows_result_does_not_depend_on_its_batch() {
+    for (model, data) in [("mlp", "digits-test.npz"), ("cnn", "digits-test-img.npz")] {
+        let (s, x, y) = load(&format!("{model}.onnx"), data);
+        let per = x.data.len() / y.len();
+        let all = attack::pgd(&s, &x, &y, 0.1, 5, UNIT).expect("pgd");
+        let (x7, y7) = common::first(&x, &y, 7);
+        let seven = attack::pgd(&s, &x7, &y7, 0.1, 5, UNIT).expect("pgd");
+        assert_eq!(seven.data, all.data[..7 * per], "{model}: the first 7 rows");
+        let mut shape = x.shape.clone();
+        shape[0] = 1;
+        let x3 = aigis_robust::Tensor::new(shape, x.data[3 * per..4 * per].to_vec()).expect("row");
+        let one = attack::fgsm(&s, &x3, &y[3..4], 0.1, UNIT).expect("fgsm");
+        let fgsm_all = attack::fgsm(&s, &x, &y, 0.1, UNIT).expect("fgsm");
+        assert_eq!(one.data, fgsm_all.data[3 * per..4 * per], "{model}: row 3");
+    }
+}
