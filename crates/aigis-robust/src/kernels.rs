@@ -179,6 +179,69 @@ fn sub_batch(g: &Window, d: &ConvDims) -> usize {
     (COL_LIMIT / per).clamp(1, d.n.max(1))
 }
 
+/// Whether every tap row of a convolution is its input plane shifted by one offset: stride
+/// 1 with as many output columns as input columns ("same" padding across).
+fn shifted(g: &Window, d: &ConvDims) -> bool {
+    g.sh == 1 && g.sw == 1 && g.ow == d.w
+}
+
+/// One tap of a [`shifted`] convolution: outputs `o0..o1` of its row read input `o + i0 − o0`
+/// of channel `ci`'s plane, except the wrapped cells (columns past the left and right edges,
+/// which would read the neighbouring input row and must count as padding).
+struct Shift {
+    ci: usize,
+    tap: usize,
+    o0: usize,
+    o1: usize,
+    i0: usize,
+    /// Rows and valid columns: in rows `ylo..yhi`, columns outside `xlo..xhi` wrapped.
+    ylo: usize,
+    yhi: usize,
+    xlo: usize,
+    xhi: usize,
+}
+
+impl Shift {
+    /// Zero the wrapped cells of `row` (a tap row of one sample).
+    fn clear_wrapped(&self, row: &mut [f32], w: usize) {
+        for yo in self.ylo..self.yhi {
+            if yo > self.ylo {
+                row[yo * w..yo * w + self.xlo].fill(0.0);
+            }
+            if yo + 1 < self.yhi {
+                row[yo * w + self.xhi..(yo + 1) * w].fill(0.0);
+            }
+        }
+    }
+}
+
+/// The taps of a [`shifted`] convolution that read any input, in (ci, i, j) order.
+fn shifts(g: &Window, d: &ConvDims, mut f: impl FnMut(&Shift)) {
+    let w = d.w;
+    for ci in 0..d.c {
+        for i in 0..g.kh {
+            let (ylo, yhi) = valid(i, g.pt, 1, d.h, g.oh);
+            for j in 0..g.kw {
+                let (xlo, xhi) = valid(j, g.pl, 1, w, g.ow);
+                if ylo >= yhi || xlo >= xhi {
+                    continue;
+                }
+                f(&Shift {
+                    ci,
+                    tap: (ci * g.kh + i) * g.kw + j,
+                    o0: ylo * w + xlo,
+                    o1: (yhi - 1) * w + xhi,
+                    i0: (ylo + i - g.pt) * w + xlo + j - g.pl,
+                    ylo,
+                    yhi,
+                    xlo,
+                    xhi,
+                });
+            }
+        }
+    }
+}
+
 /// im2col of samples `b0..b0 + nb`: row `(ci, i, j)` holds, for each sample and output
 /// position, the input value that tap reads (0 in the padding).
 fn im2col(x: &[f32], g: &Window, d: &ConvDims, b0: usize, nb: usize, col: &mut Vec<f32>) {
@@ -186,6 +249,29 @@ fn im2col(x: &[f32], g: &Window, d: &ConvDims, b0: usize, nb: usize, col: &mut V
     let width = nb * plane;
     col.clear();
     col.resize(d.c * g.kh * g.kw * width, 0.0);
+    if !shifted(g, d) {
+        im2col_taps(x, g, d, b0, nb, col);
+        return;
+    }
+    // One copy per tap and sample (and the wrapped cells zeroed) instead of one short copy
+    // per output row.
+    let hw = d.h * d.w;
+    for k in 0..nb {
+        let xb = &x[(b0 + k) * per_in..(b0 + k + 1) * per_in];
+        shifts(g, d, |t| {
+            let row = &mut col[t.tap * width + k * plane..t.tap * width + (k + 1) * plane];
+            let xp = &xb[t.ci * hw..(t.ci + 1) * hw];
+            row[t.o0..t.o1].copy_from_slice(&xp[t.i0..t.i0 + (t.o1 - t.o0)]);
+            t.clear_wrapped(row, d.w);
+        });
+    }
+}
+
+/// [`im2col`] for any geometry, one output row of one tap at a time (`col` already sized and
+/// zeroed).
+fn im2col_taps(x: &[f32], g: &Window, d: &ConvDims, b0: usize, nb: usize, col: &mut [f32]) {
+    let (plane, per_in) = (g.oh * g.ow, d.c * d.h * d.w);
+    let width = nb * plane;
     for k in 0..nb {
         let xb = &x[(b0 + k) * per_in..(b0 + k + 1) * per_in];
         taps(g, d, |wi, oo, io, len| {
@@ -269,6 +355,22 @@ pub(crate) fn conv_backward(
             dcol.clear();
             dcol.resize(taps_n * plane, 0.0);
             gemm_acc(&wt_t, gk, &mut dcol, taps_n, d.oc, plane);
+            if shifted(g, d) {
+                // As in `im2col`: one contiguous add per tap, wrapped cells zeroed first.
+                let hw = d.h * d.w;
+                shifts(g, d, |t| {
+                    let row = &mut dcol[t.tap * plane..(t.tap + 1) * plane];
+                    t.clear_wrapped(row, d.w);
+                    let xp = &mut xb[t.ci * hw..(t.ci + 1) * hw];
+                    for (a, b) in xp[t.i0..t.i0 + (t.o1 - t.o0)]
+                        .iter_mut()
+                        .zip(&row[t.o0..t.o1])
+                    {
+                        *a += b;
+                    }
+                });
+                continue;
+            }
             taps(g, d, |wi, oo, io, len| {
                 let row = &dcol[wi * plane..(wi + 1) * plane];
                 if g.sw == 1 {
@@ -728,6 +830,110 @@ mod tests {
         }
         assert!(got.iter().all(|v| !v.is_nan()));
         assert_eq!(back, want_back);
+    }
+
+    /// The shifted-plane im2col (stride 1, output as wide as the input) against the one that
+    /// copies output row by output row, over symmetric, lopsided and oversized pads.
+    #[test]
+    fn shifted_im2col_equals_the_row_by_row_one() {
+        let (c, h, w, nb) = (2usize, 5usize, 6usize, 2usize);
+        let x: Vec<f32> = (0..nb * c * h * w).map(|v| v as f32 + 1.0).collect();
+        // (kh, kw, pt, pl, pb, pr) with pl + pr = kw − 1, so that ow = w.
+        for (kh, kw, pt, pl, pb, pr) in [
+            (3, 3, 1, 1, 1, 1),
+            (5, 5, 2, 2, 2, 2),
+            (3, 3, 0, 2, 2, 0),
+            (2, 4, 1, 0, 0, 3),
+            (1, 1, 0, 0, 0, 0),
+            (7, 3, 6, 1, 0, 1),
+        ] {
+            assert_eq!(pl + pr, kw - 1);
+            let g = Window {
+                kh,
+                kw,
+                sh: 1,
+                sw: 1,
+                pt,
+                pl,
+                oh: h + pt + pb - kh + 1,
+                ow: w + pl + pr - kw + 1,
+            };
+            let d = ConvDims {
+                n: nb,
+                c,
+                h,
+                w,
+                oc: 1,
+            };
+            let mut fast = Vec::new();
+            im2col(&x, &g, &d, 0, nb, &mut fast);
+            let mut slow = vec![0f32; fast.len()];
+            im2col_taps(&x, &g, &d, 0, nb, &mut slow);
+            assert_eq!(fast, slow, "{kh}x{kw} pads {pt},{pl},{pb},{pr}");
+        }
+    }
+
+    /// The convolution's input gradient (the shifted col2im and the row-by-row one) against
+    /// its definition: dx[ci, iy, ix] = Σ w[o, ci, i, j] · gy[o, yo, xo] over the taps that
+    /// read (iy, ix).
+    #[test]
+    fn input_gradient_matches_the_definition() {
+        let (c, h, w, oc) = (2usize, 5usize, 6usize, 3usize);
+        for (kh, kw, sh, sw, pt, pl, pb, pr) in [
+            (3, 3, 1, 1, 1, 1, 1, 1),
+            (3, 3, 1, 1, 0, 2, 2, 0),
+            (2, 4, 1, 1, 1, 0, 0, 3),
+            (3, 3, 2, 2, 1, 1, 1, 1),
+            (3, 2, 1, 1, 0, 0, 0, 0),
+        ] {
+            let g = Window {
+                kh,
+                kw,
+                sh,
+                sw,
+                pt,
+                pl,
+                oh: (h + pt + pb - kh) / sh + 1,
+                ow: (w + pl + pr - kw) / sw + 1,
+            };
+            let d = ConvDims { n: 1, c, h, w, oc };
+            let x = vec![0f32; c * h * w];
+            let wt: Vec<f32> = (0..oc * c * kh * kw)
+                .map(|v| ((v * 7) % 5) as f32 - 2.0)
+                .collect();
+            let gy: Vec<f32> = (0..oc * g.oh * g.ow)
+                .map(|v| ((v * 3) % 4) as f32 + 0.5)
+                .collect();
+            let mut dx = vec![0f32; x.len()];
+            conv_backward(&x, &wt, &gy, &g, &d, Some(&mut dx), None, None);
+            let mut want = vec![0f32; x.len()];
+            for o in 0..oc {
+                for ci in 0..c {
+                    for i in 0..kh {
+                        for j in 0..kw {
+                            for yo in 0..g.oh {
+                                for xo in 0..g.ow {
+                                    let iy = (yo * sh + i) as i64 - pt as i64;
+                                    let ix = (xo * sw + j) as i64 - pl as i64;
+                                    if iy < 0 || ix < 0 || iy >= h as i64 || ix >= w as i64 {
+                                        continue;
+                                    }
+                                    want[(ci * h + iy as usize) * w + ix as usize] += wt
+                                        [((o * c + ci) * kh + i) * kw + j]
+                                        * gy[(o * g.oh + yo) * g.ow + xo];
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            for (a, b) in dx.iter().zip(&want) {
+                assert!(
+                    (a - b).abs() < 1e-4,
+                    "{kh}x{kw} s{sh} pads {pt},{pl},{pb},{pr}"
+                );
+            }
+        }
     }
 
     #[test]
