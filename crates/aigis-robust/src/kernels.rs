@@ -48,14 +48,26 @@ const MR: usize = 4; // the kernel below zips four rows of A
 /// columns whose sums stay in registers, reading each row of B once per block instead of
 /// once per output row.
 pub(crate) fn gemm_acc(a: &[f32], b: &[f32], out: &mut [f32], m: usize, k: usize, n: usize) {
+    gemm::<true>(a, b, out, m, k, n);
+}
+
+/// `out [m, n] = A [m, k] · B [k, n]`: [`gemm_acc`] onto zeros, without zeroing `out` first.
+pub(crate) fn gemm_set(a: &[f32], b: &[f32], out: &mut [f32], m: usize, k: usize, n: usize) {
+    gemm::<false>(a, b, out, m, k, n);
+}
+
+/// [`gemm_acc`] (`ACC`) or [`gemm_set`].
+fn gemm<const ACC: bool>(a: &[f32], b: &[f32], out: &mut [f32], m: usize, k: usize, n: usize) {
     let (a, b, out) = (&a[..m * k], &b[..k * n], &mut out[..m * n]);
     let full = n - n % LANES;
     let mut i0 = 0;
     while i0 + MR <= m {
         for j in (0..full).step_by(LANES) {
             let mut acc = [[0f32; LANES]; MR];
-            for (r, acc) in acc.iter_mut().enumerate() {
-                acc.copy_from_slice(&out[(i0 + r) * n + j..(i0 + r) * n + j + LANES]);
+            if ACC {
+                for (r, acc) in acc.iter_mut().enumerate() {
+                    acc.copy_from_slice(&out[(i0 + r) * n + j..(i0 + r) * n + j + LANES]);
+                }
             }
             // The four rows of A side by side and B's rows from column j, as iterators (no
             // index arithmetic or bounds checks in the loop).
@@ -77,7 +89,7 @@ pub(crate) fn gemm_acc(a: &[f32], b: &[f32], out: &mut [f32], m: usize, k: usize
         }
         for r in i0..i0 + MR {
             for j in full..n {
-                let mut s = out[r * n + j];
+                let mut s = if ACC { out[r * n + j] } else { 0.0 };
                 for p in 0..k {
                     s += a[r * k + p] * b[p * n + j];
                 }
@@ -87,6 +99,9 @@ pub(crate) fn gemm_acc(a: &[f32], b: &[f32], out: &mut [f32], m: usize, k: usize
         i0 += MR;
     }
     for r in i0..m {
+        if !ACC {
+            out[r * n..(r + 1) * n].fill(0.0);
+        }
         for p in 0..k {
             axpy(
                 &mut out[r * n..(r + 1) * n],
@@ -243,12 +258,18 @@ fn shifts(g: &Window, d: &ConvDims, mut f: impl FnMut(&Shift)) {
 }
 
 /// im2col of samples `b0..b0 + nb`: row `(ci, i, j)` holds, for each sample and output
-/// position, the input value that tap reads (0 in the padding).
+/// position, the input value that tap reads (0 in the padding). `col` is empty or the buffer
+/// of an earlier call with the same window and dimensions.
 fn im2col(x: &[f32], g: &Window, d: &ConvDims, b0: usize, nb: usize, col: &mut Vec<f32>) {
     let (plane, per_in) = (g.oh * g.ow, d.c * d.h * d.w);
     let width = nb * plane;
-    col.clear();
-    col.resize(d.c * g.kh * g.kw * width, 0.0);
+    // The cells never written (padding) are the same on every call with one geometry and
+    // batch size: a buffer of the right size from such a call holds their zeros already.
+    let len = d.c * g.kh * g.kw * width;
+    if col.len() != len {
+        col.clear();
+        col.resize(len, 0.0);
+    }
     if !shifted(g, d) {
         im2col_taps(x, g, d, b0, nb, col);
         return;
@@ -352,9 +373,8 @@ pub(crate) fn conv_backward(
             .zip(gy.chunks_exact((d.oc * plane).max(1)))
             .take(d.n)
         {
-            dcol.clear();
             dcol.resize(taps_n * plane, 0.0);
-            gemm_acc(&wt_t, gk, &mut dcol, taps_n, d.oc, plane);
+            gemm_set(&wt_t, gk, &mut dcol, taps_n, d.oc, plane);
             if shifted(g, d) {
                 // As in `im2col`: one contiguous add per tap, wrapped cells zeroed first.
                 let hw = d.h * d.w;
@@ -774,10 +794,16 @@ mod tests {
                     );
                 }
             }
-            let mut got = init;
+            let mut got = init.clone();
             gemm_acc(&a, &b, &mut got, m, k, n);
             let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&got), bits(&want), "{m}x{k}x{n}");
+            // Overwriting: the same sums from zero, whatever `out` held.
+            let mut from_zero = vec![0f32; m * n];
+            gemm_acc(&a, &b, &mut from_zero, m, k, n);
+            let mut set = init;
+            gemm_set(&a, &b, &mut set, m, k, n);
+            assert_eq!(bits(&set), bits(&from_zero), "{m}x{k}x{n} set");
         }
     }
 
@@ -870,6 +896,13 @@ mod tests {
             let mut slow = vec![0f32; fast.len()];
             im2col_taps(&x, &g, &d, 0, nb, &mut slow);
             assert_eq!(fast, slow, "{kh}x{kw} pads {pt},{pl},{pb},{pr}");
+            // A buffer reused from the previous sample (as `conv` does) ends up the same as a
+            // fresh one: the padding it is not rewritten in still holds zeros.
+            let (mut reused, mut fresh) = (Vec::new(), Vec::new());
+            im2col(&x, &g, &d, 0, 1, &mut reused);
+            im2col(&x, &g, &d, 1, 1, &mut reused);
+            im2col(&x, &g, &d, 1, 1, &mut fresh);
+            assert_eq!(reused, fresh, "{kh}x{kw} pads {pt},{pl},{pb},{pr}: reused");
         }
     }
 
