@@ -32,85 +32,7 @@ pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
     s
 }
 
-/// `y += a·x`.
-pub(crate) fn axpy(y: &mut [f32], a: f32, x: &[f32]) {
-    for (y, x) in y.iter_mut().zip(x) {
-        *y += a * x;
-    }
-}
-
-/// Rows of A per block of [`gemm_acc`].
-const MR: usize = 4; // the kernel below zips four rows of A
-
-/// `out [m, n] += A [m, k] · B [k, n]`, all row-major. Each output is summed in the same order
-/// as `axpy` over the rows of B would sum it (from its current value, `p = 0..k`), so results
-/// are bit-identical to that loop; the work is done in blocks of [`MR`] rows × [`LANES`]
-/// columns whose sums stay in registers, reading each row of B once per block instead of
-/// once per output row.
-pub(crate) fn gemm_acc(a: &[f32], b: &[f32], out: &mut [f32], m: usize, k: usize, n: usize) {
-    gemm::<true>(a, b, out, m, k, n);
-}
-
-/// `out [m, n] = A [m, k] · B [k, n]`: [`gemm_acc`] onto zeros, without zeroing `out` first.
-pub(crate) fn gemm_set(a: &[f32], b: &[f32], out: &mut [f32], m: usize, k: usize, n: usize) {
-    gemm::<false>(a, b, out, m, k, n);
-}
-
-/// [`gemm_acc`] (`ACC`) or [`gemm_set`].
-fn gemm<const ACC: bool>(a: &[f32], b: &[f32], out: &mut [f32], m: usize, k: usize, n: usize) {
-    let (a, b, out) = (&a[..m * k], &b[..k * n], &mut out[..m * n]);
-    let full = n - n % LANES;
-    let mut i0 = 0;
-    while i0 + MR <= m {
-        for j in (0..full).step_by(LANES) {
-            let mut acc = [[0f32; LANES]; MR];
-            if ACC {
-                for (r, acc) in acc.iter_mut().enumerate() {
-                    acc.copy_from_slice(&out[(i0 + r) * n + j..(i0 + r) * n + j + LANES]);
-                }
-            }
-            // The four rows of A side by side and B's rows from column j, as iterators (no
-            // index arithmetic or bounds checks in the loop).
-            let arow = |r: usize| &a[(i0 + r) * k..(i0 + r + 1) * k];
-            let rows = arow(0).iter().zip(arow(1)).zip(arow(2)).zip(arow(3));
-            for ((((&x0, &x1), &x2), &x3), brow) in rows.zip(b.chunks_exact(n)) {
-                let Some(Ok(bv)) = brow.get(j..j + LANES).map(<&[f32; LANES]>::try_from) else {
-                    continue;
-                };
-                for (acc, x) in acc.iter_mut().zip([x0, x1, x2, x3]) {
-                    for l in 0..LANES {
-                        acc[l] += x * bv[l];
-                    }
-                }
-            }
-            for (r, acc) in acc.iter().enumerate() {
-                out[(i0 + r) * n + j..(i0 + r) * n + j + LANES].copy_from_slice(acc);
-            }
-        }
-        for r in i0..i0 + MR {
-            for j in full..n {
-                let mut s = if ACC { out[r * n + j] } else { 0.0 };
-                for p in 0..k {
-                    s += a[r * k + p] * b[p * n + j];
-                }
-                out[r * n + j] = s;
-            }
-        }
-        i0 += MR;
-    }
-    for r in i0..m {
-        if !ACC {
-            out[r * n..(r + 1) * n].fill(0.0);
-        }
-        for p in 0..k {
-            axpy(
-                &mut out[r * n..(r + 1) * n],
-                a[r * k + p],
-                &b[p * n..(p + 1) * n],
-            );
-        }
-    }
-}
+pub(crate) use aigis_kernels::{axpy, gemm_acc, gemm_set};
 
 /// `A [m, k] · op(B)`, `op(B)` = B `[k, cols]`, or Bᵀ when `tb` (B stored `[cols, k]`, turned
 /// into `[k, cols]` first so both go through [`gemm_acc`]; the copy is small beside the
@@ -762,48 +684,6 @@ mod tests {
                     );
                 }
             }
-        }
-    }
-
-    /// The blocked product sums each output in the order of the plain `axpy` loop, so it is
-    /// bit-identical to it, on shapes with row and column remainders.
-    #[test]
-    fn blocked_product_is_bit_identical_to_the_axpy_loop() {
-        for (m, k, n) in [
-            (1, 1, 1),
-            (4, 3, 8),
-            (5, 7, 19),
-            (9, 1, 17),
-            (3, 9, 64),
-            (8, 0, 8),
-        ] {
-            let a: Vec<f32> = (0..m * k)
-                .map(|v| ((v * 37) % 17) as f32 / 7.0 - 1.1)
-                .collect();
-            let b: Vec<f32> = (0..k * n)
-                .map(|v| ((v * 53) % 23) as f32 / 3.0 - 3.3)
-                .collect();
-            let init: Vec<f32> = (0..m * n).map(|v| v as f32 * 0.01).collect();
-            let mut want = init.clone();
-            for i in 0..m {
-                for p in 0..k {
-                    axpy(
-                        &mut want[i * n..(i + 1) * n],
-                        a[i * k + p],
-                        &b[p * n..(p + 1) * n],
-                    );
-                }
-            }
-            let mut got = init.clone();
-            gemm_acc(&a, &b, &mut got, m, k, n);
-            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-            assert_eq!(bits(&got), bits(&want), "{m}x{k}x{n}");
-            // Overwriting: the same sums from zero, whatever `out` held.
-            let mut from_zero = vec![0f32; m * n];
-            gemm_acc(&a, &b, &mut from_zero, m, k, n);
-            let mut set = init;
-            gemm_set(&a, &b, &mut set, m, k, n);
-            assert_eq!(bits(&set), bits(&from_zero), "{m}x{k}x{n} set");
         }
     }
 
