@@ -51,8 +51,9 @@ pub(crate) fn project_l2(a: &mut [f32], o: &[f32], eps: f32, tol: f32) {
     }
 }
 
-/// `f32::clamp` without its check that `lo ≤ hi` (the callers' bounds are checked once, up
-/// front), which kept the update loops from being vectorised.
+/// `f32::clamp` (NaN stays NaN) without its panic when `lo > hi` — a check per value that
+/// kept the update loops from being vectorised; the valid range and ε are checked where they
+/// are read (the CLI and `aigis.toml`), and a reversed range here yields `hi`, not a panic.
 #[inline]
 pub(crate) fn clamp(v: f32, lo: f32, hi: f32) -> f32 {
     let v = if v < lo { lo } else { v };
@@ -184,7 +185,7 @@ pub fn pgd_from(
                         // ART's tolerances: 1e-7 on the gradient's norm, 1e-7 on the projection.
                         let gn = gr.iter().map(|v| v * v).sum::<f32>().sqrt() + 1e-7;
                         for (a, &d) in a.iter_mut().zip(gr) {
-                            *a = (*a + alpha * d / gn).clamp(r.lo, r.hi);
+                            *a = clamp(*a + alpha * d / gn, r.lo, r.hi);
                         }
                         project_l2(a, orig, eps, 1e-7);
                     }
