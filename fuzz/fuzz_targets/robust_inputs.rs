@@ -1,6 +1,6 @@
 #![no_main]
-//! Fuzz target: ONNX models (parsed, checked, run forward and backward on a small input when
-//! they load, their weights written back) and `.npz`/CSV data for `aigis robust` must never panic,
+//! Fuzz target: ONNX models (parsed, checked, run forward and backward and attacked with FGSM
+//! on a small input when they load, their weights written back) and `.npz`/CSV data for `aigis robust` must never panic,
 //! hang or allocate without bound.
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let Some((&which, rest)) = data.split_first() else {
@@ -37,7 +37,12 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         if let Ok(x) = aigis_robust::Tensor::new(shape, vec![0.5; n]) {
             if session.run(&x).is_ok() {
                 let rows = x.shape[0];
-                let _ = session.loss_gradient(&x, &vec![0; rows]);
+                let labels = vec![0; rows];
+                let _ = session.loss_gradient(&x, &labels);
+                // The attacks' own path: blocks sized from one row's values, gradients per
+                // block on the calling thread.
+                let unit = aigis_robust::attack::Range { lo: 0.0, hi: 1.0 };
+                let _ = aigis_robust::attack::fgsm(&session, &x, &labels, 0.1, unit);
             }
         }
     }

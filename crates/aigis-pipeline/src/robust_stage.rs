@@ -8,8 +8,8 @@ use aigis_core::{FileRecord, Finding, Location, Report, Verdict};
 use aigis_robust::attack::{Norm, Range};
 use aigis_robust::engine::Session;
 use aigis_robust::eval::{self, Attack, Plan};
+use aigis_robust::onnx;
 use aigis_robust::rules::{ROB101, ROB102, ROB104};
-use aigis_robust::{npz, onnx};
 
 use crate::PipelineError;
 use crate::stages::{ProjectContext, Stage};
@@ -78,13 +78,9 @@ impl Stage for RobustStage {
                 .with_normalisation(cfg.mean.clone(), cfg.std.clone())
                 .map_err(|e| config_err(format!("[robust] mean/std: {e}")))?;
         }
-        let (x, y) = npz::load_labelled(&cfg.data, &read(&cfg.data)?)
+        let (x, y) = session
+            .load_labelled(&cfg.data, &read(&cfg.data)?)
             .map_err(|e| stage_err(e.to_string()))?;
-        let x = if npz::is_csv(&cfg.data) {
-            session.fit_input(x)
-        } else {
-            x
-        };
         let plan = Plan {
             attacks,
             eps: vec![cfg.eps as f32],

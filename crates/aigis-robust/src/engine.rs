@@ -291,6 +291,19 @@ impl Session {
         x
     }
 
+    /// Labelled data for this model from a file's bytes: an `.npz` as it was written (a shape
+    /// mismatch is named when it runs), or `.csv` rows `label,f0,f1,…` shaped by
+    /// [`Session::fit_input`] (CSV rows are flat by nature).
+    pub fn load_labelled(&self, file: &str, bytes: &[u8]) -> Result<(Tensor, Vec<i64>), Error> {
+        let (x, y) = crate::npz::load_labelled(file, bytes)?;
+        let x = if crate::npz::is_csv(file) {
+            self.fit_input(x)
+        } else {
+            x
+        };
+        Ok((x, y))
+    }
+
     /// The name of the output scored (the class scores when a graph also outputs labels).
     pub fn output_name(&self) -> &str {
         &self.output
@@ -572,23 +585,40 @@ pub(crate) fn window(n: &Node, x: &Tensor, kernel: (usize, usize)) -> Result<Win
         [a, b, c, d] => (u(*a)?, u(*b)?, u(*c)?, u(*d)?),
         _ => return Err(unsupported(n, "pads must have 4 values")),
     };
-    let (kh, kw) = kernel;
-    if sh == 0 || sw == 0 || kh == 0 || kw == 0 || h + pt + pb < kh || w + pl + pr < kw {
-        return Err(unsupported(
+    Window::new((*h, *w), kernel, (sh, sw), (pt, pl, pb, pr)).ok_or_else(|| {
+        unsupported(
             n,
-            "a kernel larger than the padded input, or a zero stride",
-        ));
-    }
-    Ok(Window {
-        kh,
-        kw,
-        sh,
-        sw,
-        pt,
-        pl,
-        oh: (h + pt + pb - kh) / sh + 1,
-        ow: (w + pl + pr - kw) / sw + 1,
+            "a kernel larger than the padded input, a zero stride, or pads out of range",
+        )
     })
+}
+
+impl Window {
+    /// The window of a `kernel` with `strides` and `(top, left, bottom, right)` pads over an
+    /// `(h, w)` input; `None` for a zero stride or kernel, a kernel larger than the padded input,
+    /// or pads so large the padded size overflows.
+    pub(crate) fn new(
+        (h, w): (usize, usize),
+        (kh, kw): (usize, usize),
+        (sh, sw): (usize, usize),
+        (pt, pl, pb, pr): (usize, usize, usize, usize),
+    ) -> Option<Window> {
+        let ph = h.checked_add(pt)?.checked_add(pb)?;
+        let pw = w.checked_add(pl)?.checked_add(pr)?;
+        if sh == 0 || sw == 0 || kh == 0 || kw == 0 || ph < kh || pw < kw {
+            return None;
+        }
+        Some(Window {
+            kh,
+            kw,
+            sh,
+            sw,
+            pt,
+            pl,
+            oh: (ph - kh) / sh + 1,
+            ow: (pw - kw) / sw + 1,
+        })
+    }
 }
 
 pub(crate) fn kernel_attr(n: &Node) -> Result<(usize, usize), Error> {
@@ -896,6 +926,21 @@ pub(crate) fn forward<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Hostile geometry is refused, never overflowed: pads whose sum passes `usize::MAX`, zero
+    /// strides and kernels larger than the padded input.
+    #[test]
+    fn window_geometry_refuses_what_does_not_fit() {
+        let big = usize::MAX / 2 + 1;
+        assert!(Window::new((8, 8), (3, 3), (1, 1), (big, 0, big, 0)).is_none());
+        assert!(Window::new((8, 8), (3, 3), (1, 1), (0, big, 0, big)).is_none());
+        assert!(Window::new((8, 8), (3, 3), (0, 1), (1, 1, 1, 1)).is_none());
+        assert!(Window::new((2, 2), (3, 3), (1, 1), (0, 0, 0, 0)).is_none());
+        let g = Window::new((8, 8), (3, 3), (1, 1), (1, 1, 1, 1)).expect("same padding");
+        assert_eq!((g.oh, g.ow), (8, 8));
+        let g = Window::new((8, 7), (2, 2), (2, 2), (0, 0, 0, 0)).expect("halving");
+        assert_eq!((g.oh, g.ow), (4, 3));
+    }
 
     #[test]
     fn transpose_moves_axes_and_its_inverse_undoes_it() {

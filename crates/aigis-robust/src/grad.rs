@@ -411,38 +411,46 @@ fn backward<'a>(
             if wants(0) {
                 // d op(A) [m, k] = alpha * g [m, cols] · op(B)ᵀ
                 let mut d = vec![0f32; m * k];
-                let mut scratch = vec![0f32; if ta { k } else { 0 }];
                 if tb && !ta {
-                    // alpha·G [m, cols] · B [cols, k] in one blocked product.
-                    // (g·alpha is what the row loop below multiplies by, so the sums agree.)
-                    let gs: Vec<f32> = g.data.iter().map(|v| v * alpha).collect();
-                    kernels::gemm_acc(&gs, &b.data, &mut d, m, cols, k);
-                }
-                for i in (0..m).filter(|_| ta || !tb) {
-                    let gr = &g.data[i * cols..(i + 1) * cols];
-                    // Without transA the row of dA is contiguous: write it in place.
-                    let row: &mut [f32] = if ta {
-                        scratch.fill(0.0);
-                        &mut scratch
+                    // alpha·G [m, cols] · B [cols, k] in one blocked product (g·alpha is what
+                    // the row loop below multiplies by, so the sums agree; alpha is 1 in
+                    // exported models, and then G itself is used, not a copy).
+                    let scaled: Vec<f32>;
+                    let gs = if alpha.to_bits() == 1.0f32.to_bits() {
+                        &g.data
                     } else {
-                        &mut d[i * k..(i + 1) * k]
+                        scaled = g.data.iter().map(|v| v * alpha).collect();
+                        &scaled
                     };
-                    if tb {
-                        // op(B)ᵀ is B [cols, k]: rows of B scaled by g.
-                        for (j, &gv) in gr.iter().enumerate() {
-                            if gv != 0.0 {
-                                kernels::axpy(row, gv * alpha, &b.data[j * k..(j + 1) * k]);
+                    kernels::gemm_acc(gs, &b.data, &mut d, m, cols, k);
+                } else {
+                    let mut scratch = vec![0f32; if ta { k } else { 0 }];
+                    for i in 0..m {
+                        let gr = &g.data[i * cols..(i + 1) * cols];
+                        // Without transA the row of dA is contiguous: write it in place.
+                        let row: &mut [f32] = if ta {
+                            scratch.fill(0.0);
+                            &mut scratch
+                        } else {
+                            &mut d[i * k..(i + 1) * k]
+                        };
+                        if tb {
+                            // op(B)ᵀ is B [cols, k]: rows of B scaled by g.
+                            for (j, &gv) in gr.iter().enumerate() {
+                                if gv != 0.0 {
+                                    kernels::axpy(row, gv * alpha, &b.data[j * k..(j + 1) * k]);
+                                }
+                            }
+                        } else {
+                            // op(B)ᵀ[j, p] = B[p, j]: dot products of g with rows of B.
+                            for (p, o) in row.iter_mut().enumerate() {
+                                *o = alpha * kernels::dot(gr, &b.data[p * cols..(p + 1) * cols]);
                             }
                         }
-                    } else {
-                        // op(B)ᵀ[j, p] = B[p, j]: dot products of g with rows of B.
-                        for (p, o) in row.iter_mut().enumerate() {
-                            *o = alpha * kernels::dot(gr, &b.data[p * cols..(p + 1) * cols]);
-                        }
-                    }
-                    if ta {
-                        for (p, &val) in scratch.iter().enumerate() {
-                            d[aat(i, p)] = val;
+                        if ta {
+                            for (p, &val) in scratch.iter().enumerate() {
+                                d[aat(i, p)] = val;
+                            }
                         }
                     }
                 }

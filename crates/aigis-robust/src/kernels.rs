@@ -1,7 +1,9 @@
-//! The arithmetic of the dense operators, written so the compiler vectorises it: contiguous
-//! dot products and `y += a·x` over rows, convolution as row-wise `y += w·x` over the valid
-//! output range of each kernel tap (no per-position bounds checks or iterators), and pooling
-//! with plain index loops. Forward and backward passes share these.
+//! The arithmetic of the dense operators: matrix products blocked in registers (in
+//! `aigis-kernels`, which picks an AVX2 build at run time), convolution as one product per
+//! sample over an im2col buffer (one shifted copy per kernel tap for stride-1 "same"
+//! convolutions), pooling with plain index loops and the 2×2, stride-2 case special-cased.
+//! Forward and backward passes share these; every fast path is tested against the general one
+//! or against the definition.
 
 use crate::engine::Window;
 
@@ -35,7 +37,7 @@ pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
 pub(crate) use aigis_kernels::{axpy, gemm_acc, gemm_set};
 
 /// `A [m, k] · op(B)`, `op(B)` = B `[k, cols]`, or Bᵀ when `tb` (B stored `[cols, k]`, turned
-/// into `[k, cols]` first so both go through [`gemm_acc`]; the copy is small beside the
+/// into `[k, cols]` first so both go through [`gemm_set`]; the copy is small beside the
 /// product).
 pub(crate) fn matmul(a: &[f32], b: &[f32], m: usize, k: usize, cols: usize, tb: bool) -> Vec<f32> {
     let mut out = vec![0f32; m * cols];
@@ -46,9 +48,9 @@ pub(crate) fn matmul(a: &[f32], b: &[f32], m: usize, k: usize, cols: usize, tb: 
                 bt[p * cols + j] = v;
             }
         }
-        gemm_acc(a, &bt, &mut out, m, k, cols);
+        gemm_set(a, &bt, &mut out, m, k, cols);
     } else {
-        gemm_acc(a, b, &mut out, m, k, cols);
+        gemm_set(a, b, &mut out, m, k, cols);
     }
     out
 }
@@ -231,7 +233,7 @@ fn im2col_taps(x: &[f32], g: &Window, d: &ConvDims, b0: usize, nb: usize, col: &
 }
 
 /// Convolution forward: `[n, c, h, w]` with kernels `[oc, c, kh, kw]` (+ bias) →
-/// `[n, oc, oh, ow]`, as one matrix product per sub-batch: `W [oc, c·kh·kw] · col`.
+/// `[n, oc, oh, ow]`, as one matrix product per sample: `W [oc, c·kh·kw] · col`.
 pub(crate) fn conv(
     x: &[f32],
     wt: &[f32],
@@ -275,19 +277,15 @@ pub(crate) fn conv_backward(
     mut db: Option<&mut [f32]>,
 ) {
     let (plane, taps_n, per_in) = (g.oh * g.ow, d.c * g.kh * g.kw, d.c * d.h * d.w);
-    let sb = sub_batch(g, d);
-    let (mut col, mut gt) = (Vec::new(), Vec::new());
-    // Wᵀ [taps, oc], for dcol = Wᵀ · gt.
-    let mut wt_t = vec![0f32; if dx.is_some() { taps_n * d.oc } else { 0 }];
-    let mut dcol = Vec::new();
-    if dx.is_some() {
+    if let Some(dx) = dx {
+        // Wᵀ [taps, oc], for dcol = Wᵀ · gy.
+        let mut wt_t = vec![0f32; taps_n * d.oc];
         for o in 0..d.oc {
             for k in 0..taps_n {
                 wt_t[k * d.oc + o] = wt[o * taps_n + k];
             }
         }
-    }
-    if let Some(dx) = dx {
+        let mut dcol = Vec::new();
         // One sample at a time (as in `conv`): dcol [taps, plane] = Wᵀ · gy of the sample
         // (already [oc, plane]), then scattered back onto its input (col2im).
         for (xb, gk) in dx
@@ -330,6 +328,8 @@ pub(crate) fn conv_backward(
     if dw.is_none() && db.is_none() {
         return;
     }
+    let (mut col, mut gt) = (Vec::new(), Vec::new());
+    let sb = sub_batch(g, d);
     for b0 in (0..d.n).step_by(sb) {
         let nb = sb.min(d.n - b0);
         let width = nb * plane;
@@ -385,6 +385,25 @@ fn halving(g: &Window) -> bool {
     g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.oh > 0 && g.ow > 0
 }
 
+/// Whether every pooling window lies inside the `h`×`w` input (no padding on any side is
+/// reached), so the fast paths need no clipping.
+fn inside(g: &Window, h: usize, w: usize) -> bool {
+    g.pt == 0
+        && g.pl == 0
+        && g.oh.saturating_sub(1) * g.sh + g.kh <= h
+        && g.ow.saturating_sub(1) * g.sw + g.kw <= w
+}
+
+/// Keeps (`cell`, `best`) at the first largest value seen: `v` at `c` replaces it only when
+/// strictly larger (so NaN never does), by selects — on real data which cell wins is
+/// unpredictable, and mispredicted branches had made pooling's backward pass the slowest kernel.
+#[inline]
+fn keep_larger(cell: &mut usize, best: &mut f32, c: usize, v: f32) {
+    let gt = v > *best;
+    *cell = if gt { c } else { *cell };
+    *best = if gt { v } else { *best };
+}
+
 /// Pooling forward.
 pub(crate) fn pool(x: &[f32], g: &Window, p: &PoolDims) -> Vec<f32> {
     let PoolDims {
@@ -395,10 +414,7 @@ pub(crate) fn pool(x: &[f32], g: &Window, p: &PoolDims) -> Vec<f32> {
         include_pad,
     } = *p;
     let mut out = vec![0f32; planes * g.oh * g.ow];
-    let inside = g.pt == 0
-        && g.pl == 0
-        && g.oh.saturating_sub(1) * g.sh + g.kh <= h
-        && g.ow.saturating_sub(1) * g.sw + g.kw <= w;
+    let inside = inside(g, h, w);
     if max && inside && halving(g) {
         for (p, op) in out
             .chunks_exact_mut((g.oh * g.ow).max(1))
@@ -499,10 +515,7 @@ pub(crate) fn pool_backward(x: &[f32], gy: &[f32], g: &Window, p: &PoolDims) -> 
         include_pad,
     } = *p;
     let mut d = vec![0f32; x.len()];
-    let inside = g.pt == 0
-        && g.pl == 0
-        && g.oh.saturating_sub(1) * g.sh + g.kh <= h
-        && g.ow.saturating_sub(1) * g.sw + g.kw <= w;
+    let inside = inside(g, h, w);
     if max && inside && halving(g) {
         for p in 0..planes {
             let (xp, dp) = (
@@ -517,10 +530,7 @@ pub(crate) fn pool_backward(x: &[f32], gy: &[f32], g: &Window, p: &PoolDims) -> 
                     let cells = [r0 + 2 * xo, r0 + 2 * xo + 1, r1 + 2 * xo, r1 + 2 * xo + 1];
                     let (mut cell, mut best) = (cells[0], xp[cells[0]]);
                     for &c in &cells[1..] {
-                        let v = xp[c];
-                        let gt = v > best;
-                        cell = if gt { c } else { cell };
-                        best = if gt { v } else { best };
+                        keep_larger(&mut cell, &mut best, c, xp[c]);
                     }
                     dp[cell] += gv;
                 }
@@ -541,18 +551,14 @@ pub(crate) fn pool_backward(x: &[f32], gy: &[f32], g: &Window, p: &PoolDims) -> 
                     continue;
                 }
                 if max {
-                    // The first largest cell takes the gradient (NaN cells are never chosen
-                    // over it). Selects instead of branches: on real data which cell wins is
-                    // unpredictable, and mispredicted branches made this the slowest kernel.
+                    // The first largest cell takes the gradient.
                     let (c0, c1) = (x0 + jlo - g.pl, x0 + jhi - g.pl);
                     let mut cell = (y0 + ilo - g.pt) * w + c0;
                     let mut best = xp[cell];
                     for i in ilo..ihi {
                         let r = (y0 + i - g.pt) * w;
                         for (j, &v) in xp[r + c0..r + c1].iter().enumerate() {
-                            let gt = v > best;
-                            cell = if gt { r + c0 + j } else { cell };
-                            best = if gt { v } else { best };
+                            keep_larger(&mut cell, &mut best, r + c0 + j, v);
                         }
                     }
                     d[dp + cell] += gv;
@@ -580,6 +586,16 @@ pub(crate) fn pool_backward(x: &[f32], gy: &[f32], g: &Window, p: &PoolDims) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The window of a `(kh, kw, sh, sw, pt, pl, pb, pr)` geometry over an `h`×`w` input.
+    fn geometry(
+        h: usize,
+        w: usize,
+        k: (usize, usize, usize, usize, usize, usize, usize, usize),
+    ) -> Window {
+        let (kh, kw, sh, sw, pt, pl, pb, pr) = k;
+        Window::new((h, w), (kh, kw), (sh, sw), (pt, pl, pb, pr)).expect("a valid geometry")
+    }
 
     #[test]
     fn dot_and_matmul_match_the_definition() {
@@ -616,16 +632,7 @@ mod tests {
             (2, 2, 2, 2, 0, 0, 0, 0),
             (3, 3, 2, 1, 0, 0, 0, 0),
         ] {
-            let g = Window {
-                kh,
-                kw,
-                sh,
-                sw,
-                pt,
-                pl,
-                oh: (h + pt + pb - kh) / sh + 1,
-                ow: (w + pl + pr - kw) / sw + 1,
-            };
+            let g = geometry(h, w, (kh, kw, sh, sw, pt, pl, pb, pr));
             for max in [true, false] {
                 let dims = PoolDims {
                     planes: 1,
@@ -754,16 +761,7 @@ mod tests {
             (7, 3, 6, 1, 0, 1),
         ] {
             assert_eq!(pl + pr, kw - 1);
-            let g = Window {
-                kh,
-                kw,
-                sh: 1,
-                sw: 1,
-                pt,
-                pl,
-                oh: h + pt + pb - kh + 1,
-                ow: w + pl + pr - kw + 1,
-            };
+            let g = geometry(h, w, (kh, kw, 1, 1, pt, pl, pb, pr));
             let d = ConvDims {
                 n: nb,
                 c,
@@ -799,16 +797,7 @@ mod tests {
             (3, 3, 2, 2, 1, 1, 1, 1),
             (3, 2, 1, 1, 0, 0, 0, 0),
         ] {
-            let g = Window {
-                kh,
-                kw,
-                sh,
-                sw,
-                pt,
-                pl,
-                oh: (h + pt + pb - kh) / sh + 1,
-                ow: (w + pl + pr - kw) / sw + 1,
-            };
+            let g = geometry(h, w, (kh, kw, sh, sw, pt, pl, pb, pr));
             let d = ConvDims { n: 1, c, h, w, oc };
             let x = vec![0f32; c * h * w];
             let wt: Vec<f32> = (0..oc * c * kh * kw)

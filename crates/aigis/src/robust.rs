@@ -311,14 +311,9 @@ fn load_data(
     clip: &str,
 ) -> Result<(aigis_robust::Tensor, Vec<i64>)> {
     let raw = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let name = path.display().to_string();
-    let (x, y) = npz::load_labelled(&name, &raw).map_err(|e| anyhow!("{e}"))?;
-    // CSV rows are flat by nature; an .npz keeps the shape it was given (a mismatch is named).
-    let x = if npz::is_csv(&name) {
-        s.fit_input(x)
-    } else {
-        x
-    };
+    let (x, y) = s
+        .load_labelled(&path.display().to_string(), &raw)
+        .map_err(|e| anyhow!("{e}"))?;
     if x.data.iter().any(|v| !(r.lo..=r.hi).contains(v)) {
         bail!(
             "{}: x holds values outside --clip {clip}; give the model's valid input range",
