@@ -390,8 +390,9 @@ pub struct Analyzer {
     wanted: u64,
     /// Per recognizer, the [`context::kind_bit`]s of its entity types.
     context_bits: Vec<u64>,
-    /// Per recognizer, [`Recognizer::min_len`].
-    min_lens: Vec<usize>,
+    /// By record length (the last entry for every longer record), the recognizers whose
+    /// [`Recognizer::min_len`] it reaches, as a bit set: one lookup per record.
+    fits_by_len: Vec<u64>,
 }
 
 impl Analyzer {
@@ -443,7 +444,16 @@ impl Analyzer {
             .collect();
         let always_set = always.iter().fold(0, |acc, &i| acc | 1 << i);
         let anchored_set = !always_set & ((1u64 << recognizers.len()) - 1);
-        let min_lens = recognizers.iter().map(|r| r.min_len()).collect();
+        let min_lens: Vec<usize> = recognizers.iter().map(|r| r.min_len()).collect();
+        let longest = min_lens.iter().copied().max().unwrap_or(0);
+        let fits_by_len = (0..=longest)
+            .map(|len| {
+                min_lens
+                    .iter()
+                    .enumerate()
+                    .fold(0u64, |acc, (i, &m)| acc | u64::from(m <= len) << i)
+            })
+            .collect();
         Self {
             recognizers,
             options,
@@ -453,7 +463,7 @@ impl Analyzer {
             anchored_set,
             wanted,
             context_bits,
-            min_lens,
+            fits_by_len,
         }
     }
 
@@ -520,10 +530,11 @@ impl Analyzer {
         let features = Features::of(text);
         // Recognizers the record is long enough for (no call needed to rule out the others).
         let fits = self
-            .min_lens
-            .iter()
-            .enumerate()
-            .fold(0u64, |acc, (i, &m)| acc | u64::from(m <= text.len()) << i);
+            .fits_by_len
+            .get(text.len())
+            .or(self.fits_by_len.last())
+            .copied()
+            .unwrap_or(0);
         // Which recognizers run, as a bit set (there are fewer than 64): those without anchors,
         // and those with an anchor in the text, found in one pass, which is skipped when no
         // anchored recognizer could match this record anyway (most table cells).
@@ -637,10 +648,12 @@ fn resolve(cands: &mut [Candidate], kept: &mut Vec<Candidate>) {
     }
 }
 
-/// Converts sorted byte spans to Unicode scalar offsets in one pass, appending to `out`.
+/// Converts byte spans, sorted by start, to Unicode scalar offsets, appending to `out`: one walk
+/// over the text that counts the bytes starting a character between boundaries (no allocation,
+/// and no panic on an offset inside a character: it counts as the character it falls in).
 fn to_char_offsets(text: &str, spans: &[Span], out: &mut Vec<Entity>) {
     if spans.is_empty() {
-        // Most records hold nothing: skip the character walk and the map.
+        // Most records hold nothing.
         return;
     }
     let round = |score: f32| (f64::from(score) * 100.0).round() / 100.0;
@@ -654,38 +667,30 @@ fn to_char_offsets(text: &str, spans: &[Span], out: &mut Vec<Entity>) {
         }));
         return;
     }
-    let mut boundaries: Vec<usize> = spans.iter().flat_map(|s| [s.start, s.end]).collect();
-    boundaries.sort_unstable();
-    boundaries.dedup();
-    // The character index of each boundary, in the same order (both sorted by position).
-    let mut index = Vec::with_capacity(boundaries.len());
-    let ends = text
-        .char_indices()
-        .map(|(b, _)| b)
-        .chain(std::iter::once(text.len()));
-    for (chars, byte) in ends.enumerate() {
-        while index.len() < boundaries.len() && boundaries[index.len()] <= byte {
-            index.push(chars);
-        }
-        if index.len() == boundaries.len() {
-            // Every boundary placed: the rest of the text needs no walk.
-            break;
-        }
-    }
-    let at = |b: usize| {
-        boundaries
-            .binary_search(&b)
-            .ok()
-            .and_then(|i| index.get(i).copied())
+    let bytes = text.as_bytes();
+    let chars = |from: usize, to: usize| {
+        bytes
+            .get(from..to)
+            .map_or(0, |b| b.iter().filter(|&&c| c & 0xc0 != 0x80).count())
     };
-    out.extend(spans.iter().filter_map(|s| {
-        Some(Entity {
+    // (byte, chars before it): the walk only moves forward; a span starting before the last
+    // position (overlapping spans) is counted from the text's start.
+    let (mut at, mut before) = (0usize, 0usize);
+    for s in spans {
+        if s.start < at {
+            (at, before) = (0, 0);
+        }
+        before += chars(at, s.start);
+        at = s.start;
+        let start = before;
+        let end = start + chars(s.start, s.end.max(s.start));
+        out.push(Entity {
             kind: s.kind,
-            start: at(s.start)?,
-            end: at(s.end)?,
+            start,
+            end,
             score: round(s.score),
-        })
-    }));
+        });
+    }
 }
 
 #[cfg(test)]
@@ -808,6 +813,38 @@ mod feature_tests {
             let text = parts.concat();
             let (a, b) = (Features::of(&text), Features::of_long(&text));
             proptest::prop_assert_eq!(format!("{a:?}"), format!("{b:?}"));
+        }
+    }
+
+    proptest::proptest! {
+        /// Character offsets of sorted spans (overlapping ones too) equal counting the
+        /// characters before each boundary.
+        #[test]
+        fn char_offsets_count_the_characters_before_each_boundary(
+            parts in proptest::collection::vec(
+                proptest::sample::select(vec!["a", "é", "😀", "中", " ", "7", "ß"]),
+                1..40,
+            ),
+            cuts in proptest::collection::vec((0usize..40, 0usize..8), 0..6),
+        ) {
+            let text = parts.concat();
+            let starts: Vec<usize> = text.char_indices().map(|(b, _)| b).chain([text.len()]).collect();
+            let mut spans: Vec<crate::Span> = cuts
+                .iter()
+                .map(|&(s, len)| {
+                    let s = s % starts.len();
+                    let e = (s + len).min(starts.len() - 1);
+                    crate::Span { kind: "X", start: starts[s], end: starts[e], score: 0.5 }
+                })
+                .collect();
+            spans.sort_by_key(|s| (s.start, s.end));
+            let mut out = Vec::new();
+            crate::to_char_offsets(&text, &spans, &mut out);
+            proptest::prop_assert_eq!(out.len(), spans.len());
+            for (e, s) in out.iter().zip(&spans) {
+                proptest::prop_assert_eq!(e.start, text[..s.start].chars().count());
+                proptest::prop_assert_eq!(e.end, text[..s.end].chars().count());
+            }
         }
     }
 
