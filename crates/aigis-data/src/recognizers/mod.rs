@@ -298,9 +298,44 @@ pub(crate) fn push(
     });
 }
 
-/// ASCII digits of `s`.
-pub(crate) fn digits(s: &str) -> Vec<u8> {
-    s.bytes().filter(u8::is_ascii_digit).collect()
+/// Digits [`Digits`] keeps (more than any number a recognizer validates).
+const DIGITS_KEPT: usize = 32;
+
+/// The ASCII digits of a match, on the stack: how many there are, and the first
+/// [`DIGITS_KEPT`] of them.
+pub(crate) struct Digits {
+    buf: [u8; DIGITS_KEPT],
+    count: usize,
+}
+
+impl Digits {
+    /// The first digits (all of them when [`Digits::all`] is `Some`).
+    pub(crate) fn first(&self) -> &[u8] {
+        &self.buf[..self.count.min(DIGITS_KEPT)]
+    }
+    /// Every digit, if there are no more than [`DIGITS_KEPT`].
+    pub(crate) fn all(&self) -> Option<&[u8]> {
+        (self.count <= DIGITS_KEPT).then(|| self.first())
+    }
+    /// How many digits there are.
+    pub(crate) fn count(&self) -> usize {
+        self.count
+    }
+}
+
+/// ASCII digits of `s` (no allocation: called once per candidate number).
+pub(crate) fn digits(s: &str) -> Digits {
+    let mut d = Digits {
+        buf: [0; DIGITS_KEPT],
+        count: 0,
+    };
+    for b in s.bytes().filter(u8::is_ascii_digit) {
+        if let Some(slot) = d.buf.get_mut(d.count) {
+            *slot = b;
+        }
+        d.count += 1;
+    }
+    d
 }
 
 #[cfg(test)]
@@ -308,6 +343,19 @@ mod pattern_tests {
     use std::sync::LazyLock;
 
     use proptest::prelude::*;
+
+    #[test]
+    fn digits_count_them_all_and_keep_the_first() {
+        let d = super::digits("+1 (415) 555-0132 x9");
+        assert_eq!((d.count(), d.first()), (12, &b"141555501329"[..]));
+        assert_eq!(d.all(), Some(&b"141555501329"[..]));
+        let long = "12-".repeat(20);
+        let d = super::digits(&long);
+        assert_eq!(d.count(), 40);
+        assert_eq!(d.first(), "12".repeat(16).as_bytes());
+        assert_eq!(d.all(), None, "more digits than are kept: not all of them");
+        assert_eq!(super::digits("no digits").first(), b"");
+    }
 
     use super::*;
 

@@ -90,10 +90,14 @@ impl Recognizer for Phone {
         let national = text.as_bytes().contains(&b'0');
         let brazil = f.has(b' ') && f.has(b'-');
         for m in intl.then(|| INTL.find_iter(text)).into_iter().flatten() {
-            let d = digits(m.as_str());
-            if let Some(cc) = country_code_len(&d) {
+            // More than 15 digits is never a phone number (and more than `Digits` keeps).
+            let all = digits(m.as_str());
+            let Some(d) = all.all().filter(|d| d.len() <= 15) else {
+                continue;
+            };
+            if let Some(cc) = country_code_len(d) {
                 let national = d.len() - cc;
-                if (7..=12).contains(&national) && d.len() <= 15 && (cc != 1 || nanp_ok(&d[1..])) {
+                if (7..=12).contains(&national) && (cc != 1 || nanp_ok(&d[1..])) {
                     push(out, "PHONE_NUMBER", m.start(), m.end(), 0.75, true);
                 }
             }
@@ -105,7 +109,8 @@ impl Recognizer for Phone {
                 continue;
             }
             let d = digits(m.as_str());
-            let main = if d.len() > 10 { &d[..10] } else { &d[..] };
+            let d = d.first();
+            let main = if d.len() > 10 { &d[..10] } else { d };
             if nanp_ok(main) {
                 push(out, "PHONE_NUMBER", m.start(), m.end(), 0.5, false);
             }
@@ -136,7 +141,10 @@ impl Recognizer for Phone {
             .flatten()
         {
             let d = digits(m.as_str());
-            if (9..=12).contains(&d.len()) && d.get(1) != Some(&b'0') && free(m.start(), m.end()) {
+            if (9..=12).contains(&d.count())
+                && d.first().get(1) != Some(&b'0')
+                && free(m.start(), m.end())
+            {
                 let grouped = m.as_str().bytes().any(|b| !b.is_ascii_digit());
                 push(
                     out,

@@ -30,7 +30,7 @@ impl Recognizer for UkNhs {
     }
     fn find(&self, text: &str, _f: &crate::Features, out: &mut Vec<Candidate>) {
         for m in RE.find_iter(text) {
-            if uk_nhs(&digits(m.as_str())) {
+            if digits(m.as_str()).all().is_some_and(uk_nhs) {
                 // A 1-in-11 checksum is weak evidence on its own; with "NHS" just before it, it
                 // is the number the text says it is and wins over phone shapes.
                 let mut a = m.start().saturating_sub(24);
