@@ -1,11 +1,19 @@
-//! The dense matrix products of aigis-robust's ONNX engine, blocked so that partial sums stay
-//! in registers, with run-time CPU dispatch: an AVX2 build where the CPU has it (a third less
-//! time for PGD on the reference MLP), the baseline x86-64 build elsewhere. The one `unsafe`
-//! of this crate is that dispatch (a `#[target_feature]` function may only be called once the
-//! feature is known to be present); the arithmetic is safe Rust, and every build sums each
-//! output in the same order, so results are bit-identical across CPUs (tested).
+//! The dense kernels of aigis-robust's ONNX engine, with run-time CPU dispatch: matrix
+//! products blocked so that partial sums stay in registers (an AVX-512 build for products 16
+//! columns wide or more, an AVX2 build, the baseline x86-64 build elsewhere) and the backward
+//! pass of 2×2 max pooling ([`max_pool_2x2_backward`], AVX2 four windows at a time). The
+//! `unsafe` of this crate is that dispatch (a `#[target_feature]` function may only be called
+//! once the feature is known to be present) and, in the pooling kernel, the vector loads and
+//! stores of whole fixed-size arrays; the products are safe Rust. Every build sums each output
+//! in the same order and selects the same cells, so results are bit-identical across CPUs
+//! (tested).
 
-/// Columns per block: 8 f32 sums, one AVX2 register or two SSE2 ones.
+mod pool;
+
+pub use pool::max_pool_2x2_backward;
+
+/// Columns per block of the baseline and AVX2 builds: 8 f32 sums, one AVX2 register or two
+/// SSE2 ones (the AVX-512 build takes 16, one register).
 const LANES: usize = 8;
 
 /// `y += a·x`.
@@ -33,11 +41,22 @@ pub fn gemm_set(a: &[f32], b: &[f32], out: &mut [f32], m: usize, k: usize, n: us
     dispatch::<false>(a, b, out, m, k, n);
 }
 
-/// The AVX2 build of [`gemm`] where the CPU has AVX2, the baseline build elsewhere. Each
-/// output's sum is the same sequence of f32 multiplies and adds in both (AVX2 only, no fused
-/// multiply-add, which Rust never contracts `a * b + c` into anyway), so the CPU changes the
-/// speed, never a bit of the result.
+/// The AVX-512 build of [`gemm`] for products at least 16 columns wide where the CPU has
+/// AVX-512F, else the AVX2 build where it has AVX2, else the baseline build. Each output's sum
+/// is the same sequence of f32 multiplies and adds in all three (no fused multiply-add, which
+/// Rust never contracts `a * b + c` into anyway; the block width only changes which outputs
+/// are summed side by side), so the CPU changes the speed, never a bit of the result.
 fn dispatch<const ACC: bool>(a: &[f32], b: &[f32], out: &mut [f32], m: usize, k: usize, n: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if n >= 16 && std::arch::is_x86_feature_detected!("avx512f") {
+        // SAFETY: `gemm_avx512` requires AVX-512F, which the CPU was just found to have; its
+        // body is the safe `gemm`. Narrower products stay on 8-column blocks.
+        #[allow(unsafe_code)]
+        unsafe {
+            gemm_avx512::<ACC>(a, b, out, m, k, n);
+        }
+        return;
+    }
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: `gemm_avx2` requires AVX2, which the CPU was just found to have; its body is
@@ -48,21 +67,40 @@ fn dispatch<const ACC: bool>(a: &[f32], b: &[f32], out: &mut [f32], m: usize, k:
         }
         return;
     }
-    gemm::<ACC>(a, b, out, m, k, n);
+    gemm::<ACC, LANES>(a, b, out, (m, k, n));
+}
+
+/// [`gemm`] compiled for AVX-512, 16 columns per block.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn gemm_avx512<const ACC: bool>(
+    a: &[f32],
+    b: &[f32],
+    out: &mut [f32],
+    m: usize,
+    k: usize,
+    n: usize,
+) {
+    gemm::<ACC, 16>(a, b, out, (m, k, n));
 }
 
 /// [`gemm`] compiled for AVX2 (the same code: 8-lane sums fit one register).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn gemm_avx2<const ACC: bool>(a: &[f32], b: &[f32], out: &mut [f32], m: usize, k: usize, n: usize) {
-    gemm::<ACC>(a, b, out, m, k, n);
+    gemm::<ACC, LANES>(a, b, out, (m, k, n));
 }
 
 /// [`gemm_acc`] (`ACC`) or [`gemm_set`]. Always inlined: inside `gemm_avx2` it must be
 /// compiled with that function's target features.
 #[allow(clippy::inline_always)]
 #[inline(always)]
-fn gemm<const ACC: bool>(a: &[f32], b: &[f32], out: &mut [f32], m: usize, k: usize, n: usize) {
+fn gemm<const ACC: bool, const LANES: usize>(
+    a: &[f32],
+    b: &[f32],
+    out: &mut [f32],
+    (m, k, n): (usize, usize, usize),
+) {
     let (a, b, out) = (&a[..m * k], &b[..k * n], &mut out[..m * n]);
     let full = n - n % LANES;
     let mut i0 = 0;
@@ -175,24 +213,43 @@ mod tests {
         }
     }
 
-    /// The AVX2 build gives the baseline build's bits (what the dispatch relies on).
+    /// The AVX2 and AVX-512 builds give the baseline build's bits (what the dispatch relies
+    /// on), on shapes with remainders of either block width.
     #[cfg(target_arch = "x86_64")]
     #[test]
-    fn the_avx2_build_gives_the_same_bits() {
-        if !std::arch::is_x86_feature_detected!("avx2") {
-            eprintln!("SKIPPED: this CPU has no AVX2");
-            return;
-        }
-        for (m, k, n) in SHAPES {
-            let (a, b, init) = operands(m, k, n);
-            let (mut base, mut wide) = (init.clone(), init);
-            gemm::<true>(&a, &b, &mut base, m, k, n);
-            // SAFETY: AVX2 was detected above.
-            #[allow(unsafe_code)]
-            unsafe {
-                gemm_avx2::<true>(&a, &b, &mut wide, m, k, n);
+    fn the_wide_builds_give_the_same_bits() {
+        type Build = unsafe fn(&[f32], &[f32], &mut [f32], usize, usize, usize);
+        let builds: [(&str, bool, Build); 2] = [
+            (
+                "avx2",
+                std::arch::is_x86_feature_detected!("avx2"),
+                gemm_avx2::<true>,
+            ),
+            (
+                "avx512f",
+                std::arch::is_x86_feature_detected!("avx512f"),
+                gemm_avx512::<true>,
+            ),
+        ];
+        for (name, present, build) in builds {
+            if !present {
+                eprintln!("SKIPPED the {name} build: this CPU lacks it");
+                continue;
             }
-            assert_eq!(bits(&base), bits(&wide), "{m}x{k}x{n}");
+            for (m, k, n) in SHAPES
+                .into_iter()
+                .chain([(6, 5, 40), (4, 9, 16), (7, 3, 31)])
+            {
+                let (a, b, init) = operands(m, k, n);
+                let (mut base, mut wide) = (init.clone(), init);
+                gemm::<true, LANES>(&a, &b, &mut base, (m, k, n));
+                // SAFETY: the CPU has the build's features (checked above).
+                #[allow(unsafe_code)]
+                unsafe {
+                    build(&a, &b, &mut wide, m, k, n);
+                }
+                assert_eq!(bits(&base), bits(&wide), "{name} {m}x{k}x{n}");
+            }
         }
     }
 }

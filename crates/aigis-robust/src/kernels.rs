@@ -517,25 +517,9 @@ pub(crate) fn pool_backward(x: &[f32], gy: &[f32], g: &Window, p: &PoolDims) -> 
     let mut d = vec![0f32; x.len()];
     let inside = inside(g, h, w);
     if max && inside && halving(g) {
-        for p in 0..planes {
-            let (xp, dp) = (
-                &x[p * h * w..(p + 1) * h * w],
-                &mut d[p * h * w..(p + 1) * h * w],
-            );
-            let gp = &gy[p * g.oh * g.ow..(p + 1) * g.oh * g.ow];
-            for (yo, grow) in gp.chunks_exact(g.ow).enumerate() {
-                let (r0, r1) = (2 * yo * w, (2 * yo + 1) * w);
-                for (xo, &gv) in grow.iter().enumerate() {
-                    // The window's cells in the general loop's order; the first largest wins.
-                    let cells = [r0 + 2 * xo, r0 + 2 * xo + 1, r1 + 2 * xo, r1 + 2 * xo + 1];
-                    let (mut cell, mut best) = (cells[0], xp[cells[0]]);
-                    for &c in &cells[1..] {
-                        keep_larger(&mut cell, &mut best, c, xp[c]);
-                    }
-                    dp[cell] += gv;
-                }
-            }
-        }
+        // Every window's four cells written once (the first largest takes the gradient), four
+        // windows at a time where the CPU has AVX2.
+        aigis_kernels::max_pool_2x2_backward(x, gy, &mut d, planes, (h, w), (g.oh, g.ow));
         return d;
     }
     for p in 0..planes {
