@@ -143,12 +143,16 @@ struct Shift {
 impl Shift {
     /// Zero the wrapped cells of `row` (a tap row of one sample).
     fn clear_wrapped(&self, row: &mut [f32], w: usize) {
-        for yo in self.ylo..self.yhi {
-            if yo > self.ylo {
-                row[yo * w..yo * w + self.xlo].fill(0.0);
+        // Column by column down the rows: the wrapped runs are a pad wide (usually one
+        // cell), and a `fill` per row was a library call per cell.
+        for x in 0..self.xlo {
+            for yo in self.ylo + 1..self.yhi {
+                row[yo * w + x] = 0.0;
             }
-            if yo + 1 < self.yhi {
-                row[yo * w + self.xhi..(yo + 1) * w].fill(0.0);
+        }
+        for x in self.xhi..w {
+            for yo in self.ylo..self.yhi.saturating_sub(1) {
+                row[yo * w + x] = 0.0;
             }
         }
     }
