@@ -103,40 +103,46 @@ fn gemm<const ACC: bool, const LANES: usize>(
 ) {
     let (a, b, out) = (&a[..m * k], &b[..k * n], &mut out[..m * n]);
     let full = n - n % LANES;
+    // The last columns when fewer than a block: copied into a block of B's rows padded with
+    // zeros (once per product), so they are summed in registers like the others instead of
+    // one output at a time along a chain of dependent adds.
+    let rem = n - full;
+    let tail: Vec<f32> = if rem > 0 && m >= MR {
+        b.chunks_exact(n)
+            .flat_map(|row| (0..LANES).map(move |l| row.get(full + l).copied().unwrap_or(0.0)))
+            .collect()
+    } else {
+        Vec::new()
+    };
     let mut i0 = 0;
     while i0 + MR <= m {
+        // The four rows of A side by side (no index arithmetic or bounds checks in the loop).
+        let arow = |r: usize| &a[(i0 + r) * k..(i0 + r + 1) * k];
+        let rows = || arow(0).iter().zip(arow(1)).zip(arow(2)).zip(arow(3));
         for j in (0..full).step_by(LANES) {
+            let cols = j..j + LANES;
             let mut acc = [[0f32; LANES]; MR];
             if ACC {
                 for (r, acc) in acc.iter_mut().enumerate() {
-                    acc.copy_from_slice(&out[(i0 + r) * n + j..(i0 + r) * n + j + LANES]);
+                    acc.copy_from_slice(&out[(i0 + r) * n..(i0 + r + 1) * n][cols.clone()]);
                 }
             }
-            // The four rows of A side by side and B's rows from column j, as iterators (no
-            // index arithmetic or bounds checks in the loop).
-            let arow = |r: usize| &a[(i0 + r) * k..(i0 + r + 1) * k];
-            let rows = arow(0).iter().zip(arow(1)).zip(arow(2)).zip(arow(3));
-            for ((((&x0, &x1), &x2), &x3), brow) in rows.zip(b.chunks_exact(n)) {
-                let Some(Ok(bv)) = brow.get(j..j + LANES).map(<&[f32; LANES]>::try_from) else {
-                    continue;
-                };
-                for (acc, x) in acc.iter_mut().zip([x0, x1, x2, x3]) {
-                    for l in 0..LANES {
-                        acc[l] += x * bv[l];
-                    }
-                }
-            }
+            let brows = b.chunks_exact(n).map(|row| &row[cols.clone()]);
+            block(&mut acc, rows(), brows);
             for (r, acc) in acc.iter().enumerate() {
-                out[(i0 + r) * n + j..(i0 + r) * n + j + LANES].copy_from_slice(acc);
+                out[(i0 + r) * n..(i0 + r + 1) * n][cols.clone()].copy_from_slice(acc);
             }
         }
-        for r in i0..i0 + MR {
-            for j in full..n {
-                let mut s = if ACC { out[r * n + j] } else { 0.0 };
-                for p in 0..k {
-                    s += a[r * k + p] * b[p * n + j];
+        if rem > 0 {
+            let mut acc = [[0f32; LANES]; MR];
+            if ACC {
+                for (r, acc) in acc.iter_mut().enumerate() {
+                    acc[..rem].copy_from_slice(&out[(i0 + r) * n + full..(i0 + r + 1) * n]);
                 }
-                out[r * n + j] = s;
+            }
+            block(&mut acc, rows(), tail.chunks_exact(LANES));
+            for (r, acc) in acc.iter().enumerate() {
+                out[(i0 + r) * n + full..(i0 + r + 1) * n].copy_from_slice(&acc[..rem]);
             }
         }
         i0 += MR;
@@ -151,6 +157,27 @@ fn gemm<const ACC: bool, const LANES: usize>(
                 a[r * k + p],
                 &b[p * n..(p + 1) * n],
             );
+        }
+    }
+}
+
+/// `acc[r][l] += a_r[p] · b_p[l]` for `p` in order: four rows of A side by side against a
+/// block of `LANES` columns of B's rows, the sums held in registers.
+#[allow(clippy::inline_always)]
+#[inline(always)]
+fn block<'b, const LANES: usize>(
+    acc: &mut [[f32; LANES]; MR],
+    rows: impl Iterator<Item = (((&'b f32, &'b f32), &'b f32), &'b f32)>,
+    brows: impl Iterator<Item = &'b [f32]>,
+) {
+    for ((((&x0, &x1), &x2), &x3), brow) in rows.zip(brows) {
+        let Ok(bv) = <&[f32; LANES]>::try_from(brow) else {
+            continue;
+        };
+        for (acc, x) in acc.iter_mut().zip([x0, x1, x2, x3]) {
+            for l in 0..LANES {
+                acc[l] += x * bv[l];
+            }
         }
     }
 }
