@@ -53,6 +53,10 @@ pub struct Session {
     pub(crate) synthetic: HashSet<String>,
     /// Input normalisation applied before the graph (attacks work on raw inputs).
     norm: Option<Normalise>,
+    /// Per node, whether it is a `Relu` that may overwrite its input: a value computed by
+    /// the graph that nothing else reads (a convolution's or product's output). Its backward
+    /// pass reads the Relu's output, never that input.
+    in_place: Vec<bool>,
 }
 
 /// `x' = (x − mean) / std` per channel (dimension 1; for `[N, F]` inputs, per feature), or
@@ -199,6 +203,7 @@ impl Session {
                 "no node produces the output `{output}`"
             )));
         }
+        let in_place = relus_in_place(&model, &input, &output);
         Ok(Session {
             model,
             input,
@@ -206,6 +211,7 @@ impl Session {
             forests,
             synthetic,
             norm: None,
+            in_place,
         })
     }
 
@@ -390,6 +396,16 @@ impl Session {
         let mut vals: HashMap<&str, Tensor> = HashMap::new();
         vals.insert(&self.input, self.graph_input(x)?);
         for (idx, n) in self.model.nodes.iter().enumerate() {
+            if self.in_place.get(idx) == Some(&true)
+                && let (Some(o), Some(mut t)) = (main_output(n), vals.remove(n.inputs[0].as_str()))
+            {
+                // The same values `forward` gives, without a second buffer.
+                for v in &mut t.data {
+                    *v = v.max(0.0);
+                }
+                vals.insert(o, t);
+                continue;
+            }
             let get = |i: usize| -> Result<&Tensor, Error> {
                 let name = n
                     .inputs
@@ -410,6 +426,38 @@ impl Session {
         }
         Ok(vals)
     }
+}
+
+/// Which nodes may apply `Relu` in place (see [`Session::in_place`]): a `Relu` whose input is
+/// produced by an earlier node, read by no other node input, and is neither the graph's input
+/// nor its output.
+fn relus_in_place(model: &Model, input: &str, output: &str) -> Vec<bool> {
+    let mut reads: HashMap<&str, usize> = HashMap::new();
+    for n in &model.nodes {
+        for i in n.inputs.iter().filter(|i| !i.is_empty()) {
+            *reads.entry(i.as_str()).or_default() += 1;
+        }
+    }
+    let produced: HashSet<&str> = model
+        .nodes
+        .iter()
+        .filter_map(main_output)
+        .map(String::as_str)
+        .collect();
+    model
+        .nodes
+        .iter()
+        .map(|n| {
+            n.op == "Relu"
+                && n.inputs.first().is_some_and(|x| {
+                    produced.contains(x.as_str())
+                        && reads.get(x.as_str()) == Some(&1)
+                        && x != input
+                        && x != output
+                        && !model.initializers.contains_key(x)
+                })
+        })
+        .collect()
 }
 
 /// `Transpose`'s permutation for a rank-`rank` input (reversed axes when not given); one that
@@ -969,6 +1017,48 @@ mod tests {
     }
 
     /// Run one node on the given inputs.
+    /// A Relu overwrites its input only when nothing else reads it: not a second node, not
+    /// the graph's output, not the graph's input or a weight.
+    #[test]
+    fn relus_run_in_place_only_on_values_nothing_else_reads() {
+        let node = |op: &str, inputs: &[&str], out: &str| Node {
+            op: op.into(),
+            domain: String::new(),
+            name: out.into(),
+            inputs: inputs.iter().map(|s| s.to_string()).collect(),
+            outputs: vec![out.into()],
+            attrs: HashMap::new(),
+        };
+        let model = |nodes: Vec<Node>| Model {
+            opset: 13,
+            inputs: Vec::new(),
+            outputs: Vec::new(),
+            initializers: HashMap::from([("w".to_string(), t(vec![1], vec![1.0]))]),
+            nodes,
+        };
+        // x → MatMul a → Relu r1 → MatMul b → Relu r2 (a read once; b also read by Add).
+        let m = model(vec![
+            node("MatMul", &["x", "w"], "a"),
+            node("Relu", &["a"], "r1"),
+            node("MatMul", &["r1", "w"], "b"),
+            node("Relu", &["b"], "r2"),
+            node("Add", &["b", "r2"], "out"),
+            node("Relu", &["x"], "rx"),
+            node("Relu", &["w"], "rw"),
+        ]);
+        assert_eq!(
+            relus_in_place(&m, "x", "out"),
+            [false, true, false, false, false, false, false]
+        );
+        // The graph's output is read by the caller.
+        let m = model(vec![
+            node("MatMul", &["x", "w"], "a"),
+            node("Relu", &["a"], "r"),
+        ]);
+        assert_eq!(relus_in_place(&m, "x", "r"), [false, true]);
+        assert_eq!(relus_in_place(&m, "x", "a"), [false, false]);
+    }
+
     fn run_node(op: &str, attrs: Vec<(&str, Attr)>, inputs: &[Tensor]) -> Result<Tensor, Error> {
         let n = Node {
             op: op.into(),

@@ -303,9 +303,11 @@ fn backward<'a>(
                 "trees have no gradient: test this model with the black-box attacks (--attack square or hopskipjump)",
             ));
         }
+        // From the output (the input may have been overwritten, see `Session::in_place`):
+        // max(x, 0) > 0 exactly when x > 0, NaN included.
         "Relu" => vec![(
             0,
-            elementwise(val(0)?, g, |x, g| if x > 0.0 { g } else { 0.0 }),
+            elementwise(y()?, g, |y, g| if y > 0.0 { g } else { 0.0 }),
         )],
         "LeakyRelu" => {
             let a = float(n, "alpha", 0.01);
