@@ -1025,7 +1025,7 @@ mod tests {
             op: op.into(),
             domain: String::new(),
             name: out.into(),
-            inputs: inputs.iter().map(|s| s.to_string()).collect(),
+            inputs: inputs.iter().map(ToString::to_string).collect(),
             outputs: vec![out.into()],
             attrs: HashMap::new(),
         };
