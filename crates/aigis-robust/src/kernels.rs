@@ -246,22 +246,19 @@ pub(crate) fn conv(
     d: &ConvDims,
 ) -> Vec<f32> {
     let (plane, taps_n) = (g.oh * g.ow, d.c * g.kh * g.kw);
-    let mut out = vec![0f32; d.n * d.oc * plane];
+    let mut out = Vec::with_capacity(d.n * d.oc * plane);
     let mut col = Vec::new();
     // One sample at a time: its output [oc, plane] is contiguous, so the product is written
-    // in place (no reordering copy), and its im2col buffer stays in cache.
-    for (k, yk) in out
-        .chunks_exact_mut((d.oc * plane).max(1))
-        .enumerate()
-        .take(d.n)
-    {
+    // in place (no reordering copy), and its im2col buffer stays in cache. Each sample's
+    // output starts as its bias (zeros without one), written once.
+    for k in 0..d.n {
         im2col(x, g, d, k, 1, &mut col);
-        if let Some(bias) = bias {
-            for (row, bv) in yk.chunks_exact_mut(plane.max(1)).zip(bias) {
-                row.fill(*bv);
-            }
+        let start = out.len();
+        for &bv in bias.unwrap_or_default().iter().take(d.oc) {
+            out.extend(std::iter::repeat_n(bv, plane));
         }
-        gemm_acc(wt, &col, yk, d.oc, taps_n, plane);
+        out.resize(start + d.oc * plane, 0.0);
+        gemm_acc(wt, &col, &mut out[start..], d.oc, taps_n, plane);
     }
     out
 }
@@ -575,6 +572,30 @@ pub(crate) fn pool_backward(x: &[f32], gy: &[f32], g: &Window, p: &PoolDims) -> 
 mod tests {
     use super::*;
 
+    /// The taps `(i·kw + j)` of output `(yo, xo)`'s window that fall inside an `h`×`w` input,
+    /// with the input cell each reads (`iy·w + ix`).
+    fn taps_inside(
+        (yo, xo): (usize, usize),
+        (kh, kw): (usize, usize),
+        (sh, sw): (usize, usize),
+        (pt, pl): (usize, usize),
+        (h, w): (usize, usize),
+    ) -> Vec<(usize, usize)> {
+        let mut out = Vec::new();
+        for i in 0..kh {
+            for j in 0..kw {
+                let (iy, ix) = ((yo * sh + i).checked_sub(pt), (xo * sw + j).checked_sub(pl));
+                if let (Some(iy), Some(ix)) = (iy, ix)
+                    && iy < h
+                    && ix < w
+                {
+                    out.push((i * kw + j, iy * w + ix));
+                }
+            }
+        }
+        out
+    }
+
     /// The window of a `(kh, kw, sh, sw, pt, pl, pb, pr)` geometry over an `h`×`w` input.
     fn geometry(
         h: usize,
@@ -635,18 +656,11 @@ mod tests {
                 let mut want_back = vec![0f32; x.len()];
                 for yo in 0..g.oh {
                     for xo in 0..g.ow {
-                        let mut cells = Vec::new();
-                        for i in 0..kh {
-                            for j in 0..kw {
-                                let (iy, ix) = (
-                                    (yo * sh + i) as i64 - pt as i64,
-                                    (xo * sw + j) as i64 - pl as i64,
-                                );
-                                if iy >= 0 && ix >= 0 && (iy as usize) < h && (ix as usize) < w {
-                                    cells.push(iy as usize * w + ix as usize);
-                                }
-                            }
-                        }
+                        let cells: Vec<usize> =
+                            taps_inside((yo, xo), (kh, kw), (sh, sw), (pt, pl), (h, w))
+                                .into_iter()
+                                .map(|(_, cell)| cell)
+                                .collect();
                         let o = got[yo * g.ow + xo];
                         let gv = gy[yo * g.ow + xo];
                         if cells.is_empty() {
@@ -731,6 +745,52 @@ mod tests {
         }
         assert!(got.iter().all(|v| !v.is_nan()));
         assert_eq!(back, want_back);
+    }
+
+    /// Convolution forward against its definition, with and without a bias, over shifted
+    /// ("same") and strided, padded geometries.
+    #[test]
+    fn conv_matches_its_definition() {
+        let (n, c, h, w, oc) = (2usize, 2usize, 5usize, 6usize, 3usize);
+        let x: Vec<f32> = (0..n * c * h * w)
+            .map(|v| ((v * 13) % 7) as f32 - 3.0)
+            .collect();
+        for (kh, kw, sh, sw, pt, pl, pb, pr) in [
+            (3, 3, 1, 1, 1, 1, 1, 1),
+            (2, 3, 2, 1, 0, 1, 1, 1),
+            (1, 1, 1, 1, 0, 0, 0, 0),
+        ] {
+            let g = geometry(h, w, (kh, kw, sh, sw, pt, pl, pb, pr));
+            let wt: Vec<f32> = (0..oc * c * kh * kw)
+                .map(|v| ((v * 5) % 9) as f32 * 0.5 - 2.0)
+                .collect();
+            let d = ConvDims { n, c, h, w, oc };
+            for bias in [None, Some(vec![0.5f32, -1.0, 2.0])] {
+                let got = conv(&x, &wt, bias.as_deref(), &g, &d);
+                assert_eq!(got.len(), n * oc * g.oh * g.ow);
+                for (idx, &v) in got.iter().enumerate() {
+                    let (b, o, yo, xo) = (
+                        idx / (oc * g.oh * g.ow),
+                        idx / (g.oh * g.ow) % oc,
+                        idx / g.ow % g.oh,
+                        idx % g.ow,
+                    );
+                    let mut want = bias.as_ref().map_or(0.0, |bv| bv[o]);
+                    for ci in 0..c {
+                        for (tap, cell) in
+                            taps_inside((yo, xo), (kh, kw), (sh, sw), (pt, pl), (h, w))
+                        {
+                            want +=
+                                wt[(o * c + ci) * kh * kw + tap] * x[(b * c + ci) * h * w + cell];
+                        }
+                    }
+                    assert!(
+                        (v - want).abs() < 1e-4,
+                        "{kh}x{kw} s{sh} bias {bias:?} at {idx}: {v} vs {want}"
+                    );
+                }
+            }
+        }
     }
 
     /// The shifted-plane im2col (stride 1, output as wide as the input) against the one that
