@@ -188,9 +188,19 @@ impl Session {
             if skip.contains(&i) {
                 continue;
             }
-            let Some(gout) = crate::engine::main_output(n).and_then(|o| grads.remove(o)) else {
+            let Some(mut gout) = crate::engine::main_output(n).and_then(|o| grads.remove(o)) else {
                 continue;
             };
+            if n.op == "Relu"
+                && let Some(y) = crate::engine::main_output(n).and_then(|o| vals.get(o.as_str()))
+                && y.data.len() == gout.data.len()
+            {
+                // In place on the output's gradient (owned here).
+                relu_back(&y.data, &mut gout.data);
+                gout.shape.clone_from(&y.shape);
+                add_into(&mut grads, n.inputs[0].clone(), gout);
+                continue;
+            }
             let val = |k: usize| -> Result<&Tensor, Error> {
                 let name = &n.inputs[k];
                 vals.get(name.as_str())
@@ -256,6 +266,14 @@ fn reduce_to(like: &Tensor, g: &Tensor) -> Tensor {
     }
 }
 
+/// Relu's backward pass on the output's gradient `g`, from the output `y` (the input may have
+/// been overwritten, see `Session::in_place`): max(x, 0) > 0 exactly when x > 0, NaN included.
+fn relu_back(y: &[f32], g: &mut [f32]) {
+    for (g, &y) in g.iter_mut().zip(y) {
+        *g = if y > 0.0 { *g } else { 0.0 };
+    }
+}
+
 /// `f(x, g)` value by value (generic, so the closure is inlined into the loop).
 fn elementwise(x: &Tensor, g: &Tensor, f: impl Fn(f32, f32) -> f32) -> Tensor {
     like(
@@ -303,12 +321,13 @@ fn backward<'a>(
                 "trees have no gradient: test this model with the black-box attacks (--attack square or hopskipjump)",
             ));
         }
-        // From the output (the input may have been overwritten, see `Session::in_place`):
-        // max(x, 0) > 0 exactly when x > 0, NaN included.
-        "Relu" => vec![(
-            0,
-            elementwise(y()?, g, |y, g| if y > 0.0 { g } else { 0.0 }),
-        )],
+        // (`gradient_rows` does this in place; here for a gradient of another size.)
+        "Relu" => {
+            let y = y()?;
+            let mut d = g.data.clone();
+            relu_back(&y.data, &mut d);
+            vec![(0, like(y, d))]
+        }
         "LeakyRelu" => {
             let a = float(n, "alpha", 0.01);
             vec![(
