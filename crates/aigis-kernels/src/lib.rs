@@ -1,7 +1,8 @@
 //! The dense kernels of aigis-robust's ONNX engine, with run-time CPU dispatch: matrix
 //! products blocked so that partial sums stay in registers (an AVX-512 build for products 16
 //! columns wide or more, an AVX2 build, the baseline x86-64 build elsewhere) and the backward
-//! pass of 2×2 max pooling ([`max_pool_2x2_backward`], AVX2 four windows at a time). The
+//! pass of 2×2 max pooling ([`max_pool_2x2_backward`], AVX2 four windows at a time) and the L∞
+//! PGD step ([`linf_step`], AVX-512 or AVX2 builds of the same loop). The
 //! `unsafe` of this crate is that dispatch (a `#[target_feature]` function may only be called
 //! once the feature is known to be present) and, in the pooling kernel, the vector loads and
 //! stores of whole fixed-size arrays; the products are safe Rust. Every build sums each output
@@ -9,8 +10,10 @@
 //! (tested).
 
 mod pool;
+mod step;
 
 pub use pool::max_pool_2x2_backward;
+pub use step::{clamp, linf_step, sign};
 
 /// Columns per block of the baseline and AVX2 builds: 8 f32 sums, one AVX2 register or two
 /// SSE2 ones (the AVX-512 build takes 16, one register).

@@ -51,21 +51,7 @@ pub(crate) fn project_l2(a: &mut [f32], o: &[f32], eps: f32, tol: f32) {
     }
 }
 
-/// `f32::clamp` (NaN stays NaN) without its panic when `lo > hi` — a check per value that
-/// kept the update loops from being vectorised; the valid range and ε are checked where they
-/// are read (the CLI and `aigis.toml`), and a reversed range here yields `hi`, not a panic.
-#[inline]
-pub(crate) fn clamp(v: f32, lo: f32, hi: f32) -> f32 {
-    let v = if v < lo { lo } else { v };
-    if v > hi { hi } else { v }
-}
-
-/// −1, 0 or 1 by the sign of `v` (0 for zero and NaN), without branches: gradient signs are
-/// unpredictable, and mispredicted branches made the PGD step a tenth of the attack's time.
-#[inline]
-pub(crate) fn sign(v: f32) -> f32 {
-    f32::from(u8::from(v > 0.0)) - f32::from(u8::from(v < 0.0))
-}
+pub(crate) use aigis_kernels::{clamp, sign};
 
 /// Runs `f(block of adv, same rows of x, their labels, the block's shape)` on blocks of
 /// [`Session::rows_per_block`] rows in parallel. Each call owns its rows for all of an attack's
@@ -176,10 +162,8 @@ pub fn pgd_from(
             {
                 match norm {
                     Norm::Linf => {
-                        for ((a, &d), &o) in a.iter_mut().zip(gr).zip(orig) {
-                            let v = clamp(*a + alpha * sign(d), r.lo, r.hi);
-                            *a = clamp(v, o - eps, o + eps);
-                        }
+                        // clamp(a + α·sign(g), lo, hi), then onto [o − ε, o + ε].
+                        aigis_kernels::linf_step(a, gr, orig, alpha, (r.lo, r.hi), eps);
                     }
                     Norm::L2 => {
                         // ART's tolerances: 1e-7 on the gradient's norm, 1e-7 on the projection.
