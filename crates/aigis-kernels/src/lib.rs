@@ -19,6 +19,44 @@ pub use step::{clamp, linf_step, sign};
 /// SSE2 ones (the AVX-512 build takes 16, one register).
 const LANES: usize = 8;
 
+/// Runs `f` inside a function compiled for the widest vectors the CPU has (AVX-512, AVX2,
+/// else the baseline), so that an element-wise loop in `f` — inlined there — is vectorised for
+/// them. The loop's operations are the same in every build (Rust never fuses or reorders
+/// float arithmetic), so the bits are too; a closure the compiler does not inline just runs
+/// at the baseline's speed.
+#[inline]
+pub fn widest<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: `in_avx512` requires AVX-512F, which the CPU was just found to have; it
+            // only calls `f`, safe code.
+            #[allow(unsafe_code)]
+            return unsafe { in_avx512(f) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: as above, for AVX2.
+            #[allow(unsafe_code)]
+            return unsafe { in_avx2(f) };
+        }
+    }
+    f()
+}
+
+/// Calls `f` with AVX-512 enabled.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn in_avx512<R>(f: impl FnOnce() -> R) -> R {
+    f()
+}
+
+/// Calls `f` with AVX2 enabled.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn in_avx2<R>(f: impl FnOnce() -> R) -> R {
+    f()
+}
+
 /// `y += a·x`.
 #[inline]
 pub fn axpy(y: &mut [f32], a: f32, x: &[f32]) {

@@ -1,31 +1,11 @@
-//! The L∞ PGD step, the element-wise loop of every PGD iteration, compiled for the widest
-//! vectors the CPU has (the same operations in every build, so the same bits).
+//! The L∞ PGD step, the element-wise loop of every PGD iteration, run in [`crate::widest`]
+//! (the same operations in every build, so the same bits).
 
 /// One L∞ PGD step on `a`, in place: `v = clamp(a + alpha·sign(g), lo, hi)`, then
 /// `a = clamp(v, o − eps, o + eps)`, where `clamp(v, l, h)` is `l` if `v < l`, `h` if `v > h`,
 /// else `v`, and `sign` is −1, 0 or 1 (0 for zero and NaN). Stops at the shortest slice.
 pub fn linf_step(a: &mut [f32], g: &[f32], o: &[f32], alpha: f32, range: (f32, f32), eps: f32) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: `step_avx512` requires AVX-512F, which the CPU was just found to have;
-            // its body is the safe `step`.
-            #[allow(unsafe_code)]
-            unsafe {
-                step_avx512(a, g, o, alpha, range, eps);
-            }
-            return;
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: as above, for AVX2.
-            #[allow(unsafe_code)]
-            unsafe {
-                step_avx2(a, g, o, alpha, range, eps);
-            }
-            return;
-        }
-    }
-    step(a, g, o, alpha, range, eps);
+    crate::widest(|| step(a, g, o, alpha, range, eps));
 }
 
 /// `l` if `v < l`, `h` if `v > h`, else `v`: `f32::clamp` (NaN stays NaN) without its panic
@@ -44,7 +24,8 @@ pub fn sign(v: f32) -> f32 {
     f32::from(u8::from(v > 0.0)) - f32::from(u8::from(v < 0.0))
 }
 
-/// [`linf_step`]'s loop. Always inlined, so each `step_*` compiles it with its features.
+/// [`linf_step`]'s loop. Always inlined, so each build of [`crate::widest`] compiles it with
+/// its features.
 #[allow(clippy::inline_always)]
 #[inline(always)]
 fn step(a: &mut [f32], g: &[f32], o: &[f32], alpha: f32, (lo, hi): (f32, f32), eps: f32) {
@@ -52,20 +33,6 @@ fn step(a: &mut [f32], g: &[f32], o: &[f32], alpha: f32, (lo, hi): (f32, f32), e
         let v = clamp(*a + alpha * sign(d), lo, hi);
         *a = clamp(v, o - eps, o + eps);
     }
-}
-
-/// [`step`] compiled for AVX2.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn step_avx2(a: &mut [f32], g: &[f32], o: &[f32], alpha: f32, range: (f32, f32), eps: f32) {
-    step(a, g, o, alpha, range, eps);
-}
-
-/// [`step`] compiled for AVX-512.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-fn step_avx512(a: &mut [f32], g: &[f32], o: &[f32], alpha: f32, range: (f32, f32), eps: f32) {
-    step(a, g, o, alpha, range, eps);
 }
 
 #[cfg(test)]
@@ -134,26 +101,21 @@ mod tests {
         assert_eq!(run(&|a| step(a, &g, &o, alpha, range, eps)), want);
         assert_eq!(run(&|a| linf_step(a, &g, &o, alpha, range, eps)), want);
         #[cfg(target_arch = "x86_64")]
-        for (name, present, build) in [
-            (
-                "avx2",
-                std::arch::is_x86_feature_detected!("avx2"),
-                step_avx2 as unsafe fn(&mut [f32], &[f32], &[f32], f32, (f32, f32), f32),
-            ),
-            (
-                "avx512f",
-                std::arch::is_x86_feature_detected!("avx512f"),
-                step_avx512,
-            ),
-        ] {
-            if !present {
-                eprintln!("SKIPPED the {name} build: this CPU lacks it");
-                continue;
+        {
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: AVX2 was detected.
+                #[allow(unsafe_code)]
+                let got =
+                    run(&|a| unsafe { crate::in_avx2(|| step(a, &g, &o, alpha, range, eps)) });
+                assert_eq!(got, want, "avx2");
             }
-            // SAFETY: the CPU has the build's features (checked above).
-            #[allow(unsafe_code)]
-            let got = run(&|a| unsafe { build(a, &g, &o, alpha, range, eps) });
-            assert_eq!(got, want, "{name}");
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                // SAFETY: AVX-512F was detected.
+                #[allow(unsafe_code)]
+                let got =
+                    run(&|a| unsafe { crate::in_avx512(|| step(a, &g, &o, alpha, range, eps)) });
+                assert_eq!(got, want, "avx512f");
+            }
         }
     }
 }

@@ -400,9 +400,11 @@ impl Session {
                 && let (Some(o), Some(mut t)) = (main_output(n), vals.remove(n.inputs[0].as_str()))
             {
                 // The same values `forward` gives, without a second buffer.
-                for v in &mut t.data {
-                    *v = v.max(0.0);
-                }
+                aigis_kernels::widest(|| {
+                    for v in &mut t.data {
+                        *v = v.max(0.0);
+                    }
+                });
                 vals.insert(o, t);
                 continue;
             }

@@ -303,12 +303,14 @@ pub(crate) fn conv_backward(
                     let row = &mut dcol[t.tap * plane..(t.tap + 1) * plane];
                     t.clear_wrapped(row, d.w);
                     let xp = &mut xb[t.ci * hw..(t.ci + 1) * hw];
-                    for (a, b) in xp[t.i0..t.i0 + (t.o1 - t.o0)]
-                        .iter_mut()
-                        .zip(&row[t.o0..t.o1])
-                    {
-                        *a += b;
-                    }
+                    aigis_kernels::widest(|| {
+                        for (a, b) in xp[t.i0..t.i0 + (t.o1 - t.o0)]
+                            .iter_mut()
+                            .zip(&row[t.o0..t.o1])
+                        {
+                            *a += b;
+                        }
+                    });
                 });
                 continue;
             }
