@@ -595,16 +595,6 @@ pub(crate) fn two_d(n: &Node, t: &Tensor) -> Result<(usize, usize), Error> {
     }
 }
 
-fn transpose(t: &[f32], r: usize, c: usize) -> Vec<f32> {
-    let mut o = vec![0f32; t.len()];
-    for i in 0..r {
-        for j in 0..c {
-            o[j * r + i] = t[i * c + j];
-        }
-    }
-    o
-}
-
 /// Spatial geometry of a 2-D window operator over `[N, C, H, W]`.
 pub(crate) struct Window {
     pub(crate) kh: usize,
@@ -869,7 +859,7 @@ pub(crate) fn forward<'a>(
                 )));
             }
             let av = if ta {
-                std::borrow::Cow::Owned(transpose(&a.data, ar, ac))
+                std::borrow::Cow::Owned(crate::kernels::transpose(&a.data, ar, ac))
             } else {
                 std::borrow::Cow::Borrowed(&a.data)
             };

@@ -36,23 +36,45 @@ pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
 
 pub(crate) use aigis_kernels::{axpy, gemm_acc, gemm_set};
 
-/// `A [m, k] · op(B)`, `op(B)` = B `[k, cols]`, or Bᵀ when `tb` (B stored `[cols, k]`, turned
-/// into `[k, cols]` first so both go through [`gemm_set`]; the copy is small beside the
-/// product).
+/// `A [m, k] · op(B)`, `op(B)` = B `[k, cols]`, or Bᵀ when `tb` (B stored `[cols, k]`). Both go
+/// through [`gemm_set`]: products with few output columns (a classifier's last layer) as
+/// `op(B)ᵀ · Aᵀ`, whose `m` columns fill the vector blocks that `cols` would leave mostly
+/// empty, then transposed back — each output is the same sum in the same order (products
+/// commute exactly), so the bits do not change.
 pub(crate) fn matmul(a: &[f32], b: &[f32], m: usize, k: usize, cols: usize, tb: bool) -> Vec<f32> {
+    let (a, b) = (&a[..m * k], &b[..k * cols]);
+    if cols < NARROW && m >= NARROW {
+        // op(B)ᵀ [cols, k] is B itself when `tb`.
+        let bt = if tb {
+            std::borrow::Cow::Borrowed(b)
+        } else {
+            std::borrow::Cow::Owned(transpose(b, k, cols))
+        };
+        let mut ot = vec![0f32; cols * m];
+        gemm_set(&bt, &transpose(a, m, k), &mut ot, cols, k, m);
+        return transpose(&ot, cols, m);
+    }
     let mut out = vec![0f32; m * cols];
     if tb {
-        let mut bt = vec![0f32; k * cols];
-        for (j, row) in b.chunks_exact(k.max(1)).take(cols).enumerate() {
-            for (p, &v) in row.iter().enumerate() {
-                bt[p * cols + j] = v;
-            }
-        }
-        gemm_set(a, &bt, &mut out, m, k, cols);
+        gemm_set(a, &transpose(b, cols, k), &mut out, m, k, cols);
     } else {
         gemm_set(a, b, &mut out, m, k, cols);
     }
     out
+}
+
+/// Output columns below which [`matmul`] takes the transposed product.
+const NARROW: usize = 16;
+
+/// `t [r, c]` transposed to `[c, r]`.
+pub(crate) fn transpose(t: &[f32], r: usize, c: usize) -> Vec<f32> {
+    let mut o = vec![0f32; r * c];
+    for (i, row) in t.chunks_exact(c.max(1)).take(r).enumerate() {
+        for (j, &v) in row.iter().enumerate() {
+            o[j * r + i] = v;
+        }
+    }
+    o
 }
 
 /// The outputs `o` (a half-open range) whose tap at kernel offset `off` reads inside an input
@@ -747,6 +769,34 @@ mod tests {
         }
         assert!(got.iter().all(|v| !v.is_nan()));
         assert_eq!(back, want_back);
+    }
+
+    /// Narrow products (few output columns, many rows), taken transposed, give the bits of
+    /// the direct product: each output the same sum in the same order.
+    #[test]
+    fn narrow_products_keep_their_bits() {
+        for (m, k, cols) in [(30, 128, 10), (17, 5, 1), (64, 32, 15), (16, 9, 3)] {
+            let a: Vec<f32> = (0..m * k)
+                .map(|v| ((v * 37) % 19) as f32 / 7.0 - 1.3)
+                .collect();
+            let b: Vec<f32> = (0..k * cols)
+                .map(|v| ((v * 11) % 13) as f32 / 3.0 - 2.1)
+                .collect();
+            let mut want = vec![0f32; m * cols];
+            gemm_set(&a, &b, &mut want, m, k, cols);
+            let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+            assert_eq!(
+                bits(&matmul(&a, &b, m, k, cols, false)),
+                bits(&want),
+                "{m}x{k}x{cols}"
+            );
+            let bt = transpose(&b, k, cols);
+            assert_eq!(
+                bits(&matmul(&a, &bt, m, k, cols, true)),
+                bits(&want),
+                "{m}x{k}x{cols} tb"
+            );
+        }
     }
 
     /// Convolution forward against its definition, with and without a bias, over shifted
