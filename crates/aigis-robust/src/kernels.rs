@@ -69,11 +69,14 @@ const NARROW: usize = 16;
 /// `t [r, c]` transposed to `[c, r]`.
 pub(crate) fn transpose(t: &[f32], r: usize, c: usize) -> Vec<f32> {
     let mut o = vec![0f32; r * c];
-    for (i, row) in t.chunks_exact(c.max(1)).take(r).enumerate() {
-        for (j, &v) in row.iter().enumerate() {
-            o[j * r + i] = v;
+    // Output row by output row (contiguous writes), in the widest vectors the CPU has.
+    aigis_kernels::widest(|| {
+        for (j, orow) in o.chunks_exact_mut(r.max(1)).take(c).enumerate() {
+            for (i, v) in orow.iter_mut().enumerate() {
+                *v = t[i * c + j];
+            }
         }
-    }
+    });
     o
 }
 
