@@ -268,7 +268,7 @@ fn kind_index(kind: &str) -> Option<usize> {
 
 /// What a field name (CSV column, JSON path) contributes as context, computed once per field
 /// instead of once per cell.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct FieldWords {
     /// [`present`]'s bits for the field alone.
     present: u64,

@@ -492,6 +492,23 @@ impl Analyzer {
         });
     }
 
+    /// Like [`Analyzer::analyze_into`] for a field resolved once with [`context::FieldWords::of`]
+    /// (a table's column: no lookup of its name per cell).
+    pub fn analyze_field_into(
+        &self,
+        text: &str,
+        field: &context::FieldWords,
+        out: &mut Vec<Entity>,
+    ) {
+        with_scratch(|sc| {
+            let mut spans = std::mem::take(&mut sc.spans);
+            spans.clear();
+            self.spans_in(text, field, sc, &mut spans);
+            to_char_offsets(text, &spans, out);
+            sc.spans = spans;
+        });
+    }
+
     /// Like [`Analyzer::analyze`], with byte offsets into `text` (for rewriting it).
     pub fn spans(&self, text: &str, field_context: Option<&str>) -> Vec<Span> {
         let mut out = Vec::new();
@@ -508,9 +525,8 @@ impl Analyzer {
     ) {
         // The field's context words, looked up once per distinct field (a CSV column, a JSON
         // path), not once per cell.
-        let no_field = context::FieldWords::default();
         let field = match field_context {
-            None => &no_field,
+            None => context::FieldWords::default(),
             Some(f) => {
                 let i = if let Some(i) = sc.fields.iter().position(|(name, _)| name == f) {
                     i
@@ -522,9 +538,20 @@ impl Analyzer {
                         .push((f.to_string(), context::FieldWords::of(Some(f))));
                     sc.fields.len() - 1
                 };
-                &sc.fields[i].1
+                sc.fields[i].1
             }
         };
+        self.spans_in(text, &field, sc, out);
+    }
+
+    /// [`Analyzer::spans_with`] once the field's context words are known.
+    fn spans_in(
+        &self,
+        text: &str,
+        field: &context::FieldWords,
+        sc: &mut Scratch,
+        out: &mut Vec<Span>,
+    ) {
         let cands = &mut sc.cands;
         cands.clear();
         let features = Features::of(text);
@@ -737,6 +764,32 @@ mod tests {
     #[test]
     fn registry_fits_the_run_set() {
         assert!(crate::recognizers::all().len() < 64);
+    }
+
+    /// A field resolved once gives what naming it per record gives (context words included).
+    #[test]
+    fn a_resolved_field_analyses_as_its_name_does() {
+        let a = Analyzer::new(Options::default());
+        for (field, text) in [
+            ("ssn", "078-05-1120"),
+            ("phone", "0299087513"),
+            ("notes", "call Ana Souza on 0299087513"),
+            ("", "ana@example.com"),
+        ] {
+            let resolved = context::FieldWords::of(Some(field));
+            let mut got = Vec::new();
+            a.analyze_field_into(text, &resolved, &mut got);
+            assert_eq!(got, a.analyze(text, Some(field)), "{field}: {text}");
+        }
+        // The field counts: bare digits are a phone number only under a phone-like name.
+        let mut bare = Vec::new();
+        a.analyze_field_into(
+            "0299087513",
+            &context::FieldWords::of(Some("phone")),
+            &mut bare,
+        );
+        assert_eq!(bare.len(), 1);
+        assert!(a.analyze("0299087513", None).is_empty());
     }
 
     #[test]

@@ -542,6 +542,12 @@ fn analyse_csv_batch(
     header_ref: &[String],
     column_json: &[String],
 ) -> Vec<CsvChunk> {
+    // Each column's context words, resolved once per batch instead of looked up per cell.
+    let fields: Vec<crate::context::FieldWords> = header_ref
+        .iter()
+        .map(|h| crate::context::FieldWords::of(Some(h)))
+        .collect();
+    let fields = &fields;
     batch
         .par_chunks(CSV_CHUNK_ROWS)
         .map(|rows| {
@@ -569,7 +575,7 @@ fn analyse_csv_batch(
                     match text {
                         Ok(text) => {
                             entities.clear();
-                            analyzer.analyze_into(text, Some(&header_ref[i]), &mut entities);
+                            analyzer.analyze_field_into(text, &fields[i], &mut entities);
                             found.extend(entities.drain(..).map(|e| (i, e)));
                         }
                         Err(e) => chunk.problems.push(BadRecord {
