@@ -483,12 +483,8 @@ impl Analyzer {
     /// Like [`Analyzer::analyze`], appending to `out` (no allocation per record once the
     /// thread's buffers have grown).
     pub fn analyze_into(&self, text: &str, field_context: Option<&str>, out: &mut Vec<Entity>) {
-        with_scratch(|sc| {
-            let mut spans = std::mem::take(&mut sc.spans);
-            spans.clear();
-            self.spans_with(text, field_context, sc, &mut spans);
-            to_char_offsets(text, &spans, out);
-            sc.spans = spans;
+        entities_into(text, out, |sc, spans| {
+            self.spans_with(text, field_context, sc, spans);
         });
     }
 
@@ -500,13 +496,7 @@ impl Analyzer {
         field: &context::FieldWords,
         out: &mut Vec<Entity>,
     ) {
-        with_scratch(|sc| {
-            let mut spans = std::mem::take(&mut sc.spans);
-            spans.clear();
-            self.spans_in(text, field, sc, &mut spans);
-            to_char_offsets(text, &spans, out);
-            sc.spans = spans;
-        });
+        entities_into(text, out, |sc, spans| self.spans_in(text, field, sc, spans));
     }
 
     /// Like [`Analyzer::analyze`], with byte offsets into `text` (for rewriting it).
@@ -646,6 +636,22 @@ const MAX_CACHED_FIELDS: usize = 64;
 
 thread_local! {
     static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+}
+
+/// The spans `find` appends (in this thread's span buffer) as entities of `text`, appended to
+/// `out`.
+fn entities_into(
+    text: &str,
+    out: &mut Vec<Entity>,
+    find: impl FnOnce(&mut Scratch, &mut Vec<Span>),
+) {
+    with_scratch(|sc| {
+        let mut spans = std::mem::take(&mut sc.spans);
+        spans.clear();
+        find(sc, &mut spans);
+        to_char_offsets(text, &spans, out);
+        sc.spans = spans;
+    });
 }
 
 /// Runs `f` with this thread's buffers (fresh ones if they are in use further up the stack).
