@@ -1,13 +1,13 @@
 //! The dense kernels of aigis-robust's ONNX engine, with run-time CPU dispatch: matrix
 //! products blocked so that partial sums stay in registers (an AVX-512 build for products 16
-//! columns wide or more, an AVX2 build, the baseline x86-64 build elsewhere) and the backward
-//! pass of 2×2 max pooling ([`max_pool_2x2_backward`], AVX2 four windows at a time) and the L∞
-//! PGD step ([`linf_step`], AVX-512 or AVX2 builds of the same loop). The
-//! `unsafe` of this crate is that dispatch (a `#[target_feature]` function may only be called
-//! once the feature is known to be present) and, in the pooling kernel, the vector loads and
-//! stores of whole fixed-size arrays; the products are safe Rust. Every build sums each output
-//! in the same order and selects the same cells, so results are bit-identical across CPUs
-//! (tested).
+//! columns wide or more, an AVX2 build, the baseline x86-64 build elsewhere), the backward pass
+//! of 2×2 max pooling ([`max_pool_2x2_backward`], AVX2 four windows at a time), the L∞ PGD step
+//! ([`linf_step`]) and [`widest`], which runs any element-wise loop compiled for the widest
+//! vectors the CPU has. The `unsafe` of this crate is that dispatch (a `#[target_feature]`
+//! function may only be called once the feature is known to be present) and, in the pooling
+//! kernel, the vector loads and stores of whole fixed-size arrays; the products are safe Rust.
+//! Every build sums each output in the same order and selects the same cells, so results are
+//! bit-identical across CPUs (tested).
 
 mod pool;
 mod step;

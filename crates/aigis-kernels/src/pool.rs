@@ -21,6 +21,10 @@ pub fn max_pool_2x2_backward(
     (oh, ow): (usize, usize),
 ) {
     assert!(2 * oh <= h && 2 * ow <= w, "windows outside the plane");
+    if oh == 0 || ow == 0 {
+        // No windows: nothing to write (and no zero-sized chunks to split by).
+        return;
+    }
     let (x, d, gy) = (
         &x[..planes * h * w],
         &mut d[..planes * h * w],
@@ -176,6 +180,14 @@ fn quad(t: &[f32; 8], b: &[f32; 8], g: &[f32; 4]) -> ([f32; 8], [f32; 8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// No windows (a plane too small for one): nothing is written, nothing panics.
+    #[test]
+    fn planes_without_windows_are_left_alone() {
+        let mut d = vec![7.0f32; 3];
+        max_pool_2x2_backward(&[1.0, 2.0, 3.0], &[], &mut d, 3, (1, 1), (0, 0));
+        assert_eq!(d, [7.0; 3]);
+    }
 
     /// Windows with ties, NaNs in every position, signed zeros and infinities: the AVX2
     /// build gives the scalar build's bits, and the scalar build follows the definition.

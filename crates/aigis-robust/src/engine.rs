@@ -402,7 +402,7 @@ impl Session {
                 // The same values `forward` gives, without a second buffer.
                 aigis_kernels::widest(|| {
                     for v in &mut t.data {
-                        *v = v.max(0.0);
+                        *v = relu(*v);
                     }
                 });
                 vals.insert(o, t);
@@ -538,6 +538,12 @@ fn map(t: &Tensor, f: impl Fn(f32) -> f32) -> Tensor {
         shape: t.shape.clone(),
         data: t.data.iter().map(|&v| f(v)).collect(),
     }
+}
+
+/// Relu: `max(v, 0)` (0 for NaN), in place or not.
+#[inline]
+fn relu(v: f32) -> f32 {
+    v.max(0.0)
 }
 
 /// `f(big, small)` value by value where `small`'s shape is a suffix of `big`'s: repeat by
@@ -754,7 +760,7 @@ pub(crate) fn forward<'a>(
             let perm = perm(n, x.shape.len())?;
             transpose_axes(x, &perm)?
         }
-        "Relu" => map(get(0)?, |v| v.max(0.0)),
+        "Relu" => map(get(0)?, relu),
         "LeakyRelu" => {
             let a = float(n, "alpha", 0.01);
             map(get(0)?, |v| if v < 0.0 { a * v } else { v })
@@ -1008,7 +1014,6 @@ mod tests {
         assert_eq!(transpose_axes(&nchw, &[0, 2, 3, 1]).expect("back"), x);
     }
 
-    /// Run one node on the given inputs.
     /// A Relu overwrites its input only when nothing else reads it: not a second node, not
     /// the graph's output, not the graph's input or a weight.
     #[test]
@@ -1051,6 +1056,7 @@ mod tests {
         assert_eq!(relus_in_place(&m, "x", "a"), [false, false]);
     }
 
+    /// Run one node on the given inputs.
     fn run_node(op: &str, attrs: Vec<(&str, Attr)>, inputs: &[Tensor]) -> Result<Tensor, Error> {
         let n = Node {
             op: op.into(),

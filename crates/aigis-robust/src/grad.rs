@@ -188,19 +188,9 @@ impl Session {
             if skip.contains(&i) {
                 continue;
             }
-            let Some(mut gout) = crate::engine::main_output(n).and_then(|o| grads.remove(o)) else {
+            let Some(gout) = crate::engine::main_output(n).and_then(|o| grads.remove(o)) else {
                 continue;
             };
-            if n.op == "Relu"
-                && let Some(y) = crate::engine::main_output(n).and_then(|o| vals.get(o.as_str()))
-                && y.data.len() == gout.data.len()
-            {
-                // In place on the output's gradient (owned here).
-                relu_back(&y.data, &mut gout.data);
-                gout.shape.clone_from(&y.shape);
-                add_into(&mut grads, n.inputs[0].clone(), gout);
-                continue;
-            }
             let val = |k: usize| -> Result<&Tensor, Error> {
                 let name = &n.inputs[k];
                 vals.get(name.as_str())
@@ -219,7 +209,7 @@ impl Session {
                     .get(k)
                     .is_some_and(|s| self.model.initializers.contains_key(s))
             };
-            for (k, gin) in backward(n, &gout, &val, &wants, &init, out)? {
+            for (k, gin) in backward(n, gout, &val, &wants, &init, out)? {
                 add_into(&mut grads, n.inputs[k].clone(), gin);
             }
         }
@@ -295,17 +285,19 @@ fn like(t: &Tensor, data: Vec<f32>) -> Tensor {
 /// trained), by input index, from its output's gradient.
 fn backward<'a>(
     n: &Node,
-    g: &Tensor,
+    g_owned: Tensor,
     val: &dyn Fn(usize) -> Result<&'a Tensor, Error>,
     wants: &dyn Fn(usize) -> bool,
     init: &dyn Fn(usize) -> bool,
     out: Option<&Tensor>,
 ) -> Result<Vec<(usize, Tensor)>, Error> {
+    // Owned so that element-wise passes can write their result into it.
+    let g = &g_owned;
     let y = || out.ok_or_else(|| Error::Onnx(format!("node `{}` has no output", n.name)));
     Ok(match n.op.as_str() {
-        "Identity" | "Dropout" => vec![(0, g.clone())],
+        "Identity" | "Dropout" => vec![(0, g_owned)],
         // A cast between float types passes the gradient; one to integers has none.
-        "Cast" if matches!(int(n, "to", 0), 1 | 10 | 11 | 16) => vec![(0, g.clone())],
+        "Cast" if matches!(int(n, "to", 0), 1 | 10 | 11 | 16) => vec![(0, g_owned)],
         "Cast" => Vec::new(),
         "Normalizer" => vec![(0, crate::ml::normalizer_backward(n, val(0)?, g)?)],
         "Transpose" => {
@@ -323,12 +315,16 @@ fn backward<'a>(
                 "trees have no gradient: test this model with the black-box attacks (--attack square or hopskipjump)",
             ));
         }
-        // (`gradient_rows` does this in place; here for a gradient of another size.)
+        // In place on the output's gradient.
         "Relu" => {
             let y = y()?;
-            let mut d = g.data.clone();
-            relu_back(&y.data, &mut d);
-            vec![(0, like(y, d))]
+            if y.data.len() != g_owned.data.len() {
+                return Err(unsupported(n, "output and gradient sizes do not match"));
+            }
+            let mut d = g_owned;
+            relu_back(&y.data, &mut d.data);
+            d.shape.clone_from(&y.shape);
+            vec![(0, d)]
         }
         "LeakyRelu" => {
             let a = float(n, "alpha", 0.01);
@@ -357,7 +353,7 @@ fn backward<'a>(
         }
         "Flatten" | "Reshape" => {
             let x = val(0)?;
-            vec![(0, like(x, g.data.clone()))]
+            vec![(0, like(x, g_owned.data))]
         }
         "Add" | "Sub" | "Mul" | "Div" => {
             let (a, b) = (val(0)?, val(1)?);

@@ -914,19 +914,13 @@ mod tests {
             let mut want = vec![0f32; x.len()];
             for o in 0..oc {
                 for ci in 0..c {
-                    for i in 0..kh {
-                        for j in 0..kw {
-                            for yo in 0..g.oh {
-                                for xo in 0..g.ow {
-                                    let iy = (yo * sh + i) as i64 - pt as i64;
-                                    let ix = (xo * sw + j) as i64 - pl as i64;
-                                    if iy < 0 || ix < 0 || iy >= h as i64 || ix >= w as i64 {
-                                        continue;
-                                    }
-                                    want[(ci * h + iy as usize) * w + ix as usize] += wt
-                                        [((o * c + ci) * kh + i) * kw + j]
-                                        * gy[(o * g.oh + yo) * g.ow + xo];
-                                }
+                    for yo in 0..g.oh {
+                        for xo in 0..g.ow {
+                            for (tap, cell) in
+                                taps_inside((yo, xo), (kh, kw), (sh, sw), (pt, pl), (h, w))
+                            {
+                                want[ci * h * w + cell] += wt[(o * c + ci) * kh * kw + tap]
+                                    * gy[(o * g.oh + yo) * g.ow + xo];
                             }
                         }
                     }
