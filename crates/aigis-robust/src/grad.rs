@@ -259,11 +259,7 @@ fn reduce_to(like: &Tensor, g: &Tensor) -> Tensor {
 /// Relu's backward pass on the output's gradient `g`, from the output `y` (the input may have
 /// been overwritten, see `Session::in_place`): max(x, 0) > 0 exactly when x > 0, NaN included.
 fn relu_back(y: &[f32], g: &mut [f32]) {
-    aigis_kernels::widest(|| {
-        for (g, &y) in g.iter_mut().zip(y) {
-            *g = if y > 0.0 { *g } else { 0.0 };
-        }
-    });
+    aigis_kernels::relu_backward(y, g);
 }
 
 /// `f(x, g)` value by value (generic, so the closure is inlined into the loop).
