@@ -71,9 +71,8 @@ pub fn axpy(y: &mut [f32], a: f32, x: &[f32]) {
 /// Rows of A per block of [`gemm_acc`].
 const MR: usize = 4; // the kernel below zips four rows of A
 
-/// `out [m, n] += A [m, k] · B [k, n]`, all row-major. Each output is summed in the same order
-/// as `axpy` over the rows of B would sum it (from its current value, `p = 0..k`), so results
-/// are bit-identical to that loop; the work is done in blocks of [`MR`] rows × [`LANES`]
+/// `out [m, n] += A [m, k] · B [k, n]`, all row-major. Each output is summed from its current
+/// value by fused multiply-adds, `p = 0..k` in order (see [`dispatch`]); the work is done in blocks of [`MR`] rows × [`LANES`]
 /// columns whose sums stay in registers, reading each row of B once per block instead of
 /// once per output row.
 pub fn gemm_acc(a: &[f32], b: &[f32], out: &mut [f32], m: usize, k: usize, n: usize) {
@@ -86,15 +85,20 @@ pub fn gemm_set(a: &[f32], b: &[f32], out: &mut [f32], m: usize, k: usize, n: us
 }
 
 /// The AVX-512 build of [`gemm`] for products at least 16 columns wide where the CPU has
-/// AVX-512F, else the AVX2 build where it has AVX2, else the baseline build. Each output's sum
-/// is the same sequence of f32 multiplies and adds in all three (no fused multiply-add, which
-/// Rust never contracts `a * b + c` into anyway; the block width only changes which outputs
-/// are summed side by side), so the CPU changes the speed, never a bit of the result.
+/// AVX-512F, else the AVX2 build where it has AVX2 and FMA, else the baseline build. Each
+/// output's sum is the same sequence of fused multiply-adds (`f32::mul_add`, one rounding per
+/// step) in all three — the block width only changes which outputs are summed side by side —
+/// so the CPU changes the speed, never a bit of the result. Fused, because a multiply and an
+/// add cost a vector unit twice what one fused multiply-add does (on Intel cores both run on
+/// the FMA ports; on AMD's the add waits for the multiply's rounding); the baseline build, on
+/// x86-64 CPUs without FMA (before 2013), computes the same correctly rounded `fmaf` in
+/// software, slowly.
 fn dispatch<const ACC: bool>(a: &[f32], b: &[f32], out: &mut [f32], m: usize, k: usize, n: usize) {
     #[cfg(target_arch = "x86_64")]
     if n >= 16 && std::arch::is_x86_feature_detected!("avx512f") {
-        // SAFETY: `gemm_avx512` requires AVX-512F, which the CPU was just found to have; its
-        // body is the safe `gemm`. Narrower products stay on 8-column blocks.
+        // SAFETY: `gemm_avx512` requires AVX-512F (which includes FMA), which the CPU was
+        // just found to have; its body is the safe `gemm`. Narrower products stay on 8-column
+        // blocks.
         #[allow(unsafe_code)]
         unsafe {
             gemm_avx512::<ACC>(a, b, out, m, k, n);
@@ -102,9 +106,9 @@ fn dispatch<const ACC: bool>(a: &[f32], b: &[f32], out: &mut [f32], m: usize, k:
         return;
     }
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: `gemm_avx2` requires AVX2, which the CPU was just found to have; its body is
-        // the safe `gemm` (bounds-checked slices, no raw pointers).
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: `gemm_avx2` requires AVX2 and FMA, which the CPU was just found to have; its
+        // body is the safe `gemm` (bounds-checked slices, no raw pointers).
         #[allow(unsafe_code)]
         unsafe {
             gemm_avx2::<ACC>(a, b, out, m, k, n);
@@ -116,7 +120,7 @@ fn dispatch<const ACC: bool>(a: &[f32], b: &[f32], out: &mut [f32], m: usize, k:
 
 /// [`gemm`] compiled for AVX-512, 16 columns per block.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
+#[target_feature(enable = "avx512f,fma")]
 fn gemm_avx512<const ACC: bool>(
     a: &[f32],
     b: &[f32],
@@ -130,7 +134,7 @@ fn gemm_avx512<const ACC: bool>(
 
 /// [`gemm`] compiled for AVX2 (the same code), 16 or 8 columns per block.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,fma")]
 fn gemm_avx2<const ACC: bool>(a: &[f32], b: &[f32], out: &mut [f32], m: usize, k: usize, n: usize) {
     // 16 columns (two registers per row of A) where the product is that wide: eight
     // independent chains of adds instead of four, which the adds' latency left waiting
@@ -199,20 +203,19 @@ fn gemm<const ACC: bool, const LANES: usize>(
         i0 += MR;
     }
     for r in i0..m {
+        let row = &mut out[r * n..(r + 1) * n];
         if !ACC {
-            out[r * n..(r + 1) * n].fill(0.0);
+            row.fill(0.0);
         }
-        for p in 0..k {
-            axpy(
-                &mut out[r * n..(r + 1) * n],
-                a[r * k + p],
-                &b[p * n..(p + 1) * n],
-            );
+        for (&x, brow) in a[r * k..(r + 1) * k].iter().zip(b.chunks_exact(n)) {
+            for (o, &bv) in row.iter_mut().zip(brow) {
+                *o = x.mul_add(bv, *o);
+            }
         }
     }
 }
 
-/// `acc[r][l] += a_r[p] · b_p[l]` for `p` in order: four rows of A side by side against a
+/// `acc[r][l] = a_r[p] · b_p[l] + acc[r][l]` (fused) for `p` in order: four rows of A side by side against a
 /// block of `LANES` columns of B's rows, the sums held in registers.
 #[allow(clippy::inline_always)]
 #[inline(always)]
@@ -227,7 +230,7 @@ fn block<'b, const LANES: usize>(
         };
         for (acc, x) in acc.iter_mut().zip([x0, x1, x2, x3]) {
             for l in 0..LANES {
-                acc[l] += x * bv[l];
+                acc[l] = x.mul_add(bv[l], acc[l]);
             }
         }
     }
@@ -264,20 +267,19 @@ mod tests {
         v.iter().map(|x| x.to_bits()).collect()
     }
 
-    /// The blocked product sums each output in the order of the plain `axpy` loop, so it is
-    /// bit-identical to it; the overwriting form equals accumulating onto zeros.
+    /// The blocked product sums each output by fused multiply-adds in the order of the plain
+    /// loop over `p`, so it is bit-identical to it; the overwriting form equals accumulating
+    /// onto zeros.
     #[test]
-    fn blocked_product_is_bit_identical_to_the_axpy_loop() {
+    fn blocked_product_is_bit_identical_to_the_fused_loop() {
         for (m, k, n) in SHAPES {
             let (a, b, init) = operands(m, k, n);
             let mut want = init.clone();
             for i in 0..m {
                 for p in 0..k {
-                    axpy(
-                        &mut want[i * n..(i + 1) * n],
-                        a[i * k + p],
-                        &b[p * n..(p + 1) * n],
-                    );
+                    for j in 0..n {
+                        want[i * n + j] = a[i * k + p].mul_add(b[p * n + j], want[i * n + j]);
+                    }
                 }
             }
             let mut got = init.clone();
@@ -291,6 +293,27 @@ mod tests {
         }
     }
 
+    /// Every output of every build is a fused multiply-add: (1 + 2⁻¹²)² − (1 + 2⁻¹¹) is 2⁻²⁴
+    /// exactly, and 0 when the product is rounded before the add — in blocks of rows, the last
+    /// rows, the padded last columns and the wide builds alike.
+    #[test]
+    fn every_output_is_summed_by_fused_multiply_adds() {
+        let x = 1.0 + 2f32.powi(-12);
+        let fused = 2f32.powi(-24).to_bits();
+        for (m, n) in [(5usize, 19usize), (4, 8), (9, 40), (1, 3)] {
+            let (a, b) = (vec![x; m], vec![x; n]);
+            let mut out = vec![-(1.0 + 2f32.powi(-11)); m * n];
+            gemm_acc(&a, &b, &mut out, m, 1, n);
+            assert!(out.iter().all(|v| v.to_bits() == fused), "{m}x{n}: {out:?}");
+            let mut base = vec![-(1.0 + 2f32.powi(-11)); m * n];
+            gemm::<true, LANES>(&a, &b, &mut base, (m, 1, n));
+            assert!(
+                base.iter().all(|v| v.to_bits() == fused),
+                "baseline {m}x{n}"
+            );
+        }
+    }
+
     /// The AVX2 and AVX-512 builds give the baseline build's bits (what the dispatch relies
     /// on), on shapes with remainders of either block width.
     #[cfg(target_arch = "x86_64")]
@@ -300,7 +323,8 @@ mod tests {
         let builds: [(&str, bool, Build); 2] = [
             (
                 "avx2",
-                std::arch::is_x86_feature_detected!("avx2"),
+                std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("fma"),
                 gemm_avx2::<true>,
             ),
             (

@@ -431,7 +431,7 @@ fn check_fingerprint(
     };
     let c = aigis_robust::fingerprint::check(&session, &fp, probes.as_ref())
         .map_err(|e| fail(format!("{}: {e}", entry.fingerprint)))?;
-    if !c.identical {
+    if c.changed {
         report.findings.push(
             Finding::new(
                 &aigis_robust::rules::ROB103,

@@ -6,7 +6,9 @@
 //!
 //! Canaries are uniform in the valid input range from a SplitMix64 stream seeded by `seed`;
 //! probabilities are the softmax of the outputs, quantised to 1/65535, so the fingerprint is
-//! the same across runs and machines while any real change shows.
+//! the same across runs and machines while any real change shows; a check counts a move of
+//! more than [`ROUNDING_STEPS`] step (or any changed decision) as a change, so that a value
+//! rounded across a step boundary by other arithmetic (a later aigis) is not.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
@@ -45,10 +47,18 @@ pub struct Fingerprint {
     pub outputs: Vec<u16>,
 }
 
+/// Probability steps (of 1/65535) two runs of the same model may differ by: the last step of a
+/// quantised value moves when the same arithmetic is rounded differently (another aigis
+/// version's summation, another CPU's library `exp`), so only larger moves count as a change.
+pub const ROUNDING_STEPS: u16 = 1;
+
 /// How a model compares with a fingerprint.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Comparison {
-    /// Quantised outputs identical.
+    /// Behaviour changed: a decision changed, or a probability moved by more than
+    /// [`ROUNDING_STEPS`] quantisation steps.
+    pub changed: bool,
+    /// Quantised outputs identical (bit for bit the fingerprint's).
     pub identical: bool,
     /// Share of inputs with the same decision.
     pub agreement: f64,
@@ -205,12 +215,14 @@ pub fn check(s: &Session, fp: &Fingerprint, probes: Option<&Tensor>) -> Result<C
         .zip(&fp.decisions)
         .filter(|(a, b)| a != b)
         .count();
-    let diffs: Vec<f64> = outputs
+    let steps: Vec<u16> = outputs
         .iter()
         .zip(&fp.outputs)
-        .map(|(&a, &b)| f64::from(a.abs_diff(b)) / 65535.0)
+        .map(|(&a, &b)| a.abs_diff(b))
         .collect();
+    let diffs: Vec<f64> = steps.iter().map(|&d| f64::from(d) / 65535.0).collect();
     Ok(Comparison {
+        changed: changed > 0 || steps.iter().any(|&d| d > ROUNDING_STEPS),
         identical: digest == fp.digest,
         agreement: 1.0 - changed as f64 / decisions.len().max(1) as f64,
         changed_decisions: changed,

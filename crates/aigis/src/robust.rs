@@ -523,7 +523,7 @@ pub fn fingerprint(a: &FingerprintArgs) -> Result<u8> {
             .map_err(|e| anyhow!("{}: not an aigis fingerprint ({e})", fp_path.display()))?;
         let c = aigis_robust::fingerprint::check(&session, &fp, probes.as_ref())
             .map_err(|e| anyhow!("{}: {e}", fp_path.display()))?;
-        let changed = !c.identical;
+        let changed = c.changed;
         match a.format {
             MachineFormat::Json => println!(
                 "{}",
