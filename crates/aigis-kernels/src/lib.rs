@@ -95,10 +95,12 @@ pub fn gemm_set(a: &[f32], b: &[f32], out: &mut [f32], m: usize, k: usize, n: us
 /// software, slowly.
 fn dispatch<const ACC: bool>(a: &[f32], b: &[f32], out: &mut [f32], m: usize, k: usize, n: usize) {
     #[cfg(target_arch = "x86_64")]
-    if n >= 16 && std::arch::is_x86_feature_detected!("avx512f") {
-        // SAFETY: `gemm_avx512` requires AVX-512F (which includes FMA), which the CPU was
-        // just found to have; its body is the safe `gemm`. Narrower products stay on 8-column
-        // blocks.
+    if n >= 16
+        && std::arch::is_x86_feature_detected!("avx512f")
+        && std::arch::is_x86_feature_detected!("fma")
+    {
+        // SAFETY: `gemm_avx512` requires AVX-512F and FMA, which the CPU was just found to
+        // have; its body is the safe `gemm`. Narrower products stay on 8-column blocks.
         #[allow(unsafe_code)]
         unsafe {
             gemm_avx512::<ACC>(a, b, out, m, k, n);
@@ -329,7 +331,8 @@ mod tests {
             ),
             (
                 "avx512f",
-                std::arch::is_x86_feature_detected!("avx512f"),
+                std::arch::is_x86_feature_detected!("avx512f")
+                    && std::arch::is_x86_feature_detected!("fma"),
                 gemm_avx512::<true>,
             ),
         ];
