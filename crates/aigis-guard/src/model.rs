@@ -99,13 +99,15 @@ pub fn features(p: &crate::Prepared) -> Vec<(u32, f32)> {
     })
 }
 
-/// Per-thread counting space: one slot per feature (its generation stamp in the high half, its
-/// count in the low half: one cache line per touch) and the list of features touched, so a
-/// prompt's counts are gathered in O(n) without hashing or sorting. The touch order is the
-/// text's order, so float sums (and trained weights) are reproducible.
+/// Per-thread counting space: one 32-bit slot per feature (its generation stamp in the high
+/// half, its count in the low half: one touch per feature, 1 MiB for the 2^18 features, half
+/// what 64-bit slots took, so more of it stays in cache), and the list of features touched, so
+/// a prompt's counts are gathered in O(n) without hashing or sorting. The touch order is the
+/// text's order, so float sums (and trained weights) are reproducible. Counts saturate at
+/// ±32,767 (a feature can occur at most about 6,000 times in one view's head and tail window).
 struct Scratch {
-    slots: Vec<u64>,
-    generation: u32,
+    slots: Vec<u32>,
+    generation: u16,
     touched: Vec<u32>,
     /// The feature hashes of the part being read.
     hashes: Vec<u64>,
@@ -124,7 +126,7 @@ impl Scratch {
     fn begin(&mut self) {
         self.generation = self.generation.wrapping_add(1);
         if self.generation == 0 {
-            // Wrapped: clear the stamps once every 4 billion prompts.
+            // Wrapped: clear the stamps once every 65,535 prompts (1 MiB).
             self.slots.iter_mut().for_each(|s| *s = 0);
             self.generation = 1;
         }
@@ -133,10 +135,10 @@ impl Scratch {
 
     /// Counts every hash of `hashes`, in order.
     fn add_all(&mut self, hashes: &[u64]) {
-        // The slots are 2 MiB, so nearly every first touch misses the cache. Reading them all
-        // first lets those misses overlap (the loads are independent); the counting pass below,
+        // The slots are 1 MiB, so many first touches miss the cache. Reading them all first
+        // lets those misses overlap (the loads are independent); the counting pass below,
         // whose branches wait on each load, then finds them cached.
-        let mut warm = 0u64;
+        let mut warm = 0u32;
         for h in hashes {
             warm ^= self.slots[(h & (DIM as u64 - 1)) as usize];
         }
@@ -150,15 +152,15 @@ impl Scratch {
     fn add(&mut self, h: u64) {
         // The top bit gives the sign so collisions cancel rather than pile up.
         let idx = (h & (DIM as u64 - 1)) as usize;
-        let sign: i32 = if h >> 63 == 0 { 1 } else { -1 };
+        let sign: i16 = if h >> 63 == 0 { 1 } else { -1 };
         let slot = self.slots[idx];
-        let count = if (slot >> 32) as u32 == self.generation {
-            slot as u32 as i32 + sign
+        let count = if (slot >> 16) as u16 == self.generation {
+            (slot as u16 as i16).saturating_add(sign).max(-i16::MAX)
         } else {
             self.touched.push(idx as u32);
             sign
         };
-        self.slots[idx] = u64::from(self.generation) << 32 | u64::from(count as u32);
+        self.slots[idx] = u32::from(self.generation) << 16 | u32::from(count as u16);
     }
 
     fn collect(&self) -> Vec<(u32, f32)> {
@@ -166,7 +168,7 @@ impl Scratch {
             .touched
             .iter()
             .filter_map(|&i| {
-                let c = self.slots[i as usize] as u32 as i32;
+                let c = i32::from(self.slots[i as usize] as u16 as i16);
                 (c != 0).then(|| {
                     let c = c as f32;
                     (i, c.signum() * (1.0 + c.abs().ln()))
@@ -346,6 +348,42 @@ mod tests {
         let a = train(&data, TrainParams::default()).to_bytes();
         let b = train(&data, TrainParams::default()).to_bytes();
         assert_eq!(a, b);
+    }
+
+    /// Counts saturate at ±32,767 instead of wrapping into the generation stamp, collisions
+    /// of opposite sign cancel, and a wrapped generation clears every stamp.
+    #[test]
+    fn counts_saturate_cancel_and_generations_wrap() {
+        let mut sc = Scratch {
+            slots: vec![0; DIM],
+            generation: 0,
+            touched: Vec::new(),
+            hashes: Vec::new(),
+        };
+        sc.begin();
+        let neg = 1u64 << 63;
+        for _ in 0..40_000 {
+            sc.add(5);
+            sc.add(neg | 7);
+        }
+        sc.add(9);
+        sc.add(neg | 9);
+        let count = |sc: &Scratch, i: usize| sc.slots[i] as u16 as i16;
+        assert_eq!(
+            (count(&sc, 5), count(&sc, 7), count(&sc, 9)),
+            (32_767, -32_767, 0)
+        );
+        assert_eq!(sc.touched, [5, 7, 9]);
+        let v = sc.collect();
+        assert_eq!(v.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [5, 7]);
+        assert!((v[0].1 + v[1].1).abs() < 1e-6 && v[0].1 > 0.0, "{v:?}");
+        // The next prompt starts from nothing, also across the stamp's wrap.
+        sc.generation = u16::MAX;
+        sc.begin();
+        assert_eq!(sc.generation, 1);
+        assert!(sc.slots.iter().all(|&s| s == 0) && sc.touched.is_empty());
+        sc.add(5);
+        assert_eq!((count(&sc, 5), sc.touched.as_slice()), (1, [5].as_slice()));
     }
 
     #[test]
