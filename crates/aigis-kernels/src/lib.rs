@@ -6,8 +6,8 @@
 //! element-wise loop compiled for the widest vectors the CPU has. The `unsafe` of this crate is
 //! that dispatch (a `#[target_feature]` function may only be called once the feature is known
 //! to be present) and, in the pooling and Relu kernels, the vector loads and stores of whole
-//! fixed-size arrays; the products are safe Rust.
-//! Every build sums each output in the same order and selects the same cells, so results are
+//! fixed-size arrays; the products are safe Rust. Every build sums each output in the same
+//! order (products by fused multiply-adds) and selects the same cells, so results are
 //! bit-identical across CPUs (tested).
 
 mod pool;
@@ -72,9 +72,9 @@ pub fn axpy(y: &mut [f32], a: f32, x: &[f32]) {
 const MR: usize = 4; // the kernel below zips four rows of A
 
 /// `out [m, n] += A [m, k] · B [k, n]`, all row-major. Each output is summed from its current
-/// value by fused multiply-adds, `p = 0..k` in order (see [`dispatch`]); the work is done in blocks of [`MR`] rows × [`LANES`]
-/// columns whose sums stay in registers, reading each row of B once per block instead of
-/// once per output row.
+/// value by fused multiply-adds, `p = 0..k` in order (see [`dispatch`]); the work is done in
+/// blocks of [`MR`] rows × `LANES` columns whose sums stay in registers, reading each row of B
+/// once per block instead of once per output row.
 pub fn gemm_acc(a: &[f32], b: &[f32], out: &mut [f32], m: usize, k: usize, n: usize) {
     dispatch::<true>(a, b, out, m, k, n);
 }
@@ -217,8 +217,8 @@ fn gemm<const ACC: bool, const LANES: usize>(
     }
 }
 
-/// `acc[r][l] = a_r[p] · b_p[l] + acc[r][l]` (fused) for `p` in order: four rows of A side by side against a
-/// block of `LANES` columns of B's rows, the sums held in registers.
+/// `acc[r][l] = a_r[p] · b_p[l] + acc[r][l]` (fused) for `p` in order: four rows of A side by
+/// side against a block of `LANES` columns of B's rows, the sums held in registers.
 #[allow(clippy::inline_always)]
 #[inline(always)]
 fn block<'b, const LANES: usize>(

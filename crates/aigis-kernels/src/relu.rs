@@ -30,7 +30,8 @@ fn scalar(y: &[f32], g: &mut [f32]) {
     }
 }
 
-/// Eight values per step (a mask from `y > 0`, ANDed into `g`), the rest by [`scalar`].
+/// Eight values per step (a mask from `y > 0`, ANDed into `g`); the last few through a
+/// zero-padded block of eight (the scalar loop, compiled here, becomes masked stores again).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn backward_avx2(y: &[f32], g: &mut [f32]) {
@@ -38,24 +39,35 @@ fn backward_avx2(y: &[f32], g: &mut [f32]) {
         _CMP_GT_OQ, _mm256_and_ps, _mm256_cmp_ps, _mm256_loadu_ps, _mm256_setzero_ps,
         _mm256_storeu_ps,
     };
-    let mut gs = g.chunks_exact_mut(8);
-    let mut ys = y.chunks_exact(8);
-    for (gc, yc) in (&mut gs).zip(&mut ys) {
-        let (Ok(gc), Ok(yc)) = (<&mut [f32; 8]>::try_from(gc), <&[f32; 8]>::try_from(yc)) else {
-            continue;
-        };
-        // SAFETY: the loads and the store read and write whole arrays of 8 f32.
+    let eight = |g: &mut [f32; 8], y: &[f32; 8]| {
+        // SAFETY: the loads and the store read and write whole arrays of 8 f32 (AVX2 is
+        // enabled in this function).
         #[allow(unsafe_code)]
         unsafe {
             let keep =
-                _mm256_cmp_ps::<_CMP_GT_OQ>(_mm256_loadu_ps(yc.as_ptr()), _mm256_setzero_ps());
+                _mm256_cmp_ps::<_CMP_GT_OQ>(_mm256_loadu_ps(y.as_ptr()), _mm256_setzero_ps());
             _mm256_storeu_ps(
-                gc.as_mut_ptr(),
-                _mm256_and_ps(_mm256_loadu_ps(gc.as_ptr()), keep),
+                g.as_mut_ptr(),
+                _mm256_and_ps(_mm256_loadu_ps(g.as_ptr()), keep),
             );
         }
+    };
+    let mut gs = g.chunks_exact_mut(8);
+    let mut ys = y.chunks_exact(8);
+    for (gc, yc) in (&mut gs).zip(&mut ys) {
+        if let (Ok(gc), Ok(yc)) = (<&mut [f32; 8]>::try_from(gc), <&[f32; 8]>::try_from(yc)) {
+            eight(gc, yc);
+        }
     }
-    scalar(ys.remainder(), gs.into_remainder());
+    let (gr, yr) = (gs.into_remainder(), ys.remainder());
+    if !gr.is_empty() {
+        // Padding of y is 0: not > 0, so the padded lanes stay 0 and are dropped.
+        let (mut gb, mut yb) = ([0f32; 8], [0f32; 8]);
+        gb[..gr.len()].copy_from_slice(gr);
+        yb[..yr.len()].copy_from_slice(yr);
+        eight(&mut gb, &yb);
+        gr.copy_from_slice(&gb[..gr.len()]);
+    }
 }
 
 #[cfg(test)]

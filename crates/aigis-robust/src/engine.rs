@@ -432,7 +432,12 @@ impl Session {
 
 /// Which nodes may apply `Relu` in place (see [`Session::in_place`]): a `Relu` whose input is
 /// produced by an earlier node, read by no other node input, and is neither the graph's input
-/// nor its output.
+/// nor its output. The producer's own backward pass may read that overwritten output (Tanh,
+/// Sigmoid, Softmax do): the Relu changes only values ≤ 0 or NaN, to 0, and exactly there its
+/// backward pass makes the gradient +0, so an element-wise derivative of the output is
+/// multiplied by 0 either way; Sigmoid's and Softmax's outputs are ≥ 0 and unchanged but for
+/// NaN. An operator added later whose backward pass reads its output otherwise must be
+/// excluded here.
 fn relus_in_place(model: &Model, input: &str, output: &str) -> Vec<bool> {
     let mut reads: HashMap<&str, usize> = HashMap::new();
     for n in &model.nodes {

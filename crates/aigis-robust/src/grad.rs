@@ -256,12 +256,6 @@ fn reduce_to(like: &Tensor, g: &Tensor) -> Tensor {
     }
 }
 
-/// Relu's backward pass on the output's gradient `g`, from the output `y` (the input may have
-/// been overwritten, see `Session::in_place`): max(x, 0) > 0 exactly when x > 0, NaN included.
-fn relu_back(y: &[f32], g: &mut [f32]) {
-    aigis_kernels::relu_backward(y, g);
-}
-
 /// `f(x, g)` value by value (generic, so the closure is inlined into the loop).
 fn elementwise(x: &Tensor, g: &Tensor, f: impl Fn(f32, f32) -> f32) -> Tensor {
     like(
@@ -311,14 +305,15 @@ fn backward<'a>(
                 "trees have no gradient: test this model with the black-box attacks (--attack square or hopskipjump)",
             ));
         }
-        // In place on the output's gradient.
+        // In place on the output's gradient, from the output (the input may have been
+        // overwritten, see `Session::in_place`): max(x, 0) > 0 exactly when x > 0, NaN included.
         "Relu" => {
             let y = y()?;
             if y.data.len() != g_owned.data.len() {
                 return Err(unsupported(n, "output and gradient sizes do not match"));
             }
             let mut d = g_owned;
-            relu_back(&y.data, &mut d.data);
+            aigis_kernels::relu_backward(&y.data, &mut d.data);
             d.shape.clone_from(&y.shape);
             vec![(0, d)]
         }
