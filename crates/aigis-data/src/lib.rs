@@ -590,6 +590,17 @@ impl Analyzer {
         if !self.options.entities.is_empty() {
             cands.retain(|c| self.options.entities.iter().any(|e| e == c.kind));
         }
+        // A span glued to an ASCII letter, digit or `_` is part of a longer word; a token put in
+        // its place could not be told from its neighbours by `restore_tokens` either.
+        let bytes = text.as_bytes();
+        cands.retain(|c| {
+            let word = |i: usize| {
+                bytes
+                    .get(i)
+                    .is_some_and(|&b| b.is_ascii_alphanumeric() || b == b'_')
+            };
+            (c.start == 0 || !word(c.start - 1)) && !word(c.end)
+        });
         for c in cands.iter_mut() {
             c.score = context::adjust_with(c, text, field);
         }
