@@ -52,9 +52,21 @@ type StoredRow = (Vec<u8>, String, String, i64, Option<i64>);
 
 /// The SQLite key store.
 pub struct KeyStore {
-    conn: std::sync::Mutex<Connection>,
+    conn: std::sync::Mutex<Store>,
     path: String,
 }
+
+/// The connection and the rows `check` read through it.
+struct Store {
+    conn: Connection,
+    /// Rows of keys checked lately, valid while `version` is the database's `data_version`.
+    cache: std::collections::HashMap<String, StoredRow>,
+    version: Option<i64>,
+}
+
+/// Rows kept at most (present keys only, so unknown ids cannot fill it; past this it starts
+/// over).
+const MAX_CACHED_KEYS: usize = 4096;
 
 const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
 
@@ -115,7 +127,11 @@ impl KeyStore {
         )
         .map_err(err)?;
         Ok(Self {
-            conn: std::sync::Mutex::new(conn),
+            conn: std::sync::Mutex::new(Store {
+                conn,
+                cache: std::collections::HashMap::new(),
+                version: None,
+            }),
             path: shown,
         })
     }
@@ -127,12 +143,20 @@ impl KeyStore {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Store> {
         // A panic while holding the lock leaves SQLite consistent (every change is one
         // statement), so a poisoned lock is still usable.
         self.conn
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The connection for a change: this connection's own commits leave its `data_version` as
+    /// it was, so the cache is dropped here.
+    fn writer(&self) -> std::sync::MutexGuard<'_, Store> {
+        let mut store = self.lock();
+        store.cache.clear();
+        store
     }
 
     /// Creates a key for `name` limited to `routes` (empty: all); returns the key, which is
@@ -152,7 +176,8 @@ impl KeyStore {
         let id = random_base32(8);
         let key = format!("aig_{id}_{}", random_base32(32));
         let created = now();
-        self.lock()
+        self.writer()
+            .conn
             .execute(
                 "INSERT INTO api_keys (id, name, digest, routes, created) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![id, name, digest(&key).to_vec(), routes.join(","), created],
@@ -172,8 +197,9 @@ impl KeyStore {
 
     /// Every key, oldest first.
     pub fn list(&self) -> Result<Vec<KeyInfo>, KeyError> {
-        let conn = self.lock();
-        let mut st = conn
+        let store = self.lock();
+        let mut st = store
+            .conn
             .prepare("SELECT id, name, routes, created, revoked FROM api_keys ORDER BY created, id")
             .map_err(|e| self.err(e))?;
         let rows = st
@@ -198,7 +224,8 @@ impl KeyStore {
     /// Revokes the key `id`; it stops working at the next request.
     pub fn revoke(&self, id: &str) -> Result<(), KeyError> {
         let n = self
-            .lock()
+            .writer()
+            .conn
             .execute(
                 "UPDATE api_keys SET revoked = ?2 WHERE id = ?1 AND revoked IS NULL",
                 params![id, now()],
@@ -215,19 +242,43 @@ impl KeyStore {
         let Some(id) = id_of(presented) else {
             return Ok(None);
         };
-        let conn = self.lock();
-        // Prepared once per connection: this runs on every request.
-        let row: Option<StoredRow> = conn
-            .prepare_cached(
-                "SELECT digest, name, routes, created, revoked FROM api_keys WHERE id = ?1",
-            )
-            .and_then(|mut st| {
-                st.query_row(params![id], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-                })
-                .optional()
-            })
+        let mut store = self.lock();
+        // Any commit by another connection (`aigis guard keys revoke`, another replica's admin
+        // API) changes `data_version`, and the cached rows are dropped: a revocation still
+        // takes effect on the next request. Reading the counter costs a fraction of the query.
+        let version: i64 = store
+            .conn
+            .prepare_cached("PRAGMA data_version")
+            .and_then(|mut st| st.query_row([], |r| r.get(0)))
             .map_err(|e| self.err(e))?;
+        if store.version != Some(version) {
+            store.cache.clear();
+            store.version = Some(version);
+        }
+        let row = if let Some(row) = store.cache.get(id) {
+            Some(row.clone())
+        } else {
+            // Prepared once per connection: this runs on every request not cached.
+            let row: Option<StoredRow> = store
+                .conn
+                .prepare_cached(
+                    "SELECT digest, name, routes, created, revoked FROM api_keys WHERE id = ?1",
+                )
+                .and_then(|mut st| {
+                    st.query_row(params![id], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                    })
+                    .optional()
+                })
+                .map_err(|e| self.err(e))?;
+            if let Some(row) = &row {
+                if store.cache.len() >= MAX_CACHED_KEYS {
+                    store.cache.clear();
+                }
+                store.cache.insert(id.to_string(), row.clone());
+            }
+            row
+        };
         let Some((stored, name, routes, created, revoked)) = row else {
             return Ok(None);
         };
@@ -277,6 +328,31 @@ mod tests {
             Err(KeyError::Unknown(_))
         ));
         assert!(store.create("x", &["bad route".into()]).is_err());
+    }
+
+    #[test]
+    fn cached_keys_see_other_connections_changes_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys.db");
+        let gateway = KeyStore::open(&path).unwrap();
+        let cli = KeyStore::open(&path).unwrap();
+        let (key, info) = cli.create("ci", &[]).unwrap();
+        // Checked twice: the second answer comes from the cache.
+        assert!(gateway.check(&key).unwrap().is_some());
+        assert!(gateway.check(&key).unwrap().is_some());
+        assert_eq!(gateway.lock().cache.len(), 1);
+        // Revoked through the other connection: refused on the very next check.
+        cli.revoke(&info.id).unwrap();
+        assert!(gateway.check(&key).unwrap().is_none());
+        // A key created elsewhere after the cache was filled is found.
+        let (second, _) = cli.create("later", &[]).unwrap();
+        assert!(gateway.check(&second).unwrap().is_some());
+        // Unknown ids are not cached, so guessing cannot fill the cache.
+        for i in 0..100 {
+            let guess = format!("aig_{i:0>8}_{}", "a".repeat(32));
+            assert!(gateway.check(&guess).unwrap().is_none());
+        }
+        assert!(gateway.lock().cache.len() <= 2);
     }
 
     #[test]
