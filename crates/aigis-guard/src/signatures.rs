@@ -313,7 +313,9 @@ impl Gate {
         }
         let ac = aho_corasick::AhoCorasick::builder()
             .match_kind(aho_corasick::MatchKind::Standard)
-            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+            // Searches as fast here as a DFA of the 1,730 literals, which took 30 ms to build
+            // at start-up (a one-prompt `classify` 50 -> 80 ms).
+            .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
             .build(&literals)
             .ok()?;
         Some(Self { ac, owners, always })
