@@ -158,6 +158,10 @@ fn gemm<const ACC: bool, const LANES: usize>(
     out: &mut [f32],
     (m, k, n): (usize, usize, usize),
 ) {
+    if n == 0 {
+        // No outputs (and `chunks_exact(0)` below would panic).
+        return;
+    }
     let (a, b, out) = (&a[..m * k], &b[..k * n], &mut out[..m * n]);
     let full = n - n % LANES;
     // The last columns when fewer than a block: copied into a block of B's rows padded with
@@ -292,6 +296,23 @@ mod tests {
             let mut set = init;
             gemm_set(&a, &b, &mut set, m, k, n);
             assert_eq!(bits(&set), bits(&from_zero), "{m}x{k}x{n} set");
+        }
+    }
+
+    /// Products with no columns, rows or inner dimension are no work, not a panic (a model can
+    /// declare a zero-sized dimension).
+    #[test]
+    fn empty_products_leave_the_output_alone() {
+        for (m, k, n) in [(5usize, 3usize, 0usize), (0, 3, 4), (5, 0, 4), (7, 2, 0)] {
+            let (a, b) = (vec![1.0; m * k], vec![1.0; k * n]);
+            let mut out = vec![2.0; m * n];
+            gemm_acc(&a, &b, &mut out, m, k, n);
+            assert!(
+                out.iter().all(|v| v.to_bits() == 2f32.to_bits()),
+                "{m}x{k}x{n}"
+            );
+            gemm_set(&a, &b, &mut out, m, k, n);
+            assert!(out.iter().all(|v| v.to_bits() == 0), "{m}x{k}x{n}");
         }
     }
 
