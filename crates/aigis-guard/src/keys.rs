@@ -59,8 +59,9 @@ pub struct KeyStore {
 /// The connection and the rows `check` read through it.
 struct Store {
     conn: Connection,
-    /// Rows of keys checked lately, valid while `version` is the database's `data_version`.
-    cache: std::collections::HashMap<String, StoredRow>,
+    /// Digests and infos of keys checked lately, valid while `version` is the database's
+    /// `data_version`.
+    cache: std::collections::HashMap<String, (Vec<u8>, KeyInfo)>,
     version: Option<i64>,
 }
 
@@ -208,11 +209,7 @@ impl KeyStore {
                 Ok(KeyInfo {
                     id: r.get(0)?,
                     name: r.get(1)?,
-                    routes: routes
-                        .split(',')
-                        .filter(|s| !s.is_empty())
-                        .map(String::from)
-                        .collect(),
+                    routes: routes_of(&routes),
                     created: r.get(3)?,
                     revoked: r.get(4)?,
                 })
@@ -242,6 +239,8 @@ impl KeyStore {
         let Some(id) = id_of(presented) else {
             return Ok(None);
         };
+        // Hashed before the lock is taken: the lock is shared by every request.
+        let presented_digest = digest(presented);
         let mut store = self.lock();
         // Any commit by another connection (`aigis guard keys revoke`, another replica's admin
         // API) changes `data_version`, and the cached rows are dropped: a revocation still
@@ -255,8 +254,9 @@ impl KeyStore {
             store.cache.clear();
             store.version = Some(version);
         }
-        let row = if let Some(row) = store.cache.get(id) {
-            Some(row.clone())
+        // The info of the key whose digest matches, compared without copying the digest.
+        let matched = if let Some((stored, info)) = store.cache.get(id) {
+            ct_eq(stored, &presented_digest).then(|| info.clone())
         } else {
             // Prepared once per connection: this runs on every request not cached.
             let row: Option<StoredRow> = store
@@ -271,32 +271,33 @@ impl KeyStore {
                     .optional()
                 })
                 .map_err(|e| self.err(e))?;
-            if let Some(row) = &row {
-                if store.cache.len() >= MAX_CACHED_KEYS {
-                    store.cache.clear();
-                }
-                store.cache.insert(id.to_string(), row.clone());
+            let Some((stored, name, routes, created, revoked)) = row else {
+                return Ok(None);
+            };
+            let info = KeyInfo {
+                id: id.to_string(),
+                name,
+                routes: routes_of(&routes),
+                created,
+                revoked,
+            };
+            if store.cache.len() >= MAX_CACHED_KEYS {
+                store.cache.clear();
             }
-            row
+            let ok = ct_eq(&stored, &presented_digest);
+            store.cache.insert(id.to_string(), (stored, info.clone()));
+            ok.then_some(info)
         };
-        let Some((stored, name, routes, created, revoked)) = row else {
-            return Ok(None);
-        };
-        if !ct_eq(&stored, &digest(presented)) || revoked.is_some() {
-            return Ok(None);
-        }
-        Ok(Some(KeyInfo {
-            id: id.to_string(),
-            name,
-            routes: routes
-                .split(',')
-                .filter(|s| !s.is_empty())
-                .map(String::from)
-                .collect(),
-            created,
-            revoked,
-        }))
+        Ok(matched.filter(|info| info.revoked.is_none()))
     }
+}
+
+/// The route names of a stored comma-separated list.
+fn routes_of(list: &str) -> Vec<String> {
+    list.split(',')
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect()
 }
 
 #[cfg(test)]
