@@ -51,25 +51,27 @@ pub(crate) mod place {
 
 /// Every listed place name, one word or several (by [`word_hash`] of its lower-case form), with
 /// its [`place`] bits.
-static PLACES: LazyLock<
-    std::collections::HashMap<u64, u8, std::hash::BuildHasherDefault<PassHasher>>,
-> = LazyLock::new(|| {
-    let mut m = std::collections::HashMap::default();
+static PLACES: LazyLock<HashIndex> = LazyLock::new(|| HashIndex::new(&place_entries()));
+
+/// [`PLACES`]'s entries.
+fn place_entries() -> std::collections::HashMap<u64, u16> {
+    let mut m = std::collections::HashMap::<u64, u16>::new();
     for (list, bit) in [
         (include_str!("../data/cities.txt"), place::CITY),
         (include_str!("../data/regions.txt"), place::REGION),
     ] {
         for line in list.lines().filter(|l| !l.is_empty()) {
             *m.entry(word_hash(line.to_lowercase().as_bytes()))
-                .or_default() |= bit;
+                .or_default() |= u16::from(bit);
         }
     }
     m
-});
+}
 
 /// The [`place`] bits of `s` (any case): whether it is a listed city or region.
 pub(crate) fn place_flags(s: &str) -> u8 {
-    PLACES.get(&lower_hash(s)).copied().unwrap_or(0)
+    // Only place bits are stored.
+    PLACES.get(lower_hash(s)) as u8
 }
 
 /// Capitalised words that start sentences, label fields or name things and are never a name on
@@ -307,31 +309,59 @@ fn hash_chunks(s: &[u8], map: impl Fn(u8) -> u8) -> u64 {
     h ^ (h >> 33)
 }
 
-/// Passes a [`word_hash`] through: the lexicon's keys are already hashes.
-#[derive(Clone, Copy, Default)]
-pub(crate) struct PassHasher(u64);
+/// Values by [`word_hash`] in one flat open-addressing table: each slot a `u64` holding the
+/// hash's top 48 bits and a 16-bit value (0 = empty; stored values are never 0), probed linearly
+/// from the slot the hash's low bits name. A lookup touches one cache line where a general map
+/// reads a control group and then a bucket. It compares 48 bits: an unlisted word matches a
+/// slot it probes with probability 2^-48 (a false cue at worst, as for [`word_hash`]), and a
+/// test checks no two listed words share their top 48 bits.
+pub(crate) struct HashIndex {
+    slots: Vec<u64>,
+    mask: usize,
+}
 
-impl std::hash::Hasher for PassHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        // Only `u64` keys are hashed; fold anything else in all the same.
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+impl HashIndex {
+    /// The table of `entries` (values of 0 are left out: they mean "not listed"), at most half
+    /// full.
+    fn new(entries: &std::collections::HashMap<u64, u16>) -> Self {
+        let len = (entries.len() * 2).next_power_of_two().max(16);
+        let mask = len - 1;
+        let mut slots = vec![0u64; len];
+        for (&hash, &value) in entries.iter().filter(|(_, v)| **v != 0) {
+            let mut i = hash as usize & mask;
+            while slots[i] != 0 {
+                i = (i + 1) & mask;
+            }
+            slots[i] = (hash & !0xffff) | u64::from(value);
         }
+        Self { slots, mask }
     }
-    fn write_u64(&mut self, i: u64) {
-        self.0 = i;
-    }
-    fn finish(&self) -> u64 {
-        self.0
+
+    /// The value stored for `hash`, 0 if none.
+    #[inline]
+    fn get(&self, hash: u64) -> u16 {
+        let mut i = hash as usize & self.mask;
+        // At most half full: an empty slot always ends the probe.
+        loop {
+            let slot = self.slots[i];
+            if slot == 0 {
+                return 0;
+            }
+            if (slot ^ hash) >> 16 == 0 {
+                return slot as u16;
+            }
+            i = (i + 1) & self.mask;
+        }
     }
 }
 
-type Lexicon = std::collections::HashMap<u64, u16, std::hash::BuildHasherDefault<PassHasher>>;
-
 /// Every listed word (by [`word_hash`] of its lower-case form) with its [`flag`] bits: one
 /// lookup per word instead of one per list.
-static LEXICON: LazyLock<Lexicon> = LazyLock::new(|| {
-    let mut m = Lexicon::default();
+static LEXICON: LazyLock<HashIndex> = LazyLock::new(|| HashIndex::new(&lexicon_entries()));
+
+/// [`LEXICON`]'s entries.
+fn lexicon_entries() -> std::collections::HashMap<u64, u16> {
+    let mut m = std::collections::HashMap::<u64, u16>::new();
     let mut add =
         |w: &str, f: u16| *m.entry(word_hash(w.to_lowercase().as_bytes())).or_default() |= f;
     for w in include_str!("../data/first_names.txt").lines() {
@@ -367,7 +397,7 @@ static LEXICON: LazyLock<Lexicon> = LazyLock::new(|| {
         add(w, flag::TITLE);
     }
     m
-});
+}
 
 /// [`word_hash`] of `s.to_lowercase()`, in a stack buffer when it fits.
 fn lower_hash(s: &str) -> u64 {
@@ -400,7 +430,7 @@ pub(crate) fn flags_of(s: &str) -> u16 {
     if s.len() > 64 && !s.is_ascii() {
         return 0;
     }
-    LEXICON.get(&lower_hash(s)).copied().unwrap_or(0)
+    LEXICON.get(lower_hash(s))
 }
 
 /// Bits of [`Word::lists`]: membership in the short lists of name and place words.
@@ -787,6 +817,34 @@ mod tests {
                 assert!(prev.as_ref().is_none_or(|p| *p == lc), "{lc} and {prev:?}");
             }
         }
+    }
+
+    #[test]
+    fn flat_tables_hold_every_entry_and_nothing_else() {
+        for (entries, table) in [(lexicon_entries(), &*LEXICON), (place_entries(), &*PLACES)] {
+            // Distinct top 48 bits, so no listed word can answer for another.
+            let tags: HashSet<u64> = entries.keys().map(|h| h >> 16).collect();
+            assert_eq!(tags.len(), entries.len());
+            for (&h, &v) in &entries {
+                assert_eq!(table.get(h), v);
+            }
+            // Unlisted hashes (the listed ones with a bit of the tag flipped) find nothing.
+            let missing = entries
+                .keys()
+                .map(|h| h ^ (1 << 40))
+                .filter(|h| !tags.contains(&(h >> 16)))
+                .take(10_000);
+            for h in missing {
+                assert_eq!(table.get(h), 0, "{h:x}");
+            }
+        }
+        // Sparse enough that every probe meets an empty slot.
+        assert!(LEXICON.slots.len() >= 2 * lexicon_entries().len());
+        let small = HashIndex::new(&[(5u64 << 16 | 3, 7u16), (9, 0)].into_iter().collect());
+        assert_eq!(
+            (small.get(5 << 16 | 3), small.get(9), small.get(3)),
+            (7, 0, 0)
+        );
     }
 
     #[test]
