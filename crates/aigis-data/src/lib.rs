@@ -107,6 +107,15 @@ pub trait Recognizer: Send + Sync {
     fn anchors(&self) -> &'static [&'static str] {
         &[]
     }
+    /// Whether `text` holds one of [`Recognizer::anchors`], asked only when
+    /// [`Recognizer::applies`] holds, for recognizers that can tell more cheaply than the shared
+    /// automaton walking every byte (a byte the features saw already, a `memchr` for a rare
+    /// byte). It may say `true` without an anchor (a gate only narrows), never `false` with one.
+    /// `None`: the automaton decides.
+    fn has_anchor(&self, text: &str, features: &Features) -> Option<bool> {
+        let _ = (text, features);
+        None
+    }
 }
 
 /// Byte statistics of a record, computed once before any recognizer runs.
@@ -557,14 +566,26 @@ impl Analyzer {
         // anchored recognizer could match this record anyway (most table cells).
         let mut run: u64 = self.always_set & fits;
         let anchored = self.anchored_set & self.wanted & fits;
-        let possible = bits(anchored)
-            .filter(|&i| self.recognizers[i].applies(&features))
-            .fold(0u64, |acc, i| acc | 1 << i);
-        if possible != 0
+        // Those that apply: some answer for their anchors themselves, the rest share the
+        // automaton.
+        let mut possible = 0u64;
+        let mut automaton = 0u64;
+        for i in bits(anchored) {
+            let r = self.recognizers[i];
+            if r.applies(&features) {
+                possible |= 1 << i;
+                match r.has_anchor(text, &features) {
+                    Some(true) => run |= 1 << i,
+                    Some(false) => {}
+                    None => automaton |= 1 << i,
+                }
+            }
+        }
+        if automaton != 0
             && let Some(ac) = &self.anchors
         {
             for m in ac.find_overlapping_iter(text) {
-                run |= (1 << self.anchor_owner[m.pattern().as_usize()]) & possible;
+                run |= (1 << self.anchor_owner[m.pattern().as_usize()]) & automaton;
             }
         }
         // With an entity filter, recognizers that cannot emit a wanted type do not run.
@@ -883,6 +904,37 @@ mod feature_tests {
             let text = parts.concat();
             let (a, b) = (Features::of(&text), Features::of_long(&text));
             proptest::prop_assert_eq!(format!("{a:?}"), format!("{b:?}"));
+        }
+    }
+
+    proptest::proptest! {
+        /// A recognizer that checks its own anchors never rules out a text holding one (the
+        /// automaton's answer: any anchor, ASCII case-insensitive).
+        #[test]
+        fn own_anchor_checks_never_miss_an_anchor(
+            parts in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "://", ":/", "//", "www.", "WwW.", "ww.", "w", ".", "@", "a", "é", " ", ":",
+                    "http", "x@y.io", "/",
+                ]),
+                0..40,
+            )
+        ) {
+            let text = parts.concat();
+            let f = Features::of(&text);
+            for r in crate::recognizers::all() {
+                if !r.applies(&f) {
+                    continue;
+                }
+                if let Some(answer) = r.has_anchor(&text, &f) {
+                    let lower = text.to_ascii_lowercase();
+                    let present = r
+                        .anchors()
+                        .iter()
+                        .any(|a| lower.contains(&a.to_ascii_lowercase()));
+                    proptest::prop_assert!(answer || !present, "{} on {text:?}", r.info().name);
+                }
+            }
         }
     }
 

@@ -34,6 +34,10 @@ impl Recognizer for Email {
         // Both patterns need an `@`.
         f.has(b'@')
     }
+    fn has_anchor(&self, _text: &str, f: &crate::Features) -> Option<bool> {
+        // The anchor is the one byte the features mark.
+        Some(f.has(b'@'))
+    }
     fn find(&self, text: &str, _f: &crate::Features, out: &mut Vec<Candidate>) {
         if !text.contains('@') {
             return;

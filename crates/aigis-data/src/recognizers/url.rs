@@ -28,6 +28,20 @@ impl Recognizer for Url {
         // `://` or `www.`.
         f.has(b':') || f.has(b'.')
     }
+    fn has_anchor(&self, text: &str, f: &crate::Features) -> Option<bool> {
+        // `://` by a vectorised search for the rare `:`, `www.` by looking back from each `.`
+        // (cells hold few of either), instead of the shared automaton's walk over every byte.
+        let b = text.as_bytes();
+        let scheme = f.has(b':')
+            && f.has(b'/')
+            && memchr::memchr_iter(b':', b).any(|i| b.get(i + 1..i + 3) == Some(b"//"));
+        let www = || {
+            f.has(b'.')
+                && memchr::memchr_iter(b'.', b)
+                    .any(|i| i >= 3 && b[i - 3..i].eq_ignore_ascii_case(b"www"))
+        };
+        Some(scheme || www())
+    }
     fn find(&self, text: &str, _f: &crate::Features, out: &mut Vec<Candidate>) {
         for m in RE.find_iter(text) {
             let s = m
