@@ -47,6 +47,10 @@ pub struct GatewayConfig {
     /// Largest request body accepted, in bytes.
     #[serde(default = "default_max_body")]
     pub max_body_bytes: usize,
+    /// Threads serving connections, each with its own event loop and its own upstream
+    /// connections, so a request is handled start to finish on one thread (0: one per core).
+    #[serde(default)]
+    pub workers: usize,
     /// Seconds to wait for the upstream's response headers.
     #[serde(default = "default_timeout")]
     pub upstream_timeout_secs: u64,
@@ -301,7 +305,22 @@ struct Route {
     cfg: RouteConfig,
     base: Uri,
     upstream_auth: Option<HeaderValue>,
-    client: Upstream,
+    /// One pool per serving thread (see [`Route::client`]).
+    clients: Vec<Upstream>,
+}
+
+thread_local! {
+    /// The serving thread this is (0 elsewhere): which upstream pool its requests use.
+    static WORKER: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+impl Route {
+    /// This thread's upstream pool: a connection made by one serving thread is driven by that
+    /// thread's event loop, so a request and its upstream exchange never wake another thread.
+    fn client(&self) -> &Upstream {
+        let i = WORKER.with(std::cell::Cell::get);
+        &self.clients[i % self.clients.len()]
+    }
 }
 
 /// A pooled client for one route: TLS with the public web roots (or the route's CA), and a
@@ -365,6 +384,8 @@ fn upstream_client(r: &RouteConfig, base_dir: &std::path::Path) -> Result<Upstre
 
 /// The running gateway's shared state.
 struct Gateway {
+    /// The runtime `bind` ran on: background work outlives the serving threads there.
+    main: tokio::runtime::Handle,
     routes: Vec<Route>,
     chain: Chain,
     keys: Option<KeyStore>,
@@ -1043,7 +1064,7 @@ impl Gateway {
             .body(Body::from(body))
             .map_err(|_| Refusal::UpstreamDown)?;
         let started = std::time::Instant::now();
-        let resp = tokio::time::timeout(self.timeout, route.client.request(req))
+        let resp = tokio::time::timeout(self.timeout, route.client().request(req))
             .await
             .map_err(|_| Refusal::UpstreamTimeout)?
             .map_err(|_| Refusal::UpstreamDown)?;
@@ -1770,7 +1791,7 @@ impl Gateway {
                 &format!("playbook:{}", p.name),
             );
             if let Some(shared) = self.shared.clone() {
-                tokio::spawn(async move {
+                self.main.spawn(async move {
                     if let Err(e) = shared.put(&entry).await {
                         eprintln!("aigis guard: playbook quarantine not shared: {e}");
                     }
@@ -1873,7 +1894,7 @@ impl Gateway {
                 per_minute,
                 op: crate::killswitch::MeterOp::Charge(tokens),
             };
-            tokio::spawn(async move {
+            self.main.spawn(async move {
                 if let Err(e) = shared.meter(std::slice::from_ref(&meter)).await {
                     eprintln!("aigis guard: shared token budget unavailable: {e}");
                 }
@@ -2037,6 +2058,8 @@ async fn admin_release(
 pub struct Bound {
     listener: tokio::net::TcpListener,
     tls: Option<(tokio::net::TcpListener, tokio_rustls::TlsAcceptor)>,
+    /// Serving threads.
+    workers: usize,
     gateway: Arc<Gateway>,
 }
 
@@ -2078,41 +2101,106 @@ fn tls_acceptor(t: &TlsConfig, base: &std::path::Path) -> Result<tokio_rustls::T
     Ok(tokio_rustls::TlsAcceptor::from(Arc::new(cfg)))
 }
 
-/// Serves HTTPS connections until `stop` changes, then lets open connections finish.
-async fn serve_tls(
+/// A connection accepted on a listener, on its way to a serving thread.
+struct Accepted {
+    stream: std::net::TcpStream,
+    peer: SocketAddr,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+}
+
+/// Accepts connections until `stop` changes and hands them to the serving threads in turn.
+async fn accept_loop(
     listener: tokio::net::TcpListener,
-    acceptor: tokio_rustls::TlsAcceptor,
-    app: axum::Router,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    workers: Arc<Vec<tokio::sync::mpsc::UnboundedSender<Accepted>>>,
+    next: Arc<std::sync::atomic::AtomicUsize>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    use tower::ServiceExt as _;
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     loop {
         tokio::select! {
             r = listener.accept() => {
-                let Ok((tcp, peer)) = r else { continue };
-                let acceptor = acceptor.clone();
-                let app = app.clone();
-                let watcher = graceful.watcher();
-                tokio::spawn(async move {
-                    let Ok(Ok(tls)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await else {
-                        return;
-                    };
-                    let svc = hyper::service::service_fn(move |mut req: Request<hyper::body::Incoming>| {
-                        req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
-                        app.clone().oneshot(req.map(Body::new))
-                    });
-                    let conn = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                        .serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(tls), svc)
-                        .into_owned();
-                    let _ = watcher.watch(conn).await;
-                });
+                let Ok((tcp, peer)) = r else {
+                    // Out of descriptors and the like: wait rather than spin.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                };
+                let Ok(stream) = tcp.into_std() else { continue };
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % workers.len();
+                let _ = workers[i].send(Accepted { stream, peer, tls: tls.clone() });
             }
             _ = stop.changed() => break,
         }
     }
-    // Requests in flight get up to 30 s to finish.
-    let _ = tokio::time::timeout(Duration::from_secs(30), graceful.shutdown()).await;
+}
+
+/// One serving thread: its own single-threaded event loop serves the connections handed to
+/// it, each request start to finish, upstream exchange included (its own pool), so nothing
+/// waits on another thread's wake-up. When the senders are gone it stops taking connections
+/// and gives those open up to 30 s to finish.
+fn serve_worker(
+    index: usize,
+    app: axum::Router,
+    mut conns: tokio::sync::mpsc::UnboundedReceiver<Accepted>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    std::thread::Builder::new()
+        .name(format!("aigis-serve-{index}"))
+        .spawn(move || {
+            WORKER.with(|w| w.set(index));
+            rt.block_on(async move {
+                let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+                while let Some(c) = conns.recv().await {
+                    let Ok(tcp) = tokio::net::TcpStream::from_std(c.stream) else {
+                        continue;
+                    };
+                    // Responses go out as soon as they are written (as nginx does on
+                    // keep-alive connections).
+                    let _ = tcp.set_nodelay(true);
+                    let watcher = graceful.watcher();
+                    let app = app.clone();
+                    tokio::spawn(serve_connection(tcp, c.peer, c.tls, app, watcher));
+                }
+                // Requests in flight get up to 30 s to finish.
+                let _ = tokio::time::timeout(Duration::from_secs(30), graceful.shutdown()).await;
+            });
+        })
+}
+
+/// Serves one connection (after the TLS handshake, when it has one).
+async fn serve_connection(
+    tcp: tokio::net::TcpStream,
+    peer: SocketAddr,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    app: axum::Router,
+    watcher: hyper_util::server::graceful::Watcher,
+) {
+    use tower::ServiceExt as _;
+    let svc = hyper::service::service_fn(move |mut req: Request<hyper::body::Incoming>| {
+        req.extensions_mut()
+            .insert(axum::extract::ConnectInfo(peer));
+        app.clone().oneshot(req.map(Body::new))
+    });
+    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    match tls {
+        None => {
+            let conn = builder
+                .serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(tcp), svc)
+                .into_owned();
+            let _ = watcher.watch(conn).await;
+        }
+        Some(acceptor) => {
+            let Ok(Ok(tls)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await
+            else {
+                return;
+            };
+            let conn = builder
+                .serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(tls), svc)
+                .into_owned();
+            let _ = watcher.watch(conn).await;
+        }
+    }
 }
 
 impl Bound {
@@ -2196,21 +2284,38 @@ impl Bound {
                 }
             });
         }
-        let tls = self
-            .tls
-            .map(|(l, acceptor)| tokio::spawn(serve_tls(l, acceptor, app.clone(), rx.clone())));
-        let mut rx_http = rx;
-        let result = axum::serve(
-            self.listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            let _ = rx_http.changed().await;
-        })
-        .await;
+        // Serving threads, and accept loops here handing them connections in turn.
+        let mut senders = Vec::new();
+        let mut threads = Vec::new();
+        for i in 0..self.workers.max(1) {
+            let (tx, conns) = tokio::sync::mpsc::unbounded_channel();
+            senders.push(tx);
+            threads.push(serve_worker(i, app.clone(), conns)?);
+        }
+        let senders = Arc::new(senders);
+        let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let tls = self.tls.map(|(l, acceptor)| {
+            tokio::spawn(accept_loop(
+                l,
+                Some(acceptor),
+                senders.clone(),
+                next.clone(),
+                rx.clone(),
+            ))
+        });
+        accept_loop(self.listener, None, senders, next, rx).await;
         if let Some(t) = tls {
             let _ = t.await;
         }
+        // Both loops are done: the senders are dropped, so each thread finishes its open
+        // connections and ends.
+        let joined = tokio::task::spawn_blocking(move || {
+            for t in threads {
+                let _ = t.join();
+            }
+        })
+        .await;
+        let result: std::io::Result<()> = joined.map_err(std::io::Error::other);
         if let Some(p) = &self.gateway.events {
             p.flush(Duration::from_secs(5)).await;
         }
@@ -2341,6 +2446,10 @@ pub async fn bind(
             ));
         }
     };
+    let workers = match config.workers {
+        0 => std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+        n => n,
+    };
     let mut routes = Vec::new();
     for r in &config.routes {
         if !r.prefix.starts_with('/') {
@@ -2390,7 +2499,9 @@ pub async fn bind(
             cfg: r.clone(),
             base,
             upstream_auth,
-            client: upstream_client(r, base_dir)?,
+            clients: (0..workers)
+                .map(|_| upstream_client(r, base_dir))
+                .collect::<Result<_, _>>()?,
         });
     }
     let listener = tokio::net::TcpListener::bind(&config.listen)
@@ -2576,7 +2687,9 @@ pub async fn bind(
     Ok(Bound {
         listener,
         tls,
+        workers,
         gateway: Arc::new(Gateway {
+            main: tokio::runtime::Handle::current(),
             routes,
             chain,
             keys,

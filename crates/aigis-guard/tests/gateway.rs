@@ -150,6 +150,8 @@ async fn start_full(
         keys: Some("keys.db".into()),
         danger_no_auth: false,
         max_body_bytes: 64 << 10,
+        // More than one serving thread, so connections are handed between them.
+        workers: 2,
         upstream_timeout_secs: 1,
         admin_token_env: None,
         admin_token_file: Some("admin.token".into()),
