@@ -99,79 +99,107 @@ pub fn features(p: &crate::Prepared) -> Vec<(u32, f32)> {
     })
 }
 
-/// Per-thread counting space: one 32-bit slot per feature (its generation stamp in the high
-/// half, its count in the low half: one touch per feature, 1 MiB for the 2^18 features, half
-/// what 64-bit slots took, so more of it stays in cache), and the list of features touched, so
-/// a prompt's counts are gathered in O(n) without hashing or sorting. The touch order is the
-/// text's order, so float sums (and trained weights) are reproducible. Counts saturate at
-/// ±32,767 (a feature can occur at most about 6,000 times in one view's head and tail window).
+/// Per-thread counting space: a small open-addressing table of the prompt's features (index
+/// and count per slot), sized to the prompt (at most half full, doubled as it fills), so it
+/// stays in the fastest cache where a slot per possible feature (1 MiB) missed on most first
+/// touches; and the list of slots in first-touch order, so a prompt's counts are gathered in
+/// O(n) without sorting, in the text's order (float sums, and trained weights, are
+/// reproducible). Counts saturate at ±32,767 (a feature can occur at most about 6,000 times in
+/// one view's head and tail window).
 struct Scratch {
-    slots: Vec<u32>,
-    generation: u16,
+    /// Feature index + 1 (0: empty) and its count.
+    table: Vec<(u32, i16)>,
+    /// Slots in use, in first-touch order.
     touched: Vec<u32>,
     /// The feature hashes of the part being read.
     hashes: Vec<u64>,
 }
 
+/// Slots of the table for a short prompt (8 KiB).
+const MIN_TABLE: usize = 1024;
+
 thread_local! {
     static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch {
-        slots: vec![0; DIM],
-        generation: 0,
+        table: vec![(0, 0); MIN_TABLE],
         touched: Vec::new(),
         hashes: Vec::new(),
     });
 }
 
 impl Scratch {
+    /// Empties the table for the next prompt (only the slots the last one used), shrinking it
+    /// back after a long prompt.
     fn begin(&mut self) {
-        self.generation = self.generation.wrapping_add(1);
-        if self.generation == 0 {
-            // Wrapped: clear the stamps once every 65,535 prompts (1 MiB).
-            self.slots.iter_mut().for_each(|s| *s = 0);
-            self.generation = 1;
+        if self.table.len() > 4 * MIN_TABLE {
+            self.table = vec![(0, 0); MIN_TABLE];
+        } else {
+            for &s in &self.touched {
+                self.table[s as usize] = (0, 0);
+            }
         }
         self.touched.clear();
     }
 
     /// Counts every hash of `hashes`, in order.
     fn add_all(&mut self, hashes: &[u64]) {
-        // The slots are 1 MiB, so many first touches miss the cache. Reading them all first
-        // lets those misses overlap (the loads are independent); the counting pass below,
-        // whose branches wait on each load, then finds them cached.
-        let mut warm = 0u32;
-        for h in hashes {
-            warm ^= self.slots[(h & (DIM as u64 - 1)) as usize];
+        // Room for every hash being new keeps the table at most half full.
+        let need = 2 * (self.touched.len() + hashes.len());
+        if need > self.table.len() {
+            self.grow(need.next_power_of_two());
         }
-        std::hint::black_box(warm);
         for &h in hashes {
             self.add(h);
+        }
+    }
+
+    /// Moves the entries into a table of `len` slots, keeping their first-touch order.
+    fn grow(&mut self, len: usize) {
+        let old = std::mem::replace(&mut self.table, vec![(0, 0); len]);
+        let mask = len - 1;
+        for s in &mut self.touched {
+            let entry = old[*s as usize];
+            let mut i = (entry.0 - 1) as usize & mask;
+            while self.table[i].0 != 0 {
+                i = (i + 1) & mask;
+            }
+            self.table[i] = entry;
+            *s = i as u32;
         }
     }
 
     #[inline]
     fn add(&mut self, h: u64) {
         // The top bit gives the sign so collisions cancel rather than pile up.
-        let idx = (h & (DIM as u64 - 1)) as usize;
+        let idx = (h & (DIM as u64 - 1)) as u32;
         let sign: i16 = if h >> 63 == 0 { 1 } else { -1 };
-        let slot = self.slots[idx];
-        let count = if (slot >> 16) as u16 == self.generation {
-            (slot as u16 as i16).saturating_add(sign).max(-i16::MAX)
-        } else {
-            self.touched.push(idx as u32);
-            sign
-        };
-        self.slots[idx] = u32::from(self.generation) << 16 | u32::from(count as u16);
+        // The index is hash bits already: its low bits spread the slots. `add_all` keeps the
+        // table at most half full, so the probe ends.
+        let mask = self.table.len() - 1;
+        let mut i = idx as usize & mask;
+        loop {
+            let (key, count) = self.table[i];
+            if key == idx + 1 {
+                self.table[i].1 = count.saturating_add(sign).max(-i16::MAX);
+                return;
+            }
+            if key == 0 {
+                self.table[i] = (idx + 1, sign);
+                self.touched.push(i as u32);
+                return;
+            }
+            i = (i + 1) & mask;
+        }
     }
 
     fn collect(&self) -> Vec<(u32, f32)> {
         let mut v: Vec<(u32, f32)> = self
             .touched
             .iter()
-            .filter_map(|&i| {
-                let c = i32::from(self.slots[i as usize] as u16 as i16);
+            .filter_map(|&s| {
+                let (key, c) = self.table[s as usize];
                 (c != 0).then(|| {
-                    let c = c as f32;
-                    (i, c.signum() * (1.0 + c.abs().ln()))
+                    let c = f32::from(c);
+                    (key - 1, c.signum() * (1.0 + c.abs().ln()))
                 })
             })
             .collect();
@@ -350,40 +378,58 @@ mod tests {
         assert_eq!(a, b);
     }
 
-    /// Counts saturate at ±32,767 instead of wrapping into the generation stamp, collisions
-    /// of opposite sign cancel, and a wrapped generation clears every stamp.
+    /// Counts saturate at ±32,767, collisions of opposite sign cancel, the table grows without
+    /// losing counts or their order, and the next prompt starts from nothing.
     #[test]
-    fn counts_saturate_cancel_and_generations_wrap() {
+    fn counts_saturate_cancel_grow_and_reset() {
         let mut sc = Scratch {
-            slots: vec![0; DIM],
-            generation: 0,
+            table: vec![(0, 0); MIN_TABLE],
             touched: Vec::new(),
             hashes: Vec::new(),
         };
         sc.begin();
         let neg = 1u64 << 63;
         for _ in 0..40_000 {
-            sc.add(5);
-            sc.add(neg | 7);
+            sc.add_all(&[5, neg | 7]);
         }
-        sc.add(9);
-        sc.add(neg | 9);
-        let count = |sc: &Scratch, i: usize| sc.slots[i] as u16 as i16;
+        // Same slot for 9 and 9 + 1024 (the table's size): probing keeps them apart.
+        sc.add_all(&[9, neg | 9, 9 + 1024, 9 + 1024]);
+        let count = |sc: &Scratch, idx: u32| {
+            sc.touched
+                .iter()
+                .map(|&s| sc.table[s as usize])
+                .find(|e| e.0 == idx + 1)
+                .map_or(0, |e| e.1)
+        };
         assert_eq!(
-            (count(&sc, 5), count(&sc, 7), count(&sc, 9)),
-            (32_767, -32_767, 0)
+            [5, 7, 9, 1033].map(|i| count(&sc, i)),
+            [32_767, -32_767, 0, 2]
         );
-        assert_eq!(sc.touched, [5, 7, 9]);
+        let order = |sc: &Scratch| {
+            sc.touched
+                .iter()
+                .map(|&s| sc.table[s as usize].0 - 1)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(order(&sc), [5, 7, 9, 1033]);
+        // Thousands of new features: the table grows, counts and order stay.
+        let many: Vec<u64> = (0..5_000u64).map(|i| 100_000 + i * 7).collect();
+        sc.add_all(&many);
+        assert!(sc.table.len() >= 2 * sc.touched.len());
+        assert_eq!(count(&sc, 5), 32_767);
+        assert_eq!(count(&sc, 1033), 2);
+        assert_eq!(order(&sc)[..5], [5, 7, 9, 1033, 100_000]);
         let v = sc.collect();
-        assert_eq!(v.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [5, 7]);
-        assert!((v[0].1 + v[1].1).abs() < 1e-6 && v[0].1 > 0.0, "{v:?}");
-        // The next prompt starts from nothing, also across the stamp's wrap.
-        sc.generation = u16::MAX;
+        assert_eq!(v.len(), 5_003, "the cancelled feature is left out");
+        assert!((v[0].1 + v[1].1).abs() < 1e-6 && v[0].1 > 0.0);
+        // The next prompt starts from nothing (and the grown table is given back).
         sc.begin();
-        assert_eq!(sc.generation, 1);
-        assert!(sc.slots.iter().all(|&s| s == 0) && sc.touched.is_empty());
-        sc.add(5);
-        assert_eq!((count(&sc, 5), sc.touched.as_slice()), (1, [5].as_slice()));
+        assert!(sc.touched.is_empty() && sc.table.iter().all(|e| *e == (0, 0)));
+        assert_eq!(sc.table.len(), MIN_TABLE);
+        sc.add_all(&[5]);
+        assert_eq!((count(&sc, 5), order(&sc)), (1, vec![5]));
+        sc.begin();
+        assert!(sc.table.iter().all(|e| *e == (0, 0)), "slots cleared in place");
     }
 
     #[test]
