@@ -429,7 +429,10 @@ mod tests {
         sc.add_all(&[5]);
         assert_eq!((count(&sc, 5), order(&sc)), (1, vec![5]));
         sc.begin();
-        assert!(sc.table.iter().all(|e| *e == (0, 0)), "slots cleared in place");
+        assert!(
+            sc.table.iter().all(|e| *e == (0, 0)),
+            "slots cleared in place"
+        );
     }
 
     #[test]
