@@ -51,6 +51,11 @@ pub struct GatewayConfig {
     /// connections, so a request is handled start to finish on one thread (0: one per core).
     #[serde(default)]
     pub workers: usize,
+    /// Seconds a client may take to send a request's headers, and the longest an idle
+    /// keep-alive connection is kept waiting for the next request; then the connection is
+    /// closed (a client sending its headers a byte at a time cannot hold it for ever).
+    #[serde(default = "default_header_timeout")]
+    pub header_timeout_secs: u64,
     /// Seconds to wait for the upstream's response headers.
     #[serde(default = "default_timeout")]
     pub upstream_timeout_secs: u64,
@@ -186,6 +191,9 @@ fn default_max_body() -> usize {
 }
 fn default_state_prefix() -> String {
     "aigis:".into()
+}
+fn default_header_timeout() -> u64 {
+    30
 }
 fn default_timeout() -> u64 {
     120
@@ -2060,6 +2068,8 @@ pub struct Bound {
     tls: Option<(tokio::net::TcpListener, tokio_rustls::TlsAcceptor)>,
     /// Serving threads.
     workers: usize,
+    /// See [`GatewayConfig::header_timeout_secs`].
+    header_timeout: Duration,
     gateway: Arc<Gateway>,
 }
 
@@ -2140,6 +2150,7 @@ async fn accept_loop(
 fn serve_worker(
     index: usize,
     app: axum::Router,
+    header_timeout: Duration,
     mut conns: tokio::sync::mpsc::UnboundedReceiver<Accepted>,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -2160,7 +2171,14 @@ fn serve_worker(
                     let _ = tcp.set_nodelay(true);
                     let watcher = graceful.watcher();
                     let app = app.clone();
-                    tokio::spawn(serve_connection(tcp, c.peer, c.tls, app, watcher));
+                    tokio::spawn(serve_connection(
+                        tcp,
+                        c.peer,
+                        c.tls,
+                        app,
+                        header_timeout,
+                        watcher,
+                    ));
                 }
                 // Requests in flight get up to 30 s to finish.
                 let _ = tokio::time::timeout(Duration::from_secs(30), graceful.shutdown()).await;
@@ -2174,6 +2192,7 @@ async fn serve_connection(
     peer: SocketAddr,
     tls: Option<tokio_rustls::TlsAcceptor>,
     app: axum::Router,
+    header_timeout: Duration,
     watcher: hyper_util::server::graceful::Watcher,
 ) {
     use tower::ServiceExt as _;
@@ -2182,7 +2201,12 @@ async fn serve_connection(
             .insert(axum::extract::ConnectInfo(peer));
         app.clone().oneshot(req.map(Body::new))
     });
-    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    // hyper enforces the header timeout only with a timer.
+    builder
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(header_timeout);
     match tls {
         None => {
             let conn = builder
@@ -2290,7 +2314,7 @@ impl Bound {
         for i in 0..self.workers.max(1) {
             let (tx, conns) = tokio::sync::mpsc::unbounded_channel();
             senders.push(tx);
-            threads.push(serve_worker(i, app.clone(), conns)?);
+            threads.push(serve_worker(i, app.clone(), self.header_timeout, conns)?);
         }
         let senders = Arc::new(senders);
         let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -2688,6 +2712,7 @@ pub async fn bind(
         listener,
         tls,
         workers,
+        header_timeout: Duration::from_secs(config.header_timeout_secs.max(1)),
         gateway: Arc::new(Gateway {
             main: tokio::runtime::Handle::current(),
             routes,

@@ -152,6 +152,8 @@ async fn start_full(
         max_body_bytes: 64 << 10,
         // More than one serving thread, so connections are handed between them.
         workers: 2,
+        // Short, so a test can see a slow client cut off.
+        header_timeout_secs: 1,
         upstream_timeout_secs: 1,
         admin_token_env: None,
         admin_token_file: Some("admin.token".into()),
@@ -942,6 +944,43 @@ async fn https_listener_serves_the_same_gateway() {
     )
     .await;
     assert!(!String::from_utf8_lossy(&buf).contains("200 OK"));
+}
+
+#[tokio::test]
+async fn slow_headers_are_cut_off_and_prompt_clients_still_served() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let env = start().await;
+    // Slowloris: the headers begin and never end. The connection is closed after the header
+    // timeout (1 s in these tests) instead of being held open.
+    let mut slow = tokio::net::TcpStream::connect(env.gw).await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\nx-slow: a")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), slow.read_to_end(&mut buf)).await;
+    assert!(read.is_ok(), "the slow connection was not closed");
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(800) && waited < Duration::from_secs(5),
+        "{waited:?}"
+    );
+    assert!(!String::from_utf8_lossy(&buf).contains("200 OK"));
+    // A client that sends its request at once is answered as usual, also after a pause
+    // shorter than the timeout on the same connection.
+    let mut ok = tokio::net::TcpStream::connect(env.gw).await.unwrap();
+    for _ in 0..2 {
+        ok.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let mut head = [0u8; 1024];
+        let n = tokio::time::timeout(Duration::from_secs(5), ok.read(&mut head))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(String::from_utf8_lossy(&head[..n]).starts_with("HTTP/1.1 200"));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
 }
 
 #[tokio::test]
