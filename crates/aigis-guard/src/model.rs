@@ -115,6 +115,25 @@ struct Scratch {
     hashes: Vec<u64>,
 }
 
+/// `1 + ln k` for the small counts most features have, computed once by the same expression
+/// [`damped`] uses for larger ones (so values are bit-identical either way).
+static LOG_COUNTS: LazyLock<[f32; 64]> = LazyLock::new(|| {
+    let mut t = [0f32; 64];
+    for (k, v) in t.iter_mut().enumerate() {
+        *v = 1.0 + (k as f32).ln();
+    }
+    t
+});
+
+/// A feature's value before normalisation: `sign(c) (1 + ln |c|)`.
+fn damped(c: i16) -> f32 {
+    let sign = f32::from(c).signum();
+    match LOG_COUNTS.get(usize::from(c.unsigned_abs())) {
+        Some(&v) => sign * v,
+        None => sign * (1.0 + f32::from(c).abs().ln()),
+    }
+}
+
 /// Slots of the table for a short prompt (8 KiB).
 const MIN_TABLE: usize = 1024;
 
@@ -197,10 +216,7 @@ impl Scratch {
             .iter()
             .filter_map(|&s| {
                 let (key, c) = self.table[s as usize];
-                (c != 0).then(|| {
-                    let c = f32::from(c);
-                    (key - 1, c.signum() * (1.0 + c.abs().ln()))
-                })
+                (c != 0).then(|| (key - 1, damped(c)))
             })
             .collect();
         let norm = v.iter().map(|(_, x)| x * x).sum::<f32>().sqrt();
@@ -376,6 +392,18 @@ mod tests {
         let a = train(&data, TrainParams::default()).to_bytes();
         let b = train(&data, TrainParams::default()).to_bytes();
         assert_eq!(a, b);
+    }
+
+    #[test]
+    fn damped_counts_equal_the_formula_bit_for_bit() {
+        for c in (-32_767i16..=32_767).filter(|&c| c != 0) {
+            let f = f32::from(c);
+            assert_eq!(
+                damped(c).to_bits(),
+                (f.signum() * (1.0 + f.abs().ln())).to_bits(),
+                "{c}"
+            );
+        }
     }
 
     /// Counts saturate at ±32,767, collisions of opposite sign cancel, the table grows without
