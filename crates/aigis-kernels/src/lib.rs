@@ -305,14 +305,19 @@ mod tests {
     fn empty_products_leave_the_output_alone() {
         for (m, k, n) in [(5usize, 3usize, 0usize), (0, 3, 4), (5, 0, 4), (7, 2, 0)] {
             let (a, b) = (vec![1.0; m * k], vec![1.0; k * n]);
-            let mut out = vec![2.0; m * n];
+            // Four cells past the product's end: nothing may be written there.
+            let mut out = vec![2.0; m * n + 4];
             gemm_acc(&a, &b, &mut out, m, k, n);
             assert!(
                 out.iter().all(|v| v.to_bits() == 2f32.to_bits()),
                 "{m}x{k}x{n}"
             );
             gemm_set(&a, &b, &mut out, m, k, n);
-            assert!(out.iter().all(|v| v.to_bits() == 0), "{m}x{k}x{n}");
+            assert!(out[..m * n].iter().all(|v| v.to_bits() == 0), "{m}x{k}x{n}");
+            assert!(
+                out[m * n..].iter().all(|v| v.to_bits() == 2f32.to_bits()),
+                "{m}x{k}x{n}: written past the product"
+            );
         }
     }
 
