@@ -566,6 +566,16 @@ fn decode_hex(tok: &str) -> Option<String> {
 
 /// Hex bytes separated by spaces or `\x` (`69 67 6e 6f 72 65`, `\x69\x67`): eight or more.
 fn decode_spaced_hex(text: &str) -> Option<String> {
+    if text.is_ascii() && hex_pairs(text.as_bytes()) < 8 {
+        // Every byte found below is a token of two hex digits; fewer than eight of them cannot
+        // make a run (most prompts: no need to split them into tokens).
+        return None;
+    }
+    spaced_hex_tokens(text)
+}
+
+/// [`decode_spaced_hex`] without the quick rejection.
+fn spaced_hex_tokens(text: &str) -> Option<String> {
     let mut bytes = Vec::new();
     let mut best = Vec::new();
     // Splitting every token on `\x` costs a substring searcher each: only texts that hold
@@ -596,6 +606,23 @@ fn decode_spaced_hex(text: &str) -> Option<String> {
         best = bytes;
     }
     (best.len() >= 8).then(|| printable(&best)).flatten()
+}
+
+/// Tokens of two hex digits in ASCII text, as [`decode_spaced_hex`] finds them, counted (an
+/// upper bound): two hex digits after the start, white space, `,` or the `x` of `0x` / `\\x`,
+/// and before the end, white space, `,` or `\\`.
+fn hex_pairs(b: &[u8]) -> usize {
+    let space = |c: u8| c.is_ascii_whitespace() || matches!(c, 0x0b | b',');
+    let opens = |i: usize| i == 0 || space(b[i - 1]) || b[i - 1] == b'x';
+    let closes = |i: usize| b.get(i).is_none_or(|&c| space(c) || c == b'\\');
+    (1..b.len())
+        .filter(|&i| {
+            b[i].is_ascii_hexdigit()
+                && b[i - 1].is_ascii_hexdigit()
+                && opens(i - 1)
+                && closes(i + 1)
+        })
+        .count()
 }
 
 fn decode_base32(tok: &str) -> Option<String> {
@@ -678,29 +705,33 @@ const NATO: &[&str] = &[
     "uniform", "victor", "whiskey", "xray", "yankee", "zulu",
 ];
 
+/// The letter a NATO alphabet word spells (0 for `a`), any case, compared in place (no
+/// lower-cased copy of every word).
+fn nato_letter(w: &str) -> Option<usize> {
+    if !(4..=8).contains(&w.len()) {
+        return None;
+    }
+    let is = |n: &str| w.eq_ignore_ascii_case(n);
+    if is("alpha") {
+        return Some(0);
+    }
+    if is("juliet") {
+        return Some(9);
+    }
+    if is("x-ray") {
+        return Some(23);
+    }
+    // Each word starts with its own letter: one comparison, not 26.
+    let i = usize::from(w.as_bytes()[0].to_ascii_lowercase().wrapping_sub(b'a'));
+    NATO.get(i).filter(|n| is(n)).map(|_| i)
+}
+
 /// Four or more consecutive NATO alphabet words spell letters.
 fn decode_nato(text: &str) -> Option<String> {
     let mut best = String::new();
     let mut cur = String::new();
-    // Compared in place, any case: no lower-cased copy of every word.
-    let letter = |w: &str| {
-        if !(4..=8).contains(&w.len()) {
-            return None;
-        }
-        let is = |n: &str| w.eq_ignore_ascii_case(n);
-        if is("alpha") {
-            return Some(0);
-        }
-        if is("juliet") {
-            return Some(9);
-        }
-        if is("x-ray") {
-            return Some(23);
-        }
-        NATO.iter().position(|n| is(n))
-    };
     for w in text.split(|c: char| c.is_whitespace() || c == ',') {
-        if let Some(i) = letter(w) {
+        if let Some(i) = nato_letter(w) {
             cur.push(char::from(b'a' + i as u8));
         } else if !w.is_empty() {
             if cur.len() > best.len() {
@@ -958,6 +989,40 @@ mod tests {
             proptest::prop_assert_eq!(fast.0, slow.0);
             proptest::prop_assert_eq!(fast.1, slow.1);
             proptest::prop_assert_eq!(a.len(), b.len());
+        }
+
+        /// The quick rejection of spaced hex never rejects a text that holds a run.
+        #[test]
+        fn spaced_hex_quick_rejection_loses_nothing(
+            t in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "69", "6e", "A0", "0x", "\\x", "7", "g", " ", ",", "\t", "\u{b}", "\\",
+                    "x", "ff", "1", "zz",
+                ]),
+                0..40,
+            ).prop_map(|v| v.concat())
+        ) {
+            proptest::prop_assert_eq!(decode_spaced_hex(&t), spaced_hex_tokens(&t));
+        }
+
+        /// NATO words are told by their first letter; the letter is the list search's.
+        #[test]
+        fn nato_by_first_letter_equals_the_list_search(
+            w in "(alfa|Alpha|ECHO|juliet|Juliett|x-ray|Xray|zulu|zulus|sierra|hote|[a-zA-Z\\-ü]{0,9})"
+        ) {
+            let is = |n: &str| w.eq_ignore_ascii_case(n);
+            let by_list = if !(4..=8).contains(&w.len()) {
+                None
+            } else if is("alpha") {
+                Some(0)
+            } else if is("juliet") {
+                Some(9)
+            } else if is("x-ray") {
+                Some(23)
+            } else {
+                NATO.iter().position(|n| is(n))
+            };
+            proptest::prop_assert_eq!(nato_letter(&w), by_list);
         }
     }
 
