@@ -609,8 +609,8 @@ fn spaced_hex_tokens(text: &str) -> Option<String> {
 }
 
 /// Tokens of two hex digits in ASCII text, as [`decode_spaced_hex`] finds them, counted (an
-/// upper bound): two hex digits after the start, white space, `,` or the `x` of `0x` / `\\x`,
-/// and before the end, white space, `,` or `\\`.
+/// upper bound): two hex digits after the start, white space, `,` or the `x` of `0x` / `\x`,
+/// and before the end, white space, `,` or `\`.
 fn hex_pairs(b: &[u8]) -> usize {
     let space = |c: u8| c.is_ascii_whitespace() || matches!(c, 0x0b | b',');
     let opens = |i: usize| i == 0 || space(b[i - 1]) || b[i - 1] == b'x';
@@ -995,12 +995,19 @@ mod tests {
         #[test]
         fn spaced_hex_quick_rejection_loses_nothing(
             t in proptest::collection::vec(
-                proptest::sample::select(vec![
-                    "69", "6e", "A0", "0x", "\\x", "7", "g", " ", ",", "\t", "\u{b}", "\\",
-                    "x", "ff", "1", "zz",
-                ]),
-                0..40,
-            ).prop_map(|v| v.concat())
+                (
+                    // Mostly printable hex tokens and separators, so runs of about eight
+                    // are common; the rest break or spoil them.
+                    proptest::sample::select(vec![
+                        "69", "6e", "67", "72", "65", "0x6f", "\\x61", "69", "6e", "0x67", "\\x72",
+                        "A0", "g", "zz", "ff1",
+                    ]),
+                    proptest::sample::select(vec![
+                        " ", ",", "\t", "\u{b}", ", ", " ", ",", "\n", "", "\\",
+                    ]),
+                ),
+                0..24,
+            ).prop_map(|v| v.into_iter().flat_map(|(a, b)| [a, b]).collect::<String>())
         ) {
             proptest::prop_assert_eq!(decode_spaced_hex(&t), spaced_hex_tokens(&t));
         }
@@ -1023,6 +1030,21 @@ mod tests {
                 NATO.iter().position(|n| is(n))
             };
             proptest::prop_assert_eq!(nato_letter(&w), by_list);
+        }
+    }
+
+    /// Eight hex tokens are a payload, seven are not, in each spelling the decoder reads.
+    #[test]
+    fn spaced_hex_needs_eight_tokens() {
+        for sep in [" ", ",", "\n", " 0x", "\\x"] {
+            let eight = ["69", "67", "6e", "6f", "72", "65", "20", "61"].join(sep);
+            assert_eq!(
+                decode_spaced_hex(&eight).as_deref(),
+                Some("ignore a"),
+                "{eight:?}"
+            );
+            let seven = ["69", "67", "6e", "6f", "72", "65", "20"].join(sep);
+            assert_eq!(decode_spaced_hex(&seven), None, "{seven:?}");
         }
     }
 
