@@ -18,8 +18,11 @@ run() { # core binary timing-file
 echo "round  A-core  A-user-s  B-user-s"
 for r in $(seq "$rounds"); do
   for ca in 0 1; do
-    run "$ca" "$a" "$work/a" & run "$((1 - ca))" "$b" "$work/b" &
-    wait
+    run "$ca" "$a" "$work/a" & pa=$!
+    run "$((1 - ca))" "$b" "$work/b" & pb=$!
+    # A build that fails (exit 2) stops the comparison rather than print its time.
+    wait "$pa" || { echo "A failed: $a" >&2; exit 2; }
+    wait "$pb" || { echo "B failed: $b" >&2; exit 2; }
     echo "$r      $ca       $(tail -1 "$work/a")     $(tail -1 "$work/b")"
   done
 done

@@ -6,6 +6,7 @@
 #   bench/guard.sh [--rate 2000] [--seconds 15] [--rounds 3]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/guard_common.sh
 rate=2000 secs=15 rounds=3
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -42,27 +43,12 @@ http {
 }
 NGINX
 nginx -p "$work" -c "$work/nginx.conf"
-cat > "$work/aigis.toml" <<TOML
-[guard.serve]
-listen = "127.0.0.1:18002"
-keys = "keys.db"
-[[guard.serve.routes]]
-name = "chat"
-kind = "openai"
-prefix = "/v1"
-upstream = "http://127.0.0.1:18000"
-# One key sends all the load: per-key and per-IP rates off, shedding at the default.
-[guard.serve.limits]
-key-requests-per-minute = 0
-ip-requests-per-minute = 0
-key-concurrency = 0
-TOML
+write_guard_config "$work"
 key=$(target/release/aigis guard keys create --store "$work/keys.db" --name bench 2>/dev/null)
 target/release/aigis guard serve -c "$work/aigis.toml" 2>/dev/null &
 aigis_pid=$!
 sleep 1
 
-body='{"model":"bench","messages":[{"role":"system","content":"You are a helpful assistant for a travel company."},{"role":"user","content":"I am planning a trip to France next spring with my family. What is the capital, and which neighbourhoods are good for a first visit with children?"}],"max_tokens":256}'
 # CPU ticks (user + system, from /proc) of a proxy's processes, to report CPU per request.
 ticks() { # name
   case $1 in

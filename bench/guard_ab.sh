@@ -7,6 +7,7 @@
 #   bench/guard_ab.sh ROUNDS SECONDS AIGIS_BINARY...
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/guard_common.sh
 [ $# -ge 3 ] || { echo "usage: bench/guard_ab.sh ROUNDS SECONDS AIGIS_BINARY..." >&2; exit 2; }
 rounds=$1 secs=$2
 shift 2
@@ -15,22 +16,8 @@ cargo build --release -q -p aigis-guard --example bench_upstream
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
 target/release/examples/bench_upstream 127.0.0.1:18000 2>/dev/null &
-cat > "$work/aigis.toml" <<TOML
-[guard.serve]
-listen = "127.0.0.1:18002"
-keys = "keys.db"
-[[guard.serve.routes]]
-name = "chat"
-kind = "openai"
-prefix = "/v1"
-upstream = "http://127.0.0.1:18000"
-[guard.serve.limits]
-key-requests-per-minute = 0
-ip-requests-per-minute = 0
-key-concurrency = 0
-TOML
+write_guard_config "$work"
 key=$("$1" guard keys create --store "$work/keys.db" --name bench 2>/dev/null)
-body='{"model":"bench","messages":[{"role":"system","content":"You are a helpful assistant for a travel company."},{"role":"user","content":"I am planning a trip to France next spring with my family. What is the capital, and which neighbourhoods are good for a first visit with children?"}],"max_tokens":256}'
 percentiles='import json,sys; j=json.load(sys.stdin); p=j["latencyPercentiles"]; print("%.3f %.3f %d" % (p["p50"]*1000, p["p99"]*1000, sum(j["statusCodeDistribution"].values())))'
 load() { oha -z "${secs}s" -q 2000 --no-tui --output-format json -m POST \
   -H "content-type: application/json" "$@" -d "$body"; }

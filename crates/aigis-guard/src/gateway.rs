@@ -2111,6 +2111,30 @@ fn tls_acceptor(t: &TlsConfig, base: &std::path::Path) -> Result<tokio_rustls::T
     Ok(tokio_rustls::TlsAcceptor::from(Arc::new(cfg)))
 }
 
+/// Most serving threads `workers` may ask for (each holds an upstream pool per route).
+const MAX_WORKERS: usize = 256;
+
+/// The serving threads (0: one per core) and header timeout `[guard.serve]` asks for, checked.
+fn serving(workers: usize, header_timeout_secs: u64) -> Result<(usize, Duration), Error> {
+    if workers > MAX_WORKERS {
+        return Err(Error::Config(format!(
+            "[guard.serve] workers = {workers}: at most {MAX_WORKERS} (0 for one per core)"
+        )));
+    }
+    if header_timeout_secs == 0 {
+        return Err(Error::Config(
+            "[guard.serve] header-timeout-secs = 0: give clients at least 1 second to send \
+             their headers"
+                .into(),
+        ));
+    }
+    let workers = match workers {
+        0 => std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+        n => n,
+    };
+    Ok((workers, Duration::from_secs(header_timeout_secs)))
+}
+
 /// A connection accepted on a listener, on its way to a serving thread.
 struct Accepted {
     stream: std::net::TcpStream,
@@ -2470,10 +2494,7 @@ pub async fn bind(
             ));
         }
     };
-    let workers = match config.workers {
-        0 => std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
-        n => n,
-    };
+    let (workers, header_timeout) = serving(config.workers, config.header_timeout_secs)?;
     let mut routes = Vec::new();
     for r in &config.routes {
         if !r.prefix.starts_with('/') {
@@ -2712,7 +2733,7 @@ pub async fn bind(
         listener,
         tls,
         workers,
-        header_timeout: Duration::from_secs(config.header_timeout_secs.max(1)),
+        header_timeout,
         gateway: Arc::new(Gateway {
             main: tokio::runtime::Handle::current(),
             routes,
@@ -2741,6 +2762,22 @@ pub async fn bind(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn serving_threads_and_header_timeout_are_checked() {
+        let (n, t) = serving(0, 30).unwrap();
+        assert!(n >= 1 && t == Duration::from_secs(30), "0 = one per core");
+        assert_eq!(serving(3, 1).unwrap(), (3, Duration::from_secs(1)));
+        assert_eq!(serving(MAX_WORKERS, 1).unwrap().0, MAX_WORKERS);
+        let Err(Error::Config(e)) = serving(MAX_WORKERS + 1, 30) else {
+            panic!("too many workers accepted");
+        };
+        assert!(e.contains("workers = 257"), "{e}");
+        let Err(Error::Config(e)) = serving(2, 0) else {
+            panic!("a zero header timeout accepted");
+        };
+        assert!(e.contains("header-timeout-secs"), "{e}");
+    }
 
     #[test]
     fn the_warm_up_text_reaches_the_costly_scanners() {
