@@ -313,9 +313,17 @@ fn present_in(hay: &str) -> u64 {
     mask
 }
 
-/// [`present`] with the field's part computed beforehand.
-pub(crate) fn present_with(text: &str, field: &FieldWords) -> u64 {
-    present_in(text) | field.present
+/// [`present`] with the field's part computed beforehand. `features` are the text's: every
+/// context word starts with a letter (a unit test checks), so a text with neither an ASCII
+/// letter nor a non-ASCII character (a phone number, an amount, a date) holds none and is not
+/// searched.
+pub(crate) fn present_with(text: &str, field: &FieldWords, features: &crate::Features) -> u64 {
+    let in_text = if features.ascii_alpha > 0 || features.non_ascii() {
+        present_in(text)
+    } else {
+        0
+    };
+    in_text | field.present
 }
 
 /// The candidate's score after context.
@@ -350,6 +358,21 @@ pub(crate) fn adjust_with(c: &Candidate, text: &str, field: &FieldWords) -> f32 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// [`present_with`] skips texts without letters: that is sound only while every context
+    /// word starts with a letter (ASCII, or a non-ASCII one such as `電`).
+    #[test]
+    fn every_context_word_starts_with_a_letter() {
+        for k in KINDS {
+            for w in words(k) {
+                let first = w.chars().next();
+                assert!(
+                    first.is_some_and(|c| c.is_ascii_alphabetic() || !c.is_ascii()),
+                    "{k}: {w:?}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn present_marks_types_with_context_anywhere() {
@@ -391,11 +414,13 @@ mod tests {
                 adjust(&c, "2025550147", field).to_bits(),
                 "{field:?}"
             );
-            assert_eq!(
-                present_with("call me", &fw),
-                present("call me", field),
-                "{field:?}"
-            );
+            for text in ["call me", "+44 20 7946 0958", "", "téléphone", "電話 12"] {
+                assert_eq!(
+                    present_with(text, &fw, &crate::Features::of(text)),
+                    present(text, field),
+                    "{text:?} {field:?}"
+                );
+            }
         }
         assert_ne!(FieldWords::of(Some("phone")).hits, 0);
         assert_eq!(

@@ -214,67 +214,100 @@ static MARK_BITS: [u32; 256] = {
     t
 };
 
-/// Lanes of [`Features::of`]'s packed scan: 16 bits each in a `u64`.
+/// Lanes of [`Features::of`]'s packed scan: eight 16-bit lanes, which the compiler keeps in one
+/// SSE2 register (`pand`, `paddw`, `pmaxsw` per byte) on every x86-64.
 mod lane {
-    /// The runs: letters and digits, base64, digits, numeric.
-    pub const ALNUM: u32 = 0;
-    pub const BASE64: u32 = 16;
-    pub const DIGITS: u32 = 32;
-    pub const NUMERIC: u32 = 48;
-    /// One in every lane.
-    pub const ONES: u64 = 0x0001_0001_0001_0001;
-    /// The top bit of every lane.
-    pub const HIGH: u64 = 0x8000_8000_8000_8000;
-    /// Longest text the packed scan takes: every lane value stays below 2^15.
-    pub const MAX_LEN: usize = 0x7fff;
+    /// Run lengths: letters and digits, base64, digits, numeric (in that lane order).
+    pub const ALNUM: usize = 0;
+    pub const BASE64: usize = 1;
+    pub const DIGITS: usize = 2;
+    pub const NUMERIC: usize = 3;
+    /// Counts: digits, capitals, letters.
+    pub const N_DIGITS: usize = 4;
+    pub const N_UPPER: usize = 5;
+    pub const N_ALPHA: usize = 6;
+    /// A numeric run without a digit yet: its length minus this, so negative, below every run
+    /// that counts.
+    pub const NO_DIGIT: i16 = 0x4000;
+    /// Longest text the packed scan takes: every length stays below [`NO_DIGIT`].
+    pub const MAX_LEN: usize = 0x3fff;
+    /// The eight lanes.
+    pub type Lanes = [i16; 8];
 }
 
-/// Per byte, the runs it continues: `0xffff` in the lane of each ([`lane`]).
-static CONTINUES: [u64; 256] = {
-    let mut t = [0u64; 256];
+/// Per byte, the step of the packed scan, applied to every lane as `lanes = (lanes & and) + add`:
+/// a run lane is kept (`and` all ones) and grows by one on the bytes that continue it, and is
+/// reset to zero by the others; a count lane is always kept and adds the byte's count. The
+/// numeric lane restarts at `-NO_DIGIT` (a run still without a digit) and a digit clears that
+/// bias (`and` = `NO_DIGIT - 1`), so its maximum is the longest numeric run that holds a digit.
+/// Two operations per byte on the lanes' dependency chain.
+struct Step {
+    and: [lane::Lanes; 256],
+    add: [lane::Lanes; 256],
+}
+
+/// All ones for `true`, for the lane masks.
+const fn all(on: bool) -> i16 {
+    if on { -1 } else { 0 }
+}
+
+static STEP: Step = {
+    let mut t = Step {
+        and: [[0; 8]; 256],
+        add: [[0; 8]; 256],
+    };
     let mut b = 0;
     while b < 256 {
         let c = CLASSES[b];
-        let mut m = 0u64;
-        if c & class::ALNUM != 0 {
-            m |= 0xffff << lane::ALNUM;
-        }
-        if c & (class::ALNUM | class::BASE64_EXTRA) != 0 {
-            m |= 0xffff << lane::BASE64;
-        }
-        if c & class::DIGIT != 0 {
-            m |= 0xffff << lane::DIGITS;
-        }
-        if c & (class::DIGIT | class::NUMERIC_SEP) != 0 {
-            m |= 0xffff << lane::NUMERIC;
-        }
-        t[b] = m;
+        let digit = c & class::DIGIT != 0;
+        let numeric = c & (class::DIGIT | class::NUMERIC_SEP) != 0;
+        let alnum = c & class::ALNUM != 0;
+        let base64 = c & (class::ALNUM | class::BASE64_EXTRA) != 0;
+        let mut and = [-1i16; 8];
+        let mut add = [0i16; 8];
+        and[lane::ALNUM] = all(alnum);
+        add[lane::ALNUM] = alnum as i16;
+        and[lane::BASE64] = all(base64);
+        add[lane::BASE64] = base64 as i16;
+        and[lane::DIGITS] = all(digit);
+        add[lane::DIGITS] = digit as i16;
+        (and[lane::NUMERIC], add[lane::NUMERIC]) = if digit {
+            (lane::NO_DIGIT - 1, 1)
+        } else if numeric {
+            (-1, 1)
+        } else {
+            (0, -lane::NO_DIGIT)
+        };
+        add[lane::N_DIGITS] = digit as i16;
+        add[lane::N_UPPER] = (c & class::UPPER != 0) as i16;
+        add[lane::N_ALPHA] = (c & (class::UPPER | class::LOWER) != 0) as i16;
+        t.and[b] = and;
+        t.add[b] = add;
         b += 1;
     }
     t
 };
 
-/// Per byte, what it adds to the counts: digits, capitals and letters in lanes 0, 1 and 2.
-static COUNTS: [u64; 256] = {
-    let mut t = [0u64; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = CLASSES[b];
-        t[b] = (c & class::DIGIT) as u64
-            | (((c & class::UPPER) >> 1) as u64) << 16
-            | ((c & (class::UPPER | class::LOWER) != 0) as u64) << 32;
-        b += 1;
+/// The scan of [`Features::of`]: every lane's maximum, and the [`class`] bits seen. All runs,
+/// counts and maxima move together in the lanes of one vector: two table rows and a maximum per
+/// byte, branch-free. Not inlined: returning every lane keeps the loop one vector wide (the
+/// compiler splits it into pieces when some lanes go unused).
+#[inline(never)]
+fn packed_scan(bytes: &[u8]) -> (lane::Lanes, u32) {
+    let mut v: lane::Lanes = [0; 8];
+    v[lane::NUMERIC] = -lane::NO_DIGIT;
+    let mut best: lane::Lanes = [0; 8];
+    let mut seen = 0u32;
+    for &b in bytes {
+        let b = usize::from(b);
+        seen |= CLASSES[b];
+        let (and, add) = (&STEP.and[b], &STEP.add[b]);
+        for k in 0..8 {
+            v[k] = (v[k] & and[k]).wrapping_add(add[k]);
+            best[k] = best[k].max(v[k]);
+        }
     }
-    t
-};
-
-/// The larger of each pair of 16-bit lanes, for lane values below 2^15.
-#[inline]
-fn lane_max(a: u64, b: u64) -> u64 {
-    // Per lane (a + 2^15) - b never borrows from the next lane; its top bit says a >= b.
-    let ge = ((a | lane::HIGH) - b) & lane::HIGH;
-    let m = (ge >> 15) * 0xffff;
-    (a & m) | (b & !m)
+    (best, seen)
 }
 
 impl Features {
@@ -283,31 +316,20 @@ impl Features {
         if text.len() > lane::MAX_LEN {
             return Self::of_long(text);
         }
-        // All four runs and their maxima move together in 16-bit lanes of one word: a table
-        // lookup, an add and a mask extend or reset them, branch-free.
         let mut f = Self::default();
-        let (mut runs, mut best, mut counts) = (0u64, 0u64, 0u64);
-        let mut seen = 0u32;
-        // A numeric run counts once it holds a digit (its separators before the digit count).
-        let mut numeric_digit = 0u64;
-        for &b in text.as_bytes() {
-            let c = CLASSES[usize::from(b)];
-            seen |= c;
-            counts += COUNTS[usize::from(b)];
-            let cont = CONTINUES[usize::from(b)];
-            runs = (runs + lane::ONES) & cont;
-            numeric_digit =
-                (numeric_digit | (cont >> lane::DIGITS & 0xffff)) & (cont >> lane::NUMERIC);
-            let counted =
-                (runs & !(0xffff << lane::NUMERIC)) | (runs & numeric_digit << lane::NUMERIC);
-            best = lane_max(best, counted);
-        }
-        let get = |w: u64, shift: u32| (w >> shift & 0xffff) as usize;
-        f.longest_alnum = get(best, lane::ALNUM);
-        f.longest_base64 = get(best, lane::BASE64);
-        f.longest_digits = get(best, lane::DIGITS);
-        f.longest_numeric = get(best, lane::NUMERIC);
-        let (digits, upper, alpha) = (get(counts, 0), get(counts, 16), get(counts, 32));
+        let (best, seen) = packed_scan(text.as_bytes());
+        // The maxima and counts are below 2^14 (text length at most `MAX_LEN`) and not negative.
+        let get = |x: i16| x.unsigned_abs() as usize;
+        f.longest_alnum = get(best[lane::ALNUM]);
+        f.longest_base64 = get(best[lane::BASE64]);
+        f.longest_digits = get(best[lane::DIGITS]);
+        f.longest_numeric = get(best[lane::NUMERIC]);
+        // A count's maximum is its final value.
+        let (digits, upper, alpha) = (
+            get(best[lane::N_DIGITS]),
+            get(best[lane::N_UPPER]),
+            get(best[lane::N_ALPHA]),
+        );
         f.finish(text, digits, upper, alpha, seen)
     }
 
@@ -356,6 +378,12 @@ impl Features {
         f.colon = f.has(b':');
         f.dot = f.has(b'.');
         self
+    }
+
+    /// Whether the text holds a non-ASCII character.
+    #[inline]
+    pub fn non_ascii(&self) -> bool {
+        self.marked & class::HIGH != 0
     }
 
     /// Whether `b`, one of the punctuation bytes the scan marks (space, `-./:+()@_=#,;'"`, tab,
@@ -600,7 +628,8 @@ impl Analyzer {
             // Anchored recognizers in the run set were asked already (`possible`).
             if possible & (1 << i) != 0 || r.applies(&features) {
                 if r.max_base_score() < self.options.min_score {
-                    let mask = *context.get_or_insert_with(|| context::present_with(text, field));
+                    let mask = *context
+                        .get_or_insert_with(|| context::present_with(text, field, &features));
                     if mask & self.context_bits[i] == 0 {
                         continue;
                     }
@@ -904,6 +933,36 @@ mod feature_tests {
             let text = parts.concat();
             let (a, b) = (Features::of(&text), Features::of_long(&text));
             proptest::prop_assert_eq!(format!("{a:?}"), format!("{b:?}"));
+        }
+    }
+
+    proptest::proptest! {
+        /// A recognizer's gate (`applies`, from the byte statistics) never rules out a text in
+        /// which the recognizer itself finds something: texts of digit runs, capitals,
+        /// separators and words that the numeric and identifier patterns match.
+        #[test]
+        fn gates_never_rule_out_a_match(
+            parts in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "0", "1", "2", "5", "9", "4111", "12345678", "555", "A", "Z", "ab", " ",
+                    "-", ".", "/", "(", ")", "+", "@", ":", "_", "é", "Mr", "Anna", "Lee", "Berlin",
+                    "x", "GB82", "WEST", "sk_live_", "AKIA", "ghp_", "=",
+                ]),
+                0..40,
+            )
+        ) {
+            let text = parts.concat();
+            let f = Features::of(&text);
+            for r in crate::recognizers::all() {
+                let mut found = Vec::new();
+                r.find(&text, &f, &mut found);
+                proptest::prop_assert!(
+                    found.is_empty() || r.applies(&f),
+                    "{} finds {:?} in {text:?} but its gate rules the text out",
+                    r.info().name,
+                    found.iter().map(|c| &text[c.start..c.end]).collect::<Vec<_>>()
+                );
+            }
         }
     }
 

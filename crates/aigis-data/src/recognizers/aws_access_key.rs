@@ -25,6 +25,7 @@ pub(crate) static RECOGNIZER: Simple = Simple {
     ],
     min_digits: 0,
     min_alnum: 20,
+    min_digit_run: 0,
     min_len: 0,
     any_byte: &[],
 };

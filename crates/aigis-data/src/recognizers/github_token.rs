@@ -23,6 +23,7 @@ pub(crate) static RECOGNIZER: Simple = Simple {
     anchors: &["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"],
     min_digits: 0,
     min_alnum: 0,
+    min_digit_run: 0,
     min_len: 40,
     any_byte: b"_",
 };

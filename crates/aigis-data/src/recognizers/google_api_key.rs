@@ -19,6 +19,7 @@ pub(crate) static RECOGNIZER: Simple = Simple {
     anchors: &["AIza"],
     min_digits: 0,
     min_alnum: 0,
+    min_digit_run: 0,
     min_len: 39,
     any_byte: b"",
 };

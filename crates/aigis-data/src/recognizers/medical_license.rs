@@ -22,6 +22,7 @@ pub(crate) static RECOGNIZER: Simple = Simple {
     anchors: &[],
     min_digits: 7,
     min_alnum: 9,
+    min_digit_run: 7,
     min_len: 0,
     any_byte: &[],
 };

@@ -92,7 +92,9 @@ impl<'t> Iterator for FindIter<'_, 't> {
     type Item = Found<'t>;
     fn next(&mut self) -> Option<Found<'t>> {
         loop {
-            if self.at > self.text.len() {
+            // Only an empty match fits in the text's end, and empty matches are skipped: no
+            // search from there (a whole-cell match ends there, so this saves a search per cell).
+            if self.at >= self.text.len() {
                 return None;
             }
             let (start, end) = if let (true, Some(dfa)) = (self.dfa, &self.pattern.dfa) {
@@ -142,6 +144,8 @@ pub(crate) struct Simple {
     pub min_digits: usize,
     /// Shortest run of ASCII letters and digits a match contains.
     pub min_alnum: usize,
+    /// Shortest run of ASCII digits a match contains.
+    pub min_digit_run: usize,
     /// Fewest bytes a record needs to hold a match.
     pub min_len: usize,
     /// Punctuation (of those [`crate::Features::has`] marks) a match holds at least one of;
@@ -157,11 +161,15 @@ impl Recognizer for Simple {
         self.anchors
     }
     fn min_len(&self) -> usize {
-        self.min_len.max(self.min_digits).max(self.min_alnum)
+        self.min_len
+            .max(self.min_digits)
+            .max(self.min_alnum)
+            .max(self.min_digit_run)
     }
     fn applies(&self, f: &crate::Features) -> bool {
         f.digits >= self.min_digits
             && f.longest_alnum >= self.min_alnum
+            && f.longest_digits >= self.min_digit_run
             && f.len >= self.min_len
             && (self.any_byte.is_empty() || self.any_byte.iter().any(|&b| f.has(b)))
     }

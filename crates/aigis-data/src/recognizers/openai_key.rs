@@ -23,6 +23,7 @@ pub(crate) static RECOGNIZER: Simple = Simple {
     anchors: &["sk-"],
     min_digits: 0,
     min_alnum: 0,
+    min_digit_run: 0,
     min_len: 43,
     any_byte: b"-",
 };

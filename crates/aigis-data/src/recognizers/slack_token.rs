@@ -22,6 +22,7 @@ pub(crate) static RECOGNIZER: Simple = Simple {
     anchors: &["xox", "hooks.slack.com"],
     min_digits: 0,
     min_alnum: 0,
+    min_digit_run: 0,
     min_len: 20,
     any_byte: b"-:",
 };

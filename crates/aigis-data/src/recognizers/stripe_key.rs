@@ -23,6 +23,7 @@ pub(crate) static RECOGNIZER: Simple = Simple {
     anchors: &["sk_live_", "sk_test_", "rk_live_", "rk_test_"],
     min_digits: 0,
     min_alnum: 0,
+    min_digit_run: 0,
     min_len: 32,
     any_byte: b"_",
 };

@@ -19,6 +19,7 @@ pub(crate) static RECOGNIZER: Simple = Simple {
     anchors: &[],
     min_digits: 8,
     min_alnum: 0,
+    min_digit_run: 8,
     min_len: 0,
     any_byte: &[],
 };
