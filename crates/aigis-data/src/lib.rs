@@ -96,6 +96,11 @@ pub trait Recognizer: Send + Sync {
     fn min_len(&self) -> usize {
         0
     }
+    /// Fewest ASCII digits a record needs for [`Recognizer::applies`] to hold (implied by it):
+    /// records with fewer skip the recognizer without asking. Default 0.
+    fn min_digits(&self) -> usize {
+        0
+    }
     /// The highest score a candidate gets without a context word. Below the analyzer's
     /// threshold, the recognizer is skipped for records (and fields) holding no context word of
     /// its types: its candidates could not be reported. Default 1.0 (never skipped).
@@ -430,6 +435,8 @@ pub struct Analyzer {
     /// By record length (the last entry for every longer record), the recognizers whose
     /// [`Recognizer::min_len`] it reaches, as a bit set: one lookup per record.
     fits_by_len: Vec<u64>,
+    /// The same by the record's count of ASCII digits ([`Recognizer::min_digits`]).
+    fits_by_digits: Vec<u64>,
 }
 
 impl Analyzer {
@@ -482,15 +489,13 @@ impl Analyzer {
         let always_set = always.iter().fold(0, |acc, &i| acc | 1 << i);
         let anchored_set = !always_set & ((1u64 << recognizers.len()) - 1);
         let min_lens: Vec<usize> = recognizers.iter().map(|r| r.min_len()).collect();
-        let longest = min_lens.iter().copied().max().unwrap_or(0);
-        let fits_by_len = (0..=longest)
-            .map(|len| {
-                min_lens
-                    .iter()
-                    .enumerate()
-                    .fold(0u64, |acc, (i, &m)| acc | u64::from(m <= len) << i)
-            })
-            .collect();
+        let fits_by_len = fits_table(&min_lens);
+        let fits_by_digits = fits_table(
+            &recognizers
+                .iter()
+                .map(|r| r.min_digits())
+                .collect::<Vec<_>>(),
+        );
         Self {
             recognizers,
             options,
@@ -501,6 +506,7 @@ impl Analyzer {
             wanted,
             context_bits,
             fits_by_len,
+            fits_by_digits,
         }
     }
 
@@ -583,12 +589,9 @@ impl Analyzer {
         cands.clear();
         let features = Features::of(text);
         // Recognizers the record is long enough for (no call needed to rule out the others).
-        let fits = self
-            .fits_by_len
-            .get(text.len())
-            .or(self.fits_by_len.last())
-            .copied()
-            .unwrap_or(0);
+        let lookup = |table: &[u64], n: usize| table.get(n).or(table.last()).copied().unwrap_or(0);
+        let fits =
+            lookup(&self.fits_by_len, text.len()) & lookup(&self.fits_by_digits, features.digits);
         // Which recognizers run, as a bit set (there are fewer than 64): those without anchors,
         // and those with an anchor in the text, found in one pass, which is skipped when no
         // anchored recognizer could match this record anyway (most table cells).
@@ -672,6 +675,20 @@ impl Analyzer {
 }
 
 /// The indices of the set bits of `set`, lowest first.
+/// For each count `n` up to the largest minimum (the last entry stands for every larger count),
+/// the recognizers whose minimum `n` reaches, as a bit set.
+fn fits_table(minimums: &[usize]) -> Vec<u64> {
+    let largest = minimums.iter().copied().max().unwrap_or(0);
+    (0..=largest)
+        .map(|n| {
+            minimums
+                .iter()
+                .enumerate()
+                .fold(0u64, |acc, (i, &m)| acc | u64::from(m <= n) << i)
+        })
+        .collect()
+}
+
 fn bits(mut set: u64) -> impl Iterator<Item = usize> {
     std::iter::from_fn(move || {
         (set != 0).then(|| {
@@ -829,6 +846,53 @@ mod tests {
     }
 
     #[test]
+    fn min_digits_is_implied_by_applies() {
+        // Texts with one digit fewer than a recognizer's min_digits, long and full of what the
+        // gates look for otherwise, must not satisfy `applies`.
+        for r in crate::recognizers::all() {
+            let n = r.min_digits();
+            if n == 0 {
+                continue;
+            }
+            for fill in ["A", "a+/", "@:.=_- ", "Ab-", "x.y ", "GB WEST ", "é"] {
+                let digits = "1".repeat(n - 1);
+                for text in [
+                    format!("{digits}{}", fill.repeat(40)),
+                    format!("{}{digits}", fill.repeat(40)),
+                    digits.chars().map(|d| format!("{d}{fill}")).collect(),
+                ] {
+                    assert!(
+                        !r.applies(&Features::of(&text)),
+                        "{}: applies to {text:?} with {} digits, below its min_digits {n}",
+                        r.info().name,
+                        n - 1
+                    );
+                }
+            }
+        }
+    }
+
+    /// The shortest forms with the fewest digits each recognizer takes are still found: the
+    /// length and digit-count tables skip nothing a gate would let through.
+    #[test]
+    fn fewest_digit_forms_are_found() {
+        use crate::recognizers::testing::found;
+        for (kind, text, want) in [
+            ("PHONE_NUMBER", "tel +33 1 42 68 53", "+33 1 42 68 53"),
+            ("CREDIT_CARD", "card 4222222222222", "4222222222222"),
+            ("US_SSN", "ssn 536-22-1234", "536-22-1234"),
+            ("UK_NHS", "NHS 943 476 5919", "943 476 5919"),
+            ("DATE_TIME", "on 1/2/24", "1/2/24"),
+            ("US_BANK_NUMBER", "account 12345678", "12345678"),
+            ("US_PASSPORT", "passport A12345678", "A12345678"),
+            ("US_DRIVER_LICENSE", "driver license D1234567", "D1234567"),
+            ("MEDICAL_LICENSE", "DEA AB1234563", "AB1234563"),
+        ] {
+            assert_eq!(found(kind, text), [want], "{kind} in {text:?}");
+        }
+    }
+
+    #[test]
     fn registry_fits_the_run_set() {
         assert!(crate::recognizers::all().len() < 64);
     }
@@ -957,7 +1021,8 @@ mod feature_tests {
                 let mut found = Vec::new();
                 r.find(&text, &f, &mut found);
                 proptest::prop_assert!(
-                    found.is_empty() || r.applies(&f),
+                    found.is_empty()
+                        || (r.applies(&f) && f.len >= r.min_len() && f.digits >= r.min_digits()),
                     "{} finds {:?} in {text:?} but its gate rules the text out",
                     r.info().name,
                     found.iter().map(|c| &text[c.start..c.end]).collect::<Vec<_>>()

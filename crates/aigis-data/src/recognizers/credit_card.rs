@@ -24,6 +24,9 @@ impl Recognizer for CreditCard {
     fn min_len(&self) -> usize {
         13
     }
+    fn min_digits(&self) -> usize {
+        13
+    }
     fn applies(&self, f: &crate::Features) -> bool {
         // Thirteen digits or more, spaces and dashes between them: one numeric run.
         f.digits >= 13 && f.longest_numeric >= 13

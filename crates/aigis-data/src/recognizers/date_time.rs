@@ -32,6 +32,9 @@ impl Recognizer for DateTime {
     fn min_len(&self) -> usize {
         4
     }
+    fn min_digits(&self) -> usize {
+        4
+    }
     fn applies(&self, f: &crate::Features) -> bool {
         // Every form has a separator: `-` (ISO), `/` or `.` (numeric), or a space and a month
         // name.

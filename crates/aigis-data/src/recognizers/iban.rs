@@ -22,6 +22,9 @@ impl Recognizer for Iban {
     fn min_len(&self) -> usize {
         15
     }
+    fn min_digits(&self) -> usize {
+        2
+    }
     fn applies(&self, f: &crate::Features) -> bool {
         // Two capital letters (the country) and two check digits at least.
         f.digits >= 2 && f.longest_alnum >= 4 && f.ascii_upper >= 2 && f.len >= 15

@@ -173,6 +173,9 @@ impl Recognizer for Simple {
             && f.len >= self.min_len
             && (self.any_byte.is_empty() || self.any_byte.iter().any(|&b| f.has(b)))
     }
+    fn min_digits(&self) -> usize {
+        self.min_digits.max(self.min_digit_run)
+    }
     fn max_base_score(&self) -> f32 {
         self.score
     }

@@ -77,6 +77,9 @@ impl Recognizer for Phone {
     fn min_len(&self) -> usize {
         9
     }
+    fn min_digits(&self) -> usize {
+        9
+    }
     fn applies(&self, f: &crate::Features) -> bool {
         // The shortest form matched (`+CC` and seven national digits) has nine digits; a date
         // (eight) never reaches the patterns.

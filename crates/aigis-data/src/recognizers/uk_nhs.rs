@@ -21,6 +21,9 @@ impl Recognizer for UkNhs {
     fn min_len(&self) -> usize {
         10
     }
+    fn min_digits(&self) -> usize {
+        10
+    }
     fn applies(&self, f: &crate::Features) -> bool {
         f.digits >= 10 && f.longest_numeric >= 10
     }

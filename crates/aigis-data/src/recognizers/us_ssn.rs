@@ -25,6 +25,9 @@ impl Recognizer for UsSsn {
     fn min_len(&self) -> usize {
         9
     }
+    fn min_digits(&self) -> usize {
+        9
+    }
     fn applies(&self, f: &crate::Features) -> bool {
         // Nine digits with at most two separators between them: one numeric run.
         f.digits >= 9 && f.longest_numeric >= 9
