@@ -859,7 +859,10 @@ mod tests {
                 for text in [
                     format!("{digits}{}", fill.repeat(40)),
                     format!("{}{digits}", fill.repeat(40)),
-                    digits.chars().map(|d| format!("{d}{fill}")).collect(),
+                    digits
+                        .chars()
+                        .flat_map(|d| std::iter::once(d).chain(fill.chars()))
+                        .collect(),
                 ] {
                     assert!(
                         !r.applies(&Features::of(&text)),
