@@ -781,6 +781,60 @@ mod csv_tests {
         assert!(err.contains("longer than 64 MiB"), "{err}");
     }
 
+    /// Over several batches, every row's entities are those of its own cells, long rows
+    /// included, and the row numbers stay in order.
+    #[test]
+    fn csv_rows_across_batches_report_only_their_own_cells() {
+        let a = Analyzer::new(Options::default());
+        let cells = |i: usize| -> (String, String) {
+            match i % 5 {
+                0 => (format!("a{i}@example.com"), "call +44 20 7946 0958".into()),
+                1 => (String::new(), String::new()),
+                2 => ("x".repeat(5000 + i % 7), "4111111111111111".into()),
+                3 => ("Jane Doe".into(), "plain".into()),
+                _ => (format!("{i}"), "x".into()),
+            }
+        };
+        let rows = BATCH_RECORDS * 2 + 123;
+        let mut data = String::from("a,b\n");
+        for i in 0..rows {
+            let (x, y) = cells(i);
+            data.push_str(&format!("{x},{y}\n"));
+        }
+        let mut out = Vec::new();
+        let (s, _) = detect_csv(&a, data.as_bytes(), &[], &mut out, |_| {}, |_| {}).unwrap();
+        assert_eq!(s.records, rows as u64);
+        let text = String::from_utf8(out).unwrap();
+        let mut n = 0;
+        for (i, line) in text.lines().enumerate() {
+            let v: Value = serde_json::from_str(line).unwrap();
+            assert_eq!(v["id"], i as u64 + 1);
+            let (x, y) = cells(i);
+            let want: Vec<(String, String)> = [("a", &x), ("b", &y)]
+                .iter()
+                .flat_map(|(col, cell)| {
+                    a.analyze(cell, Some(col))
+                        .into_iter()
+                        .map(move |e| (e.kind.to_string(), col.to_string()))
+                })
+                .collect();
+            let got: Vec<(String, String)> = v["entities"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| {
+                    (
+                        e["type"].as_str().unwrap().to_string(),
+                        e["column"].as_str().unwrap().to_string(),
+                    )
+                })
+                .collect();
+            assert_eq!(got, want, "row {}", i + 1);
+            n += 1;
+        }
+        assert_eq!(n, rows);
+    }
+
     #[test]
     fn csv_cells_use_column_names_as_context_and_are_summarised() {
         let a = Analyzer::new(Options::default());
