@@ -282,23 +282,45 @@ pub(crate) mod flag {
 /// unlisted word look listed (a false PERSON/LOCATION cue), never hide a listed one, and a test
 /// checks the shipped lists have none among themselves.
 pub(crate) fn word_hash(lc: &[u8]) -> u64 {
-    hash_chunks(lc, |b| b)
+    hash_chunks(lc, |x| x)
 }
 
-/// [`word_hash`] of the lower-case form of ASCII `s`, lower-casing as it goes (no copy).
+/// [`word_hash`] of the lower-case form of ASCII `s`, lower-casing eight bytes at a time (no
+/// copy).
 fn ascii_word_hash(s: &[u8]) -> u64 {
-    hash_chunks(s, |b| b.to_ascii_lowercase())
+    hash_chunks(s, ascii_lower_word)
 }
 
-/// The hash of [`word_hash`] over `s` with `map` applied to every byte.
-fn hash_chunks(s: &[u8], map: impl Fn(u8) -> u8) -> u64 {
+/// Bytes `A`-`Z` of `x` (eight bytes, each below 0x80) to lower case, the others unchanged: a
+/// byte gets its 0x20 bit where adding 0x3f reaches 0x80 (it is at least `A`) and adding 0x25
+/// does not (it is at most `Z`). No carry crosses a byte: each sum stays below 0x100.
+#[inline]
+fn ascii_lower_word(x: u64) -> u64 {
+    const EACH: u64 = 0x0101_0101_0101_0101;
+    let at_least_a = x + 0x3f * EACH;
+    let past_z = x + 0x25 * EACH;
+    x | ((at_least_a & !past_z & (0x80 * EACH)) >> 2)
+}
+
+/// Up to eight bytes as a little-endian `u64`, zero-padded.
+#[inline]
+fn load_le(chunk: &[u8]) -> u64 {
+    if let Ok(whole) = <[u8; 8]>::try_from(chunk) {
+        return u64::from_le_bytes(whole);
+    }
+    chunk
+        .iter()
+        .enumerate()
+        .fold(0, |v, (k, &c)| v | u64::from(c) << (8 * k))
+}
+
+/// The hash of [`word_hash`] over `s`, each eight-byte chunk (little-endian, zero-padded) passed
+/// through `map` first.
+#[inline]
+fn hash_chunks(s: &[u8], map: impl Fn(u64) -> u64) -> u64 {
     let mut h = 0x9E37_79B9_7F4A_7C15u64 ^ (s.len() as u64).wrapping_mul(0xFF51_AFD7_ED55_8CCD);
     for chunk in s.chunks(8) {
-        let mut b = [0u8; 8];
-        for (d, &c) in b.iter_mut().zip(chunk) {
-            *d = map(c);
-        }
-        h = (h ^ u64::from_le_bytes(b)).wrapping_mul(0xC4CE_B9FE_1A85_EC53);
+        h = (h ^ map(load_le(chunk))).wrapping_mul(0xC4CE_B9FE_1A85_EC53);
         h ^= h >> 29;
     }
     // MurmurHash3's finaliser: every input bit reaches every output bit.
@@ -547,16 +569,27 @@ pub(crate) fn list_bits(s: &str) -> u8 {
     {
         return 0;
     }
-    let mut buf = [0u8; 32];
-    let Some(lc) = ascii_lower(s, &mut buf) else {
+    if !s.is_ascii() {
         return 0;
-    };
-    match SHORT_LISTS.get(lc) {
-        None => 0,
-        Some(&b) if lc == s => b,
-        Some(&b) => b & !(list::PARTICLE_EXACT | list::INNER_EXACT),
+    }
+    // One probe of the flat table by the lower-case form's hash (no copy, no general map).
+    let bits = SHORT_INDEX.get(ascii_word_hash(s.as_bytes())) as u8;
+    if bits == 0 || !s.bytes().any(|b| b.is_ascii_uppercase()) {
+        bits
+    } else {
+        bits & !(list::PARTICLE_EXACT | list::INNER_EXACT)
     }
 }
+
+/// [`SHORT_LISTS`] by [`word_hash`], as one flat table (see [`HashIndex`]).
+static SHORT_INDEX: LazyLock<HashIndex> = LazyLock::new(|| {
+    HashIndex::new(
+        &SHORT_LISTS
+            .iter()
+            .map(|(w, &b)| (word_hash(w.as_bytes()), u16::from(b)))
+            .collect(),
+    )
+});
 
 /// 0 for other scripts, 1 Han, 2 Hiragana, 3 Katakana: a word never spans two classes, so
 /// `私は佐藤` splits into `私`, `は`, `佐藤`.
@@ -668,7 +701,12 @@ fn ascii_words_into(text: &str, out: &mut Vec<Word>) {
             cap,
             upper,
             cjk: false,
-            flags: if cap { flags_of(w) } else { 0 },
+            // ASCII already: straight to the ASCII hash (what `flags_of` would pick).
+            flags: if cap {
+                LEXICON.get(ascii_word_hash(w.as_bytes()))
+            } else {
+                0
+            },
             lists: list_bits(w),
         });
     }
@@ -848,6 +886,20 @@ mod tests {
     }
 
     #[test]
+    fn eight_byte_lower_casing_equals_the_byte_by_byte_one() {
+        // Every ASCII byte in every position, and mixed words.
+        for b in 0u8..0x80 {
+            for k in 0..8 {
+                let x = u64::from(b) << (8 * k) | 0x4141_4141_4141_4141 & !(0xff << (8 * k));
+                let want = u64::from_le_bytes(x.to_le_bytes().map(|c| c.to_ascii_lowercase()));
+                assert_eq!(ascii_lower_word(x), want, "byte {b:#x} at {k}");
+            }
+        }
+        assert_eq!(load_le(b"abc"), 0x63_62_61);
+        assert_eq!(load_le(b"abcdefgh"), u64::from_le_bytes(*b"abcdefgh"));
+    }
+
+    #[test]
     fn ascii_hashes_equal_hashes_of_the_lower_case_form() {
         for w in [
             "Smith",
@@ -876,6 +928,41 @@ mod tests {
         ] {
             assert_eq!(lower_hash(w), word_hash(w.to_lowercase().as_bytes()), "{w}");
         }
+    }
+
+    #[test]
+    fn short_list_table_equals_the_map_in_every_case() {
+        // The flat table answers what the map answers, for every listed word in lower case,
+        // capitals and title case (the `_EXACT` bits only as listed), and for their prefixes.
+        for (w, &bits) in SHORT_LISTS.iter() {
+            let title: String = w
+                .chars()
+                .enumerate()
+                .map(|(i, c)| if i == 0 { c.to_ascii_uppercase() } else { c })
+                .collect();
+            for form in [w.to_string(), w.to_uppercase(), title] {
+                let want = if form == *w {
+                    bits
+                } else {
+                    bits & !(list::PARTICLE_EXACT | list::INNER_EXACT)
+                };
+                assert_eq!(list_bits(&form), want, "{form}");
+            }
+            for cut in 1..w.len() {
+                let prefix = &w[..cut];
+                let want = SHORT_LISTS.get(prefix).copied().unwrap_or(0);
+                assert_eq!(list_bits(prefix), want, "{prefix}");
+            }
+        }
+        let tags: std::collections::HashSet<u64> = SHORT_LISTS
+            .keys()
+            .map(|w| word_hash(w.as_bytes()) >> 16)
+            .collect();
+        assert_eq!(
+            tags.len(),
+            SHORT_LISTS.len(),
+            "two short-list words share a tag"
+        );
     }
 
     #[test]
