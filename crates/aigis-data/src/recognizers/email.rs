@@ -64,11 +64,18 @@ fn domain_end(w: &[u8], q: usize) -> Option<usize> {
 /// non-overlapping). Every match holds one `@`; its domain does not depend on where the local
 /// part starts, and its local part is the leftmost alphanumeric byte after a non-word byte (or
 /// the window's start) in the run of at most 64 local-part bytes before the `@`.
-fn ascii_matches(w: &[u8], mut emit: impl FnMut(usize, usize)) {
+///
+/// Matches whose `@` comes after `last` are not looked for (the caller wants the one holding
+/// the `@` at `last`; a later one starts after it), so each window costs what lies before that
+/// `@`, not the whole window: text dense with `@` stays linear.
+fn ascii_matches(w: &[u8], last: usize, mut emit: impl FnMut(usize, usize)) {
     let mut from = 0;
     let mut at_search = 0;
     while let Some(off) = w[at_search..].iter().position(|&b| b == b'@') {
         let p = at_search + off;
+        if p > last {
+            return;
+        }
         at_search = p + 1;
         // The run of local-part bytes before the `@` (no `@` inside, so at most one per `@`).
         let run = w[..p].iter().rev().take_while(|&&b| local_char(b)).count();
@@ -149,7 +156,7 @@ impl Recognizer for Email {
                 }
             };
             if window.is_ascii() {
-                ascii_matches(window.as_bytes(), &mut take);
+                ascii_matches(window.as_bytes(), at - a, &mut take);
             } else {
                 for m in RE.find_iter(window) {
                     take(m.start(), m.end());
@@ -166,7 +173,7 @@ mod tests {
 
     fn by_matcher(w: &str) -> Vec<(usize, usize)> {
         let mut v = Vec::new();
-        super::ascii_matches(w.as_bytes(), |s, e| v.push((s, e)));
+        super::ascii_matches(w.as_bytes(), usize::MAX, |s, e| v.push((s, e)));
         v
     }
 
@@ -226,7 +233,19 @@ mod tests {
                 0..30,
             ).prop_map(|v| v.concat())
         ) {
-            prop_assert_eq!(by_matcher(&text), by_pattern(&text), "{:?}", text);
+            let all = by_matcher(&text);
+            prop_assert_eq!(&all, &by_pattern(&text), "{:?}", text);
+            // Stopping at an `@` keeps exactly the matches whose `@` is not after it.
+            for (q, _) in text.match_indices('@') {
+                let mut cut = Vec::new();
+                super::ascii_matches(text.as_bytes(), q, |s, e| cut.push((s, e)));
+                let want: Vec<(usize, usize)> = all
+                    .iter()
+                    .copied()
+                    .filter(|&(s, e)| text[s..e].find('@').is_some_and(|p| s + p <= q))
+                    .collect();
+                prop_assert_eq!(cut, want, "{:?} stopping at {}", text, q);
+            }
         }
     }
 
