@@ -431,14 +431,26 @@ fn lower_hash(s: &str) -> u64 {
     let mut buf = [0u8; 128];
     let mut len = 0;
     if !s.contains('Σ') {
-        for c in s.chars().flat_map(char::to_lowercase) {
+        // ASCII characters (most of an accented name) skip the case tables.
+        let mut put = |c: char| {
             let n = c.len_utf8();
             if len + n > buf.len() {
                 len = usize::MAX;
-                break;
+                return false;
             }
             c.encode_utf8(&mut buf[len..]);
             len += n;
+            true
+        };
+        for c in s.chars() {
+            let fits = if c.is_ascii() {
+                put(c.to_ascii_lowercase())
+            } else {
+                c.to_lowercase().all(&mut put)
+            };
+            if !fits {
+                break;
+            }
         }
         if let Some(lower) = buf.get(..len) {
             return word_hash(lower);
@@ -897,6 +909,24 @@ mod tests {
         }
         assert_eq!(load_le(b"abc"), 0x63_62_61);
         assert_eq!(load_le(b"abcdefgh"), u64::from_le_bytes(*b"abcdefgh"));
+    }
+
+    proptest::proptest! {
+        /// The hash of any word's lower-case form, however it is computed (ASCII fast path,
+        /// character tables, the final-sigma fallback), is the hash of `str::to_lowercase`.
+        #[test]
+        fn lower_hashes_equal_hashes_of_to_lowercase(
+            parts in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "a", "Z", "é", "É", "İ", "Σ", "ς", "ß", "ẞ", "Ǆ", "ǅ", "Å", "Ω", "ﬀ", "-",
+                    "'", "Straße", "ÖSTERREICH", "x", "Ⅻ",
+                ]),
+                0..40,
+            )
+        ) {
+            let w = parts.concat();
+            proptest::prop_assert_eq!(lower_hash(&w), word_hash(w.to_lowercase().as_bytes()), "{}", w);
+        }
     }
 
     #[test]
