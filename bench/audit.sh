@@ -6,6 +6,7 @@
 #   bench/audit.sh [--seconds 10] [--connections 32] [--rounds 3]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/guard_common.sh
 secs=10 conns=32 rounds=3
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -33,21 +34,7 @@ wrk.body = '{"model":"bench","messages":[{"role":"user","content":"I am planning
 LUA
 
 config() { # audit-section
-  cat > "$work/aigis.toml" <<TOML
-[guard.serve]
-listen = "127.0.0.1:18102"
-keys = "keys.db"
-[[guard.serve.routes]]
-name = "chat"
-kind = "openai"
-prefix = "/v1"
-upstream = "http://127.0.0.1:18100"
-[guard.serve.limits]
-key-requests-per-minute = 0
-ip-requests-per-minute = 0
-key-concurrency = 0
-$1
-TOML
+  write_guard_config "$work" 18102 18100 "$1"
 }
 modes="off file-checkpoint file-always"
 [ -n "${AIGIS_TEST_POSTGRES_URL:-}" ] && modes="$modes postgres"

@@ -674,7 +674,6 @@ impl Analyzer {
     }
 }
 
-/// The indices of the set bits of `set`, lowest first.
 /// For each count `n` up to the largest minimum (the last entry stands for every larger count),
 /// the recognizers whose minimum `n` reaches, as a bit set.
 fn fits_table(minimums: &[usize]) -> Vec<u64> {
@@ -689,6 +688,7 @@ fn fits_table(minimums: &[usize]) -> Vec<u64> {
         .collect()
 }
 
+/// The indices of the set bits of `set`, lowest first.
 fn bits(mut set: u64) -> impl Iterator<Item = usize> {
     std::iter::from_fn(move || {
         (set != 0).then(|| {
