@@ -175,9 +175,9 @@ impl Prepared {
                     '"' | '\'' | '`' | '(' | ')' | '[' | ']' | '{' | '}' | '<' | '>' | ',' | ';'
                 )
         };
-        for tok in text.split(separator) {
+        let mut token = |tok: &str| {
             if tok.len() < 16 && !(tok.len() >= 8 && tok == whole) {
-                continue;
+                return;
             }
             if let Some(t) = decode_base64(tok) {
                 found.push((Encoding::Base64, t));
@@ -186,6 +186,15 @@ impl Prepared {
             } else if let Some(t) = decode_base32(tok) {
                 found.push((Encoding::Base32, t));
             }
+        };
+        if text.is_ascii() {
+            // The same tokens, split a byte at a time instead of decoding characters.
+            for tok in text.as_bytes().split(|&b| separator(char::from(b))) {
+                // ASCII: every byte is a character boundary.
+                token(std::str::from_utf8(tok).unwrap_or_default());
+            }
+        } else {
+            text.split(separator).for_each(&mut token);
         }
         if let Some(t) = decode_spaced_hex(text) {
             found.push((Encoding::Hex, t));
@@ -202,12 +211,10 @@ impl Prepared {
         if let Some(t) = decode_morse(text) {
             found.push((Encoding::Morse, t));
         }
-        if depth == 0 && text.bytes().filter(u8::is_ascii_alphabetic).count() >= 8 {
-            // Kept only when it reads more like English than the text itself: scanning the
-            // ROT13 of ordinary prose would only cost time.
-            if english_words_rot13(text) > english_words(text) {
-                found.push((Encoding::Rot13, rot13(text)));
-            }
+        // Kept only when it reads more like English than the text itself: scanning the ROT13
+        // of ordinary prose would only cost time.
+        if depth == 0 && rot13_reads_better(text) {
+            found.push((Encoding::Rot13, rot13(text)));
         }
         for (encoding, t) in found {
             if self.push(encoding, &t) && encoding != Encoding::Rot13 {
@@ -503,6 +510,69 @@ fn leet(c: char) -> Option<char> {
 /// Leetspeak undone in words that mix letters with digits or symbols, and runs of three or
 /// more single letters separated by single spaces joined (`i g n o r e` → `ignore`).
 pub fn fold(norm: &str) -> String {
+    if norm.is_ascii() {
+        return fold_ascii(norm.as_bytes());
+    }
+    fold_general(norm)
+}
+
+/// [`fold`] of ASCII text, a byte at a time and in one pass: a maximal run of single-character
+/// words is held back until it ends, then joined (three or more) or written word by word.
+fn fold_ascii(norm: &[u8]) -> String {
+    fn sep(out: &mut Vec<u8>) {
+        if !out.is_empty() {
+            out.push(b' ');
+        }
+    }
+    fn flush(out: &mut Vec<u8>, run: &mut Vec<u8>) {
+        if run.len() >= 3 {
+            sep(out);
+            out.extend(run.iter().map(|&b| leet_byte(b)));
+        } else {
+            for &b in run.iter() {
+                sep(out);
+                out.push(b);
+            }
+        }
+        run.clear();
+    }
+    let mut out = Vec::with_capacity(norm.len());
+    let mut run = Vec::new();
+    for w in norm.split(|&b| b == b' ') {
+        if let [b] = w
+            && b.is_ascii_alphanumeric()
+        {
+            run.push(*b);
+            continue;
+        }
+        flush(&mut out, &mut run);
+        sep(&mut out);
+        let letters = w.iter().any(u8::is_ascii_alphabetic);
+        if letters && w.iter().any(|&b| leet_byte(b) != b) {
+            // Trailing punctuation (`you!`) stays punctuation.
+            let body_len = w.len()
+                - w.iter()
+                    .rev()
+                    .take_while(|b| matches!(b, b'!' | b'.' | b',' | b'?' | b':' | b';'))
+                    .count();
+            out.extend(w[..body_len].iter().map(|&b| leet_byte(b)));
+            out.extend_from_slice(&w[body_len..]);
+        } else {
+            out.extend_from_slice(w);
+        }
+    }
+    flush(&mut out, &mut run);
+    // ASCII in, ASCII out.
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// [`leet`] of one ASCII byte (other bytes unchanged).
+#[inline]
+fn leet_byte(b: u8) -> u8 {
+    leet(char::from(b)).map_or(b, |c| c as u8)
+}
+
+fn fold_general(norm: &str) -> String {
     let words: Vec<&str> = norm.split(' ').collect();
     let mut out = String::with_capacity(norm.len());
     let mut i = 0;
@@ -941,6 +1011,38 @@ fn english_words_rot13(text: &str) -> usize {
         .count()
 }
 
+/// Whether `text` holds at least eight ASCII letters and its ROT13 has more common English
+/// words than it has ([`english_words_rot13`] against [`english_words`]), in one pass. The
+/// letters are counted in the first 400 words only: with 400 words there are 400 letters, and
+/// with fewer every letter is in them.
+fn rot13_reads_better(text: &str) -> bool {
+    let (mut letters, mut plain, mut rotated) = (0, 0, 0);
+    for w in letter_words(text) {
+        letters += w.len();
+        plain += usize::from(is_common(w));
+        rotated += usize::from(is_common_mapped(w, rot13_byte));
+    }
+    letters >= 8 && rotated > plain
+}
+
+/// Whether `text` written backwards has more common English words than `text`
+/// ([`english_words_reversed`] against [`english_words`]), splitting the text into words once.
+pub fn reads_better_backwards(text: &str) -> bool {
+    let words: Vec<&[u8]> = text
+        .as_bytes()
+        .split(|b| !b.is_ascii_alphabetic())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let forward = words.iter().take(400).filter(|w| is_common(w)).count();
+    let backward = words
+        .iter()
+        .rev()
+        .take(400)
+        .filter(|w| is_common_letters(w.len(), w.iter().rev().copied()))
+        .count();
+    backward > forward
+}
+
 /// ROT13 of one ASCII letter (other bytes unchanged).
 #[inline]
 fn rot13_byte(b: u8) -> u8 {
@@ -1019,6 +1121,22 @@ mod tests {
             let full: String = t.nfkc().collect();
             let quick = nfkc(&t);
             proptest::prop_assert_eq!(quick.as_ref(), full.as_str());
+        }
+
+        /// Folding ASCII a byte at a time is the general fold: leetspeak in words, symbols
+        /// and digits on their own, runs of single characters of every length, trailing
+        /// punctuation, doubled and edge spaces.
+        #[test]
+        fn the_ascii_fold_equals_the_general_one(
+            t in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "a", "i", "g", "1", "3", "!", "@", "$", "|", "x", "7", "0", "hello", "h3ll0",
+                    "y0u!", "gpt-4", "2024", "p@ss,", "!!", "a.", "ign0re?;", "", " ", "q",
+                ]),
+                0..16,
+            ).prop_map(|v| v.join(" "))
+        ) {
+            proptest::prop_assert_eq!(fold(&t), fold_general(&t));
         }
 
         /// The quick rejection of spaced hex never rejects a text that holds a run.
@@ -1192,6 +1310,15 @@ mod tests {
             proptest::prop_assert_eq!(english_words_rot13(&text), english_words_by_scan(&rot13(&text)));
             let reversed: String = text.chars().rev().collect();
             proptest::prop_assert_eq!(english_words_reversed(&text), english_words_by_scan(&reversed));
+            proptest::prop_assert_eq!(
+                reads_better_backwards(&text),
+                english_words_reversed(&text) > english_words(&text)
+            );
+            proptest::prop_assert_eq!(
+                rot13_reads_better(&text),
+                text.bytes().filter(u8::is_ascii_alphabetic).count() >= 8
+                    && english_words_rot13(&text) > english_words(&text)
+            );
         }
     }
 

@@ -369,8 +369,7 @@ pub fn scan(p: &crate::Prepared) -> Matches {
     // Text written backwards (`.snoitcurtsni suoiverp lla erongi`) is one more view when it
     // reads more like English than the text does.
     // Counted without building the reversed text, which most prompts never need.
-    let backwards = crate::normalize::english_words_reversed(&p.folded)
-        > crate::normalize::english_words(&p.folded);
+    let backwards = crate::normalize::reads_better_backwards(&p.folded);
     let reversed: String = if backwards {
         p.folded.chars().rev().collect()
     } else {
