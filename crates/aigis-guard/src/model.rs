@@ -36,6 +36,47 @@ fn fnv(bytes: &[u8], seed: u64) -> u64 {
     h ^ (h >> 29)
 }
 
+/// [`fnv`] of the first `N` bytes of `g`, the loop unrolled.
+#[inline(always)]
+fn fnv_n<const N: usize>(g: &[u8]) -> u64 {
+    fnv(&g[..N], N as u64)
+}
+
+/// The hashes of the character 3-, 4- and 5-grams of `padded` appended to `hashes`: every
+/// 3-gram in text order, then the 4-grams, then the 5-grams (the order the features are
+/// counted and summed in), in one pass over the text that works on the three n-grams of
+/// each position at once.
+fn push_grams(padded: &[u8], hashes: &mut Vec<u64>) {
+    let len = padded.len();
+    let (n3, n4, n5) = (
+        len.saturating_sub(2),
+        len.saturating_sub(3),
+        len.saturating_sub(4),
+    );
+    let base = hashes.len();
+    hashes.resize(base + n3 + n4 + n5, 0);
+    let (h3, rest) = hashes[base..].split_at_mut(n3);
+    let (h4, h5) = rest.split_at_mut(n4);
+    for (i, ((a, b), c)) in h3
+        .iter_mut()
+        .zip(h4.iter_mut())
+        .zip(h5.iter_mut())
+        .enumerate()
+    {
+        let g = &padded[i..i + 5];
+        *a = fnv_n::<3>(g);
+        *b = fnv_n::<4>(g);
+        *c = fnv_n::<5>(g);
+    }
+    // The last positions, too short for a 5-gram (or a 4-gram).
+    for (i, a) in h3.iter_mut().enumerate().skip(n5) {
+        *a = fnv_n::<3>(&padded[i..]);
+    }
+    for (i, b) in h4.iter_mut().enumerate().skip(n5) {
+        *b = fnv_n::<4>(&padded[i..]);
+    }
+}
+
 /// The part of a view the model reads: head and tail of long texts.
 fn window(s: &str) -> (&str, &str) {
     if s.len() <= HEAD + TAIL {
@@ -78,11 +119,7 @@ pub fn features(p: &crate::Prepared) -> Vec<(u32, f32)> {
                 padded.push(b' ');
                 let mut hashes = std::mem::take(&mut sc.hashes);
                 hashes.clear();
-                for n in 3..=5 {
-                    if padded.len() >= n {
-                        hashes.extend(padded.windows(n).map(|g| fnv(g, n as u64)));
-                    }
-                }
+                push_grams(&padded, &mut hashes);
                 let mut prev: Option<&str> = None;
                 for w in part.split(' ').filter(|w| !w.is_empty()) {
                     hashes.push(fnv(w.as_bytes(), 101));
@@ -344,6 +381,26 @@ pub fn train(data: &[(Vec<(u32, f32)>, bool)], params: TrainParams) -> Model {
 mod tests {
     use super::*;
     use crate::Prepared;
+
+    proptest::proptest! {
+        /// The one-pass n-gram hashes are the hashes of each n's windows, n by n, for texts
+        /// too short for any 5-gram (or any n-gram) too.
+        #[test]
+        fn one_pass_grams_equal_the_windows(
+            text in proptest::collection::vec(proptest::num::u8::ANY, 0..40),
+            already in proptest::collection::vec(proptest::num::u64::ANY, 0..3),
+        ) {
+            let mut want = already.clone();
+            for n in 3..=5 {
+                if text.len() >= n {
+                    want.extend(text.windows(n).map(|g| fnv(g, n as u64)));
+                }
+            }
+            let mut got = already;
+            push_grams(&text, &mut got);
+            proptest::prop_assert_eq!(got, want);
+        }
+    }
 
     #[test]
     fn the_embedded_model_loads_and_separates_obvious_cases() {
