@@ -37,7 +37,7 @@ fn fnv(bytes: &[u8], seed: u64) -> u64 {
 }
 
 /// [`fnv`] of the first `N` bytes of `g`, the loop unrolled.
-#[inline(always)]
+#[inline]
 fn fnv_n<const N: usize>(g: &[u8]) -> u64 {
     fnv(&g[..N], N as u64)
 }
