@@ -168,13 +168,8 @@ impl Prepared {
         let mut found: Vec<(Encoding, String)> = Vec::new();
         // A prompt that is nothing but one token may be a short payload.
         let whole = text.trim();
-        let separator = |c: char| {
-            c.is_whitespace()
-                || matches!(
-                    c,
-                    '"' | '\'' | '`' | '(' | ')' | '[' | ']' | '{' | '}' | '<' | '>' | ',' | ';'
-                )
-        };
+        let separator =
+            |c: char| c.is_whitespace() || (c.is_ascii() && TOKEN_SEPARATOR[usize::from(c as u8)]);
         let mut token = |tok: &str| {
             if tok.len() < 16 && !(tok.len() >= 8 && tok == whole) {
                 return;
@@ -189,7 +184,11 @@ impl Prepared {
         };
         if text.is_ascii() {
             // The same tokens, split a byte at a time instead of decoding characters.
-            for tok in text.as_bytes().split(|&b| separator(char::from(b))) {
+            for tok in text
+                .as_bytes()
+                .split(|&b| TOKEN_SEPARATOR[usize::from(b)])
+                .filter(|t| t.len() >= 8)
+            {
                 // ASCII: every byte is a character boundary.
                 token(std::str::from_utf8(tok).unwrap_or_default());
             }
@@ -224,6 +223,19 @@ impl Prepared {
     }
 }
 
+/// The ASCII bytes that end a payload token: white space (as `char::is_whitespace` has it),
+/// quotes, brackets, `,` and `;`. Non-ASCII bytes are `false`.
+static TOKEN_SEPARATOR: [bool; 256] = {
+    let mut t = [false; 256];
+    let seps = b"\t\n\x0b\x0c\r \"'`()[]{}<>,;";
+    let mut i = 0;
+    while i < seps.len() {
+        t[seps[i] as usize] = true;
+        i += 1;
+    }
+    t
+};
+
 /// The longest prefix of `s` of at most `max` bytes ending on a character boundary.
 fn cut(s: &str, max: usize) -> (&str, bool) {
     if s.len() <= max {
@@ -249,11 +261,31 @@ fn strip_invisible(text: &str, decoded_out: &mut Vec<Decoded>) -> (String, Invis
     {
         return (text.to_string(), Invisible::default());
     }
-    strip_invisible_general(text, decoded_out)
+    strip_invisible_general::<true>(text, decoded_out)
 }
 
-/// [`strip_invisible`] for any text.
-fn strip_invisible_general(text: &str, decoded_out: &mut Vec<Decoded>) -> (String, Invisible) {
+/// Code points that are always kept as they are (letters, digits, punctuation and symbols of
+/// most scripts, CJK included): none of them is invisible, a control, a tag, a selector, a
+/// direction mark or private use. A unit test runs every one of them through the full match.
+fn plainly_visible(cp: u32) -> bool {
+    matches!(
+        cp,
+        0x20..=0x7E
+            | 0xA0..=0xAC
+            | 0xAE..=0x180D
+            | 0x180F..=0x200A
+            | 0x2010..=0x2029
+            | 0x202F..=0x205F
+            | 0x206A..=0xDFFF
+    )
+}
+
+/// [`strip_invisible`] for any text. `SHORTCUT`: characters [`plainly_visible`] are kept
+/// without the full match (`false` only in tests, as the reference).
+fn strip_invisible_general<const SHORTCUT: bool>(
+    text: &str,
+    decoded_out: &mut Vec<Decoded>,
+) -> (String, Invisible) {
     let mut inv = Invisible::default();
     let mut out = String::with_capacity(text.len());
     let mut tags = String::new();
@@ -267,6 +299,11 @@ fn strip_invisible_general(text: &str, decoded_out: &mut Vec<Decoded>) -> (Strin
         let invisible_bit = matches!(cp, 0x200B..=0x200D | 0x2060..=0x2064);
         if !invisible_bit && !run.is_empty() {
             runs.push(std::mem::take(&mut run));
+        }
+        if SHORTCUT && plainly_visible(cp) {
+            out.push(c);
+            prev_visible = Some(c);
+            continue;
         }
         match cp {
             0xE0000..=0xE007F => {
@@ -736,6 +773,15 @@ fn decode_base32(tok: &str) -> Option<String> {
 
 /// Runs of `0`/`1` groups of eight (`01101001 01100111`), at least four bytes.
 fn decode_binary(text: &str) -> Option<String> {
+    // Four bytes are 32 binary digits: most texts do not hold that many `0` and `1`.
+    if text.bytes().filter(|&b| b == b'0' || b == b'1').count() < 32 {
+        return None;
+    }
+    binary_tokens(text)
+}
+
+/// [`decode_binary`] without the quick rejection.
+fn binary_tokens(text: &str) -> Option<String> {
     let mut bytes = Vec::new();
     for tok in text.split_whitespace() {
         if tok.len() % 8 == 0 && tok.bytes().all(|b| b == b'0' || b == b'1') {
@@ -787,11 +833,11 @@ const NATO: &[&str] = &[
 
 /// The letter a NATO alphabet word spells (0 for `a`), any case, compared in place (no
 /// lower-cased copy of every word).
-fn nato_letter(w: &str) -> Option<usize> {
+fn nato_letter(w: &[u8]) -> Option<usize> {
     if !(4..=8).contains(&w.len()) {
         return None;
     }
-    let is = |n: &str| w.eq_ignore_ascii_case(n);
+    let is = |n: &str| w.eq_ignore_ascii_case(n.as_bytes());
     if is("alpha") {
         return Some(0);
     }
@@ -802,15 +848,31 @@ fn nato_letter(w: &str) -> Option<usize> {
         return Some(23);
     }
     // Each word starts with its own letter: one comparison, not 26.
-    let i = usize::from(w.as_bytes()[0].to_ascii_lowercase().wrapping_sub(b'a'));
+    let i = usize::from(w[0].to_ascii_lowercase().wrapping_sub(b'a'));
     NATO.get(i).filter(|n| is(n)).map(|_| i)
+}
+
+/// `text.split(|c: char| c.is_whitespace() || c == ',')` as bytes; ASCII text is split a
+/// byte at a time, without decoding characters.
+fn split_spaces_and_commas(text: &str) -> Box<dyn Iterator<Item = &[u8]> + '_> {
+    if text.is_ascii() {
+        Box::new(
+            text.as_bytes()
+                .split(|&b| b.is_ascii_whitespace() || b == 0x0b || b == b','),
+        )
+    } else {
+        Box::new(
+            text.split(|c: char| c.is_whitespace() || c == ',')
+                .map(str::as_bytes),
+        )
+    }
 }
 
 /// Four or more consecutive NATO alphabet words spell letters.
 fn decode_nato(text: &str) -> Option<String> {
     let mut best = String::new();
     let mut cur = String::new();
-    for w in text.split(|c: char| c.is_whitespace() || c == ',') {
+    for w in split_spaces_and_commas(text) {
         if let Some(i) = nato_letter(w) {
             cur.push(char::from(b'a' + i as u8));
         } else if !w.is_empty() {
@@ -826,43 +888,55 @@ fn decode_nato(text: &str) -> Option<String> {
     (best.len() >= 4).then_some(best)
 }
 
+/// Morse code of each letter.
+const MORSE: &[(&str, char)] = &[
+    (".-", 'a'),
+    ("-...", 'b'),
+    ("-.-.", 'c'),
+    ("-..", 'd'),
+    (".", 'e'),
+    ("..-.", 'f'),
+    ("--.", 'g'),
+    ("....", 'h'),
+    ("..", 'i'),
+    (".---", 'j'),
+    ("-.-", 'k'),
+    (".-..", 'l'),
+    ("--", 'm'),
+    ("-.", 'n'),
+    ("---", 'o'),
+    (".--.", 'p'),
+    ("--.-", 'q'),
+    (".-.", 'r'),
+    ("...", 's'),
+    ("-", 't'),
+    ("..-", 'u'),
+    ("...-", 'v'),
+    (".--", 'w'),
+    ("-..-", 'x'),
+    ("-.--", 'y'),
+    ("--..", 'z'),
+];
+
 /// Morse letters separated by spaces, words by `/`: five or more letters.
 fn decode_morse(text: &str) -> Option<String> {
-    const CODES: &[(&str, char)] = &[
-        (".-", 'a'),
-        ("-...", 'b'),
-        ("-.-.", 'c'),
-        ("-..", 'd'),
-        (".", 'e'),
-        ("..-.", 'f'),
-        ("--.", 'g'),
-        ("....", 'h'),
-        ("..", 'i'),
-        (".---", 'j'),
-        ("-.-", 'k'),
-        (".-..", 'l'),
-        ("--", 'm'),
-        ("-.", 'n'),
-        ("---", 'o'),
-        (".--.", 'p'),
-        ("--.-", 'q'),
-        (".-.", 'r'),
-        ("...", 's'),
-        ("-", 't'),
-        ("..-", 'u'),
-        ("...-", 'v'),
-        (".--", 'w'),
-        ("-..-", 'x'),
-        ("-.--", 'y'),
-        ("--..", 'z'),
-    ];
+    // Five letters are five tokens that start with `.` or `-`; ASCII text without that many
+    // (most text) is not read token by token.
+    if text.is_ascii() && morse_starts(text.as_bytes()) < 5 {
+        return None;
+    }
+    morse_tokens(text)
+}
+
+/// [`decode_morse`] without the quick rejection.
+fn morse_tokens(text: &str) -> Option<String> {
     let mut out = String::new();
     let mut letters = 0;
     for tok in text.split_whitespace() {
         if tok == "/" {
             out.push(' ');
         } else if let Some((_, c)) = (tok.len() <= 4 && tok.bytes().all(|b| b == b'.' || b == b'-'))
-            .then(|| CODES.iter().find(|(m, _)| *m == tok))
+            .then(|| MORSE.iter().find(|(m, _)| *m == tok))
             .flatten()
         {
             out.push(*c);
@@ -875,6 +949,14 @@ fn decode_morse(text: &str) -> Option<String> {
         }
     }
     (letters >= 5).then_some(out)
+}
+
+/// Tokens of ASCII text (split on white space) that start with `.` or `-`, counted.
+fn morse_starts(b: &[u8]) -> usize {
+    let space = |c: u8| c.is_ascii_whitespace() || c == 0x0b;
+    let mark = |c: u8| c == b'.' || c == b'-';
+    usize::from(b.first().is_some_and(|&c| mark(c)))
+        + b.windows(2).filter(|w| space(w[0]) && mark(w[1])).count()
 }
 
 /// Common English words, to tell readable text from an encoded or reversed one.
@@ -1083,6 +1165,16 @@ mod tests {
         assert_eq!(Prepared::new("Привет мир").norm, "привет мир");
     }
 
+    /// The token separators' table is the definition: white space and the listed marks.
+    #[test]
+    fn token_separators_are_white_space_quotes_and_brackets() {
+        for b in 0..=255u8 {
+            let c = char::from(b);
+            let want = b.is_ascii() && (c.is_whitespace() || "\"'`()[]{}<>,;".contains(c));
+            assert_eq!(TOKEN_SEPARATOR[usize::from(b)], want, "byte {b:#04x}");
+        }
+    }
+
     #[test]
     fn the_ascii_fast_path_agrees_with_the_general_one() {
         for t in ["  Hello\tWORLD\n\nagain  ", "a\u{b}b\u{c}c", "", "x\r\ny"] {
@@ -1096,7 +1188,7 @@ mod tests {
             proptest::prop_assert_eq!(normalise(&t), normalise_general(&t));
             let (mut a, mut b) = (Vec::new(), Vec::new());
             let fast = strip_invisible(&t, &mut a);
-            let slow = strip_invisible_general(&t, &mut b);
+            let slow = strip_invisible_general::<false>(&t, &mut b);
             proptest::prop_assert_eq!(fast.0, slow.0);
             proptest::prop_assert_eq!(fast.1, slow.1);
             proptest::prop_assert_eq!(a.len(), b.len());
@@ -1138,6 +1230,35 @@ mod tests {
             proptest::prop_assert_eq!(fold(&t), fold_general(&t));
         }
 
+        /// The quick rejections of binary and Morse never reject a text that holds a run,
+        /// and the byte split of ASCII text for NATO words is the character split.
+        #[test]
+        fn binary_morse_and_nato_shortcuts_lose_nothing(
+            t in proptest::collection::vec(
+                (
+                    proptest::sample::select(vec![
+                        // Binary and Morse repeated, so runs long enough to decode are common.
+                        "01101001", "01100111", "01101001", "01100111", "01101001", "01100111",
+                        "0110", "1", ".-", "-...", "....", ".", "-", "--..", ".-", "-...", "....",
+                        ".", "-", "--..", "/", "..-.-", "end.", "x-", "alfa", "Bravo", "charlie",
+                        "x-ray", "word", "é",
+                    ]),
+                    proptest::sample::select(vec![
+                        " ", "  ", "\t", "\n", ",", ", ", "\u{b}", "\u{3000}", "\u{a0}", "",
+                    ]),
+                ),
+                0..30,
+            ).prop_map(|v| v.into_iter().flat_map(|(a, b)| [a, b]).collect::<String>())
+        ) {
+            proptest::prop_assert_eq!(decode_binary(&t), binary_tokens(&t));
+            proptest::prop_assert_eq!(decode_morse(&t), morse_tokens(&t));
+            let by_chars: Vec<&[u8]> = t
+                .split(|c: char| c.is_whitespace() || c == ',')
+                .map(str::as_bytes)
+                .collect();
+            proptest::prop_assert_eq!(split_spaces_and_commas(&t).collect::<Vec<_>>(), by_chars);
+        }
+
         /// The quick rejection of spaced hex never rejects a text that holds a run.
         #[test]
         fn spaced_hex_quick_rejection_loses_nothing(
@@ -1176,8 +1297,48 @@ mod tests {
             } else {
                 NATO.iter().position(|n| is(n))
             };
-            proptest::prop_assert_eq!(nato_letter(&w), by_list);
+            proptest::prop_assert_eq!(nato_letter(w.as_bytes()), by_list);
         }
+    }
+
+    /// Every code point the shortcut keeps is kept by the full match too, with nothing counted
+    /// or decoded, next to emoji (VS16 and ZWJ read the character before), invisible
+    /// characters and backspaces.
+    #[test]
+    fn plainly_visible_characters_are_what_the_full_match_keeps() {
+        let chars: Vec<char> = (0..=0x0010_FFFF_u32)
+            .filter(|&cp| plainly_visible(cp))
+            .filter_map(char::from_u32)
+            .collect();
+        assert!(chars.len() > 50_000);
+        for chunk in chars.chunks(97) {
+            let mut t: String = chunk.iter().collect();
+            t.push_str("\u{fe0f}\u{200d}\u{200b}\u{200c}x\u{8}y😀\u{fe0f}");
+            t.extend(chunk.iter().rev());
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            let fast = strip_invisible_general::<true>(&t, &mut a);
+            let slow = strip_invisible_general::<false>(&t, &mut b);
+            assert_eq!(fast.0, slow.0);
+            assert_eq!(fast.1, slow.1);
+            assert_eq!(a.len(), b.len());
+        }
+        for cp in [
+            0x1F, 0x7F, 0x9F, 0xAD, 0x180E, 0x200B, 0x202A, 0x2060, 0x2066, 0xE000,
+        ] {
+            assert!(!plainly_visible(cp), "{cp:#x}");
+        }
+    }
+
+    /// The fewest symbols the binary and Morse decoders read: four bytes, five letters.
+    #[test]
+    fn shortest_binary_and_morse_payloads_decode() {
+        assert_eq!(
+            decode_binary("01101001 01100111 01101110 01101111").as_deref(),
+            Some("igno")
+        );
+        assert_eq!(decode_binary("01101001 01100111 01101110"), None);
+        assert_eq!(decode_morse(".- -... -.-. -.. .").as_deref(), Some("abcde"));
+        assert_eq!(decode_morse(".- -... -.-. -.."), None);
     }
 
     /// Eight hex tokens are a payload, seven are not, in each spelling the decoder reads.
