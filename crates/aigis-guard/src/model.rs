@@ -77,6 +77,28 @@ fn push_grams(padded: &[u8], hashes: &mut Vec<u64>) {
     }
 }
 
+/// The hashes of the words of `part` (split on spaces) and of each pair of neighbouring
+/// words appended to `hashes`: per word its unigram hash, then the pair it ends. Each word's
+/// three hashes (as a unigram, as a pair's first and as its second word) come from one pass
+/// over its bytes, the first-word hash kept for the next pair.
+fn push_words(part: &[u8], hashes: &mut Vec<u64>) {
+    let mut prev: Option<u64> = None;
+    for w in part.split(|&b| b == b' ').filter(|w| !w.is_empty()) {
+        let mut h = [101u64, 202, 203].map(|seed| 0xcbf2_9ce4_8422_2325 ^ seed);
+        for &b in w {
+            for x in &mut h {
+                *x = (*x ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+        let [unigram, first, second] = h.map(|x| x ^ (x >> 29));
+        hashes.push(unigram);
+        if let Some(p) = prev {
+            hashes.push(p ^ second);
+        }
+        prev = Some(first);
+    }
+}
+
 /// The part of a view the model reads: head and tail of long texts.
 fn window(s: &str) -> (&str, &str) {
     if s.len() <= HEAD + TAIL {
@@ -120,14 +142,7 @@ pub fn features(p: &crate::Prepared) -> Vec<(u32, f32)> {
                 let mut hashes = std::mem::take(&mut sc.hashes);
                 hashes.clear();
                 push_grams(&padded, &mut hashes);
-                let mut prev: Option<&str> = None;
-                for w in part.split(' ').filter(|w| !w.is_empty()) {
-                    hashes.push(fnv(w.as_bytes(), 101));
-                    if let Some(p) = prev {
-                        hashes.push(fnv(p.as_bytes(), 202) ^ fnv(w.as_bytes(), 203));
-                    }
-                    prev = Some(w);
-                }
+                push_words(part.as_bytes(), &mut hashes);
                 sc.add_all(&hashes);
                 sc.hashes = hashes;
             }
@@ -398,6 +413,24 @@ mod tests {
             }
             let mut got = already;
             push_grams(&text, &mut got);
+            proptest::prop_assert_eq!(got, want);
+        }
+
+        /// The one-pass word hashes are [`fnv`]'s, word by word and pair by pair, with runs
+        /// of spaces and spaces at either end.
+        #[test]
+        fn one_pass_word_hashes_equal_fnv(part in "[ a-zA-Z0-9é]{0,40}") {
+            let mut want = Vec::new();
+            let mut prev: Option<&str> = None;
+            for w in part.split(' ').filter(|w| !w.is_empty()) {
+                want.push(fnv(w.as_bytes(), 101));
+                if let Some(p) = prev {
+                    want.push(fnv(p.as_bytes(), 202) ^ fnv(w.as_bytes(), 203));
+                }
+                prev = Some(w);
+            }
+            let mut got = Vec::new();
+            push_words(part.as_bytes(), &mut got);
             proptest::prop_assert_eq!(got, want);
         }
     }
