@@ -1329,6 +1329,22 @@ mod tests {
         }
     }
 
+    /// Past 400 words each side counts only its own 400: the first word of a long text is not
+    /// among the backwards reading's, the last word not among the forward one's.
+    #[test]
+    fn backwards_reading_counts_400_words_a_side() {
+        let long = |first: &str, last: &str| format!("{first} {} {last}", "x ".repeat(399));
+        assert!(!reads_better_backwards(&long("eht", "x")));
+        assert!(reads_better_backwards(&long("x", "eht")));
+        assert!(!reads_better_backwards(&long("x", "the")));
+        // 401 words: `the` (the 401st) is not counted forwards; `eht` is counted backwards.
+        assert!(reads_better_backwards(&format!(
+            "{}eht the",
+            "x ".repeat(399)
+        )));
+        assert!(reads_better_backwards(&format!("eht {}", "x ".repeat(398))));
+    }
+
     /// The fewest symbols the binary and Morse decoders read: four bytes, five letters.
     #[test]
     fn shortest_binary_and_morse_payloads_decode() {
