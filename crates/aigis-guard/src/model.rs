@@ -27,12 +27,22 @@ pub struct Model {
 pub static EMBEDDED: LazyLock<Option<Model>> =
     LazyLock::new(|| Model::from_bytes(include_bytes!("../data/injection-model.bin")));
 
+/// FNV-1a's 64-bit offset basis and prime.
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0100_0000_01b3;
+
+/// FNV-1a of `bytes` from a seeded basis, with a final mix of the high bits into the low ones
+/// (the feature index is the low bits).
 fn fnv(bytes: &[u8], seed: u64) -> u64 {
-    let mut h = 0xcbf2_9ce4_8422_2325 ^ seed;
+    let mut h = FNV_OFFSET ^ seed;
     for b in bytes {
         h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
+        h = h.wrapping_mul(FNV_PRIME);
     }
+    fnv_finish(h)
+}
+
+fn fnv_finish(h: u64) -> u64 {
     h ^ (h >> 29)
 }
 
@@ -84,13 +94,13 @@ fn push_grams(padded: &[u8], hashes: &mut Vec<u64>) {
 fn push_words(part: &[u8], hashes: &mut Vec<u64>) {
     let mut prev: Option<u64> = None;
     for w in part.split(|&b| b == b' ').filter(|w| !w.is_empty()) {
-        let mut h = [101u64, 202, 203].map(|seed| 0xcbf2_9ce4_8422_2325 ^ seed);
+        let mut h = [101u64, 202, 203].map(|seed| FNV_OFFSET ^ seed);
         for &b in w {
             for x in &mut h {
-                *x = (*x ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+                *x = (*x ^ u64::from(b)).wrapping_mul(FNV_PRIME);
             }
         }
-        let [unigram, first, second] = h.map(|x| x ^ (x >> 29));
+        let [unigram, first, second] = h.map(fnv_finish);
         hashes.push(unigram);
         if let Some(p) = prev {
             hashes.push(p ^ second);
