@@ -227,14 +227,27 @@ impl Prepared {
 /// quotes, brackets, `,` and `;`. Non-ASCII bytes are `false`.
 static TOKEN_SEPARATOR: [bool; 256] = {
     let mut t = [false; 256];
-    let seps = b"\t\n\x0b\x0c\r \"'`()[]{}<>,;";
+    let marks = b"\"'`()[]{}<>,;";
     let mut i = 0;
-    while i < seps.len() {
-        t[seps[i] as usize] = true;
+    while i < 256 {
+        t[i] = is_space_byte(i as u8);
+        i += 1;
+    }
+    i = 0;
+    while i < marks.len() {
+        t[marks[i] as usize] = true;
         i += 1;
     }
     t
 };
+
+/// Whether ASCII byte `b` is white space as `char::is_whitespace` has it (tab, line feed,
+/// vertical tab, form feed, carriage return, space; `u8::is_ascii_whitespace` leaves out the
+/// vertical tab).
+#[inline]
+const fn is_space_byte(b: u8) -> bool {
+    matches!(b, b'\t'..=b'\r' | b' ')
+}
 
 /// The longest prefix of `s` of at most `max` bytes ending on a character boundary.
 fn cut(s: &str, max: usize) -> (&str, bool) {
@@ -477,7 +490,7 @@ pub fn normalise(text: &str) -> String {
         let mut out = Vec::with_capacity(text.len());
         let mut space = false;
         for &b in text.as_bytes() {
-            if matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r') {
+            if is_space_byte(b) {
                 space = !out.is_empty();
             } else {
                 if space {
@@ -529,6 +542,9 @@ fn normalise_general(text: &str) -> String {
     }
     out.trim().to_string()
 }
+
+/// Punctuation at the end of a word that [`fold`] keeps as it is (`you!` is not `youi`).
+const TRAILING_PUNCTUATION: [char; 6] = ['!', '.', ',', '?', ':', ';'];
 
 fn leet(c: char) -> Option<char> {
     Some(match c {
@@ -590,7 +606,7 @@ fn fold_ascii(norm: &[u8]) -> String {
             let body_len = w.len()
                 - w.iter()
                     .rev()
-                    .take_while(|b| matches!(b, b'!' | b'.' | b',' | b'?' | b':' | b';'))
+                    .take_while(|&&b| TRAILING_PUNCTUATION.contains(&char::from(b)))
                     .count();
             out.extend(w[..body_len].iter().map(|&b| leet_byte(b)));
             out.extend_from_slice(&w[body_len..]);
@@ -634,7 +650,7 @@ fn fold_general(norm: &str) -> String {
         let leets = w.chars().filter(|c| leet(*c).is_some()).count();
         if letters > 0 && leets > 0 {
             // Trailing punctuation (`you!`) stays punctuation.
-            let body = w.trim_end_matches(['!', '.', ',', '?', ':', ';']);
+            let body = w.trim_end_matches(TRAILING_PUNCTUATION);
             out.extend(body.chars().map(|c| leet(c).unwrap_or(c)));
             out.push_str(&w[body.len()..]);
         } else {
@@ -729,7 +745,7 @@ fn spaced_hex_tokens(text: &str) -> Option<String> {
 /// upper bound): two hex digits after the start, white space, `,` or the `x` of `0x` / `\x`,
 /// and before the end, white space, `,` or `\`.
 fn hex_pairs(b: &[u8]) -> usize {
-    let space = |c: u8| c.is_ascii_whitespace() || matches!(c, 0x0b | b',');
+    let space = |c: u8| is_space_byte(c) || c == b',';
     let opens = |i: usize| i == 0 || space(b[i - 1]) || b[i - 1] == b'x';
     let closes = |i: usize| b.get(i).is_none_or(|&c| space(c) || c == b'\\');
     (1..b.len())
@@ -852,19 +868,18 @@ fn nato_letter(w: &[u8]) -> Option<usize> {
     NATO.get(i).filter(|n| is(n)).map(|_| i)
 }
 
-/// `text.split(|c: char| c.is_whitespace() || c == ',')` as bytes; ASCII text is split a
-/// byte at a time, without decoding characters.
-fn split_spaces_and_commas(text: &str) -> Box<dyn Iterator<Item = &[u8]> + '_> {
+/// Calls `f` with each token of `text.split(|c: char| c.is_whitespace() || c == ',')`, as
+/// bytes; ASCII text is split a byte at a time, without decoding characters (and without
+/// boxing one of two iterator types per call).
+fn for_each_space_comma_token<'a>(text: &'a str, f: impl FnMut(&'a [u8])) {
     if text.is_ascii() {
-        Box::new(
-            text.as_bytes()
-                .split(|&b| b.is_ascii_whitespace() || b == 0x0b || b == b','),
-        )
+        text.as_bytes()
+            .split(|&b| is_space_byte(b) || b == b',')
+            .for_each(f);
     } else {
-        Box::new(
-            text.split(|c: char| c.is_whitespace() || c == ',')
-                .map(str::as_bytes),
-        )
+        text.split(|c: char| c.is_whitespace() || c == ',')
+            .map(str::as_bytes)
+            .for_each(f);
     }
 }
 
@@ -872,7 +887,7 @@ fn split_spaces_and_commas(text: &str) -> Box<dyn Iterator<Item = &[u8]> + '_> {
 fn decode_nato(text: &str) -> Option<String> {
     let mut best = String::new();
     let mut cur = String::new();
-    for w in split_spaces_and_commas(text) {
+    for_each_space_comma_token(text, |w| {
         if let Some(i) = nato_letter(w) {
             cur.push(char::from(b'a' + i as u8));
         } else if !w.is_empty() {
@@ -881,7 +896,7 @@ fn decode_nato(text: &str) -> Option<String> {
             }
             cur.clear();
         }
-    }
+    });
     if cur.len() > best.len() {
         best = cur;
     }
@@ -953,10 +968,11 @@ fn morse_tokens(text: &str) -> Option<String> {
 
 /// Tokens of ASCII text (split on white space) that start with `.` or `-`, counted.
 fn morse_starts(b: &[u8]) -> usize {
-    let space = |c: u8| c.is_ascii_whitespace() || c == 0x0b;
     let mark = |c: u8| c == b'.' || c == b'-';
     usize::from(b.first().is_some_and(|&c| mark(c)))
-        + b.windows(2).filter(|w| space(w[0]) && mark(w[1])).count()
+        + b.windows(2)
+            .filter(|w| is_space_byte(w[0]) && mark(w[1]))
+            .count()
 }
 
 /// Common English words, to tell readable text from an encoded or reversed one.
@@ -1165,6 +1181,17 @@ mod tests {
         assert_eq!(Prepared::new("Привет мир").norm, "привет мир");
     }
 
+    #[test]
+    fn space_bytes_are_the_ascii_white_space_of_char() {
+        for b in 0..=255u8 {
+            assert_eq!(
+                is_space_byte(b),
+                b.is_ascii() && char::from(b).is_whitespace(),
+                "{b:#04x}"
+            );
+        }
+    }
+
     /// The token separators' table is the definition: white space and the listed marks.
     #[test]
     fn token_separators_are_white_space_quotes_and_brackets() {
@@ -1256,7 +1283,9 @@ mod tests {
                 .split(|c: char| c.is_whitespace() || c == ',')
                 .map(str::as_bytes)
                 .collect();
-            proptest::prop_assert_eq!(split_spaces_and_commas(&t).collect::<Vec<_>>(), by_chars);
+            let mut by_bytes = Vec::new();
+            for_each_space_comma_token(&t, |w| by_bytes.push(w));
+            proptest::prop_assert_eq!(by_bytes, by_chars);
         }
 
         /// The quick rejection of spaced hex never rejects a text that holds a run.
